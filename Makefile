@@ -1,0 +1,38 @@
+# mocktools: `make run` starts every mock, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-test
+
+.PHONY: run test install install-test bench proto clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(STAMP)
+
+run: install
+	$(PY) -m mocktools up
+
+test: install-test
+	$(PY) -m pytest -n 2 --timeout=120 --cov=mocktools --cov-report=term \
+		--json-report --json-report-file=pytest_results.json
+
+bench: install-test
+	$(PY) -m bench
+
+proto: install-test
+	$(PY) -m mocktools.e6data.build_proto
+
+clean:
+	rm -rf $(VENV) pytest_results.json .coverage htmlcov

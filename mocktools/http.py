@@ -1,0 +1,91 @@
+"""Small HTTP helpers every HTTP mock shares: routing, JSON in, JSON out."""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Iterable, Mapping
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from .errors import ApiError
+
+Handler = Callable[..., Any]
+JSON_TYPES = ("application/json",)
+
+
+def json_dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), default=str)
+
+
+def json_response(obj: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON response; non-JSON values (datetimes, ids) are rendered with str()."""
+    return Response(json_dumps(obj), status=status, headers=dict(headers or {}), mimetype="application/json")
+
+
+def read_json(request: Request) -> Any:
+    """The request body as JSON: 415 for a non-JSON content type, 400 for a malformed body."""
+    mimetype = request.mimetype
+    if mimetype not in JSON_TYPES and not mimetype.endswith("+json"):
+        raise ApiError(415, f"Content-Type must be application/json, got {mimetype or 'none'!r}",
+                       type="unsupported_media_type")
+    data = request.get_data(cache=True)
+    if not data.strip():
+        raise ApiError(400, "request body is empty; expected a JSON document", type="malformed_json")
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, f"malformed JSON: {exc}", type="malformed_json") from None
+
+
+def read_json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object: 415 / 400 as `read_json`, 422 for any other JSON value."""
+    body = read_json(request)
+    if not isinstance(body, dict):
+        raise ApiError(422, f"body must be a JSON object, got {type(body).__name__}", type="invalid_body")
+    return body
+
+
+def to_response(result: Any) -> Response:
+    """Turn what a handler returned into a Response: a Response, JSON, or (body, status[, headers])."""
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, tuple):
+        body, status, *rest = result
+        headers = rest[0] if rest else None
+        if isinstance(body, Response):
+            body.status_code = status
+            if headers:
+                body.headers.update(headers)
+            return body
+        if isinstance(body, (str, bytes)):
+            return Response(body, status=status, headers=headers)
+        return json_response(body, status, headers)
+    if isinstance(result, (str, bytes)):
+        return Response(result)
+    return json_response(result)
+
+
+class Router:
+    """werkzeug URL rules mapped to handler callables."""
+
+    def __init__(self) -> None:
+        self._map = Map(strict_slashes=False, merge_slashes=False)
+        self._handlers: dict[str, Handler] = {}
+
+    def add(self, rule: str, handler: Handler, methods: Iterable[str] = ("GET",)) -> None:
+        endpoint = f"{len(self._handlers)}:{rule}"
+        self._map.add(Rule(rule, endpoint=endpoint, methods=[m.upper() for m in methods]))
+        self._handlers[endpoint] = handler
+
+    def match(self, environ: dict[str, Any]) -> tuple[Handler, dict[str, Any]]:
+        """The handler and URL arguments for a request; raises werkzeug's NotFound/MethodNotAllowed."""
+        endpoint, args = self._map.bind_to_environ(environ).match()
+        return self._handlers[endpoint], args
+
+    def rules(self) -> list[tuple[str, list[str]]]:
+        return [(r.rule, sorted(r.methods or ())) for r in self._map.iter_rules()]
+
+
+__all__ = ["Router", "json_response", "json_dumps", "read_json", "read_json_object", "to_response",
+           "HTTPException"]

@@ -1,0 +1,213 @@
+"""One lifecycle for every mock (MockServerBase) and its HTTP form (HTTPMockServer).
+
+The base owns what every mock shares: start/stop/context manager, the fault plan, the journal,
+handler-error capture and the imperative controls. A transport subclass only binds, serves and
+closes; a mock subclass only adds its domain.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import secrets
+import threading
+from typing import Any, ClassVar, TypeVar
+
+from .clock import Clock, SystemClock
+from .errors import MockServerError
+from .faults import FaultPlan
+from .journal import CallRecord, Journal
+
+Self = TypeVar("Self", bound="MockServerBase")
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def url_host(host: str) -> str:
+    """The host to put in a URL: wildcard binds are reached through loopback."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+class MockServerBase:
+    """Lifecycle, shared controls and journal; subclasses implement `_open()` and `_close()`."""
+
+    name: ClassVar[str] = "mock"
+    default_port: ClassVar[int] = 0
+    scheme: ClassVar[str] = "http"
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, clock: Clock | None = None,
+                 seed: int | None = None, journal_limit: int = 10_000, admin_token: str | None = None,
+                 verbose: bool = False) -> None:
+        self.host = host
+        self._requested_port = int(port)
+        self._port = int(port)
+        self.clock: Clock = clock or SystemClock()
+        self.seed = seed
+        self.faults = FaultPlan(self.clock, seed)
+        self.journal = Journal(journal_limit)
+        if admin_token is None and not is_loopback(host):
+            admin_token = secrets.token_urlsafe(16)
+        self.admin_token = admin_token
+        self.verbose = verbose
+        self.stopping = threading.Event()
+        self._lifecycle = threading.Lock()
+        self._running = False
+        self._errors: list[BaseException] = []
+        self._errors_lock = threading.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def _open(self) -> int:
+        """Bind, start serving in the background, and return the bound port."""
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        """Stop serving, close every connection, join every thread, free the port."""
+        raise NotImplementedError
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{url_host(self.host)}:{self._port}"
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def start(self: Self) -> Self:
+        """Start serving; returns once the socket listens. Starting a running mock does nothing."""
+        with self._lifecycle:
+            if not self._running:
+                self.stopping.clear()
+                self._port = self._open()
+                self._running = True
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free the port. Idempotent."""
+        with self._lifecycle:
+            if not self._running:
+                return
+            self.stopping.set()
+            try:
+                self._close()
+            finally:
+                self._running = False
+                self._port = self._requested_port
+
+    async def await_start(self: Self) -> Self:
+        """`start()` for async harnesses; runs in a worker thread so several start in parallel."""
+        return await asyncio.to_thread(self.start)
+
+    def __enter__(self: Self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.stop()
+        if exc_type is None:
+            self.check()
+
+    # -- handler errors ----------------------------------------------------------------------
+    def record_error(self, exc: BaseException) -> None:
+        """Keep an exception raised inside the mock's own code, for `check()`."""
+        with self._errors_lock:
+            self._errors.append(exc)
+
+    @property
+    def errors(self) -> list[BaseException]:
+        with self._errors_lock:
+            return list(self._errors)
+
+    def check(self) -> None:
+        """Re-raise (once) what the mock's handlers raised, so a mock bug never hides behind a 500."""
+        with self._errors_lock:
+            errors, self._errors = self._errors, []
+        if errors:
+            first = errors[0]
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise MockServerError(
+                f"{self.name} mock handler raised {type(first).__name__}: {first}{more}", errors) from first
+
+    # -- shared controls ---------------------------------------------------------------------
+    def set_failure_count(self, n: int, status: Any = 503, path: str | None = None,
+                          retry_after: float | None = None) -> None:
+        self.faults.set_failure_count(n, status, path, retry_after)
+
+    def set_permanent_failure(self, enabled: bool = True, status: Any = 503, path: str | None = None,
+                              retry_after: float | None = None) -> None:
+        self.faults.set_permanent_failure(enabled, status, path, retry_after)
+
+    def set_success(self) -> None:
+        self.faults.set_success()
+
+    def set_rate_limit(self, limit: int | None, window: float = 1.0, path: str | None = None,
+                       retry_after: float | None = None) -> None:
+        self.faults.set_rate_limit(limit, window, path, retry_after)
+
+    def set_latency(self, seconds: float = 0.0, **kwargs: Any) -> None:
+        self.faults.set_latency(seconds, **kwargs)
+
+    def set_connection_fault(self, kind: str | None, count: int | None = None, path: str | None = None) -> None:
+        self.faults.set_connection_fault(kind, count, path)
+
+    def get_call_count(self, path: str | None = None) -> int:
+        return self.journal.count(path)
+
+    @property
+    def calls(self) -> list[CallRecord]:
+        return self.journal.calls()
+
+    def wait_for_calls(self, n: int, timeout: float = 5.0, path: str | None = None) -> list[CallRecord]:
+        return self.journal.wait_for(n, timeout, path)
+
+    def reset(self) -> None:
+        """Clear faults, journal, kept handler errors and the domain state."""
+        self.faults.reset()
+        self.journal.clear()
+        with self._errors_lock:
+            self._errors.clear()
+        self.reset_state()
+
+    # -- hooks for a mock --------------------------------------------------------------------
+    def reset_state(self) -> None:
+        """Clear the mock's domain state; the base keeps none."""
+
+    def describe_state(self) -> dict[str, Any]:
+        """A JSON-ready summary of the domain state, for `/_mock/state` and health pages."""
+        return {}
+
+    def status(self) -> dict[str, Any]:
+        return {"name": self.name, "url": self.url, "running": self._running, "mode": self.faults.mode(),
+                "calls": self.journal.count(), "faults": self.faults.describe(),
+                "state": self.describe_state()}
+
+    @classmethod
+    def cli_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Add this mock's own flags to `mocktools serve NAME`; the base has none."""
+
+    @classmethod
+    def from_cli(cls: type[Self], args: argparse.Namespace, **kwargs: Any) -> Self:
+        """Build the mock from CLI flags (`kwargs` carries host, port and seed)."""
+        return cls(**kwargs)
+
+    def __repr__(self) -> str:
+        state = "running" if self._running else "stopped"
+        return f"<{type(self).__name__} {self.url} {state}>"
+
+
+from .http_server import HTTPMockServer  # noqa: E402  (re-exported: the HTTP form of the lifecycle)
+
+__all__ = ["MockServerBase", "HTTPMockServer", "is_loopback", "url_host"]
