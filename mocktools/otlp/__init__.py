@@ -1,0 +1,1 @@
+"""OTLP collector mock (HTTP on 4318, gRPC on 4317)."""

@@ -1,0 +1,342 @@
+"""Thread-safe store of received telemetry with queries, trace trees and condition waits.
+
+The store knows nothing about HTTP or gRPC: the wire layers hand it decoded
+Export*ServiceRequest messages and it answers with how many items it accepted/rejected.
+Items are bounded per signal (oldest dropped in chunks, counters stay exact) so a long
+benchmark or soak test cannot grow memory without limit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from google.protobuf.message import Message
+
+from mocktools.otlp.convert import CONVERTERS
+from mocktools.otlp.model import LogRecord, MetricPoint, Span, SpanNode, Trace
+
+class _TimeSource(Protocol):
+    def time(self) -> float: ...
+
+
+class _WallClock:
+    def time(self) -> float:
+        return time.time()
+
+
+SIGNAL_NAMES = ("traces", "metrics", "logs")
+_ITEM_CLASS = {"traces": Span, "metrics": MetricPoint, "logs": LogRecord}
+_ITEM_WORD = {"traces": "spans", "metrics": "metric points", "logs": "log records"}
+_SPECIAL_FILTERS = {"attributes", "resource", "scope_name", "where"}
+
+
+@dataclass(frozen=True, slots=True)
+class RawRequest:
+    """One accepted export request exactly as decoded (body is after decompression)."""
+
+    seq: int
+    signal: str
+    transport: str
+    encoding: str
+    content_encoding: str | None
+    headers: dict[str, str]
+    body: bytes
+    message: Message
+    received_at: float
+    accepted: int
+    rejected: int
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    accepted: int
+    rejected: int
+    message: str
+
+
+@dataclass(slots=True)
+class PartialSuccessRule:
+    """Reject the last `rejected` items of each request (capped at its size), `times` requests long."""
+
+    rejected: int
+    message: str
+    times: int | None  # None: until cleared
+
+
+@dataclass(slots=True)
+class _Bucket:
+    items: list[Any] = field(default_factory=list)
+    base: int = 0  # absolute index of items[0] (items before it were evicted or cleared)
+    accepted: int = 0
+    rejected: int = 0
+    requests: int = 0
+
+
+def _matcher(signal: str, filters: dict[str, Any]) -> Callable[[Any], bool]:
+    """Build a predicate from keyword filters: field equality plus a few special keys.
+
+    `attributes={...}` / `resource={...}` match a subset of the item's / resource's attributes,
+    `scope_name=` the instrumentation scope, `where=callable` any custom test; any other key
+    must be a field or property of the item class and is compared with ==. Ids are
+    compared case-insensitively.
+    """
+    cls = _ITEM_CLASS[signal]
+    for key in filters:
+        if key not in _SPECIAL_FILTERS and not hasattr(cls, key):
+            raise TypeError(f"unknown filter {key!r} for {_ITEM_WORD[signal]}")
+    checks: list[Callable[[Any], bool]] = []
+    for key, want in filters.items():
+        if want is None:
+            continue
+        if key == "attributes":
+            checks.append(lambda it, w=want: all(k in it.attributes and it.attributes[k] == v for k, v in w.items()))
+        elif key == "resource":
+            checks.append(lambda it, w=want: all(k in it.resource and it.resource[k] == v for k, v in w.items()))
+        elif key == "scope_name":
+            checks.append(lambda it, w=want: it.scope.name == w)
+        elif key == "where":
+            checks.append(want)
+        elif key.endswith("_id") and isinstance(want, str):
+            checks.append(lambda it, k=key, w=want.lower(): getattr(it, k) == w)
+        else:
+            checks.append(lambda it, k=key, w=want: getattr(it, k) == w)
+    return lambda item: all(check(item) for check in checks)
+
+
+class TelemetryStore:
+    """Received spans, metric points and log records, plus the raw requests that carried them."""
+
+    def __init__(self, clock: _TimeSource | None = None, *, max_items: int = 200_000, max_raw: int = 1_000) -> None:
+        self._clock = clock or _WallClock()
+        self._max_items = max(1, max_items)
+        self._cond = threading.Condition()
+        self._buckets = {s: _Bucket() for s in SIGNAL_NAMES}
+        self._raw: deque[RawRequest] = deque(maxlen=max(1, max_raw))
+        self._rules: dict[str, PartialSuccessRule] = {}
+        self._seq = 0
+        self._generation = 0
+
+    # ---- ingest -------------------------------------------------------------------------
+    def ingest(
+        self,
+        signal: str,
+        message: Message,
+        *,
+        transport: str = "http",
+        encoding: str = "protobuf",
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        content_encoding: str | None = None,
+    ) -> IngestResult:
+        """Store the items of one decoded request, applying any partial-success rule."""
+        if signal not in self._buckets:
+            raise ValueError(f"unknown signal {signal!r}")
+        with self._cond:
+            self._seq += 1
+            seq = self._seq
+        items = CONVERTERS[signal](message, seq, transport, encoding)  # decode outside the lock
+        with self._cond:
+            rejected, text = self._apply_rule(signal, len(items))
+            kept = items[: len(items) - rejected]
+            bucket = self._buckets[signal]
+            bucket.items.extend(kept)
+            bucket.accepted += len(kept)
+            bucket.rejected += rejected
+            bucket.requests += 1
+            overflow = len(bucket.items) - self._max_items
+            if overflow > 0:  # evict a chunk at once so the cost is amortised
+                drop = max(overflow, self._max_items // 10)
+                del bucket.items[:drop]
+                bucket.base += drop
+            self._raw.append(
+                RawRequest(
+                    seq,
+                    signal,
+                    transport,
+                    encoding,
+                    content_encoding,
+                    dict(headers or {}),
+                    body,
+                    message,
+                    self._clock.time(),
+                    len(kept),
+                    rejected,
+                )
+            )
+            self._cond.notify_all()
+        return IngestResult(len(kept), rejected, text)
+
+    def _apply_rule(self, signal: str, total: int) -> tuple[int, str]:
+        rule = self._rules.get(signal)
+        if rule is None:
+            return 0, ""
+        if rule.times is not None:
+            rule.times -= 1
+            if rule.times <= 0:
+                del self._rules[signal]
+        return min(rule.rejected, total), rule.message
+
+    # ---- controls -----------------------------------------------------------------------
+    def set_partial_success(
+        self, signal: str = "traces", rejected: int = 1, message: str = "rejected by mock", *, times: int | None = None
+    ) -> None:
+        """Answer the next requests of `signal` with partial_success, dropping `rejected` items each.
+
+        rejected=0 with a message is a warning-only response. `times=None` keeps the rule
+        until `clear_partial_success()` or `clear()`.
+        """
+        if signal not in self._buckets:
+            raise ValueError(f"unknown signal {signal!r}; expected one of {', '.join(SIGNAL_NAMES)}")
+        if rejected < 0 or (times is not None and times < 1):
+            raise ValueError("rejected must be >= 0 and times >= 1")
+        with self._cond:
+            self._rules[signal] = PartialSuccessRule(rejected, message, times)
+
+    def clear_partial_success(self, signal: str | None = None) -> None:
+        with self._cond:
+            if signal is None:
+                self._rules.clear()
+            else:
+                self._rules.pop(signal, None)
+
+    def clear(self) -> None:
+        """Forget all telemetry, raw requests and partial-success rules."""
+        with self._cond:
+            for bucket in self._buckets.values():
+                bucket.base += len(bucket.items)
+                bucket.items = []
+                bucket.accepted = bucket.rejected = bucket.requests = 0
+            self._raw.clear()
+            self._rules.clear()
+            self._generation += 1
+            self._cond.notify_all()
+
+    # ---- queries ------------------------------------------------------------------------
+    def _query(self, signal: str, filters: dict[str, Any]) -> list[Any]:
+        match = _matcher(signal, filters)
+        with self._cond:
+            items = list(self._buckets[signal].items)
+        return [it for it in items if match(it)]
+
+    def get_spans(self, **filters: Any) -> list[Span]:
+        """Spans in arrival order, filtered e.g. by service_name=, name=, trace_id=, kind=, attributes={}."""
+        return self._query("traces", filters)
+
+    def get_metrics(self, **filters: Any) -> list[MetricPoint]:
+        """Metric points in arrival order, filtered e.g. by service_name=, name=, type=, attributes={}."""
+        return self._query("metrics", filters)
+
+    def get_logs(self, **filters: Any) -> list[LogRecord]:
+        """Log records in arrival order, filtered e.g. by service_name=, body=, severity_text=, trace_id=."""
+        return self._query("logs", filters)
+
+    def get_trace(self, trace_id: str) -> Trace:
+        """The spans of one trace as a tree; KeyError if none has arrived."""
+        tid = trace_id.lower()
+        spans = self.get_spans(trace_id=tid)
+        if not spans:
+            raise KeyError(f"no spans received for trace {tid}")
+        return build_trace(tid, spans)
+
+    def get_trace_ids(self) -> list[str]:
+        """Distinct trace ids in order of first arrival."""
+        seen: dict[str, None] = {}
+        for span in self.get_spans():
+            if span.trace_id:
+                seen.setdefault(span.trace_id, None)
+        return list(seen)
+
+    def get_raw_requests(self, signal: str | None = None) -> list[RawRequest]:
+        with self._cond:
+            raw = list(self._raw)
+        return [r for r in raw if signal is None or r.signal == signal]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Accepted/rejected items and request count per signal (exact, beyond the item bound)."""
+        with self._cond:
+            return {
+                s: {"accepted": b.accepted, "rejected": b.rejected, "requests": b.requests, "stored": len(b.items)}
+                for s, b in self._buckets.items()
+            }
+
+    def partial_success_rules(self) -> dict[str, dict[str, Any]]:
+        with self._cond:
+            return {s: {"rejected": r.rejected, "message": r.message, "times": r.times} for s, r in self._rules.items()}
+
+    # ---- waits --------------------------------------------------------------------------
+    def wait_for(self, signal: str, n: int, timeout: float = 5.0, **filters: Any) -> list[Any]:
+        """Block until at least `n` matching items arrived; return all matching items.
+
+        Waits on a Condition notified by every ingest (no polling); each wake-up only looks
+        at the items that arrived since the last one. Raises TimeoutError naming what did arrive.
+        """
+        match = _matcher(signal, filters)
+        bucket = self._buckets[signal]
+        matched: list[Any] = []
+        state = {"next": 0, "gen": -1}
+
+        def ready() -> bool:
+            if state["gen"] != self._generation:
+                matched.clear()
+                state["gen"], state["next"] = self._generation, bucket.base
+            start = max(state["next"], bucket.base)
+            matched.extend(it for it in bucket.items[start - bucket.base :] if match(it))
+            state["next"] = bucket.base + len(bucket.items)
+            return len(matched) >= n
+
+        with self._cond:
+            if self._cond.wait_for(ready, timeout=timeout):
+                return list(matched)
+            total = len(bucket.items)
+        shown = ", ".join(f"{k}={v!r}" for k, v in filters.items()) or "no filter"
+        raise TimeoutError(
+            f"waited {timeout}s for {n} {_ITEM_WORD[signal]} matching {shown}; "
+            f"{len(matched)} matched, {total} {_ITEM_WORD[signal]} stored"
+        )
+
+    def wait_for_spans(self, n: int, timeout: float = 5.0, **filters: Any) -> list[Span]:
+        return self.wait_for("traces", n, timeout, **filters)
+
+    def wait_for_metrics(self, n: int, timeout: float = 5.0, **filters: Any) -> list[MetricPoint]:
+        return self.wait_for("metrics", n, timeout, **filters)
+
+    def wait_for_logs(self, n: int, timeout: float = 5.0, **filters: Any) -> list[LogRecord]:
+        return self.wait_for("logs", n, timeout, **filters)
+
+
+def build_trace(trace_id: str, spans: Iterable[Span]) -> Trace:
+    """Link spans by parent_span_id; spans whose parent is missing become extra roots."""
+    ordered = sorted(spans, key=lambda s: (s.start_time_unix_nano, s.name))
+    nodes: dict[str, SpanNode] = {}
+    for span in ordered:
+        if span.span_id is not None and span.span_id not in nodes:  # a duplicate id keeps its first copy
+            nodes[span.span_id] = SpanNode(span)
+    roots: list[SpanNode] = []
+    parent_of: dict[str, str] = {}
+    for span in ordered:
+        node = nodes.get(span.span_id or "")
+        if node is None or node.span is not span:
+            roots.append(SpanNode(span))  # id-less or duplicate span: show it, as a root
+            continue
+        parent = nodes.get(span.parent_span_id or "")
+        if parent is None or _is_ancestor(span.span_id, parent.span.span_id, parent_of):
+            roots.append(node)  # missing parent, self-parent or a cycle in hostile input
+        else:
+            parent_of[span.span_id] = parent.span.span_id  # type: ignore[index,assignment]
+            parent.children.append(node)
+    return Trace(trace_id, ordered, roots)
+
+
+def _is_ancestor(candidate: str | None, start: str | None, parent_of: dict[str, str]) -> bool:
+    """True if `candidate` is `start` or one of its linked ancestors (linking would close a loop)."""
+    current = start
+    while current is not None:
+        if current == candidate:
+            return True
+        current = parent_of.get(current)
+    return False
