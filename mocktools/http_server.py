@@ -42,6 +42,8 @@ class HTTPMockServer(MockServerBase):
     """A mock served over HTTP/1.1 by werkzeug's threaded server in a daemon thread."""
 
     max_body_bytes: ClassVar[int] = DEFAULT_MAX_BODY
+    #: paths the fault plan never touches (health and test-reset endpoints); still journaled
+    fault_exempt_paths: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, max_body_bytes: int | None = None,
                  **kwargs: Any) -> None:
@@ -107,7 +109,7 @@ class HTTPMockServer(MockServerBase):
         try:
             body = self._read_body(environ)
             request = Request(environ)
-            decision = self.faults.decide(path)
+            decision = FaultDecision() if path in self.fault_exempt_paths else self.faults.decide(path)
             if decision.latency > 0:
                 self.stopping.wait(decision.latency)
             fault = decision.fault

@@ -1,0 +1,96 @@
+"""MockOFDServer: the fiscal data operator's receipt API on the shared HTTP lifecycle."""
+from __future__ import annotations
+
+import argparse
+from typing import Any, ClassVar
+
+from werkzeug.wrappers import Request
+
+from ..http import Router, read_json_object
+from ..http_server import HTTPMockServer
+from .ledger import Acknowledgement, ReceiptLedger
+
+RECEIPT_PATH = "/ofd/v1/receipt"
+HEALTH_PATH = "/ofd/v1/health"
+RESET_PATH = "/ofd/v1/_test/reset"
+
+
+class MockOFDServer(HTTPMockServer):
+    """Accepts fiscal documents at POST /ofd/v1/receipt and acknowledges each exactly once.
+
+    `get_call_count()` counts receipt submissions (the OFD's API calls); pass `path=None` to
+    count every request, health checks included.
+    """
+
+    name = "ofd"
+    default_port = 9000
+    max_body_bytes: ClassVar[int] = 1024 * 1024
+    fault_exempt_paths = frozenset({HEALTH_PATH, RESET_PATH})
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> None:
+        id_fields = kwargs.pop("id_fields", None)
+        super().__init__(host, port, **kwargs)
+        self.ledger = ReceiptLedger(self.clock, self.seed, *(() if id_fields is None else (id_fields,)))
+        self._started_at = self.clock.time()
+
+    # -- wire --------------------------------------------------------------------------------
+    def register_routes(self, router: Router) -> None:
+        router.add(RECEIPT_PATH, self.post_receipt, methods=["POST"])
+        router.add(HEALTH_PATH, self.get_health)
+        router.add(RESET_PATH, self.post_reset, methods=["POST"])
+
+    def register_admin_routes(self, router: Router) -> None:
+        router.add("/_mock/receipts", lambda request: {"receipts": self.get_received_receipts()})
+
+    def post_receipt(self, request: Request) -> dict[str, Any]:
+        document = read_json_object(request)
+        ack, duplicate = self.ledger.submit(document)
+        return {"status": "accepted", **ack.to_dict(), "duplicate": duplicate}
+
+    def get_health(self, request: Request) -> dict[str, Any]:
+        return {"status": "ok", "mode": self.faults.mode(), **self.describe_state(),
+                "call_count": self.get_call_count(), "uptime_s": round(self.clock.time() - self._started_at, 3)}
+
+    def post_reset(self, request: Request) -> dict[str, Any]:
+        self.reset()
+        return {"status": "reset"}
+
+    # -- domain controls ---------------------------------------------------------------------
+    def get_received_receipts(self) -> list[dict[str, Any]]:
+        """The accepted documents (each once, in order of first acceptance)."""
+        return self.ledger.receipts()
+
+    def get_acknowledgements(self) -> list[Acknowledgement]:
+        return self.ledger.acknowledgements()
+
+    def get_duplicate_count(self) -> int:
+        """How many submissions repeated an already accepted document."""
+        return self.ledger.duplicates
+
+    def get_call_count(self, path: str | None = RECEIPT_PATH) -> int:
+        return self.journal.count(path)
+
+    def reset_state(self) -> None:
+        self.ledger.clear()
+
+    def describe_state(self) -> dict[str, Any]:
+        return {"receipts": self.ledger.count, "submissions": self.ledger.submissions,
+                "duplicates": self.ledger.duplicates}
+
+    @classmethod
+    def cli_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--fail-count", type=int, default=0, help="fail the next N receipts")
+        parser.add_argument("--permanent-failure", action="store_true", help="fail every receipt")
+        parser.add_argument("--fail-status", type=int, default=503, help="status for injected failures")
+
+    @classmethod
+    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> "MockOFDServer":
+        mock = cls(**kwargs)
+        if getattr(args, "fail_count", 0):
+            mock.set_failure_count(args.fail_count, status=args.fail_status, path=RECEIPT_PATH)
+        if getattr(args, "permanent_failure", False):
+            mock.set_permanent_failure(True, status=args.fail_status, path=RECEIPT_PATH)
+        return mock
+
+
+__all__ = ["MockOFDServer", "RECEIPT_PATH", "HEALTH_PATH", "RESET_PATH"]
