@@ -1,0 +1,273 @@
+"""Response generation: what the mock "model" says, one token at a time.
+
+Default replies are deterministic pseudo-text derived from (prompt, seed, choice index), so the same
+request always yields the same answer. Tests can script replies instead (:class:`ReplyScript`).
+Every reply, generated or scripted, passes through the same token loop that honours ``max_tokens``,
+stop strings, stop token ids and EOS, so ``usage`` always matches the tokenizer.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import random
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .tokenizer import BYTE_OFFSET, EOS_ID, WORD_OFFSET, Tokenizer
+
+
+@dataclass
+class SamplingParams:
+    """The sampling parameters the mock honours (already validated)."""
+
+    max_tokens: int
+    n: int = 1
+    temperature: float = 1.0
+    seed: int | None = None
+    stop: list[str] = field(default_factory=list)
+    stop_token_ids: list[int] = field(default_factory=list)
+    ignore_eos: bool = False
+    include_stop_str_in_output: bool = False
+    logprobs: int | None = None  # number of top logprobs per token, None = no logprobs
+
+
+@dataclass
+class GenerationRequest:
+    """What a reply function sees: the request as the mock understood it."""
+
+    kind: str  # "chat" or "completion"
+    model: str
+    prompt: str  # the rendered prompt text (chat: after the chat template)
+    prompt_token_ids: list[int]
+    params: SamplingParams
+    messages: list[dict] | None = None
+    body: dict = field(default_factory=dict)
+    index: int = 0  # choice index (prompt position * n + i for completions)
+
+    @property
+    def last_user_message(self) -> str | None:
+        from .tokenizer import message_text
+
+        for msg in reversed(self.messages or []):
+            if msg.get("role") == "user":
+                return message_text(msg.get("content"))
+        return None
+
+
+@dataclass
+class TokenLogprob:
+    token_id: int
+    logprob: float
+    top: list[tuple[int, float]]  # (token id, logprob), best first; includes the sampled token
+
+
+@dataclass
+class ChoiceOutput:
+    """One finished choice: the tokens, their text pieces and why it stopped."""
+
+    token_ids: list[int]
+    pieces: list[str]  # text emitted per token ("" for EOS or held-back bytes)
+    finish_reason: str
+    stop_reason: str | int | None
+    logprobs: list[TokenLogprob] | None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+Reply = Callable[[GenerationRequest], "str | None"]
+
+
+class ReplyScript:
+    """Scripted replies, checked in this order: queue, table, function, fixed reply.
+
+    Anything that yields ``None`` falls through to the next source and finally to the
+    deterministic generator. Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: deque[str] = deque()
+        self._table: dict[str, str] = {}
+        self._function: Reply | None = None
+        self._fixed: str | None = None
+
+    def set_reply(self, text: str | None) -> None:
+        with self._lock:
+            self._fixed = text
+
+    def enqueue_replies(self, texts: Sequence[str]) -> None:
+        with self._lock:
+            self._queue.extend(texts)
+
+    def set_reply_table(self, table: Mapping[str, str] | None) -> None:
+        with self._lock:
+            self._table = dict(table or {})
+
+    def set_reply_function(self, fn: Reply | None) -> None:
+        with self._lock:
+            self._function = fn
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self._table.clear()
+            self._function = None
+            self._fixed = None
+
+    def describe(self) -> dict[str, Any]:
+        with self._lock:
+            return {"queued": len(self._queue), "table_keys": sorted(self._table),
+                    "function": self._function is not None, "fixed": self._fixed}
+
+    def next_reply(self, req: GenerationRequest) -> str | None:
+        """The scripted reply for one request (shared by all its choices), or None."""
+        with self._lock:
+            if self._queue:
+                return self._queue.popleft()
+            for key in (req.prompt, req.last_user_message, _raw_prompt(req)):
+                if key is not None and key in self._table:
+                    return self._table[key]
+            fn, fixed = self._function, self._fixed
+        if fn is not None:
+            out = fn(req)
+            if out is not None:
+                return str(out)
+        return fixed
+
+
+def _raw_prompt(req: GenerationRequest) -> str | None:
+    raw = req.body.get("prompt")
+    return raw if isinstance(raw, str) else None
+
+
+def _rng(*parts: object) -> random.Random:
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+class Generator:
+    """Produces choices for a request. ``seed`` is the server seed used when the request has none."""
+
+    def __init__(self, tokenizer: Tokenizer, seed: int | None = 0) -> None:
+        self.tokenizer = tokenizer
+        self.seed = 0 if seed is None else seed
+
+    def _sampling_key(self, req: GenerationRequest) -> tuple[object, ...]:
+        p = req.params
+        if p.temperature == 0:  # greedy: every choice and every seed gives the same answer
+            return (req.prompt, "greedy")
+        seed = p.seed if p.seed is not None else self.seed
+        return (req.prompt, seed, req.index)
+
+    def _word_stream(self, rng: random.Random, first: bool) -> Iterator[int]:
+        """Endless pseudo-sentences of vocabulary words (one token per word or punctuation)."""
+        tok = self.tokenizer
+        sentence_start = True
+        while True:
+            word = rng.choice(tok.words)
+            form = word.capitalize() if sentence_start else word
+            yield from tok.encode(form if first else " " + form)
+            first = sentence_start = False
+            roll = rng.random()
+            if roll < 0.08:
+                yield from tok.encode(".")
+                sentence_start = True
+            elif roll < 0.14:
+                yield from tok.encode(",")
+
+    def default_token_ids(self, req: GenerationRequest) -> list[int]:
+        """The natural default answer: 8..40 tokens of pseudo-text, a full stop, then EOS."""
+        rng = _rng("text", *self._sampling_key(req))
+        target = rng.randint(8, 40)
+        return list(itertools.islice(self._word_stream(rng, True), target)) + self.tokenizer.encode(".") + [EOS_ID]
+
+    def generate(self, req: GenerationRequest, reply: str | None = None) -> ChoiceOutput:
+        """Run the token loop over the scripted ``reply`` (plus EOS) or the default text.
+
+        After EOS (reached only with ``ignore_eos``) generation continues with pseudo-text.
+        """
+        if reply is not None:
+            head = self.tokenizer.encode(reply) + [EOS_ID]
+        else:
+            head = self.default_token_ids(req)
+        tail = self._word_stream(_rng("tail", *self._sampling_key(req)), False)
+        return self._decode_loop(req, itertools.chain(head, tail))
+
+    def _decode_loop(self, req: GenerationRequest, candidate: Iterable[int]) -> ChoiceOutput:
+        p = req.params
+        dec = self.tokenizer.incremental_decoder()
+        out_ids: list[int] = []
+        pieces: list[str] = []
+        text = ""
+        finish: str = "length"
+        stop_reason: str | int | None = None
+        for tid in candidate:
+            if len(out_ids) >= p.max_tokens:
+                break
+            if tid == EOS_ID and p.ignore_eos:
+                continue
+            out_ids.append(tid)
+            if tid == EOS_ID or tid in p.stop_token_ids:
+                pieces.append(dec.flush())
+                finish, stop_reason = "stop", (None if tid == EOS_ID else tid)
+                break
+            piece = dec.push(tid)
+            hit = _find_stop(text, piece, p.stop)
+            if hit is not None:
+                stop_str, idx = hit
+                end = idx + (len(stop_str) if p.include_stop_str_in_output else 0)
+                pieces = _trim_pieces(pieces + [piece], end)
+                finish, stop_reason = "stop", stop_str
+                break
+            pieces.append(piece)
+            text += piece
+        if finish == "length" and pieces:
+            pieces[-1] += dec.flush()
+        logprobs = self._logprobs(req, out_ids) if p.logprobs is not None else None
+        return ChoiceOutput(out_ids, pieces, finish, stop_reason, logprobs)
+
+    def _logprobs(self, req: GenerationRequest, ids: list[int]) -> list[TokenLogprob]:
+        rng = _rng("logprobs", *self._sampling_key(req))
+        k = req.params.logprobs or 0
+        n_words = self.tokenizer.vocab_size - WORD_OFFSET
+        result = []
+        for tid in ids:
+            lp = -round(rng.uniform(0.001, 2.0), 6)
+            top = [(tid, lp)]
+            worse = lp
+            while len(top) < k:
+                alt = WORD_OFFSET + rng.randrange(n_words) if n_words else BYTE_OFFSET + rng.randrange(256)
+                if any(alt == t for t, _ in top):
+                    continue
+                worse = round(worse - rng.uniform(0.1, 1.5), 6)
+                top.append((alt, worse))
+            result.append(TokenLogprob(tid, lp, top if k else []))
+        return result
+
+
+def _find_stop(text: str, piece: str, stops: list[str]) -> tuple[str, int] | None:
+    """Earliest stop string that ends within the newly added ``piece``: (stop, start offset)."""
+    if not stops or not piece:
+        return None
+    full = text + piece
+    best: tuple[str, int] | None = None
+    for s in stops:
+        start = max(0, len(text) - len(s) + 1)
+        idx = full.find(s, start)
+        if idx != -1 and (best is None or idx < best[1]):
+            best = (s, idx)
+    return best
+
+
+def _trim_pieces(pieces: list[str], end: int) -> list[str]:
+    out, used = [], 0
+    for piece in pieces:
+        keep = max(0, min(len(piece), end - used))
+        out.append(piece[:keep])
+        used += len(piece)
+    return out

@@ -1,0 +1,204 @@
+"""Prometheus metrics with vLLM's names, labels and buckets, counting what the mock served.
+
+Rendered in the text exposition format 0.0.4 exactly as prometheus_client writes it (vLLM uses
+prometheus_client): counters get ``_total`` (and ``_created``), histograms ``_bucket``/``_count``/``_sum``.
+"""
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+FINISHED_REASONS = ("stop", "length", "abort", "error", "repetition")
+
+TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+                20.0, 40.0, 80.0, 160.0, 640.0, 2560.0)
+ITL_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0,
+               40.0, 80.0)
+E2E_BUCKETS = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0,
+               480.0, 960.0, 1920.0, 7680.0)
+
+
+def build_1_2_5_buckets(max_value: int) -> tuple[float, ...]:
+    """vLLM's token-count buckets: 1, 2, 5, 10, 20, 50, ... up to ``max_value``."""
+    out: list[float] = []
+    exponent = 0
+    while True:
+        for m in (1, 2, 5):
+            v = m * 10 ** exponent
+            if v > max_value:
+                return tuple(out)
+            out.append(float(v))
+        exponent += 1
+
+
+def _fmt(v: float) -> str:
+    """prometheus_client's floatToGoString."""
+    if v == float("inf"):
+        return "+Inf"
+    if v == float("-inf"):
+        return "-Inf"
+    if v != v:
+        return "NaN"
+    return repr(float(v))
+
+
+@dataclass
+class RequestStats:
+    """What one finished request contributes to the metrics."""
+
+    prompt_tokens: int
+    generation_tokens: int
+    finished_reason: str
+    n: int = 1
+    max_tokens: int = 0
+    queue_time: float = 0.0
+    ttft: float = 0.0
+    itls: Sequence[float] = ()
+    e2e: float = 0.0
+    prefill_time: float = 0.0
+    decode_time: float = 0.0
+
+
+@dataclass
+class _Histogram:
+    buckets: tuple[float, ...]
+    counts: list[int] = field(default_factory=list)
+    total: float = 0.0
+    n: int = 0
+
+    def __post_init__(self) -> None:
+        self.counts = [0] * (len(self.buckets) + 1)
+
+    def observe(self, v: float) -> None:
+        self.counts[bisect.bisect_left(self.buckets, v)] += 1
+        self.total += v
+        self.n += 1
+
+
+_HELP = {
+    "vllm:num_requests_running": ("gauge", "Number of requests in model execution batches."),
+    "vllm:num_requests_waiting": ("gauge", "Number of requests waiting to be processed."),
+    "vllm:kv_cache_usage_perc": ("gauge", "KV-cache usage. 1 means 100 percent usage."),
+    "vllm:gpu_cache_usage_perc": ("gauge", "GPU KV-cache usage. 1 means 100 percent usage (legacy name)."),
+    "vllm:num_preemptions": ("counter", "Cumulative number of preemption from the engine."),
+    "vllm:prompt_tokens": ("counter", "Number of prefill tokens processed."),
+    "vllm:generation_tokens": ("counter", "Number of generation tokens processed."),
+    "vllm:prefix_cache_queries": ("counter", "Prefix cache queries, in terms of number of queried tokens."),
+    "vllm:prefix_cache_hits": ("counter", "Prefix cache hits, in terms of number of cached tokens."),
+    "vllm:request_success": ("counter", "Count of successfully processed requests."),
+}
+
+_HISTOGRAMS = (
+    ("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", "ttft"),
+    ("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", "itl"),
+    ("vllm:request_time_per_output_token_seconds", "Histogram of time_per_output_token_seconds per request.",
+     "itl"),
+    ("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", "e2e"),
+    ("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", "e2e"),
+    ("vllm:request_inference_time_seconds", "Histogram of time spent in RUNNING phase for request.", "e2e"),
+    ("vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", "e2e"),
+    ("vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", "e2e"),
+    ("vllm:request_prompt_tokens", "Number of prefill tokens processed.", "tokens"),
+    ("vllm:request_generation_tokens", "Number of generation tokens processed.", "tokens"),
+    ("vllm:request_max_num_generation_tokens", "Histogram of maximum number of requested generation tokens.",
+     "tokens"),
+    ("vllm:request_params_max_tokens", "Histogram of the max_tokens request parameter.", "tokens"),
+    ("vllm:request_params_n", "Histogram of the n request parameter.", "n"),
+)
+
+
+class Metrics:
+    """Thread-safe vLLM metric state for one served model on engine "0"."""
+
+    def __init__(self, model_name: str, max_model_len: int, created: float | None = None) -> None:
+        self.model_name = model_name
+        self.max_model_len = max_model_len
+        self._lock = threading.Lock()
+        self._created = time.time() if created is None else created
+        self.reset()
+
+    def reset(self) -> None:
+        token_buckets = build_1_2_5_buckets(self.max_model_len)
+        kinds = {"ttft": TTFT_BUCKETS, "itl": ITL_BUCKETS, "e2e": E2E_BUCKETS, "tokens": token_buckets,
+                 "n": (1.0, 2.0, 5.0, 10.0, 20.0)}
+        with self._lock:
+            self.counters: dict[str, float] = {k: 0.0 for k, (t, _) in _HELP.items() if t == "counter"}
+            self.success: dict[str, int] = {r: 0 for r in FINISHED_REASONS}
+            self.histograms = {name: _Histogram(kinds[kind]) for name, _, kind in _HISTOGRAMS}
+
+    def observe(self, s: RequestStats) -> None:
+        with self._lock:
+            self.counters["vllm:prompt_tokens"] += s.prompt_tokens
+            self.counters["vllm:generation_tokens"] += s.generation_tokens
+            self.counters["vllm:prefix_cache_queries"] += s.prompt_tokens
+            reason = s.finished_reason if s.finished_reason in self.success else "error"
+            self.success[reason] += 1
+            h = self.histograms
+            h["vllm:time_to_first_token_seconds"].observe(s.ttft)
+            for itl in s.itls:
+                h["vllm:inter_token_latency_seconds"].observe(itl)
+            if s.generation_tokens > 1:
+                h["vllm:request_time_per_output_token_seconds"].observe(
+                    (s.e2e - s.queue_time - s.ttft) / (s.generation_tokens - 1))
+            h["vllm:e2e_request_latency_seconds"].observe(s.e2e)
+            h["vllm:request_queue_time_seconds"].observe(s.queue_time)
+            h["vllm:request_inference_time_seconds"].observe(s.prefill_time + s.decode_time)
+            h["vllm:request_prefill_time_seconds"].observe(s.prefill_time)
+            h["vllm:request_decode_time_seconds"].observe(s.decode_time)
+            h["vllm:request_prompt_tokens"].observe(s.prompt_tokens)
+            h["vllm:request_generation_tokens"].observe(s.generation_tokens)
+            h["vllm:request_max_num_generation_tokens"].observe(s.max_tokens)
+            h["vllm:request_params_max_tokens"].observe(s.max_tokens)
+            h["vllm:request_params_n"].observe(s.n)
+
+    def add_preemption(self) -> None:
+        with self._lock:
+            self.counters["vllm:num_preemptions"] += 1
+
+    def snapshot(self) -> dict[str, float]:
+        """A few headline numbers (for /_mock/state and tests)."""
+        with self._lock:
+            return {**{k + "_total": v for k, v in self.counters.items()},
+                    **{f"vllm:request_success_total[{r}]": float(c) for r, c in self.success.items()}}
+
+    def render(self, running: int, waiting: int, kv_usage: float) -> str:
+        labels = f'engine="0",model_name="{_escape(self.model_name)}"'
+        lines: list[str] = []
+        gauges = {"vllm:num_requests_running": running, "vllm:num_requests_waiting": waiting,
+                  "vllm:kv_cache_usage_perc": kv_usage, "vllm:gpu_cache_usage_perc": kv_usage}
+        created = _fmt(self._created)
+        with self._lock:
+            for name, (mtype, help_text) in _HELP.items():
+                exposed = name + "_total" if mtype == "counter" else name
+                lines.append(f"# HELP {exposed} {help_text}")
+                lines.append(f"# TYPE {exposed} {mtype}")
+                if name == "vllm:request_success":
+                    for reason, count in self.success.items():
+                        lines.append(f'{exposed}{{{labels},finished_reason="{reason}"}} {_fmt(count)}')
+                    for reason in self.success:
+                        lines.append(f'{name}_created{{{labels},finished_reason="{reason}"}} {created}')
+                elif mtype == "counter":
+                    lines.append(f"{exposed}{{{labels}}} {_fmt(self.counters[name])}")
+                    lines.append(f"{name}_created{{{labels}}} {created}")
+                else:
+                    lines.append(f"{exposed}{{{labels}}} {_fmt(gauges[name])}")
+            for name, help_text, _ in _HISTOGRAMS:
+                hist = self.histograms[name]
+                lines.append(f"# HELP {name} {help_text}")
+                lines.append(f"# TYPE {name} histogram")
+                cumulative = 0
+                for bound, count in zip((*hist.buckets, float("inf")), hist.counts):
+                    cumulative += count
+                    lines.append(f'{name}_bucket{{{labels},le="{_fmt(bound)}"}} {_fmt(cumulative)}')
+                lines.append(f"{name}_count{{{labels}}} {_fmt(hist.n)}")
+                lines.append(f"{name}_sum{{{labels}}} {_fmt(hist.total)}")
+                lines.append(f"{name}_created{{{labels}}} {created}")
+        return "\n".join(lines) + "\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')

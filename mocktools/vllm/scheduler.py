@@ -1,0 +1,93 @@
+"""A model of vLLM's scheduler admission: at most ``max_num_seqs`` sequences run at once, the rest wait.
+
+A request asks for as many sequences as it has choices (``n``); it waits (FIFO) until all fit.
+The counts feed ``vllm:num_requests_running`` / ``vllm:num_requests_waiting``.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+
+class SchedulerStopped(Exception):
+    """Raised to a waiting request when the server is stopping."""
+
+
+@dataclass
+class Ticket:
+    """One admitted request; pass it back to :meth:`Scheduler.release`."""
+
+    id: int
+    seqs: int
+    tokens: int
+
+
+class Scheduler:
+    """Thread-safe admission control with FIFO waiting."""
+
+    def __init__(self, max_num_seqs: int = 256, kv_capacity_tokens: int = 1) -> None:
+        if max_num_seqs < 1:
+            raise ValueError("max_num_seqs must be at least 1")
+        self._cond = threading.Condition()
+        self.max_num_seqs = max_num_seqs
+        self.kv_capacity_tokens = max(1, kv_capacity_tokens)
+        self._running: dict[int, Ticket] = {}
+        self._waiting: deque[int] = deque()
+        self._ids = itertools.count(1)
+        self.num_preemptions = 0
+
+    def set_max_num_seqs(self, value: int) -> None:
+        if value < 1:
+            raise ValueError("max_num_seqs must be at least 1")
+        with self._cond:
+            self.max_num_seqs = value
+            self._cond.notify_all()
+
+    @property
+    def running_seqs(self) -> int:
+        return sum(t.seqs for t in self._running.values())
+
+    def counts(self) -> tuple[int, int]:
+        """(running requests, waiting requests)."""
+        with self._cond:
+            return len(self._running), len(self._waiting)
+
+    def kv_cache_usage(self) -> float:
+        """Tokens held by running requests over the simulated KV capacity, clamped to 0..1."""
+        with self._cond:
+            used = sum(t.tokens * t.seqs for t in self._running.values())
+        return min(1.0, used / self.kv_capacity_tokens)
+
+    def _fits(self, seqs: int) -> bool:
+        # A request larger than the whole batch still runs alone rather than waiting forever.
+        return self.running_seqs + seqs <= self.max_num_seqs or not self._running
+
+    def acquire(self, seqs: int = 1, tokens: int = 0, stop: threading.Event | None = None,
+                poll: float = 0.05) -> Ticket:
+        """Block until the request is admitted; raise SchedulerStopped if ``stop`` gets set."""
+        with self._cond:
+            tid = next(self._ids)
+            self._waiting.append(tid)
+            try:
+                while not (self._waiting[0] == tid and self._fits(seqs)):
+                    if stop is not None and stop.is_set():
+                        raise SchedulerStopped()
+                    self._cond.wait(poll)
+            finally:
+                self._waiting.remove(tid)
+                self._cond.notify_all()
+            ticket = Ticket(tid, seqs, tokens)
+            self._running[tid] = ticket
+            return ticket
+
+    def release(self, ticket: Ticket) -> None:
+        with self._cond:
+            self._running.pop(ticket.id, None)
+            self._cond.notify_all()
+
+    def reset(self) -> None:
+        """Forget counters; in-flight requests keep their slots until they release them."""
+        with self._cond:
+            self.num_preemptions = 0

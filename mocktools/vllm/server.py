@@ -1,0 +1,268 @@
+"""MockVLLMServer: vLLM's OpenAI-compatible HTTP API over the socket-free :class:`Engine`."""
+from __future__ import annotations
+
+import argparse
+import hmac
+import json
+import socket
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from ..clock import SystemClock
+from ..errors import ApiError
+from ..http import Router, json_response
+from ..server import HTTPMockServer
+from .engine import TRUNCATE, Engine, _error_type
+from .generation import Reply
+from .metrics import CONTENT_TYPE
+from .protocol import ModelConfig, bad_request
+from .admin import register_vllm_admin
+
+VLLM_VERSION = "0.33.0"
+GUARDED_PREFIXES = ("/v1", "/v2", "/inference", "/cohere")
+_ROUTING_TYPES = {"not_found": "Not Found", "method_not_allowed": "Method Not Allowed"}
+
+
+class MockVLLMServer(HTTPMockServer):
+    """A vLLM server without a GPU: OpenAI-compatible routes, SSE streaming, metrics, faults."""
+
+    name = "vllm"
+    default_port = 8000
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, model: str = "mock-llm",
+                 served_model_name: str | Sequence[str] | None = None, api_key: str | Sequence[str] | None = None,
+                 max_model_len: int = 4096, max_num_seqs: int = 256, embedding_dim: int = 384,
+                 ttft: float = 0.0, itl: float = 0.0, **kwargs: Any) -> None:
+        names = [served_model_name] if isinstance(served_model_name, str) else list(served_model_name or [model])
+        if not names or max_model_len < 2 or embedding_dim < 1:
+            raise ValueError("need at least one served model name, max_model_len >= 2 and embedding_dim >= 1")
+        self.api_keys = [api_key] if isinstance(api_key, str) else list(api_key or [])
+        self.model_config = ModelConfig(names, model, max_model_len, embedding_dim)
+        super().__init__(host, port, **kwargs)
+        self.engine = Engine(self.model_config, clock=self.clock, seed=self.seed, max_num_seqs=max_num_seqs,
+                             ttft=ttft, itl=itl, wait=self._wait, stop=self.stopping)
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep on the mock's clock; real sleeps end at once when the mock stops."""
+        if seconds > 0:
+            if isinstance(self.clock, SystemClock):
+                return self.stopping.wait(seconds)
+            self.clock.sleep(seconds)
+        return self.stopping.is_set()
+
+    # -- controls (see docs/vllm.md) -----------------------------------------------------------
+    def set_reply(self, text: str | None) -> None:
+        """Answer every request with ``text`` (None: back to generated text)."""
+        self.engine.script.set_reply(text)
+
+    def enqueue_replies(self, texts: Sequence[str]) -> None:
+        """Answer the next requests with these texts, one per request, then fall back."""
+        self.engine.script.enqueue_replies(list(texts))
+
+    def set_reply_table(self, table: Mapping[str, str] | None) -> None:
+        """Replies keyed by prompt: the completion prompt, the last user message, or the rendered chat."""
+        self.engine.script.set_reply_table(table)
+
+    def set_reply_function(self, fn: Reply | None) -> None:
+        """``fn(GenerationRequest) -> str | None`` decides the reply (None: fall through)."""
+        self.engine.script.set_reply_function(fn)
+
+    def set_timing(self, ttft: float | None = None, itl: float | None = None) -> None:
+        """Time to first token and inter-token latency, in seconds on the mock's clock."""
+        self.engine.set_timing(ttft, itl)
+
+    def set_max_num_seqs(self, n: int) -> None:
+        self.engine.scheduler.set_max_num_seqs(n)
+
+    def set_stream_fault(self, kind: str, after_chunks: int = 0, count: int | None = None, **kwargs: Any) -> None:
+        """Mid-stream fault: "error", "truncate", "stall" or "no_done" after K data events."""
+        self.engine.set_stream_fault(kind, after_chunks, count, **kwargs)
+
+    def clear_stream_faults(self) -> None:
+        self.engine.clear_stream_faults()
+
+    def release_stalls(self) -> None:
+        self.engine.release_stalls()
+
+    def set_healthy(self, healthy: bool = True) -> None:
+        """An unhealthy engine answers /health and /ping with 503, as a dead vLLM engine does."""
+        self.engine.healthy = bool(healthy)
+
+    def metrics_text(self) -> str:
+        return self.engine.metrics_text()
+
+    @property
+    def received_requests(self) -> list[dict[str, Any]]:
+        """Prompt and parameters of every generation request the journal still holds."""
+        return [c.meta for c in self.journal.calls() if c.meta]
+
+    def reset_state(self) -> None:
+        self.engine.reset()
+
+    def describe_state(self) -> dict[str, Any]:
+        return self.engine.describe()
+
+    # -- errors in vLLM's shape ------------------------------------------------------------------
+    def error_response(self, status: int, message: str, *, type: str | None = None,
+                       headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
+        if type in _ROUTING_TYPES:  # FastAPI's own answer for unknown routes / methods
+            return json_response({"detail": _ROUTING_TYPES[type]}, status, headers)
+        if status == 401 and type == "Unauthorized":
+            return json_response({"error": "Unauthorized"}, 401, headers)
+        vtype = type if type and type[:1].isupper() else _error_type(status)
+        error = {"message": message, "type": vtype, "param": extra.get("param"), "code": status}
+        return json_response({"error": error}, status, headers)
+
+    # -- routes ----------------------------------------------------------------------------------
+    def register_routes(self, router: Router) -> None:
+        add = router.add
+        add("/v1/models", self._guard(self.list_models))
+        add("/v1/chat/completions", self._guard(self.chat_completions), methods=["POST"])
+        add("/v1/completions", self._guard(self.completions), methods=["POST"])
+        add("/v1/embeddings", self._guard(self.create_embeddings), methods=["POST"])
+        add("/tokenize", self.tokenize, methods=["POST"])
+        add("/detokenize", self.detokenize, methods=["POST"])
+        add("/health", self.health)
+        add("/ping", self.health, methods=["GET", "POST"])
+        add("/version", lambda request: {"version": VLLM_VERSION})
+        add("/load", lambda request: {"server_load": self.engine.in_flight})
+        add("/metrics", lambda request: Response(self.metrics_text(), content_type=CONTENT_TYPE))
+        add("/invocations", self.invocations, methods=["POST"])
+
+    def register_admin_routes(self, router: Router) -> None:
+        register_vllm_admin(self, router)
+
+    def _guard(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        """vLLM's --api-key middleware: Bearer token required on /v1 routes when keys are set."""
+        def guarded(request: Request, **kwargs: Any) -> Any:
+            if self.api_keys and request.method != "OPTIONS":
+                auth = request.headers.get("Authorization", "")
+                scheme, _, token = auth.partition(" ")
+                if scheme.lower() != "bearer" or not any(hmac.compare_digest(token.encode(), k.encode())
+                                                         for k in self.api_keys):
+                    raise ApiError(401, "Unauthorized", type="Unauthorized")
+            return handler(request, **kwargs)
+        return guarded
+
+    def list_models(self, request: Request) -> dict[str, Any]:
+        cfg, created = self.model_config, int(self.clock.time())
+        cards = [{"id": name, "object": "model", "created": created, "owned_by": "vllm", "root": cfg.root,
+                  "parent": None, "max_model_len": cfg.max_model_len,
+                  "permission": [{"id": f"modelperm-{i:032x}", "object": "model_permission", "created": created,
+                                  "allow_create_engine": False, "allow_sampling": True, "allow_logprobs": True,
+                                  "allow_search_indices": False, "allow_view": True, "allow_fine_tuning": False,
+                                  "organization": "*", "group": None, "is_blocking": False}]}
+                 for i, name in enumerate(cfg.served_model_names)]
+        return {"object": "list", "data": cards}
+
+    def chat_completions(self, request: Request) -> Any:
+        return self._generate(request, "chat")
+
+    def completions(self, request: Request) -> Any:
+        return self._generate(request, "completion")
+
+    def _generate(self, request: Request, kind: str, body: dict | None = None) -> Any:
+        body = _json_body(request) if body is None else body
+        job = self.engine.prepare(kind, body)
+        request.environ["mocktools.meta"] = job.meta
+        if not job.stream:
+            return self.engine.run(job)
+        sock = request.environ.get("werkzeug.socket")
+        return Response(_sse_bytes(self.engine.stream(job), sock), status=200,
+                        content_type="text/event-stream; charset=utf-8")
+
+    def create_embeddings(self, request: Request) -> Any:
+        body = _json_body(request)
+        result = self.engine.embeddings(body)
+        request.environ["mocktools.meta"] = {"kind": "embeddings", "model": result["model"],
+                                             "input": body.get("input"),
+                                             "encoding_format": body.get("encoding_format")}
+        return result
+
+    def tokenize(self, request: Request) -> dict[str, Any]:
+        body = _json_body(request)
+        self.model_config.resolve(body.get("model"))
+        tok = self.engine.tokenizer
+        if "messages" in body:
+            from .protocol import chat_messages, get_bool
+            text = tok.apply_chat_template(chat_messages(body),
+                                           add_generation_prompt=get_bool(body, "add_generation_prompt", True))
+            ids = tok.encode(text, add_special_tokens=get_bool(body, "add_special_tokens", False))
+        elif isinstance(body.get("prompt"), str):
+            from .protocol import get_bool
+            ids = tok.encode(body["prompt"], add_special_tokens=get_bool(body, "add_special_tokens", True))
+        else:
+            raise bad_request("tokenize needs 'prompt' (a string) or 'messages'", "prompt")
+        want_strs = body.get("return_token_strs") is True
+        return {"count": len(ids), "max_model_len": self.model_config.max_model_len, "tokens": ids,
+                "token_strs": [tok.token_str(t) for t in ids] if want_strs else None}
+
+    def detokenize(self, request: Request) -> dict[str, Any]:
+        body = _json_body(request)
+        self.model_config.resolve(body.get("model"))
+        tokens = body.get("tokens")
+        tok = self.engine.tokenizer
+        if not isinstance(tokens, list) or not all(tok.is_valid(t) for t in tokens):
+            raise bad_request(f"tokens must be a list of token ids below {tok.vocab_size}", "tokens")
+        return {"prompt": tok.decode(tokens)}
+
+    def health(self, request: Request) -> Response:
+        return Response(b"", status=200 if self.engine.healthy else 503)
+
+    def invocations(self, request: Request) -> Any:
+        """SageMaker's entry point: dispatch by body shape (not guarded by --api-key)."""
+        body = _json_body(request)
+        if "messages" in body:
+            return self._generate(request, "chat", body)
+        if "prompt" in body:
+            return self._generate(request, "completion", body)
+        if "input" in body:
+            return self.engine.embeddings(body)
+        raise bad_request("Cannot find suitable handler for request: expected 'messages', 'prompt' or 'input'")
+
+    # -- CLI -------------------------------------------------------------------------------------
+    @classmethod
+    def cli_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--model", default="mock-llm", help="model path or id reported as 'root'")
+        parser.add_argument("--served-model-name", nargs="+", default=None, help="names clients may use")
+        parser.add_argument("--api-key", nargs="+", default=None, help="require Bearer key(s) on /v1 routes")
+        parser.add_argument("--max-model-len", type=int, default=4096)
+        parser.add_argument("--max-num-seqs", type=int, default=256, help="max concurrently running sequences")
+        parser.add_argument("--embedding-dim", type=int, default=384)
+        parser.add_argument("--ttft", type=float, default=0.0, help="time to first token, seconds")
+        parser.add_argument("--itl", type=float, default=0.0, help="inter-token latency, seconds")
+
+    @classmethod
+    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> "MockVLLMServer":
+        return cls(model=args.model, served_model_name=args.served_model_name, api_key=args.api_key,
+                   max_model_len=args.max_model_len, max_num_seqs=args.max_num_seqs,
+                   embedding_dim=args.embedding_dim, ttft=args.ttft, itl=args.itl, **kwargs)
+
+
+def _json_body(request: Request) -> dict[str, Any]:
+    """vLLM accepts only application/json bodies and answers every body problem with 400."""
+    if request.mimetype != "application/json":
+        raise bad_request("Unsupported Media Type: Only 'application/json' is allowed")
+    try:
+        body = json.loads(request.get_data(cache=True) or b"")
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, f"JSON decode error: {exc}", type="Bad Request") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "Input should be a valid dictionary or object to extract fields from",
+                       type="Bad Request")
+    return body
+
+
+def _sse_bytes(items: Iterable[Any], sock: socket.socket | None) -> Iterator[bytes]:
+    """Pass stream bytes through; on TRUNCATE shut the socket so the chunked body never completes."""
+    for item in items:
+        if item is TRUNCATE:
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            return
+        yield item
