@@ -1,0 +1,9 @@
+"""A mesh of many interdependent mock services with discovery (Consul-style) and tracing."""
+
+from .graph import CycleError, DependencyGraph
+from .registry import RegistrationError, ServiceRegistry
+from .spans import Span, SpanStore
+from .spec import CallSpec, EndpointSpec, MeshSpec, ServiceSpec, SpecError
+
+__all__ = ["MeshSpec", "ServiceSpec", "EndpointSpec", "CallSpec", "SpecError", "DependencyGraph", "CycleError",
+           "ServiceRegistry", "RegistrationError", "Span", "SpanStore"]

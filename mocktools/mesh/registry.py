@@ -1,0 +1,480 @@
+"""The service registry behind discovery: Consul's agent/catalog/health model in plain Python.
+
+Every change bumps a Raft-like index and wakes blocking queries through one Condition (no polling).
+TTL checks run on the injectable clock: a check not refreshed within its TTL turns critical the next
+time anyone reads the registry (or a blocking query wakes), so a test moves a FakeClock instead of
+sleeping. Discovery can be given per-caller views (which callers see which instances) so a network
+partition is expressible.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..clock import Clock, SystemClock
+
+__all__ = ["ServiceRegistry", "ServiceEntry", "CheckState", "RegistrationError", "parse_duration",
+           "PASSING", "WARNING", "CRITICAL", "MAINTENANCE"]
+
+PASSING, WARNING, CRITICAL, MAINTENANCE = "passing", "warning", "critical", "maintenance"
+STATUSES = (PASSING, WARNING, CRITICAL)
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_CHECK_KINDS = ("ttl", "http", "tcp", "grpc", "args", "script", "dockercontainerid", "h2ping", "udp", "aliasservice")
+
+
+class RegistrationError(ValueError):
+    """A malformed registration or check definition (answered as HTTP 400)."""
+
+
+def parse_duration(value: Any, what: str = "duration") -> float:
+    """Go duration ("10s", "1m30s", "250ms") to seconds."""
+    if not isinstance(value, str) or not value:
+        raise RegistrationError(f"{what} must be a duration string like '10s', got {value!r}")
+    pos, total = 0, 0.0
+    for m in _DURATION.finditer(value):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if pos != len(value):
+        raise RegistrationError(f"{what}: invalid duration {value!r}")
+    return total
+
+
+def _default(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def _norm(d: dict[str, Any]) -> dict[str, Any]:
+    """Consul keys are case-insensitive and snake_case is accepted: fold both away."""
+    return {k.lower().replace("_", "").replace("-", ""): v for k, v in d.items()}
+
+
+@dataclass(slots=True)
+class CheckState:
+    check_id: str
+    name: str
+    service_id: str = ""
+    service_name: str = ""
+    service_tags: list[str] = field(default_factory=list)
+    status: str = CRITICAL
+    output: str = ""
+    notes: str = ""
+    kind: str = "ttl"
+    ttl: float | None = None
+    deadline: float | None = None  # clock.monotonic() at which a TTL check turns critical
+    deregister_after: float | None = None
+    critical_since: float | None = None
+    definition: dict[str, Any] = field(default_factory=dict)
+    create_index: int = 0
+    modify_index: int = 0
+
+    def to_api(self, node: str) -> dict[str, Any]:
+        return {"Node": node, "CheckID": self.check_id, "Name": self.name, "Status": self.status,
+                "Notes": self.notes, "Output": self.output, "ServiceID": self.service_id,
+                "ServiceName": self.service_name, "ServiceTags": list(self.service_tags),
+                "Type": self.kind, "Definition": {}, "CreateIndex": self.create_index,
+                "ModifyIndex": self.modify_index}
+
+
+@dataclass(slots=True)
+class ServiceEntry:
+    id: str
+    name: str
+    address: str = ""
+    port: int = 0
+    tags: list[str] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+    tagged_addresses: dict[str, Any] = field(default_factory=dict)
+    weights: dict[str, int] = field(default_factory=lambda: {"Passing": 1, "Warning": 1})
+    enable_tag_override: bool = False
+    kind: str = ""
+    create_index: int = 0
+    modify_index: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address or '127.0.0.1'}:{self.port}"
+
+    def to_agent(self, datacenter: str) -> dict[str, Any]:
+        return {"ID": self.id, "Service": self.name, "Tags": list(self.tags), "Meta": dict(self.meta),
+                "Port": self.port, "Address": self.address, "TaggedAddresses": dict(self.tagged_addresses),
+                "Weights": dict(self.weights), "EnableTagOverride": self.enable_tag_override,
+                "Kind": self.kind, "Datacenter": datacenter}
+
+
+class ServiceRegistry:
+    def __init__(self, clock: Clock | None = None, *, node: str = "mesh-node", datacenter: str = "dc1",
+                 address: str = "127.0.0.1") -> None:
+        self.clock = clock or SystemClock()
+        self.node, self.datacenter, self.address = node, datacenter, address
+        self._cond = threading.Condition(threading.RLock())
+        self._closed = False
+        self.reset()
+
+    def reset(self) -> None:
+        with self._cond:
+            self._index = 1
+            self._services: dict[str, ServiceEntry] = {}
+            self._checks: dict[str, CheckState] = {}
+            self._name_index: dict[str, int] = {}
+            self._hidden: dict[str, set[str]] = {}
+            self._healthy_cache: dict[tuple[str, str | None], list[ServiceEntry]] = {}
+            self._next_deadline: float | None = None
+            self._cond.notify_all()
+
+    # ---- index & waiting -----------------------------------------------------------------
+    @property
+    def index(self) -> int:
+        with self._cond:
+            self._expire_locked()
+            return self._index
+
+    def _bump(self, *names: str) -> int:
+        self._index += 1
+        for n in names:
+            self._name_index[n] = self._index
+        self._healthy_cache.clear()
+        self._cond.notify_all()
+        return self._index
+
+    def service_index(self, name: str | None) -> int:
+        """The X-Consul-Index for a query on ``name`` (``None``: the whole catalog)."""
+        with self._cond:
+            self._expire_locked()
+            return self._name_index.get(name, self._index) if name else self._index
+
+    def wait(self, index: int, timeout: float, *, name: str | None = None,
+             stop: threading.Event | None = None) -> int:
+        """Blocking query: return once the (service's) index passes ``index``, at ``timeout``
+        (real seconds), or when the registry is closed or ``stop`` is set."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                self._expire_locked()
+                current = self._name_index.get(name, 0) if name else self._index
+                left = deadline - time.monotonic()
+                if current > index or left <= 0 or self._closed or (stop is not None and stop.is_set()):
+                    return current or self._index
+                if self._next_deadline is not None:  # wake to turn an expiring TTL check critical
+                    left = min(left, max(self._next_deadline - self.clock.monotonic(), 0.001))
+                self._cond.wait(left)  # close() (on stop) notifies, so no poll loop is needed
+
+    def close(self) -> None:
+        """Wake every blocking query (the server is stopping)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def open(self) -> None:
+        with self._cond:
+            self._closed = False
+
+    # ---- TTL -----------------------------------------------------------------------------
+    def _schedule_locked(self) -> None:
+        deadlines = [c.deadline for c in self._checks.values() if c.deadline is not None]
+        deadlines += [c.critical_since + c.deregister_after for c in self._checks.values()
+                      if c.critical_since is not None and c.deregister_after is not None]
+        self._next_deadline = min(deadlines) if deadlines else None
+
+    def _expire_locked(self) -> None:
+        if self._next_deadline is None or self.clock.monotonic() < self._next_deadline:
+            return
+        now = self.clock.monotonic()
+        changed: set[str] = set()
+        for c in list(self._checks.values()):
+            if c.deadline is not None and now >= c.deadline:
+                c.deadline = None
+                self._set_status_locked(c, CRITICAL, f"TTL expired (last update more than {c.ttl}s ago)", bump=False)
+                c.modify_index = self._index + 1
+                changed.add(c.service_name)
+        for c in list(self._checks.values()):
+            if (c.critical_since is not None and c.deregister_after is not None
+                    and now >= c.critical_since + c.deregister_after and c.service_id in self._services):
+                changed.add(c.service_name)
+                self._deregister_locked(c.service_id, bump=False)
+        if changed:
+            self._bump(*changed)
+        self._schedule_locked()
+
+    def expire(self) -> None:
+        """Apply TTL expiry now (reads do this too)."""
+        with self._cond:
+            self._expire_locked()
+
+    # ---- registration --------------------------------------------------------------------
+    def register(self, definition: dict[str, Any], *, replace_existing_checks: bool = False) -> ServiceEntry:
+        """Register (or replace) a service from a Consul service definition (any key casing)."""
+        if not isinstance(definition, dict):
+            raise RegistrationError("service definition must be a JSON object")
+        d = _norm(definition)
+        name = d.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise RegistrationError("Missing service name")
+        sid = d.get("id") or name
+        if not isinstance(sid, str):
+            raise RegistrationError("service ID must be a string")
+        port = d.get("port", 0)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise RegistrationError(f"Invalid service port {port!r}")
+        address = d.get("address", "") or ""
+        if not isinstance(address, str):
+            raise RegistrationError("service Address must be a string")
+        tags = _default(d.get("tags"), [])
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise RegistrationError("service Tags must be a list of strings")
+        meta = _default(d.get("meta"), {})
+        if not isinstance(meta, dict) or len(meta) > 64 or not all(
+                isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= 128 and len(v) <= 512
+                for k, v in meta.items()):
+            raise RegistrationError("service Meta must map at most 64 keys (<=128 chars) to strings (<=512 chars)")
+        weights = _norm(d.get("weights") or {})
+        passing, warning = weights.get("passing", 1), weights.get("warning", 1)
+        if not all(isinstance(w, int) and not isinstance(w, bool) and w >= 0 for w in (passing, warning)) \
+                or passing < 1:
+            raise RegistrationError("Passing weight must be greater than 0")
+        tagged = _default(d.get("taggedaddresses"), {})
+        if not isinstance(tagged, dict):
+            raise RegistrationError("TaggedAddresses must be an object")
+        check_defs = []
+        if d.get("check"):
+            check_defs.append(d["check"])
+        checks = _default(d.get("checks"), [])
+        if not isinstance(checks, list):
+            raise RegistrationError("Checks must be a list")
+        check_defs.extend(checks)
+        prepared = [self._prepare_check(c, sid, name, list(tags), i + 1 if len(check_defs) > 1 else 0)
+                    for i, c in enumerate(check_defs)]
+        with self._cond:
+            self._expire_locked()
+            old = self._services.get(sid)
+            entry = ServiceEntry(sid, name, address, port, list(tags), dict(meta), dict(tagged),
+                                 {"Passing": passing, "Warning": warning}, bool(d.get("enabletagoverride", False)),
+                                 str(d.get("kind") or ""), old.create_index if old else self._index + 1,
+                                 self._index + 1)
+            if old is not None and old.name != name:
+                self._name_index[old.name] = self._index + 1
+            self._services[sid] = entry
+            existing = {cid for cid, c in self._checks.items() if c.service_id == sid}
+            for c in prepared:
+                prev = self._checks.get(c.check_id)
+                if prev is not None and not replace_existing_checks:  # keep the live status across re-registration
+                    c.status, c.output, c.deadline = prev.status, prev.output, prev.deadline
+                c.create_index = c.modify_index = self._index + 1
+                self._checks[c.check_id] = c
+                existing.discard(c.check_id)
+            if replace_existing_checks:
+                for cid in existing:
+                    del self._checks[cid]
+            self._schedule_locked()
+            self._bump(name)
+            return entry
+
+    def _prepare_check(self, definition: Any, service_id: str, service_name: str, tags: list[str],
+                       ordinal: int) -> CheckState:
+        if not isinstance(definition, dict):
+            raise RegistrationError("a check definition must be a JSON object")
+        d = _norm(definition)
+        kinds = [k for k in _CHECK_KINDS if d.get(k)]
+        if not kinds:
+            raise RegistrationError("check must have a TTL, HTTP, TCP, gRPC or Args/Script field")
+        default_id = f"service:{service_id}" + (f":{ordinal}" if ordinal else "") if service_id else ""
+        check_id = d.get("checkid") or d.get("id") or default_id or d.get("name")
+        if not isinstance(check_id, str) or not check_id:
+            raise RegistrationError("check needs an ID or a Name")
+        status = d.get("status") or CRITICAL
+        if status not in STATUSES:
+            raise RegistrationError(f"invalid check status {status!r}")
+        ttl = parse_duration(d["ttl"], "TTL") if "ttl" in kinds else None
+        if ttl is not None and ttl <= 0:
+            raise RegistrationError("TTL must be > 0")
+        if "interval" in d:
+            parse_duration(d["interval"], "Interval")
+        dereg = d.get("deregistercriticalserviceafter")
+        now = self.clock.monotonic()
+        return CheckState(check_id, str(d.get("name") or f"Service '{service_name}' check"), service_id,
+                          service_name, list(tags), status, "", str(d.get("notes") or ""), kinds[0], ttl,
+                          now + ttl if ttl is not None else None,
+                          parse_duration(dereg, "DeregisterCriticalServiceAfter") if dereg else None,
+                          now if status == CRITICAL else None, definition)
+
+    def register_check(self, definition: dict[str, Any]) -> CheckState:
+        """Agent-level check registration; ``ServiceID`` ties it to a registered service."""
+        if not isinstance(definition, dict):
+            raise RegistrationError("check definition must be a JSON object")
+        d = _norm(definition)
+        sid = d.get("serviceid") or ""
+        with self._cond:
+            svc = self._services.get(sid) if sid else None
+            if sid and svc is None:
+                raise RegistrationError(f"ServiceID {sid!r} does not exist")
+            if not d.get("checkid") and not d.get("id") and not d.get("name"):
+                raise RegistrationError("check needs an ID or a Name")
+            c = self._prepare_check(definition, "", svc.name if svc else "", list(svc.tags) if svc else [], 0)
+            c.service_id = sid
+            c.create_index = c.modify_index = self._index + 1
+            self._checks[c.check_id] = c
+            self._schedule_locked()
+            self._bump(*([svc.name] if svc else []))
+            return c
+
+    def deregister(self, service_id: str) -> bool:
+        """Remove a service and its checks; unknown ids are a no-op (Consul answers 200)."""
+        with self._cond:
+            return self._deregister_locked(service_id)
+
+    def _deregister_locked(self, service_id: str, *, bump: bool = True) -> bool:
+        entry = self._services.pop(service_id, None)
+        if entry is None:
+            return False
+        for cid in [cid for cid, c in self._checks.items() if c.service_id == service_id]:
+            del self._checks[cid]
+        self._schedule_locked()
+        if bump:
+            self._bump(entry.name)
+        else:
+            self._name_index[entry.name] = self._index + 1
+        return True
+
+    def deregister_check(self, check_id: str) -> bool:
+        with self._cond:
+            c = self._checks.pop(check_id, None)
+            if c is None:
+                return False
+            self._schedule_locked()
+            self._bump(c.service_name)
+            return True
+
+    def update_check(self, check_id: str, status: str, output: str | None = None) -> CheckState:
+        """pass/warn/fail/update: set status; a TTL check's clock restarts."""
+        if status not in STATUSES:
+            raise RegistrationError(f"invalid check status {status!r}")
+        with self._cond:
+            c = self._checks.get(check_id)
+            if c is None:
+                raise KeyError(check_id)
+            if c.ttl is not None:
+                c.deadline = self.clock.monotonic() + c.ttl
+            self._set_status_locked(c, status, output)
+            self._schedule_locked()
+            return c
+
+    def _set_status_locked(self, c: CheckState, status: str, output: str | None, *, bump: bool = True) -> None:
+        changed = c.status != status or (output is not None and output != c.output)
+        if c.status != status:
+            c.critical_since = self.clock.monotonic() if status == CRITICAL else None
+        c.status = status
+        if output is not None:
+            c.output = output
+        if changed and bump:
+            c.modify_index = self._index + 1
+            self._bump(c.service_name)
+
+    def set_maintenance(self, service_id: str, enable: bool, reason: str = "") -> None:
+        with self._cond:
+            entry = self._services.get(service_id)
+            if entry is None:
+                raise KeyError(service_id)
+            cid = f"_service_maintenance:{service_id}"
+            if enable:
+                self._checks[cid] = CheckState(cid, "Service Maintenance Mode", service_id, entry.name,
+                                               list(entry.tags), MAINTENANCE, "", reason or "Maintenance mode",
+                                               "maintenance", create_index=self._index + 1,
+                                               modify_index=self._index + 1)
+            elif self._checks.pop(cid, None) is None:
+                return
+            self._bump(entry.name)
+
+    # ---- partitions (per-caller views) ----------------------------------------------------
+    def hide(self, caller: str, instance_ids: Iterable[str]) -> None:
+        """Make ``caller`` stop seeing these instances in discovery (a partition)."""
+        with self._cond:
+            self._hidden.setdefault(caller, set()).update(instance_ids)
+            names = {self._services[i].name for i in instance_ids if i in self._services}
+            self._bump(*names)
+
+    def unhide(self, caller: str | None = None) -> None:
+        with self._cond:
+            if caller is None:
+                self._hidden.clear()
+            else:
+                self._hidden.pop(caller, None)
+            self._bump(*{e.name for e in self._services.values()})
+
+    def hidden(self) -> dict[str, list[str]]:
+        with self._cond:
+            return {k: sorted(v) for k, v in self._hidden.items()}
+
+    # ---- reads ---------------------------------------------------------------------------
+    def get(self, service_id: str) -> ServiceEntry | None:
+        with self._cond:
+            self._expire_locked()
+            return self._services.get(service_id)
+
+    def services(self) -> dict[str, ServiceEntry]:
+        with self._cond:
+            self._expire_locked()
+            return dict(self._services)
+
+    def checks(self, service_id: str | None = None) -> dict[str, CheckState]:
+        with self._cond:
+            self._expire_locked()
+            return {k: c for k, c in self._checks.items() if service_id is None or c.service_id == service_id}
+
+    def catalog_services(self) -> dict[str, list[str]]:
+        with self._cond:
+            self._expire_locked()
+            out: dict[str, set[str]] = {}
+            for e in self._services.values():
+                out.setdefault(e.name, set()).update(e.tags)
+            return {k: sorted(v) for k, v in sorted(out.items())}
+
+    def instances(self, name: str, *, tags: Iterable[str] = (), passing: bool = False,
+                  caller: str | None = None) -> list[tuple[ServiceEntry, list[CheckState]]]:
+        """Entries of service ``name`` with their checks, filtered by tags, health and caller view."""
+        want = set(tags)
+        with self._cond:
+            self._expire_locked()
+            hidden = self._hidden.get(caller, set()) if caller else set()
+            out = []
+            for e in sorted(self._services.values(), key=lambda e: e.id):
+                if e.name != name or e.id in hidden or not want <= set(e.tags):
+                    continue
+                checks = [c for c in self._checks.values() if c.service_id == e.id]
+                if passing and any(c.status != PASSING for c in checks):
+                    continue
+                out.append((e, checks))
+            return out
+
+    def healthy(self, name: str, caller: str | None = None) -> list[ServiceEntry]:
+        """Passing instances for discovery; cached until the next change, so a call pays ~1 µs."""
+        with self._cond:
+            self._expire_locked()
+            key = (name, caller)
+            cached = self._healthy_cache.get(key)
+            if cached is None:
+                cached = self._healthy_cache[key] = [e for e, _ in self.instances(name, passing=True, caller=caller)]
+            return cached
+
+    def aggregated_status(self, name: str) -> str | None:
+        """Worst status over the service's checks (Consul's agent health endpoint); None if unknown."""
+        entries = self.instances(name)
+        if not entries:
+            return None
+        statuses = {c.status for _, checks in entries for c in checks}
+        for s in (CRITICAL, MAINTENANCE, WARNING):
+            if s in statuses:
+                return s
+        return PASSING
+
+    def describe(self) -> dict[str, Any]:
+        with self._cond:
+            self._expire_locked()
+            return {"index": self._index, "services": len(self._services), "checks": len(self._checks),
+                    "hidden": {k: sorted(v) for k, v in self._hidden.items()}}
