@@ -144,14 +144,14 @@ def parse_request(signal: Signal, data: bytes, encoding: str) -> Message:
         return msg
     try:
         doc = json.loads(data)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise CodecError(f"malformed JSON: {exc}") from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CodecError(f"malformed JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise CodecError(f"OTLP/JSON body must be an object, got {type(doc).__name__}")
     try:
         json_format.ParseDict(_ids_to_base64(doc), msg, ignore_unknown_fields=True)
-    except json_format.ParseError as exc:
-        raise CodecError(f"invalid OTLP/JSON {signal.request_cls.__name__}: {exc}") from exc
+    except (json_format.ParseError, RecursionError) as exc:
+        raise CodecError(f"invalid OTLP/JSON {signal.request_cls.__name__}: {exc}") from None
     return msg
 
 

@@ -120,6 +120,7 @@ class TelemetryStore:
         self._rules: dict[str, PartialSuccessRule] = {}
         self._seq = 0
         self._generation = 0
+        self._listeners: list[Callable[[str, list[Any]], None]] = []
 
     # ---- ingest -------------------------------------------------------------------------
     def ingest(
@@ -169,7 +170,22 @@ class TelemetryStore:
                 )
             )
             self._cond.notify_all()
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(signal, kept)
         return IngestResult(len(kept), rejected, text)
+
+    def subscribe(self, listener: Callable[[str, list[Any]], None]) -> Callable[[], None]:
+        """Call `listener(signal, items)` after each ingest (outside the lock); returns an unsubscribe."""
+        with self._cond:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._cond:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
 
     def _apply_rule(self, signal: str, total: int) -> tuple[int, str]:
         rule = self._rules.get(signal)

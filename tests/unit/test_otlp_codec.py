@@ -195,3 +195,16 @@ def test_compress_helper() -> None:
     assert gzip.decompress(codec.compress(b"abc", "gzip")) == b"abc"
     assert zlib.decompress(codec.compress(b"abc", "deflate")) == b"abc"
     assert codec.compress(b"abc", "identity") == b"abc"
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash() -> None:
+    deep_list = b"[" * 100_000 + b"]" * 100_000
+    deep_obj = ('{"resourceSpans":[' + '{"x":' * 50_000 + "1" + "}" * 50_000 + "]}").encode()
+    level = '{"kvlistValue":{"values":[{"key":"k","value":'
+    deep_any = level * 200 + "{}" + "}]}}" * 200
+    deep_attr = ('{"resourceSpans":[{"resource":{"attributes":[{"key":"a","value":' + deep_any + "}]}}]}").encode()
+    json.loads(deep_attr)  # valid JSON, just too deep for an OTLP message
+    for body in (deep_list, deep_obj, deep_attr):
+        with pytest.raises(CodecError) as exc:
+            codec.parse_request(SIGNALS["traces"], body, "json")
+        assert exc.value.status == 400

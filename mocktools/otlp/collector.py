@@ -1,0 +1,244 @@
+"""MockOTLPCollector: OTLP/HTTP on the shared HTTP lifecycle, plus an OTLP/gRPC receiver beside it.
+
+The wire layer only decodes and answers; telemetry lives in `TelemetryStore`. Errors use the
+body a collector sends (a `google.rpc.Status`, protobuf for protobuf requests, JSON otherwise),
+and injected faults go through the shared fault plan for both transports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from werkzeug.wrappers import Request, Response
+
+from mocktools.errors import ApiError
+from mocktools.http import Router
+from mocktools.otlp import codec
+from mocktools.otlp.admin_routes import register_otlp_admin_routes
+from mocktools.otlp.codec import SIGNALS, CodecError
+from mocktools.otlp.grpc_receiver import OTLPGrpcReceiver
+from mocktools.otlp.model import LogRecord, MetricPoint, Span, Trace
+from mocktools.otlp.store import RawRequest, TelemetryStore
+from mocktools.server import HTTPMockServer
+
+MAX_DECOMPRESSED = 20 * 1024 * 1024  # the spec's recommended limit after decompression
+_CONTENT_TYPES = {"protobuf": codec.PROTOBUF, "json": codec.JSON}
+
+
+class MockOTLPCollector(HTTPMockServer):
+    """An OpenTelemetry collector stand-in: receives traces, metrics and logs; tests assert on them.
+
+    HTTP on `port` (well-known 4318) and gRPC on `grpc_port` (well-known 4317; 0 picks a free
+    port, None disables gRPC). Both feed the same store, fault plan and journal.
+    """
+
+    name: ClassVar[str] = "otlp"
+    default_port: ClassVar[int] = 4318
+    default_grpc_port: ClassVar[int] = 4317
+    max_body_bytes: ClassVar[int] = MAX_DECOMPRESSED
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        grpc_port: int | None = 0,
+        max_decompressed_bytes: int = MAX_DECOMPRESSED,
+        max_items: int = 200_000,
+        max_raw_requests: int = 1_000,
+        **kwargs: Any,
+    ) -> None:
+        self._local = threading.local()
+        super().__init__(host, port, **kwargs)
+        self.max_decompressed_bytes = max_decompressed_bytes
+        self.store = TelemetryStore(self.clock, max_items=max_items, max_raw=max_raw_requests)
+        self.grpc = OTLPGrpcReceiver(self, grpc_port) if grpc_port is not None else None
+
+    # ---- wire: HTTP -----------------------------------------------------------------------
+    def register_routes(self, router: Router) -> None:
+        for signal in SIGNALS.values():
+            router.add(signal.path, self._exporter_for(signal.name), methods=["POST"])
+
+    def register_admin_routes(self, router: Router) -> None:
+        register_otlp_admin_routes(self, router)
+
+    def _exporter_for(self, signal: str) -> Callable[[Request], Response]:
+        def handler(request: Request) -> Response:
+            return self._export(signal, request)
+
+        handler.__name__ = f"export_{signal}"
+        return handler
+
+    def wsgi_app(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        # Remember the request's encoding on this handler thread: errors (including the core's
+        # 404/405/413 and injected faults) answer in it, as a collector does.
+        self._local.encoding = codec.encoding_of(environ.get("CONTENT_TYPE")) or "json"
+        return super().wsgi_app(environ, start_response)
+
+    def _export(self, signal_name: str, request: Request) -> Response:
+        signal = SIGNALS[signal_name]
+        content_type = request.headers.get("Content-Type")
+        encoding = codec.encoding_of(content_type)
+        if encoding is None:
+            raise ApiError(
+                415,
+                f"unsupported Content-Type {codec.media_type(content_type) or 'none'!r}; "
+                f"supported: {codec.PROTOBUF}, {codec.JSON}",
+            )
+        content_encoding = request.headers.get("Content-Encoding")
+        try:
+            data = codec.decompress(request.get_data(), content_encoding, self.max_decompressed_bytes)
+            message = codec.parse_request(signal, data, encoding)
+        except CodecError as exc:
+            raise ApiError(exc.status, str(exc)) from None
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        result = self.store.ingest(
+            signal_name,
+            message,
+            transport="http",
+            encoding=encoding,
+            body=data,
+            headers=headers,
+            content_encoding=content_encoding,
+        )
+        request.environ["mocktools.meta"] = {
+            "signal": signal_name,
+            "encoding": encoding,
+            "accepted": result.accepted,
+            "rejected": result.rejected,
+        }
+        body = codec.encode_message(codec.export_response(signal, result.rejected, result.message), encoding)
+        return Response(body, 200, content_type=_CONTENT_TYPES[encoding])
+
+    def error_response(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> Response:
+        """A google.rpc.Status body in the request's encoding (JSON when it had none we know)."""
+        encoding = getattr(self._local, "encoding", "json")
+        body = codec.status_body(status, message, encoding)
+        return Response(body, status, headers=dict(headers or {}), content_type=_CONTENT_TYPES[encoding])
+
+    # ---- lifecycle: both receivers --------------------------------------------------------
+    def _open(self) -> int:
+        port = super()._open()
+        if self.grpc is not None:
+            try:
+                self.grpc.start()
+            except BaseException:
+                super()._close()
+                raise
+        return port
+
+    def _close(self) -> None:
+        try:
+            if self.grpc is not None:
+                self.grpc.stop()
+        finally:
+            super()._close()
+
+    @property
+    def grpc_port(self) -> int | None:
+        """The bound OTLP/gRPC port (None when gRPC is disabled)."""
+        return None if self.grpc is None else self.grpc.port
+
+    @property
+    def grpc_endpoint(self) -> str | None:
+        """What an OTLP/gRPC exporter takes as `endpoint` (plain-text `http://host:port`)."""
+        return None if self.grpc is None else self.grpc.endpoint
+
+    def endpoint(self, signal: str) -> str:
+        """The full OTLP/HTTP URL of one signal, e.g. `endpoint("traces")` -> `.../v1/traces`."""
+        return self.url + SIGNALS[signal].path
+
+    # ---- assertion API (delegates to the store) -------------------------------------------
+    def get_spans(self, **filters: Any) -> list[Span]:
+        """Received spans, oldest first; filters: service_name, name, trace_id, kind, attributes={}..."""
+        return self.store.get_spans(**filters)
+
+    def get_metrics(self, **filters: Any) -> list[MetricPoint]:
+        """Received metric data points; filters: service_name, name, type, attributes={}..."""
+        return self.store.get_metrics(**filters)
+
+    def get_logs(self, **filters: Any) -> list[LogRecord]:
+        """Received log records; filters: service_name, body, severity_text, trace_id, attributes={}..."""
+        return self.store.get_logs(**filters)
+
+    def get_trace(self, trace_id: str) -> Trace:
+        return self.store.get_trace(trace_id)
+
+    def get_trace_ids(self) -> list[str]:
+        return self.store.get_trace_ids()
+
+    def wait_for_spans(self, n: int, timeout: float = 5.0, **filters: Any) -> list[Span]:
+        return self.store.wait_for_spans(n, timeout, **filters)
+
+    def wait_for_metrics(self, n: int, timeout: float = 5.0, **filters: Any) -> list[MetricPoint]:
+        return self.store.wait_for_metrics(n, timeout, **filters)
+
+    def wait_for_logs(self, n: int, timeout: float = 5.0, **filters: Any) -> list[LogRecord]:
+        return self.store.wait_for_logs(n, timeout, **filters)
+
+    def get_raw_requests(self, signal: str | None = None) -> list[RawRequest]:
+        """Accepted requests as decoded messages plus their (decompressed) bytes and headers."""
+        return self.store.get_raw_requests(signal)
+
+    def set_partial_success(
+        self, signal: str = "traces", rejected: int = 1, message: str = "rejected by mock", *, times: int | None = None
+    ) -> None:
+        """Answer `signal` exports with partial_success, dropping `rejected` items of each request."""
+        self.store.set_partial_success(signal, rejected, message, times=times)
+
+    def clear_partial_success(self, signal: str | None = None) -> None:
+        self.store.clear_partial_success(signal)
+
+    def subscribe(self, listener: Callable[[str, list[Any]], None]) -> Callable[[], None]:
+        """Call `listener(signal, items)` after each accepted request; returns an unsubscribe function.
+
+        A listener that raises does not fail the export: the error is kept for `check()`.
+        """
+
+        def guarded(signal: str, items: list[Any]) -> None:
+            try:
+                listener(signal, items)
+            except Exception as exc:  # noqa: BLE001 - surfaced through check()
+                self.record_error(exc)
+
+        return self.store.subscribe(guarded)
+
+    # ---- hooks ----------------------------------------------------------------------------
+    def reset_state(self) -> None:
+        self.store.clear()
+
+    def describe_state(self) -> dict[str, Any]:
+        return {
+            "grpc_endpoint": self.grpc_endpoint,
+            "counts": self.store.counts(),
+            "partial_success": self.store.partial_success_rules(),
+            "trace_ids": len(self.store.get_trace_ids()),
+        }
+
+    @classmethod
+    def cli_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--grpc-port",
+            type=int,
+            default=cls.default_grpc_port,
+            help="OTLP/gRPC port (default 4317; 0 = any free port, -1 = no gRPC)",
+        )
+
+    @classmethod
+    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> MockOTLPCollector:
+        grpc_port = getattr(args, "grpc_port", cls.default_grpc_port)
+        return cls(grpc_port=None if grpc_port is not None and grpc_port < 0 else grpc_port, **kwargs)
+
+
+__all__ = ["MockOTLPCollector"]
