@@ -157,12 +157,14 @@ def generated_value(column: Column, seed: int, row: int, col: int, null_every: i
     N-th row of a nullable column NULL (row 0 never is, so the first row is always full)."""
     if column.type == "NULL":
         return None
+    if col == 0 and column.type == "LONG":
+        return row + 1  # a LONG first column is a key: 1, 2, 3 ... and never NULL
     if null_every and column.nullable and row % null_every == null_every - 1:
         return None
     h = mix(seed, row, col)
     t = column.type
     if t == "LONG":
-        return row + 1 if col == 0 else h % 1_000_000_000
+        return h % 1_000_000_000
     if t == "INTEGER":
         return h % 100_000 - 50_000
     if t == "DOUBLE":
