@@ -62,6 +62,22 @@ def test_json_encoding_with_hex_ids_and_json_response(otlp: MockOTLPCollector) -
     assert raw.encoding == "json" and json.loads(raw.body) == doc and raw.message == req
 
 
+def test_spec_json_example_literal(otlp: MockOTLPCollector) -> None:
+    body = (
+        '{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},'
+        '"scopeSpans":[{"scope":{"name":"x"},"spans":[{"traceId":"5B8EFFF798038103D269B633813FC60C",'
+        '"spanId":"eee19b7ec3c1b174","parentSpanId":"","name":"op","kind":2,'
+        '"startTimeUnixNano":"1544712660000000000","endTimeUnixNano":1544712661000000000,'
+        '"attributes":[{"key":"n","value":{"intValue":"7"}}]}]}]}]}'
+    )
+    gz = gzip.compress(body.encode())
+    r = post(otlp, "traces", gz, {"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert r.status_code == 200 and r.json() == {}
+    span = otlp.get_trace("5b8efff798038103d269b633813fc60c").root
+    assert span is not None and span.span_id == "eee19b7ec3c1b174" and span.kind == "SERVER"
+    assert span.service_name == "svc" and span.attributes == {"n": 7} and span.duration_ns == 1_000_000_000
+
+
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
 def test_compressed_bodies(otlp: MockOTLPCollector, encoding: str) -> None:
     body = samples.batch_of_spans(3).SerializeToString()
