@@ -7,3 +7,7 @@ from .spec import CallSpec, EndpointSpec, MeshSpec, ServiceSpec, SpecError
 
 __all__ = ["MeshSpec", "ServiceSpec", "EndpointSpec", "CallSpec", "SpecError", "DependencyGraph", "CycleError",
            "ServiceRegistry", "RegistrationError", "Span", "SpanStore"]
+
+from .mesh import MockServiceMesh  # noqa: E402
+
+__all__ += ["MockServiceMesh"]

@@ -113,7 +113,7 @@ class SpanStore:
     """Bounded by trace count (oldest traces evicted first); exact totals kept beside it."""
 
     def __init__(self, max_traces: int = 10_000, max_context_events: int = 10_000) -> None:
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.RLock())
         self._traces: OrderedDict[str, list[Span]] = OrderedDict()
         self._max = max_traces
         self._context_events: deque[ContextEvent] = deque(maxlen=max_context_events)
@@ -195,6 +195,19 @@ class SpanStore:
         seen = {(s.service, s.endpoint) for s in spans if s.kind == "server"}
         missing = [hop for hop in (expected or []) if tuple(hop) not in seen]
         return Completeness(trace_id, roots, orphans, missing, len(spans))
+
+    def wait_complete(self, trace_id: str, expected: list[tuple[str, str]] | None = None,
+                      timeout: float = 5.0, *, min_spans: int = 1) -> Completeness:
+        """Block until the trace is complete (async hops land after the caller answered);
+        on timeout return the last, incomplete report instead of raising, so a test can show why."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                report = self.completeness(trace_id, expected)
+                left = deadline - time.monotonic()
+                if (report.complete and report.span_count >= min_spans) or left <= 0:
+                    return report
+                self._cond.wait(left)
 
     def describe(self) -> dict[str, Any]:
         with self._cond:

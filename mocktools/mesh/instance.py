@@ -1,0 +1,231 @@
+"""One service instance: a small HTTPMockServer that traces each hop and really calls its dependencies.
+
+A request to an endpoint: read the caller's trace context (W3C, optionally B3/Jaeger), open a SERVER
+span, refuse with 508 past the hop limit (a cycle cannot recurse forever), wait its own latency, then
+run the endpoint's call plan — sync calls in order, parallel fan-outs concurrently, async calls
+fire-and-forget — each through discovery (round-robin over the passing instances this caller can
+see) with a CLIENT span whose id is the parent-id sent on that call. It answers with an aggregate of
+what its dependencies answered, so the caller sees the effect of any failure below it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+import urllib3
+from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, TimeoutError as URLTimeout
+from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import ClosingIterator
+
+from ..http import json_response
+from ..server import HTTPMockServer
+from .propagation import TraceContext, child_context, extract, inject
+from .spans import ContextEvent, Span
+from .spec import CallSpec, call_plan
+
+if TYPE_CHECKING:
+    from .mesh import MockServiceMesh
+
+HOP_HEADER = "X-Mesh-Hops"
+CALLER_HEADER = "X-Mesh-Caller"
+_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+
+
+class ServiceInstance(HTTPMockServer):
+    """A replica of one mesh service on its own port (port=0)."""
+
+    name = "mesh-instance"
+
+    def __init__(self, mesh: MockServiceMesh, service: str, instance_id: str) -> None:
+        super().__init__(mesh.host, 0, clock=mesh.clock, journal_limit=1000)
+        self.mesh, self.service, self.instance_id = mesh, service, instance_id
+        self.http = urllib3.PoolManager(num_pools=256, maxsize=16, retries=False)
+        self._rr: dict[str, Iterable[int]] = {}
+        self._inflight = 0
+        self._idle = threading.Condition()
+
+    def register_routes(self, router: Any) -> None:
+        router.add("/", self.handle, methods=_METHODS)
+        router.add("/<path:subpath>", self.handle, methods=_METHODS)
+
+    # ---- in-flight tracking so a scale-down drains before stopping --------------------------------
+    def wsgi_app(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        with self._idle:
+            self._inflight += 1
+        try:
+            result = super().wsgi_app(environ, start_response)
+        except BaseException:
+            self._done()
+            raise
+        return ClosingIterator(result, [self._done])
+
+    def _done(self) -> None:
+        with self._idle:
+            self._inflight -= 1
+            if self._inflight <= 0:
+                self._idle.notify_all()
+
+    def drain(self, timeout: float = 5.0) -> bool:
+        """Wait until no request is in flight (after deregistration, before stop)."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._inflight > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def _close(self) -> None:
+        super()._close()
+        self.http.clear()
+
+    def describe_state(self) -> dict[str, Any]:
+        return {"service": self.service, "instance": self.instance_id, "inflight": self._inflight}
+
+    # ---- the hop ---------------------------------------------------------------------------------
+    def handle(self, request: Request, subpath: str = "") -> Response:
+        mesh = self.mesh
+        path = "/" + subpath
+        started, t0 = time.time(), time.perf_counter()
+        svc = mesh.spec.services.get(self.service)
+        endpoint = svc.endpoints.get(path) if svc is not None else None
+        if endpoint is None:
+            return self.error_response(404, f"{self.service} has no endpoint {path}", type="unknown_endpoint")
+        incoming = extract(request.headers, b3=mesh.accept_b3, jaeger=mesh.accept_jaeger)
+        ctx = child_context(incoming.context)
+        span = Span(ctx.trace_id, ctx.span_id, incoming.context.span_id if incoming.context else None,
+                    f"{request.method} {path}", self.service, self.instance_id, path, "server", started)
+        if incoming.context_lost:
+            mesh.spans.add_context_event(ContextEvent(started, self.service, self.instance_id, path,
+                                                      incoming.error, incoming.tracestate_error, incoming.raw,
+                                                      ctx.trace_id))
+            span.add_event("context.invalid", started, error=incoming.error or "",
+                           tracestate_error=incoming.tracestate_error or "")
+        caller = request.headers.get(CALLER_HEADER)
+        if caller:
+            span.attributes["mesh.caller"] = caller
+        try:
+            hops = int(request.headers.get(HOP_HEADER, "0"))
+            if hops < 0:
+                raise ValueError
+        except ValueError:
+            return self._finish(span, t0, ctx, self.error_response(
+                400, f"{HOP_HEADER} must be a non-negative integer", type="bad_hop_header"))
+        span.attributes["mesh.hops"] = hops
+        if hops >= mesh.hop_limit:
+            return self._finish(span, t0, ctx, self.error_response(
+                508, f"hop limit {mesh.hop_limit} reached at {self.service}{path}: circular call path?",
+                type="hop_limit_exceeded", service=self.service, endpoint=path, hops=hops))
+        if endpoint.latency > 0:
+            self.stopping.wait(endpoint.latency)
+        results = self._run_calls(endpoint.calls, ctx, hops + 1) if endpoint.calls else []
+        failed = [r for r in results if not r["ok"] and not r["optional"] and r["mode"] != "async"]
+        body: dict[str, Any] = {"service": self.service, "instance": self.instance_id, "endpoint": path,
+                                "trace_id": ctx.trace_id, "span_id": ctx.span_id, "hops": hops,
+                                "response": endpoint.response, "calls": results,
+                                "degraded": any(not r["ok"] for r in results if r["mode"] != "async")}
+        if failed:
+            first = failed[0]
+            body["error"] = {"code": 502, "type": "dependency_failed",
+                             "message": f"{self.service}{path}: {first['service']}{first['endpoint']} failed "
+                                        f"({first.get('status') or first.get('error')})"}
+            return self._finish(span, t0, ctx, json_response(body, 502))
+        return self._finish(span, t0, ctx, json_response(body, endpoint.status))
+
+    def _finish(self, span: Span, t0: float, ctx: TraceContext, response: Response) -> Response:
+        span.duration = time.perf_counter() - t0
+        span.status_code = response.status_code
+        span.status = "error" if response.status_code >= 500 else "ok"
+        self.mesh.spans.add(span)
+        response.headers["traceresponse"] = ctx.traceparent
+        response.headers["X-Mesh-Instance"] = self.instance_id
+        return response
+
+    # ---- downstream calls ------------------------------------------------------------------------
+    def _run_calls(self, calls: list[CallSpec], ctx: TraceContext, hops: int) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        pool = self.mesh.executor
+        for mode, group in call_plan(calls):
+            if mode == "sync":
+                results.append(self.call(group[0], ctx, hops))
+            elif mode == "parallel":
+                futures = [pool.submit(self.call, c, ctx, hops) for c in group[1:]]
+                first = self.call(group[0], ctx, hops)  # this thread takes one branch itself
+                results.append(first)
+                results.extend(f.result() for f in futures)
+            else:
+                for c in group:
+                    pool.submit(self._fire_and_forget, c, ctx, hops)
+                    results.append({"service": c.service, "endpoint": c.endpoint, "mode": "async",
+                                    "optional": c.optional, "ok": True, "queued": True})
+        return results
+
+    def _fire_and_forget(self, call: CallSpec, ctx: TraceContext, hops: int) -> None:
+        try:
+            self.call(call, ctx, hops)
+        except Exception as exc:  # noqa: BLE001 - nobody waits for an async call: keep it for check()
+            self.mesh.record_error(exc)
+
+    def _next(self, service: str) -> int:
+        rr = self._rr.get(service)
+        if rr is None:
+            rr = self._rr.setdefault(service, itertools.count())
+        return next(rr)  # type: ignore[call-overload]
+
+    def call(self, call: CallSpec, ctx: TraceContext, hops: int) -> dict[str, Any]:
+        """One downstream call through discovery, with a CLIENT span; connection failures move on
+        to the next instance (a scale-down may race a pick), timeouts and answers do not."""
+        mesh = self.mesh
+        client = child_context(ctx)
+        headers = inject(client, formats=mesh.propagation)
+        headers[HOP_HEADER] = str(hops)
+        headers[CALLER_HEADER] = self.service
+        started, t0 = time.time(), time.perf_counter()
+        result: dict[str, Any] = {"service": call.service, "endpoint": call.endpoint, "mode": call.mode,
+                                  "optional": call.optional, "ok": False}
+        instances = mesh.discover(call.service, caller=self.service)
+        attempts = 0
+        if not instances:
+            result.update(status=503, error=f"no healthy instance of {call.service}")
+        start = self._next(call.service)
+        for i in range(len(instances)):
+            target = instances[(start + i) % len(instances)]
+            attempts += 1
+            try:
+                resp = self.http.request("GET", target.url + call.endpoint, headers=headers,
+                                         timeout=urllib3.Timeout(connect=call.timeout, read=call.timeout),
+                                         retries=False, preload_content=True)
+            except (NewConnectionError, ProtocolError) as exc:
+                result.update(status=503, error=f"connection to {target.id} failed: {type(exc).__name__}")
+                continue
+            except URLTimeout:
+                result.update(status=504, error=f"{target.id} did not answer within {call.timeout}s",
+                              instance=target.id)
+                break
+            except HTTPError as exc:
+                result.update(status=502, error=f"{target.id}: {type(exc).__name__}: {exc}", instance=target.id)
+                break
+            result.pop("error", None)
+            result.update(status=resp.status, instance=target.id, ok=resp.status < 400, body=_body(resp.data))
+            break
+        if attempts > 1:
+            result["attempts"] = attempts
+        span = Span(client.trace_id, client.span_id, ctx.span_id, f"call {call.service}{call.endpoint}",
+                    self.service, self.instance_id, call.endpoint, "client", started, time.perf_counter() - t0,
+                    "ok" if result["ok"] else "error", result.get("status", 0),
+                    {"peer.service": call.service, "mesh.call_mode": call.mode,
+                     "peer.instance": result.get("instance", "")})
+        mesh.spans.add(span)
+        return result
+
+
+def _body(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data.decode("utf-8", "replace")[:2000]
