@@ -43,6 +43,14 @@ class FaultDecision:
         return None
 
 
+def _place(rules: list[Any], rule: Any) -> None:
+    """Path-specific rules go before catch-all ones, so the most specific rule wins."""
+    if rule.path is None:
+        rules.append(rule)
+    else:
+        rules.insert(0, rule)
+
+
 def _path_matches(pattern: str | None, path: str) -> bool:
     return pattern is None or pattern == path or fnmatchcase(path, pattern)
 
@@ -111,7 +119,7 @@ class FaultPlan:
         with self._lock:
             self._failures = [f for f in self._failures if not (f.path == path and f.remaining is not None)]
             if n:
-                self._failures.insert(0, _Failure(path, n, status, retry_after))
+                _place(self._failures, _Failure(path, n, status, retry_after))
 
     def set_permanent_failure(self, enabled: bool = True, status: Any = 503, path: str | None = None,
                               retry_after: float | None = None) -> None:
@@ -120,7 +128,7 @@ class FaultPlan:
             self._failures = [f for f in self._failures if not (
                 f.remaining is None and (f.path == path or (path is None and not enabled)))]
             if enabled:
-                self._failures.append(_Failure(path, None, status, retry_after))
+                _place(self._failures, _Failure(path, None, status, retry_after))
 
     def set_rate_limit(self, limit: int | None, window: float = 1.0, path: str | None = None,
                        retry_after: float | None = None) -> None:
@@ -135,7 +143,7 @@ class FaultPlan:
             if limit is not None:
                 if limit < 0:
                     raise ValueError("rate limit must be >= 0")
-                self._rate_limits.append(_RateLimit(path, limit, window, retry_after))
+                _place(self._rate_limits, _RateLimit(path, limit, window, retry_after))
 
     def set_latency(self, seconds: float = 0.0, *, distribution: str = "fixed",
                     low: float | None = None, high: float | None = None, mean: float | None = None,
@@ -162,7 +170,7 @@ class FaultPlan:
         with self._lock:
             self._latencies = [rule for rule in self._latencies if rule.path != path]
             if distribution != "fixed" or seconds > 0:
-                self._latencies.append(_Latency(path, distribution, params, rng))
+                _place(self._latencies, _Latency(path, distribution, params, rng))
 
     def set_connection_fault(self, kind: str | None, count: int | None = None, path: str | None = None) -> None:
         """Answer calls (to `path`) with a network fault: `reset` (TCP RST), `close` (no response)
@@ -172,7 +180,7 @@ class FaultPlan:
         with self._lock:
             self._connections = [c for c in self._connections if c.path != path]
             if kind is not None and count != 0:
-                self._connections.append(_ConnectionFault(path, kind, count))
+                _place(self._connections, _ConnectionFault(path, kind, count))
 
     def set_success(self) -> None:
         """Every call succeeds at once: clears failures, rate limits, latency and connection faults."""

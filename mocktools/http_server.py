@@ -145,7 +145,7 @@ class HTTPMockServer(MockServerBase):
             raise _BodyTooLarge()
         environ["wsgi.input"] = io.BytesIO(data)
         environ["CONTENT_LENGTH"] = str(len(data))
-        environ.pop("wsgi.input_terminated", None)
+        environ["wsgi.input_terminated"] = True  # the body is whole now, whatever the framing was
         return data
 
     def _dispatch(self, request: Request, environ: dict[str, Any]) -> Response:

@@ -163,13 +163,15 @@ class MockWSGIServer(ThreadedWSGIServer):
     """werkzeug's threaded server with a wake-up pipe instead of polling, and tracked connections."""
 
     daemon_threads = True
-    block_on_close = True
+    #: how long stop() waits for a handler stuck in the mock's own code before giving up on it
+    join_timeout = 5.0
 
     def __init__(self, host: str, port: int, app: Callable, *, verbose: bool = False) -> None:
         self.verbose = verbose
         self.closing = False
         self._connections: set[socket.socket] = set()
         self._reset: set[socket.socket] = set()
+        self._threads_started: list[threading.Thread] = []
         self._conn_lock = threading.Lock()
         self._wake_r, self._wake_w = socket.socketpair()
         try:
@@ -191,10 +193,32 @@ class MockWSGIServer(ThreadedWSGIServer):
     def track(self, conn: socket.socket) -> None:
         with self._conn_lock:
             self._connections.add(conn)
+            closing = self.closing
+        if closing:  # accepted just as the server stopped: do not let it wait in recv
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def untrack(self, conn: socket.socket) -> None:
         with self._conn_lock:
             self._connections.discard(conn)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """One daemon thread per connection, tracked so stop() can join it (socketserver
+        tracks only non-daemon threads)."""
+        thread = threading.Thread(target=self.process_request_thread, args=(request, client_address),
+                                  daemon=True)
+        with self._conn_lock:
+            self._threads_started = [t for t in self._threads_started if t.is_alive()]
+            self._threads_started.append(thread)
+        thread.start()
+
+    def join_handlers(self) -> None:
+        with self._conn_lock:
+            threads, self._threads_started = self._threads_started, []
+        for thread in threads:
+            thread.join(self.join_timeout)
 
     def mark_reset(self, conn: socket.socket) -> None:
         with self._conn_lock:
@@ -238,7 +262,8 @@ class MockWSGIServer(ThreadedWSGIServer):
                 pass
 
     def server_close(self) -> None:
-        super().server_close()  # closes the listening socket, joins handler threads
+        super().server_close()  # closes the listening socket
+        self.join_handlers()
         self._wake_r.close()
         self._wake_w.close()
 
