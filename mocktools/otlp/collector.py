@@ -31,8 +31,10 @@ _CONTENT_TYPES = {"protobuf": codec.PROTOBUF, "json": codec.JSON}
 class MockOTLPCollector(HTTPMockServer):
     """An OpenTelemetry collector stand-in: receives traces, metrics and logs; tests assert on them.
 
-    HTTP on `port` (well-known 4318) and gRPC on `grpc_port` (well-known 4317; 0 picks a free
-    port, None disables gRPC). Both feed the same store, fault plan and journal.
+    HTTP on `port` (well-known 4318) and gRPC on `grpc_port` (0 picks a free port, None disables
+    gRPC; the default "auto" means 4317 when HTTP is on 4318 and a free port otherwise, so
+    `mocktools up` looks like a real collector while tests stay xdist-safe). Both transports
+    feed the same store, fault plan and journal.
     """
 
     name: ClassVar[str] = "otlp"
@@ -45,7 +47,7 @@ class MockOTLPCollector(HTTPMockServer):
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        grpc_port: int | None = 0,
+        grpc_port: int | str | None = "auto",
         max_decompressed_bytes: int = MAX_DECOMPRESSED,
         max_items: int = 200_000,
         max_raw_requests: int = 1_000,
@@ -55,7 +57,9 @@ class MockOTLPCollector(HTTPMockServer):
         super().__init__(host, port, **kwargs)
         self.max_decompressed_bytes = max_decompressed_bytes
         self.store = TelemetryStore(self.clock, max_items=max_items, max_raw=max_raw_requests)
-        self.grpc = OTLPGrpcReceiver(self, grpc_port) if grpc_port is not None else None
+        if grpc_port == "auto":
+            grpc_port = self.default_grpc_port if int(port) == self.default_port else 0
+        self.grpc = OTLPGrpcReceiver(self, int(grpc_port)) if grpc_port is not None else None
 
     # ---- wire: HTTP -----------------------------------------------------------------------
     def register_routes(self, router: Router) -> None:

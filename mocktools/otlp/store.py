@@ -77,6 +77,13 @@ class _Bucket:
     requests: int = 0
 
 
+@dataclass(slots=True)
+class _Waiter:
+    signal: str
+    match: Callable[[Any], bool]
+    matched: list[Any]
+
+
 def _matcher(signal: str, filters: dict[str, Any]) -> Callable[[Any], bool]:
     """Build a predicate from keyword filters: field equality plus a few special keys.
 
@@ -119,7 +126,7 @@ class TelemetryStore:
         self._raw: deque[RawRequest] = deque(maxlen=max(1, max_raw))
         self._rules: dict[str, PartialSuccessRule] = {}
         self._seq = 0
-        self._generation = 0
+        self._waiters: list[_Waiter] = []
         self._listeners: list[Callable[[str, list[Any]], None]] = []
 
     # ---- ingest -------------------------------------------------------------------------
@@ -149,6 +156,9 @@ class TelemetryStore:
             bucket.accepted += len(kept)
             bucket.rejected += rejected
             bucket.requests += 1
+            for waiter in self._waiters:
+                if waiter.signal == signal:
+                    waiter.matched.extend(it for it in kept if waiter.match(it))
             overflow = len(bucket.items) - self._max_items
             if overflow > 0:  # evict a chunk at once so the cost is amortised
                 drop = max(overflow, self._max_items // 10)
@@ -229,7 +239,8 @@ class TelemetryStore:
                 bucket.accepted = bucket.rejected = bucket.requests = 0
             self._raw.clear()
             self._rules.clear()
-            self._generation += 1
+            for waiter in self._waiters:
+                waiter.matched.clear()
             self._cond.notify_all()
 
     # ---- queries ------------------------------------------------------------------------
@@ -286,33 +297,28 @@ class TelemetryStore:
 
     # ---- waits --------------------------------------------------------------------------
     def wait_for(self, signal: str, n: int, timeout: float = 5.0, **filters: Any) -> list[Any]:
-        """Block until at least `n` matching items arrived; return all matching items.
+        """Block until at least `n` matching items are there; return all matching items.
 
-        Waits on a Condition notified by every ingest (no polling); each wake-up only looks
-        at the items that arrived since the last one. Raises TimeoutError naming what did arrive.
+        Counts the matching items stored when the wait starts plus every matching item
+        ingested while it waits (each ingest feeds registered waiters under the lock, so
+        nothing is missed even if the bounded store evicts it). No polling: it sleeps on
+        the store's Condition. Raises TimeoutError naming what did arrive.
         """
         match = _matcher(signal, filters)
-        bucket = self._buckets[signal]
-        matched: list[Any] = []
-        state = {"next": 0, "gen": -1}
-
-        def ready() -> bool:
-            if state["gen"] != self._generation:
-                matched.clear()
-                state["gen"], state["next"] = self._generation, bucket.base
-            start = max(state["next"], bucket.base)
-            matched.extend(it for it in bucket.items[start - bucket.base :] if match(it))
-            state["next"] = bucket.base + len(bucket.items)
-            return len(matched) >= n
-
         with self._cond:
-            if self._cond.wait_for(ready, timeout=timeout):
-                return list(matched)
+            bucket = self._buckets[signal]
+            waiter = _Waiter(signal, match, [it for it in bucket.items if match(it)])
+            self._waiters.append(waiter)
+            try:
+                if self._cond.wait_for(lambda: len(waiter.matched) >= n, timeout=timeout):
+                    return list(waiter.matched)
+            finally:
+                self._waiters.remove(waiter)
             total = len(bucket.items)
         shown = ", ".join(f"{k}={v!r}" for k, v in filters.items()) or "no filter"
         raise TimeoutError(
             f"waited {timeout}s for {n} {_ITEM_WORD[signal]} matching {shown}; "
-            f"{len(matched)} matched, {total} {_ITEM_WORD[signal]} stored"
+            f"{len(waiter.matched)} matched, {total} {_ITEM_WORD[signal]} stored"
         )
 
     def wait_for_spans(self, n: int, timeout: float = 5.0, **filters: Any) -> list[Span]:

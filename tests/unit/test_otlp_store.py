@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from opentelemetry import trace as trace_api
@@ -300,19 +301,21 @@ def test_wait_for_timeout_message_and_zero() -> None:
 
 
 @pytest.mark.timeout(10)
-def test_wait_survives_clear_and_eviction() -> None:
+def test_wait_counts_items_evicted_before_the_waiter_wakes_and_survives_clear() -> None:
     store = TelemetryStore(max_items=10)
-    store.ingest("traces", samples.batch_of_spans(8))
-    done: list[int] = []
+    store.ingest("traces", samples.batch_of_spans(8, service_name="after"))
 
-    def waiter() -> None:
-        done.append(len(store.wait_for_spans(12, timeout=5, service_name="after")))
+    def producer() -> None:
+        while not store._waiters:  # the waiter is registered (and asleep) before we produce
+            time.sleep(0.001)
+        store.clear()  # forgets the 8 matches the waiter already had
+        for _ in range(4):
+            store.ingest("traces", samples.batch_of_spans(4, service_name="after"))
 
-    t = threading.Thread(target=waiter)
+    t = threading.Thread(target=producer)
     t.start()
-    store.clear()
-    for _ in range(4):
-        store.ingest("traces", samples.batch_of_spans(4, service_name="after"))
+    got = store.wait_for_spans(16, timeout=5, service_name="after")
     t.join()
-    assert done and done[0] >= 12
-    assert len(store.wait_for_spans(1, timeout=1, service_name="after")) <= 10
+    assert len(got) == 16  # all 16 counted although at most 10 are stored
+    assert len(store.get_spans()) <= 10
+    assert store._waiters == []
