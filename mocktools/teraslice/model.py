@@ -32,8 +32,11 @@ class TerasliceCluster(ClusterActions):
     """Jobs, executions, controllers and nodes of one simulated cluster (thread-safe)."""
 
     def __init__(self, clock: Clock | None = None, seed: int | None = None,
-                 jobs: int | None = None, nodes: int | None = None) -> None:
+                 jobs: int | None = None, nodes: int | None = None,
+                 lifecycle_events: bool = True) -> None:
         self.clock: Clock = clock or SystemClock()
+        #: the seed's random start/stop every 3 minutes (off: only timed transitions happen)
+        self.lifecycle_events = lifecycle_events
         self.lock = threading.RLock()
         self._listeners: list[Callable[[str, Execution, str], None]] = []
         self.regenerate(seed=seed, jobs=jobs, nodes=nodes)
@@ -141,7 +144,8 @@ class TerasliceCluster(ClusterActions):
                 if ex is not None and ex.status == status and ex.next_at == at:
                     self._timed_transition(ex, at)
             else:
-                self._lifecycle_event(self._event_index, t_ev)
+                if self.lifecycle_events:
+                    self._lifecycle_event(self._event_index, t_ev)
                 self._event_index += 1
         self.settled_at = now
 

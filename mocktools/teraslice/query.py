@@ -16,7 +16,7 @@ Predicate = Callable[[dict[str, Any]], bool]
 MAX_RESULT_WINDOW = 10_000
 
 _TOKEN = re.compile(r'\s*(?:(\()|(\))|(AND\b|&&)|(OR\b|\|\|)|(NOT\b|!)|'
-                    r'([^\s()"]+:"(?:[^"\\]|\\.)*")|("(?:[^"\\]|\\.)*")|([^\s()]+))')
+                    r'([^\s()"]+:"(?:[^"\\]|\\.)*")|("(?:[^"\\]|\\.)*")|([^\s()"][^\s()]*))')
 
 
 class QueryError(ValueError):

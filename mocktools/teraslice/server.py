@@ -44,10 +44,12 @@ class MockTerasliceServer(ViewsMixin, HTTPMockServer):
     default_port = 5678
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, jobs: int | None = None,
-                 nodes: int | None = None, **kwargs: Any) -> None:
+                 nodes: int | None = None, lifecycle_events: bool = True,
+                 **kwargs: Any) -> None:
         self._list_cache: dict[tuple[Any, ...], tuple[int, list[Any]]] = {}
         super().__init__(host, port, **kwargs)
-        self.cluster = TerasliceCluster(clock=self.clock, seed=self.seed, jobs=jobs, nodes=nodes)
+        self.cluster = TerasliceCluster(clock=self.clock, seed=self.seed, jobs=jobs, nodes=nodes,
+                                        lifecycle_events=lifecycle_events)
 
     # ------------------------------------------------------------------ Python controls
     def set_cluster_size(self, nodes: int, slots_per_node: int | None = None) -> None:
