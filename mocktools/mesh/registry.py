@@ -116,6 +116,7 @@ class ServiceRegistry:
         self.node, self.datacenter, self.address = node, datacenter, address
         self._cond = threading.Condition(threading.RLock())
         self._closed = False
+        self._waiting = 0
         self.reset()
 
     def reset(self) -> None:
@@ -156,15 +157,31 @@ class ServiceRegistry:
         (real seconds), or when the registry is closed or ``stop`` is set."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while True:
-                self._expire_locked()
-                current = self._name_index.get(name, 0) if name else self._index
-                left = deadline - time.monotonic()
-                if current > index or left <= 0 or self._closed or (stop is not None and stop.is_set()):
-                    return current or self._index
-                if self._next_deadline is not None:  # wake to turn an expiring TTL check critical
-                    left = min(left, max(self._next_deadline - self.clock.monotonic(), 0.001))
-                self._cond.wait(left)  # close() (on stop) notifies, so no poll loop is needed
+            self._waiting += 1
+            self._cond.notify_all()
+            try:
+                while True:
+                    self._expire_locked()
+                    current = self._name_index.get(name, 0) if name else self._index
+                    left = deadline - time.monotonic()
+                    if current > index or left <= 0 or self._closed or (stop is not None and stop.is_set()):
+                        return current or self._index
+                    if self._next_deadline is not None:  # wake to turn an expiring TTL check critical
+                        left = min(left, max(self._next_deadline - self.clock.monotonic(), 0.001))
+                    self._cond.wait(left)  # close() (on stop) notifies, so no poll loop is needed
+            finally:
+                self._waiting -= 1
+
+    @property
+    def waiting(self) -> int:
+        """How many blocking queries are parked right now."""
+        return self._waiting
+
+    def wait_for_waiters(self, n: int, timeout: float = 5.0) -> None:
+        """Block until ``n`` blocking queries are parked (tests use it instead of sleeping)."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._waiting >= n, timeout):
+                raise TimeoutError(f"{self._waiting} of {n} blocking queries parked after {timeout}s")
 
     def close(self) -> None:
         """Wake every blocking query (the server is stopping)."""

@@ -219,3 +219,16 @@ def test_partition_views():
     assert r.hidden() == {} and r.describe()["services"] == 3
     r.reset()
     assert r.services() == {} and r.index == 1
+
+
+def test_wait_for_waiters():
+    r, _ = reg()
+    with pytest.raises(TimeoutError):
+        r.wait_for_waiters(1, timeout=0.01)
+    t = threading.Thread(target=r.wait, args=(r.index, 5.0))
+    t.start()
+    r.wait_for_waiters(1)
+    assert r.waiting == 1
+    r.register({"name": "x"})
+    t.join(5)
+    assert r.waiting == 0
