@@ -5,6 +5,7 @@ translates wire calls to these methods and ``EngineError.code`` to a gRPC status
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import logging
 import threading
@@ -117,6 +118,7 @@ class E6DataEngine:
             self.resume_delay = 0.0
             self.resume_fails = False
             self.revoked_tokens: set[str] = set()
+            self._forced_456: list[Any] = [0, None]  # [calls left, fnmatch pattern on method]
             self.strategy.reset()
             self.catalog.reset()
 
@@ -149,7 +151,7 @@ class E6DataEngine:
             return self._cluster_status()
 
     def cluster_status(self, strategy_header: str | None = None) -> str:
-        self.strategy.check(strategy_header, "ClusterService/status")
+        self._strategy(strategy_header, "ClusterService/status")
         return self._cluster_status()
 
     def _require_active(self) -> None:
@@ -157,7 +159,18 @@ class E6DataEngine:
             raise EngineError("UNAVAILABLE", SUSPENDED)
 
     # -- sessions ------------------------------------------------------------------------
+    def inject_strategy_mismatch(self, count: int = 1, method: str | None = None) -> None:
+        """Answer the next ``count`` calls (of ``method``, an fnmatch pattern) with the 456 signal."""
+        with self._lock:
+            self._forced_456 = [int(count), method]
+
     def _strategy(self, header: str | None, method: str, query: Query | None = None) -> str:
+        with self._lock:
+            left, pattern = self._forced_456
+            if left > 0 and (pattern is None or fnmatch.fnmatchcase(method, pattern)):
+                self._forced_456[0] = left - 1
+                log.info("Injected status 456 on %s", method)
+                raise EngineError("UNKNOWN", SIGNAL_456)
         try:
             return self.strategy.check(header, method, query.strategy if query else None)
         except StrategyMismatch as exc:

@@ -9,6 +9,7 @@ import grpc
 
 from mocktools.grpc_server import GRPCMockServer
 
+from .admin import register_e6data_admin_routes
 from .catalog import ResultSet
 from .columns import ColumnSpec
 from .engine import E6DataEngine, QueryRecord
@@ -37,6 +38,7 @@ class MockE6DataServer(GRPCMockServer):
             initial_strategy=initial_strategy, session_ttl=session_ttl, batch_size=batch_size,
             engine_ip=host if host not in ("0.0.0.0", "::", "") else "127.0.0.1",
             enforce_strategy=enforce_strategy, credentials=credentials)
+        register_e6data_admin_routes(self, self.admin.router)
 
     def register_services(self, server: grpc.Server) -> None:
         add_to_server(self.engine, server)
@@ -75,6 +77,10 @@ class MockE6DataServer(GRPCMockServer):
         return list(self.engine.strategy.events)
 
     # -- sessions and cluster ------------------------------------------------------------
+    def inject_strategy_mismatch(self, count: int = 1, method: str | None = None) -> None:
+        """The next ``count`` calls (of ``method``, fnmatch on e.g. "getNextResultBatch") get 456."""
+        self.engine.inject_strategy_mismatch(count, method)
+
     def expire_sessions(self) -> int:
         return self.engine.expire_sessions()
 

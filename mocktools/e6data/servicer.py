@@ -271,6 +271,20 @@ class EngineServicer(e6x_engine_pb2_grpc.QueryEngineServiceServicer):
         return pb.UpdateUsersResponse()
 
 
+def _not_supported(name: str) -> Callable:
+    def handler(self: EngineServicer, request: Any, context: grpc.ServicerContext) -> Any:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name} is not supported by the e6data mock")
+
+    handler.__name__ = name
+    return handler
+
+
+# DataFrame and remote-cache RPCs: no DB-API path calls them; answer a clear UNIMPLEMENTED.
+for _name in ("getNextRemoteCachedChunk", "createDataFrame", "projectionOnDataFrame", "aggregateOnDataFrame",
+              "filterOnDataFrame", "orderByOnDataFrame", "limitOnDataFrame", "executeDataFrame"):
+    setattr(EngineServicer, _name, _not_supported(_name))
+
+
 class ClusterServicer(cluster_pb2_grpc.ClusterServiceServicer):
     """ClusterService: status / resume / suspend, used by the client's auto-resume."""
 
