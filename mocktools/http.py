@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any, Callable, Iterable, Mapping
 
 from werkzeug.exceptions import HTTPException
@@ -66,25 +67,48 @@ def to_response(result: Any) -> Response:
     return json_response(result)
 
 
+_MAP_CACHE: dict[tuple[tuple[str, tuple[str, ...]], ...], Map] = {}
+_MAP_LOCK = threading.Lock()
+
+
+def _compiled_map(spec: tuple[tuple[str, tuple[str, ...]], ...]) -> Map:
+    """werkzeug compiles every rule (a few hundred microseconds each); mocks of one class share
+    the same rules, so a compiled Map is built once per route table and reused."""
+    with _MAP_LOCK:
+        url_map = _MAP_CACHE.get(spec)
+        if url_map is None:
+            url_map = Map([Rule(rule, endpoint=i, methods=list(methods)) for i, (rule, methods) in enumerate(spec)],
+                          strict_slashes=False, merge_slashes=False)
+            _MAP_CACHE[spec] = url_map
+        return url_map
+
+
 class Router:
     """werkzeug URL rules mapped to handler callables."""
 
     def __init__(self) -> None:
-        self._map = Map(strict_slashes=False, merge_slashes=False)
-        self._handlers: dict[str, Handler] = {}
+        self._spec: list[tuple[str, tuple[str, ...]]] = []
+        self._handlers: list[Handler] = []
+        self._map: Map | None = None
 
     def add(self, rule: str, handler: Handler, methods: Iterable[str] = ("GET",)) -> None:
-        endpoint = f"{len(self._handlers)}:{rule}"
-        self._map.add(Rule(rule, endpoint=endpoint, methods=[m.upper() for m in methods]))
-        self._handlers[endpoint] = handler
+        self._spec.append((rule, tuple(m.upper() for m in methods)))
+        self._handlers.append(handler)
+        self._map = None
+
+    def _url_map(self) -> Map:
+        url_map = self._map
+        if url_map is None:
+            url_map = self._map = _compiled_map(tuple(self._spec))
+        return url_map
 
     def match(self, environ: dict[str, Any]) -> tuple[Handler, dict[str, Any]]:
         """The handler and URL arguments for a request; raises werkzeug's NotFound/MethodNotAllowed."""
-        endpoint, args = self._map.bind_to_environ(environ).match()
-        return self._handlers[endpoint], args
+        index, args = self._url_map().bind_to_environ(environ).match()
+        return self._handlers[index], args
 
     def rules(self) -> list[tuple[str, list[str]]]:
-        return [(r.rule, sorted(r.methods or ())) for r in self._map.iter_rules()]
+        return [(r.rule, sorted(r.methods or ())) for r in self._url_map().iter_rules()]
 
 
 __all__ = ["Router", "json_response", "json_dumps", "read_json", "read_json_object", "to_response",
