@@ -23,6 +23,9 @@ class QueryError(ValueError):
     """A query, sort or paging option Elasticsearch would refuse (HTTP 400)."""
 
 
+MAX_DEPTH = 64
+
+
 def _tokenize(text: str) -> list[tuple[str, str]]:
     tokens: list[tuple[str, str]] = []
     pos = 0
@@ -94,7 +97,10 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = _tokenize(text)
+        if len(self.tokens) > 1024:  # Elasticsearch's default max_clause_count
+            raise QueryError(f"Failed to parse query [{text[:200]}]: too many clauses")
         self.pos = 0
+        self.depth = 0
 
     def _peek(self) -> str | None:
         return self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
@@ -136,15 +142,21 @@ class _Parser:
             raise self._fail()
         value = self.tokens[self.pos][1]
         self.pos += 1
-        if kind == "NOT":
-            inner = self._unary()
-            return lambda rec: not inner(rec)
-        if kind == "(":
-            inner = self._or()
-            if self._peek() != ")":
-                raise self._fail()
-            self.pos += 1
-            return inner
+        if kind in ("NOT", "("):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise QueryError(f"Failed to parse query [{self.text[:200]}]: nested too deep")
+            try:
+                if kind == "NOT":
+                    inner = self._unary()
+                    return lambda rec: not inner(rec)
+                inner = self._or()
+                if self._peek() != ")":
+                    raise self._fail()
+                self.pos += 1
+                return inner
+            finally:
+                self.depth -= 1
         if kind != "TERM":
             raise self._fail()
         if value.startswith("-") and len(value) > 1:
@@ -155,6 +167,8 @@ class _Parser:
 
 def parse_query(text: str) -> Predicate:
     """Compile a Lucene query string into a predicate over records (QueryError if invalid)."""
+    if len(text) > 20_000:
+        raise QueryError(f"Failed to parse query [{text[:200]}]: too long")
     return _Parser(text).parse()
 
 

@@ -12,13 +12,14 @@ from typing import Any, Callable, Mapping
 from werkzeug.wrappers import Request, Response
 
 from ..errors import ApiError
-from ..http import Router
+from ..http import Router, read_json_object
 from ..server import HTTPMockServer
 from . import records as rec
+from .actions import ActionError
 from .model import TerasliceCluster
 from .openapi import DOCS_HTML, openapi_spec
 from .query import QueryError, check_window, parse_int, parse_query, parse_sort, sort_records
-from .states import RUNNING
+from .states import RUNNING, StatusError
 from .txt import make_table, parse_fields
 from .views import ViewsMixin
 
@@ -146,6 +147,53 @@ class MockTerasliceServer(ViewsMixin, HTTPMockServer):
         router.add("/<path:anything>", self.not_supported,
                    ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
         router.add("/", self.not_supported, ("POST", "PUT", "DELETE", "PATCH", "OPTIONS"))
+
+    def register_admin_routes(self, router: Router) -> None:
+        """Domain controls for another process: advance, cluster size, add job, force status."""
+        router.add("/_mock/teraslice/advance", self._admin_advance, ("POST",))
+        router.add("/_mock/teraslice/cluster-size", self._admin_cluster_size, ("POST",))
+        router.add("/_mock/teraslice/jobs", self._admin_add_job, ("POST",))
+        router.add("/_mock/teraslice/status", self._admin_force_status, ("POST",))
+
+    def _admin_body(self, request: Request) -> dict[str, Any]:
+        body = read_json_object(request)
+        return body
+
+    def _admin_advance(self, request: Request) -> dict[str, Any]:
+        body = self._admin_body(request)
+        try:
+            seconds = float(body.get("seconds", 0))
+            now = self.advance(seconds)
+        except (TypeError, ValueError) as exc:
+            raise ApiError(400, str(exc), type="bad_request") from None
+        return {"ok": True, "clock": rec.iso(now)}
+
+    def _admin_cluster_size(self, request: Request) -> dict[str, Any]:
+        body = self._admin_body(request)
+        try:
+            self.set_cluster_size(int(body["nodes"]), body.get("slots_per_node"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ApiError(400, f"nodes (>= 1) is required: {exc}", type="bad_request") from None
+        return {"ok": True, "nodes": len(self.cluster.nodes)}
+
+    def _admin_add_job(self, request: Request) -> dict[str, Any]:
+        body = self._admin_body(request)
+        start = bool(body.pop("start", True))
+        try:
+            return self.add_job(body, start=start)
+        except ActionError as exc:
+            raise ApiError(exc.status, exc.message, type="bad_request") from None
+
+    def _admin_force_status(self, request: Request) -> dict[str, Any]:
+        body = self._admin_body(request)
+        try:
+            status = self.force_status(str(body["ex_id"]), str(body["status"]))
+        except KeyError as exc:
+            raise ApiError(404, f"unknown execution or missing field: {exc}",
+                           type="not_found") from None
+        except StatusError as exc:
+            raise ApiError(exc.status, exc.message, type="invalid_transition") from None
+        return {"ok": True, "status": status}
 
     def not_supported(self, request: Request, anything: str = "") -> Response:
         url = request.path + (f"?{request.query_string.decode('latin-1')}"

@@ -99,3 +99,10 @@ def test_easy_table_layout() -> None:
     assert parse_fields("a, b c", ["d"]) == ["a", "b", "c"]
     assert parse_fields("", ["d"]) == ["d"]
     assert parse_fields(" , ", ["d"]) == ["d"]
+
+
+def test_hostile_queries_are_refused_not_crashed() -> None:
+    for bad in ["NOT " * 100 + "a:b", "(" * 70 + "a:b" + ")" * 70, "a:b " * 1100, "x" * 20001]:
+        with pytest.raises(QueryError):
+            parse_query(bad)
+    assert parse_query("NOT " * 10 + "name:a-job")(RECS[0]) is True
