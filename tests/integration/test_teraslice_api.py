@@ -290,3 +290,34 @@ def test_refresh_openapi_docs_and_admin_controls(mock, http) -> None:
     assert state["seed"] == 7 and state["executions"] == len(mock.cluster.executions)
     mock.reset()
     assert mock.cluster.seed == 7 and len(mock.cluster.jobs) == 5
+
+
+def test_pytest_plugin_fixture_and_real_clock(mock_teraslice: MockTerasliceServer) -> None:
+    r = requests.get(mock_teraslice.url + "/v1/ex?size=1000")
+    assert r.status_code == 200 and len(r.json()) == len(mock_teraslice.cluster.executions)
+    with pytest.raises(TypeError):
+        mock_teraslice.advance(1)
+
+
+def test_cli_flags_build_the_mock() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    MockTerasliceServer.cli_arguments(parser)
+    args = parser.parse_args(["--jobs", "12", "--nodes", "2"])
+    server = MockTerasliceServer.from_cli(args, host="127.0.0.1", port=0, seed=3)
+    assert len(server.cluster.jobs) == 12 and len(server.cluster.nodes) == 2
+    assert server.cluster.seed == 3
+
+
+def test_python_controls(mock: MockTerasliceServer) -> None:
+    out = mock.add_job({"name": "py", "workers": 3})
+    assert mock.cluster.executions[out["ex_id"]].status == "pending"
+    mock.advance(13)
+    assert mock.force_status(out["ex_id"], "paused") == "paused"
+    mock.set_cluster_size(5)
+    assert len(mock.cluster.nodes) == 5
+    stored = mock.add_job(start=False)
+    assert set(stored) == {"job_id"}
+    mock.regenerate(seed=1, jobs=3)
+    assert len(mock.cluster.jobs) == 3
