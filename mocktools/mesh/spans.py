@@ -11,7 +11,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 __all__ = ["Span", "SpanEvent", "ContextEvent", "TraceNode", "Completeness", "SpanStore"]
 
@@ -119,6 +119,12 @@ class SpanStore:
         self._context_events: deque[ContextEvent] = deque(maxlen=max_context_events)
         self.total_spans = 0
         self.total_context_events = 0
+        self._listeners: list[Callable[[Span], None]] = []
+
+    def subscribe(self, listener: Callable[[Span], None]) -> Callable[[], None]:
+        """Call ``listener(span)`` for every span recorded from now on; returns an unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def add(self, span: Span) -> None:
         with self._cond:
@@ -130,6 +136,8 @@ class SpanStore:
             spans.append(span)
             self.total_spans += 1
             self._cond.notify_all()
+        for listener in list(self._listeners):
+            listener(span)
 
     def add_context_event(self, event: ContextEvent) -> None:
         with self._cond:

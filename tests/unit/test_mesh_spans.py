@@ -136,3 +136,14 @@ def test_export_errors(httpserver):
     assert export_spans(chain(), httpserver.url_for("/junk")) == 3
     with pytest.raises(OTLPExportError, match="failed"):
         export_spans(chain(), "http://127.0.0.1:1", timeout=1)
+
+
+def test_subscribe_and_unsubscribe():
+    store = SpanStore()
+    got = []
+    unsubscribe = store.subscribe(got.append)
+    store.add(chain()[0])
+    unsubscribe()
+    unsubscribe()  # twice is harmless
+    store.add(chain()[1])
+    assert [s.span_id for s in got] == ["1" * 16]
