@@ -1,0 +1,155 @@
+"""MockServiceMesh numbers: start/stop time, requests/s across the mesh, discovery latency, tracing cost.
+
+    .venv/bin/python -m bench.bench_mesh [--services 50] [--seconds 3] [--clients 4]
+
+- start/stop: a generated layered mesh of --services services (2 instances each, ~2x ports).
+- throughput: --clients keep-alive client threads for --seconds against (a) one leaf instance
+  (1 hop), (b) gateway /deep (5 hops in a chain), (c) gateway /checkout (30 hops, 4-way fan-out
+  + async). "hops/s" counts every service request served anywhere in the mesh (server spans).
+- discovery: (a) in process: register -> visible in discover(); (b) over HTTP: a py-consul
+  blocking health query parked on ?index= and a registration made through py-consul; (c)
+  mesh.scale(+1) -> new instance visible to discovery.
+- tracing: the per-hop tracing work in process (extract + child contexts + inject + 2 spans
+  recorded), against the seed's 5 ms budget.
+Client and mesh share the machine's 2 cores. Prints numbers; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+
+import consul
+import requests
+
+from mocktools.mesh import MockServiceMesh
+from mocktools.mesh.propagation import TraceContext, child_context, extract, inject
+from mocktools.mesh.spans import Span, SpanStore
+from mocktools.mesh.topology import layered_spec
+
+
+def bench_start(services: int, rounds: int = 3) -> None:
+    spec = layered_spec(services)
+    n_inst = sum(s.instances for s in spec.services.values())
+    starts, stops = [], []
+    for _ in range(rounds):
+        mesh = MockServiceMesh(layered_spec(services))
+        t0 = time.perf_counter()
+        mesh.start()
+        starts.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        mesh.stop()
+        stops.append(time.perf_counter() - t0)
+    print(f"start {services} services / {n_inst} instances: median {statistics.median(starts) * 1000:.0f} ms "
+          f"(min {min(starts) * 1000:.0f}); stop: median {statistics.median(stops) * 1000:.0f} ms")
+
+
+def load(url: str, clients: int, seconds: float) -> tuple[int, int, float]:
+    stop = threading.Event()
+    ok, bad = [0] * clients, [0] * clients
+
+    def worker(i: int) -> None:
+        with requests.Session() as s:
+            while not stop.is_set():
+                if s.get(url, timeout=30).status_code < 400:
+                    ok[i] += 1
+                else:
+                    bad[i] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    return sum(ok), sum(bad), time.perf_counter() - t0
+
+
+def bench_throughput(mesh: MockServiceMesh, clients: int, seconds: float) -> None:
+    targets = [("db /query", mesh.url_of("db") + "/query", 1),
+               ("gateway /deep", mesh.url_of("gateway") + "/deep", 5),
+               ("gateway /checkout", mesh.url_of("gateway") + "/checkout", 30)]
+    for label, url, hops in targets:
+        load(url, clients, min(0.5, seconds))  # warm the connection pools
+        ok, bad, took = load(url, clients, seconds)
+        print(f"{label:<18} ({hops:>2} hops/request): {ok / took:7.0f} req/s at the edge, "
+              f"{ok * hops / took:7.0f} service requests/s across the mesh, {bad} errors, "
+              f"{took / max(ok, 1) * clients * 1000:.2f} ms mean latency")
+        mesh.spans.clear()
+
+
+def bench_discovery(mesh: MockServiceMesh, rounds: int = 50) -> None:
+    lat = []
+    for i in range(rounds):
+        t0 = time.perf_counter()
+        mesh.registry.register({"name": "probe", "id": f"probe-{i}", "port": 1000 + i})
+        while not any(e.id == f"probe-{i}" for e in mesh.discover("probe")):
+            pass
+        lat.append(time.perf_counter() - t0)
+    print(f"discovery in process (register -> discover): median {statistics.median(lat) * 1e6:.0f} us, "
+          f"max {max(lat) * 1e6:.0f} us")
+    c = consul.Consul(port=mesh.port)
+    lat = []
+    for i in range(rounds):
+        index, _ = c.health.service("probe2", passing=True)
+        got: dict[str, float] = {}
+
+        def block(idx: str = index) -> None:
+            c2 = consul.Consul(port=mesh.port)
+            c2.health.service("probe2", index=idx, wait="10s", passing=True)
+            got["t"] = time.perf_counter()
+
+        t = threading.Thread(target=block)
+        t.start()
+        mesh.registry.wait_for_waiters(1)
+        t0 = time.perf_counter()
+        c.agent.service.register("probe2", service_id=f"probe2-{i}", port=2000 + i)
+        t.join()
+        lat.append(got["t"] - t0)
+    print(f"discovery over HTTP (py-consul register -> blocking health query returns): "
+          f"median {statistics.median(lat) * 1000:.2f} ms, max {max(lat) * 1000:.2f} ms")
+    lat = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        mesh.scale("leaf-1", 3)
+        lat.append(time.perf_counter() - t0)
+        mesh.scale("leaf-1", 2)
+    print(f"scale +1 instance (start + register, visible to discovery): median {statistics.median(lat) * 1000:.1f} ms")
+
+
+def bench_tracing(n: int = 20_000) -> None:
+    store = SpanStore(max_traces=1000)
+    parent = TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", 1, (("congo", "t61rcWkgMzE"),))
+    headers = inject(parent)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        incoming = extract(headers, b3=True, jaeger=True)
+        ctx = child_context(incoming.context)
+        store.add(Span(ctx.trace_id, ctx.span_id, parent.span_id, "GET /", "svc", "svc-0", "/", "server", 0.0))
+        client = child_context(ctx)
+        inject(client)
+        store.add(Span(client.trace_id, client.span_id, ctx.span_id, "call", "svc", "svc-0", "/", "client", 0.0))
+    per_hop = (time.perf_counter() - t0) / n
+    print(f"tracing work per hop (extract+validate, 2 child contexts, inject, 2 spans stored): "
+          f"{per_hop * 1e6:.1f} us (budget 5 ms, goal < 200 us)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--services", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+    bench_tracing()
+    bench_start(args.services)
+    with MockServiceMesh(layered_spec(args.services)) as mesh:
+        bench_throughput(mesh, args.clients, args.seconds)
+        bench_discovery(mesh)
+
+
+if __name__ == "__main__":
+    main()
