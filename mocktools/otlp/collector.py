@@ -50,7 +50,7 @@ class MockOTLPCollector(HTTPMockServer):
         grpc_port: int | str | None = "auto",
         max_decompressed_bytes: int = MAX_DECOMPRESSED,
         max_items: int = 200_000,
-        max_raw_requests: int = 1_000,
+        max_raw_requests: int = 256,
         **kwargs: Any,
     ) -> None:
         self._local = threading.local()

@@ -232,3 +232,25 @@ def metrics_from(request: Message, seq: int, transport: str, encoding: str) -> l
 
 
 CONVERTERS = {"traces": spans_from, "metrics": metrics_from, "logs": logs_from}
+
+
+def count_spans(request: Message) -> int:
+    return sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+
+
+def count_logs(request: Message) -> int:
+    return sum(len(sl.log_records) for rl in request.resource_logs for sl in rl.scope_logs)
+
+
+def count_points(request: Message) -> int:
+    total = 0
+    for rm in request.resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                kind = metric.WhichOneof("data")
+                if kind is not None:
+                    total += len(getattr(metric, kind).data_points)
+    return total
+
+
+COUNTERS = {"traces": count_spans, "metrics": count_points, "logs": count_logs}

@@ -2,8 +2,11 @@
 
 The store knows nothing about HTTP or gRPC: the wire layers hand it decoded
 Export*ServiceRequest messages and it answers with how many items it accepted/rejected.
-Items are bounded per signal (oldest dropped in chunks, counters stay exact) so a long
-benchmark or soak test cannot grow memory without limit.
+Ingest only counts items and keeps the (compact, C-backed) message; turning it into friendly
+objects is deferred to the first query, wait or listener that needs them, so an app exporting
+thousands of spans per second does not pay for assertions nobody makes. Items are bounded per
+signal (oldest requests dropped whole, counters stay exact), so a long benchmark or soak test
+cannot grow memory without limit.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any, Protocol
 
 from google.protobuf.message import Message
 
-from mocktools.otlp.convert import CONVERTERS
+from mocktools.otlp.convert import CONVERTERS, COUNTERS
 from mocktools.otlp.model import LogRecord, MetricPoint, Span, SpanNode, Trace
 
 class _TimeSource(Protocol):
@@ -69,9 +72,29 @@ class PartialSuccessRule:
 
 
 @dataclass(slots=True)
+class _Chunk:
+    """The kept items of one request: converted on first use, then cached."""
+
+    signal: str
+    message: Message
+    seq: int
+    transport: str
+    encoding: str
+    keep: int
+    items: list[Any] | None = None
+
+    def materialize(self) -> list[Any]:
+        items = self.items
+        if items is None:
+            items = CONVERTERS[self.signal](self.message, self.seq, self.transport, self.encoding)[: self.keep]
+            self.items = items
+        return items
+
+
+@dataclass(slots=True)
 class _Bucket:
-    items: list[Any] = field(default_factory=list)
-    base: int = 0  # absolute index of items[0] (items before it were evicted or cleared)
+    chunks: deque[_Chunk] = field(default_factory=deque)
+    stored: int = 0
     accepted: int = 0
     rejected: int = 0
     requests: int = 0
@@ -118,7 +141,7 @@ def _matcher(signal: str, filters: dict[str, Any]) -> Callable[[Any], bool]:
 class TelemetryStore:
     """Received spans, metric points and log records, plus the raw requests that carried them."""
 
-    def __init__(self, clock: _TimeSource | None = None, *, max_items: int = 200_000, max_raw: int = 1_000) -> None:
+    def __init__(self, clock: _TimeSource | None = None, *, max_items: int = 200_000, max_raw: int = 256) -> None:
         self._clock = clock or _WallClock()
         self._max_items = max(1, max_items)
         self._cond = threading.Condition()
@@ -144,29 +167,29 @@ class TelemetryStore:
         """Store the items of one decoded request, applying any partial-success rule."""
         if signal not in self._buckets:
             raise ValueError(f"unknown signal {signal!r}")
+        total = COUNTERS[signal](message)
         with self._cond:
             self._seq += 1
-            seq = self._seq
-        items = CONVERTERS[signal](message, seq, transport, encoding)  # decode outside the lock
+            rejected, text = self._apply_rule(signal, total)
+            chunk = _Chunk(signal, message, self._seq, transport, encoding, total - rejected)
+            eager = self._listeners or any(w.signal == signal for w in self._waiters)
+        if eager:
+            chunk.materialize()  # convert outside the lock
         with self._cond:
-            rejected, text = self._apply_rule(signal, len(items))
-            kept = items[: len(items) - rejected]
             bucket = self._buckets[signal]
-            bucket.items.extend(kept)
-            bucket.accepted += len(kept)
+            bucket.chunks.append(chunk)
+            bucket.stored += chunk.keep
+            bucket.accepted += chunk.keep
             bucket.rejected += rejected
             bucket.requests += 1
             for waiter in self._waiters:
                 if waiter.signal == signal:
-                    waiter.matched.extend(it for it in kept if waiter.match(it))
-            overflow = len(bucket.items) - self._max_items
-            if overflow > 0:  # evict a chunk at once so the cost is amortised
-                drop = max(overflow, self._max_items // 10)
-                del bucket.items[:drop]
-                bucket.base += drop
+                    waiter.matched.extend(it for it in chunk.materialize() if waiter.match(it))
+            while bucket.stored > self._max_items and len(bucket.chunks) > 1:
+                bucket.stored -= bucket.chunks.popleft().keep
             self._raw.append(
                 RawRequest(
-                    seq,
+                    chunk.seq,
                     signal,
                     transport,
                     encoding,
@@ -175,15 +198,15 @@ class TelemetryStore:
                     body,
                     message,
                     self._clock.time(),
-                    len(kept),
+                    chunk.keep,
                     rejected,
                 )
             )
             self._cond.notify_all()
             listeners = list(self._listeners)
         for listener in listeners:
-            listener(signal, kept)
-        return IngestResult(len(kept), rejected, text)
+            listener(signal, chunk.materialize())
+        return IngestResult(chunk.keep, rejected, text)
 
     def subscribe(self, listener: Callable[[str, list[Any]], None]) -> Callable[[], None]:
         """Call `listener(signal, items)` after each ingest (outside the lock); returns an unsubscribe."""
@@ -234,9 +257,8 @@ class TelemetryStore:
         """Forget all telemetry, raw requests and partial-success rules."""
         with self._cond:
             for bucket in self._buckets.values():
-                bucket.base += len(bucket.items)
-                bucket.items = []
-                bucket.accepted = bucket.rejected = bucket.requests = 0
+                bucket.chunks.clear()
+                bucket.stored = bucket.accepted = bucket.rejected = bucket.requests = 0
             self._raw.clear()
             self._rules.clear()
             for waiter in self._waiters:
@@ -244,11 +266,15 @@ class TelemetryStore:
             self._cond.notify_all()
 
     # ---- queries ------------------------------------------------------------------------
+    def _items(self, signal: str) -> list[Any]:
+        """Every stored item of a signal in arrival order (converting chunks outside the lock)."""
+        with self._cond:
+            chunks = list(self._buckets[signal].chunks)
+        return [item for chunk in chunks for item in chunk.materialize()]
+
     def _query(self, signal: str, filters: dict[str, Any]) -> list[Any]:
         match = _matcher(signal, filters)
-        with self._cond:
-            items = list(self._buckets[signal].items)
-        return [it for it in items if match(it)]
+        return [it for it in self._items(signal) if match(it)]
 
     def get_spans(self, **filters: Any) -> list[Span]:
         """Spans in arrival order, filtered e.g. by service_name=, name=, trace_id=, kind=, attributes={}."""
@@ -287,7 +313,7 @@ class TelemetryStore:
         """Accepted/rejected items and request count per signal (exact, beyond the item bound)."""
         with self._cond:
             return {
-                s: {"accepted": b.accepted, "rejected": b.rejected, "requests": b.requests, "stored": len(b.items)}
+                s: {"accepted": b.accepted, "rejected": b.rejected, "requests": b.requests, "stored": b.stored}
                 for s, b in self._buckets.items()
             }
 
@@ -305,16 +331,18 @@ class TelemetryStore:
         the store's Condition. Raises TimeoutError naming what did arrive.
         """
         match = _matcher(signal, filters)
+        self._items(signal)  # convert what is stored now, outside the lock
         with self._cond:
             bucket = self._buckets[signal]
-            waiter = _Waiter(signal, match, [it for it in bucket.items if match(it)])
+            existing = [it for chunk in bucket.chunks for it in chunk.materialize() if match(it)]
+            waiter = _Waiter(signal, match, existing)
             self._waiters.append(waiter)
             try:
                 if self._cond.wait_for(lambda: len(waiter.matched) >= n, timeout=timeout):
                     return list(waiter.matched)
             finally:
                 self._waiters.remove(waiter)
-            total = len(bucket.items)
+            total = bucket.stored
         shown = ", ".join(f"{k}={v!r}" for k, v in filters.items()) or "no filter"
         raise TimeoutError(
             f"waited {timeout}s for {n} {_ITEM_WORD[signal]} matching {shown}; "
