@@ -9,104 +9,30 @@ partition is expressible.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..clock import Clock, SystemClock
+from .records import (
+    CHECK_KINDS,
+    CRITICAL,
+    MAINTENANCE,
+    PASSING,
+    STATUSES,
+    WARNING,
+    CheckState,
+    RegistrationError,
+    ServiceEntry,
+    fold_keys,
+    or_default,
+    parse_check,
+    parse_duration,
+)
 
 __all__ = ["ServiceRegistry", "ServiceEntry", "CheckState", "RegistrationError", "parse_duration",
-           "PASSING", "WARNING", "CRITICAL", "MAINTENANCE"]
-
-PASSING, WARNING, CRITICAL, MAINTENANCE = "passing", "warning", "critical", "maintenance"
-STATUSES = (PASSING, WARNING, CRITICAL)
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_CHECK_KINDS = ("ttl", "http", "tcp", "grpc", "args", "script", "dockercontainerid", "h2ping", "udp", "aliasservice")
-
-
-class RegistrationError(ValueError):
-    """A malformed registration or check definition (answered as HTTP 400)."""
-
-
-def parse_duration(value: Any, what: str = "duration") -> float:
-    """Go duration ("10s", "1m30s", "250ms") to seconds."""
-    if not isinstance(value, str) or not value:
-        raise RegistrationError(f"{what} must be a duration string like '10s', got {value!r}")
-    pos, total = 0, 0.0
-    for m in _DURATION.finditer(value):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if pos != len(value):
-        raise RegistrationError(f"{what}: invalid duration {value!r}")
-    return total
-
-
-def _default(value: Any, default: Any) -> Any:
-    return default if value is None else value
-
-
-def _norm(d: dict[str, Any]) -> dict[str, Any]:
-    """Consul keys are case-insensitive and snake_case is accepted: fold both away."""
-    return {k.lower().replace("_", "").replace("-", ""): v for k, v in d.items()}
-
-
-@dataclass(slots=True)
-class CheckState:
-    check_id: str
-    name: str
-    service_id: str = ""
-    service_name: str = ""
-    service_tags: list[str] = field(default_factory=list)
-    status: str = CRITICAL
-    output: str = ""
-    notes: str = ""
-    kind: str = "ttl"
-    ttl: float | None = None
-    deadline: float | None = None  # clock.monotonic() at which a TTL check turns critical
-    deregister_after: float | None = None
-    critical_since: float | None = None
-    definition: dict[str, Any] = field(default_factory=dict)
-    create_index: int = 0
-    modify_index: int = 0
-
-    def to_api(self, node: str) -> dict[str, Any]:
-        return {"Node": node, "CheckID": self.check_id, "Name": self.name, "Status": self.status,
-                "Notes": self.notes, "Output": self.output, "ServiceID": self.service_id,
-                "ServiceName": self.service_name, "ServiceTags": list(self.service_tags),
-                "Type": self.kind, "Definition": {}, "CreateIndex": self.create_index,
-                "ModifyIndex": self.modify_index}
-
-
-@dataclass(slots=True)
-class ServiceEntry:
-    id: str
-    name: str
-    address: str = ""
-    port: int = 0
-    tags: list[str] = field(default_factory=list)
-    meta: dict[str, str] = field(default_factory=dict)
-    tagged_addresses: dict[str, Any] = field(default_factory=dict)
-    weights: dict[str, int] = field(default_factory=lambda: {"Passing": 1, "Warning": 1})
-    enable_tag_override: bool = False
-    kind: str = ""
-    create_index: int = 0
-    modify_index: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.address or '127.0.0.1'}:{self.port}"
-
-    def to_agent(self, datacenter: str) -> dict[str, Any]:
-        return {"ID": self.id, "Service": self.name, "Tags": list(self.tags), "Meta": dict(self.meta),
-                "Port": self.port, "Address": self.address, "TaggedAddresses": dict(self.tagged_addresses),
-                "Weights": dict(self.weights), "EnableTagOverride": self.enable_tag_override,
-                "Kind": self.kind, "Datacenter": datacenter}
+           "PASSING", "WARNING", "CRITICAL", "MAINTENANCE", "STATUSES"]
 
 
 class ServiceRegistry:
@@ -230,7 +156,7 @@ class ServiceRegistry:
         """Register (or replace) a service from a Consul service definition (any key casing)."""
         if not isinstance(definition, dict):
             raise RegistrationError("service definition must be a JSON object")
-        d = _norm(definition)
+        d = fold_keys(definition)
         name = d.get("name")
         if not isinstance(name, str) or not name.strip():
             raise RegistrationError("Missing service name")
@@ -243,30 +169,30 @@ class ServiceRegistry:
         address = d.get("address", "") or ""
         if not isinstance(address, str):
             raise RegistrationError("service Address must be a string")
-        tags = _default(d.get("tags"), [])
+        tags = or_default(d.get("tags"), [])
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise RegistrationError("service Tags must be a list of strings")
-        meta = _default(d.get("meta"), {})
+        meta = or_default(d.get("meta"), {})
         if not isinstance(meta, dict) or len(meta) > 64 or not all(
                 isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= 128 and len(v) <= 512
                 for k, v in meta.items()):
             raise RegistrationError("service Meta must map at most 64 keys (<=128 chars) to strings (<=512 chars)")
-        weights = _norm(d.get("weights") or {})
+        weights = fold_keys(d.get("weights") or {})
         passing, warning = weights.get("passing", 1), weights.get("warning", 1)
         if not all(isinstance(w, int) and not isinstance(w, bool) and w >= 0 for w in (passing, warning)) \
                 or passing < 1:
             raise RegistrationError("Passing weight must be greater than 0")
-        tagged = _default(d.get("taggedaddresses"), {})
+        tagged = or_default(d.get("taggedaddresses"), {})
         if not isinstance(tagged, dict):
             raise RegistrationError("TaggedAddresses must be an object")
         check_defs = []
         if d.get("check"):
             check_defs.append(d["check"])
-        checks = _default(d.get("checks"), [])
+        checks = or_default(d.get("checks"), [])
         if not isinstance(checks, list):
             raise RegistrationError("Checks must be a list")
         check_defs.extend(checks)
-        prepared = [self._prepare_check(c, sid, name, list(tags), i + 1 if len(check_defs) > 1 else 0)
+        prepared = [parse_check(c, sid, name, list(tags), i + 1 if len(check_defs) > 1 else 0, self.clock.monotonic())
                     for i, c in enumerate(check_defs)]
         with self._cond:
             self._expire_locked()
@@ -293,39 +219,11 @@ class ServiceRegistry:
             self._bump(name)
             return entry
 
-    def _prepare_check(self, definition: Any, service_id: str, service_name: str, tags: list[str],
-                       ordinal: int) -> CheckState:
-        if not isinstance(definition, dict):
-            raise RegistrationError("a check definition must be a JSON object")
-        d = _norm(definition)
-        kinds = [k for k in _CHECK_KINDS if d.get(k)]
-        if not kinds:
-            raise RegistrationError("check must have a TTL, HTTP, TCP, gRPC or Args/Script field")
-        default_id = f"service:{service_id}" + (f":{ordinal}" if ordinal else "") if service_id else ""
-        check_id = d.get("checkid") or d.get("id") or default_id or d.get("name")
-        if not isinstance(check_id, str) or not check_id:
-            raise RegistrationError("check needs an ID or a Name")
-        status = d.get("status") or CRITICAL
-        if status not in STATUSES:
-            raise RegistrationError(f"invalid check status {status!r}")
-        ttl = parse_duration(d["ttl"], "TTL") if "ttl" in kinds else None
-        if ttl is not None and ttl <= 0:
-            raise RegistrationError("TTL must be > 0")
-        if "interval" in d:
-            parse_duration(d["interval"], "Interval")
-        dereg = d.get("deregistercriticalserviceafter")
-        now = self.clock.monotonic()
-        return CheckState(check_id, str(d.get("name") or f"Service '{service_name}' check"), service_id,
-                          service_name, list(tags), status, "", str(d.get("notes") or ""), kinds[0], ttl,
-                          now + ttl if ttl is not None else None,
-                          parse_duration(dereg, "DeregisterCriticalServiceAfter") if dereg else None,
-                          now if status == CRITICAL else None, definition)
-
     def register_check(self, definition: dict[str, Any]) -> CheckState:
         """Agent-level check registration; ``ServiceID`` ties it to a registered service."""
         if not isinstance(definition, dict):
             raise RegistrationError("check definition must be a JSON object")
-        d = _norm(definition)
+        d = fold_keys(definition)
         sid = d.get("serviceid") or ""
         with self._cond:
             svc = self._services.get(sid) if sid else None
@@ -333,7 +231,8 @@ class ServiceRegistry:
                 raise RegistrationError(f"ServiceID {sid!r} does not exist")
             if not d.get("checkid") and not d.get("id") and not d.get("name"):
                 raise RegistrationError("check needs an ID or a Name")
-            c = self._prepare_check(definition, "", svc.name if svc else "", list(svc.tags) if svc else [], 0)
+            c = parse_check(definition, "", svc.name if svc else "", list(svc.tags) if svc else [], 0,
+                            self.clock.monotonic())
             c.service_id = sid
             c.create_index = c.modify_index = self._index + 1
             self._checks[c.check_id] = c
