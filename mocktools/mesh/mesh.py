@@ -53,6 +53,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
                  accept_b3: bool = True, accept_jaeger: bool = True, node: str = "mesh-node",
                  datacenter: str = "dc1", workers: int = 64, **kwargs: Any) -> None:
         self.spec = _as_spec(spec)
+        self._original = self.spec.to_dict()  # what reset() returns the topology to
         super().__init__(host, port, **kwargs)
         self.hop_limit = hop_limit or self.spec.hop_limit
         self.propagation = tuple(propagation)
@@ -288,14 +289,34 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
 
     # ---- state ----------------------------------------------------------------------------
     def reset_state(self) -> None:
-        """Clear spans and partitions, restore every instance's registration as passing."""
+        """Clear spans and partitions, return the topology to the spec the mesh was built with
+        (restarting instances only if it changed), and re-register every instance as passing."""
         with self._topology:
             self.spans.clear()
+            if self.spec.to_dict() != self._original:
+                running = self.running
+                self._stop_instances()
+                self.spec = MeshSpec.from_dict(self._original)
+                self.graph = DependencyGraph.from_spec(self.spec)
+                self.instances = {n: [] for n in self.spec.services}
+                if running:
+                    todo = [(n, self._new_instance(n)) for n, s in self.spec.services.items()
+                            for _ in range(s.instances)]
+                    self._start_all([inst for _, inst in todo])
+                    for name, inst in todo:
+                        self.instances[name].append(inst)
             self.registry.reset()
             for group in self.instances.values():
                 for inst in group:
                     inst.reset()
                     self._register(inst)
+
+    def check(self) -> None:
+        """Re-raise a handler exception of the registry API or of any instance."""
+        super().check()
+        for group in list(self.instances.values()):
+            for inst in group:
+                inst.check()
 
     def describe_state(self) -> dict[str, Any]:
         return {"mesh": self.spec.name, "hop_limit": self.hop_limit,
