@@ -174,3 +174,39 @@ def test_partial_success_is_accepted_by_the_exporter(otlp: MockOTLPCollector) ->
     assert otlp.get_call_count() == 3  # 200 with partial_success: the exporter does not retry
     assert otlp.get_spans() == []  # one span per request, each rejected
     assert otlp.store.counts()["traces"]["rejected"] == 3
+
+
+def test_sdk_spans_as_otlp_json_decode_like_protobuf(otlp: MockOTLPCollector) -> None:
+    import json
+
+    import requests
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from mocktools.otlp.codec import message_to_otlp_json
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=RESOURCE)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    run_checkout(provider.get_tracer("shop.checkout", "0.1"))
+    provider.shutdown()
+    request = encode_spans(memory.get_finished_spans())
+    doc = message_to_otlp_json(request)
+    first = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    assert len(first["traceId"]) == 32 and isinstance(first["kind"], int)  # hex ids, integer enums
+    headers = {"Content-Type": "application/x-protobuf"}
+    assert requests.post(otlp.endpoint("traces"), data=request.SerializeToString(), headers=headers,
+                         timeout=5).status_code == 200
+    r = requests.post(otlp.endpoint("traces"), data=json.dumps(doc), headers={"Content-Type": "application/json"},
+                      timeout=5)
+    assert r.status_code == 200 and r.json() == {}
+    by_encoding: dict[str, list] = {"protobuf": [], "json": []}
+    for span in otlp.get_spans():
+        by_encoding[span.origin.encoding].append(span)
+
+    def strip(s: object) -> tuple:
+        return (s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.attributes, s.events,  # type: ignore[attr-defined]
+                s.status_code, s.start_time_unix_nano, s.resource, s.scope)  # type: ignore[attr-defined]
+
+    assert [strip(s) for s in by_encoding["json"]] == [strip(s) for s in by_encoding["protobuf"]]
+    assert len(by_encoding["json"]) == 3
