@@ -2,6 +2,9 @@
 connect, execute, fetch*, description, rowcount, typed results, catalog listing, misc RPCs."""
 
 import datetime as dt
+import json
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
@@ -172,16 +175,36 @@ def test_oauth_bearer_mode(e6):
     assert e6.get_call_count("/QueryEngineService/authenticate") == 0
 
 
-@pytest.mark.timeout(120)
-def test_result_batch_v2(e6):
-    conn = connect(e6, enable_result_batch_v2=True)
+V2_SCRIPT = """
+import json, sys
+from e6data_python_connector import Connection
+
+def main():
+    conn = Connection(host="127.0.0.1", port=int(sys.argv[1]), username="u", password="p",
+                      database="sales", enable_result_batch_v2=True)
     try:
         cur = conn.cursor()
         cur.execute("select * from sales.customers")
-        assert [r[0] for r in cur.fetchall()] == list(range(1, 21))
+        print(json.dumps([row[0] for row in cur.fetchall()]))
         cur.close()
     finally:
         conn.close()
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.timeout(120)
+def test_result_batch_v2(e6, tmp_path):
+    # The connector's V2 path decodes in spawned worker processes and insists on a real, guarded
+    # __main__ file (pytest-xdist workers have none), so the client runs as a small script.
+    script = tmp_path / "v2_client.py"
+    script.write_text(V2_SCRIPT)
+    done = subprocess.run([sys.executable, str(script), str(e6.port)], capture_output=True, text=True,
+                          timeout=100)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == list(range(1, 21))
     assert e6.get_call_count("/QueryEngineService/getNextResultBatchV2") >= 1
 
 

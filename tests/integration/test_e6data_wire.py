@@ -156,6 +156,17 @@ def test_every_other_rpc_answers(e6, stub):
     q = s.prepareStatement(pb.PrepareStatementRequest(sessionId=sid, queryString="select 1"), metadata=BLUE)
     s.executeStatementV2(pb.ExecuteStatementV2Request(sessionId=sid, queryId=q.queryId, params=[
         pb.ParameterValue(index=0, type="INTEGER", value="1")]), metadata=BLUE)
+    v2 = s.prepareStatement(pb.PrepareStatementRequest(sessionId=sid, queryString="select * from sales.orders"),
+                            metadata=BLUE)
+    s.executeStatement(pb.ExecuteStatementRequest(sessionId=sid, queryId=v2.queryId), metadata=BLUE)
+    e6.set_batch_size(30)
+    chunks, end = [], False
+    while not end:
+        reply = s.getNextResultBatchV2(pb.GetNextResultBatchRequest(sessionId=sid, queryId=v2.queryId),
+                                       metadata=BLUE)
+        chunks += list(reply.resultBatches)
+        end = reply.endOfStream
+    assert len(chunks) == 4 and all(chunks)  # 100 rows in 30-row chunks, no empty entries
     params = s.getDynamicParams(pb.GetDynamicParamsRequest(sessionId=sid, queryId=q.queryId), metadata=BLUE)
     assert [(p.index, p.value) for p in params.params] == [(0, "1")]
     planner = s.identifyPlanner(pb.IdentifyPlannerRequest(sessionId=sid), metadata=BLUE)
