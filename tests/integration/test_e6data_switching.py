@@ -208,3 +208,25 @@ def test_concurrent_clients_across_switches(e6, clock):
     assert not errors, errors
     assert e6.engine.strategy.switches >= 3
     assert len(done) == len(e6.queries()) and {r.strategy for r in e6.queries()} == {"blue", "green"}
+
+
+def test_announcement_on_authenticate_moves_a_new_connection_at_once(e6, clock):
+    first = connect(e6)
+    cur = first.cursor()
+    cur.execute("select * from sales.orders")  # a blue query holds the switch open
+    e6.switch_strategy()
+    second = connect(e6)  # authenticates on blue, is told "green", re-authenticates on green
+    assert run_query(second) == [[n, n * n] for n in range(1, 11)]
+    assert e6.queries()[-1].strategy == "green"
+    auth = [(c.headers["strategy"], c.meta["grpc_code"]) for c in e6.calls if c.path.endswith("authenticate")]
+    # first connection on blue; the second: blue (answered with new_strategy), then green at once
+    assert auth[:3] == [("blue", "OK"), ("blue", "OK"), ("green", "OK")]
+    assert e6.active_strategy == "blue" and e6.pending_strategy == "green"
+    assert len(cur.fetchall()) == 100  # the first connection's query finishes on blue
+    cur.close()
+    assert e6.active_strategy == "green"
+    assert run_query(first)  # and its next query runs on green
+    assert e6.queries()[-1].strategy == "green"
+    assert e6.engine.strategy.rejections == 0
+    first.close()
+    second.close()
