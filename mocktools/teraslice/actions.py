@@ -38,6 +38,7 @@ class ClusterActions:
     jobs: dict[str, Job]
     executions: dict[str, Execution]
     version: int
+    placement_version: int
 
     # provided by TerasliceCluster
     def now(self) -> float: ...  # pragma: no cover
@@ -255,6 +256,7 @@ class ClusterActions:
                 done = "set"
             ex.fold(now)
             self._touch(ex)
+            self.placement_version += 1
             ex.updated = max(ex.updated, now)
             return {"message": f"{count} workers have been {done} for execution: {ex.ex_id}"}
 

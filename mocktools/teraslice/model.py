@@ -19,7 +19,7 @@ from ..clock import Clock, SystemClock
 from .actions import ActionError, ClusterActions
 from .entities import Execution, Job, Node, draw_execution_params, new_id
 from .states import (FAILING_SECONDS, LIFECYCLE_EVENT_SECONDS, PROCESSING, RECOVERING_SECONDS,
-                     STOPPING_SECONDS, TERMINAL, StatusError, verify_status)
+                     RUNNING, STOPPING_SECONDS, TERMINAL, StatusError, verify_status)
 
 FAILURE_REASONS = (
     "TSError: slice failed after max_retries, caused by Error: Request Timeout",
@@ -68,6 +68,8 @@ class TerasliceCluster(ClusterActions):
             self._heap: list[tuple[float, int, str, str]] = []
             self._seq = 0
             self.version = 0
+            #: bumped only when what /v1/cluster/state shows can change (placements, sizes)
+            self.placement_version = getattr(self, "placement_version", 0) + 1
             self.events: list[dict[str, Any]] = []
             now = self.clock.time()
             self.generated_at = now
@@ -208,6 +210,8 @@ class TerasliceCluster(ClusterActions):
         ex.fold(t)
         ex.rev += 1
         self.version += 1
+        if (old in RUNNING) != (new in RUNNING):
+            self.placement_version += 1
         self._schedule(ex)
         for listener in self._listeners:
             listener(old, ex, reason)
@@ -271,6 +275,7 @@ class TerasliceCluster(ClusterActions):
                 self.nodes.append(make_node(rng, self.slots_per_node))
             self.node_count = nodes
             self.version += 1
+            self.placement_version += 1
 
     def force_status(self, ex_id: str, status: str) -> str:
         """Move an execution to `status` through the storage guard (StatusError if invalid)."""

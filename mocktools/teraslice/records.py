@@ -18,9 +18,40 @@ TERASLICE_VERSION = "v3.18.0"
 NODE_VERSION = "v20.10.0"
 
 
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+_PAD = ["    " * n for n in range(64)]
+_FLAT_ENC = [json.JSONEncoder(ensure_ascii=False, separators=(",\n" + pad, ": ")).encode
+             for pad in _PAD]
+
+
+def _flat(items: Iterable[Any]) -> bool:
+    return not any(isinstance(v, (dict, list)) for v in items)
+
+
+def pretty(obj: Any, level: int = 0) -> str:
+    """`JSON.stringify(obj, null, 4)`, byte for byte, but flat containers are encoded by the C
+    encoder (json.dumps with indent= falls back to the pure-Python one, ~10x slower)."""
+    if isinstance(obj, dict):
+        if not obj:
+            return "{}"
+        pad, end = _PAD[level + 1], _PAD[level]
+        if _flat(obj.values()):
+            return "{\n" + pad + _FLAT_ENC[level + 1](obj)[1:-1] + "\n" + end + "}"
+        return "{\n" + ",\n".join(f"{pad}{_dumps(k)}: {pretty(v, level + 1)}"
+                                   for k, v in obj.items()) + "\n" + end + "}"
+    if isinstance(obj, list):
+        if not obj:
+            return "[]"
+        pad, end = _PAD[level + 1], _PAD[level]
+        if _flat(obj):
+            return "[\n" + pad + _FLAT_ENC[level + 1](obj)[1:-1] + "\n" + end + "]"
+        return "[\n" + ",\n".join(pad + pretty(v, level + 1) for v in obj) + "\n" + end + "]"
+    return _dumps(obj)
+
+
 def _fragment(record: dict[str, Any]) -> str:
     """The record as it appears inside a 4-space indented JSON array."""
-    return "    " + json.dumps(record, indent=4, ensure_ascii=False).replace("\n", "\n    ")
+    return "    " + pretty(record, 1)
 
 
 def job_record(job: Job) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from operator import attrgetter
 from typing import Any, Callable, Mapping
 
 from werkzeug.wrappers import Request, Response
@@ -18,19 +19,27 @@ from . import records as rec
 from .actions import ActionError
 from .model import TerasliceCluster
 from .openapi import DOCS_HTML, openapi_spec
-from .query import QueryError, check_window, parse_int, parse_query, parse_sort, sort_records
+from .query import QueryError, check_window, parse_int, parse_query, parse_sort, sort_fast
 from .states import RUNNING, StatusError
 from .txt import make_table, parse_fields
 from .views import ViewsMixin
 
 JSON_MIME = "application/json; charset=utf-8"
+#: sort fields every object carries, read without rendering the record
+FAST_KEYS: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "ex": {"_updated": attrgetter("updated"), "_created": attrgetter("created"),
+           "_status": attrgetter("status"), "ex_id": attrgetter("ex_id"),
+           "workers": attrgetter("workers")},
+    "jobs": {"_updated": attrgetter("updated"), "_created": attrgetter("created"),
+             "job_id": attrgetter("job_id")},
+}
 SORTABLE = ("_created", "_updated", "_status", "name", "ex_id", "job_id", "workers", "slicers",
             "lifecycle", "active", "_deleted_on", "analytics", "max_retries")
 
 
 def pretty(obj: Any) -> str:
     """Express's `json spaces 4` rendering."""
-    return json.dumps(obj, indent=4, ensure_ascii=False)
+    return rec.pretty(obj)
 
 
 def json_body(text: str, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -250,7 +259,7 @@ class MockTerasliceServer(ViewsMixin, HTTPMockServer):
             objs = [o for o in objs if keep(o)]
         if pred is not None:
             objs = [o for o in objs if pred(render(o))]
-        objs = sort_records(objs, render, keys)
+        objs = sort_fast(objs, keys, FAST_KEYS[kind], render)
         if len(self._list_cache) > 64:
             self._list_cache.clear()
         self._list_cache[key] = (c.version, objs)
@@ -309,7 +318,7 @@ class MockTerasliceServer(ViewsMixin, HTTPMockServer):
             if table in ("controllers", "slicers"):
                 rows = rec.controllers(c.executions.values(), now)
             else:
-                state = rec.cluster_state(c.nodes, c.executions.values())
+                state = self.cluster_state()[0]
                 if table == "nodes":
                     rows = [{**node, "active": len(node["active"])} for node in state.values()]
                 else:

@@ -19,7 +19,7 @@ JSON_MIME = "application/json; charset=utf-8"
 
 
 def _pretty(obj: Any) -> Response:
-    text = json.dumps(obj, indent=4, ensure_ascii=False)
+    text = rec.pretty(obj)
     return Response(text.encode("utf-8"), content_type=JSON_MIME)
 
 
@@ -48,11 +48,20 @@ class ViewsMixin:
                         "node_version": rec.NODE_VERSION, "platform": "linux",
                         "teraslice_version": rec.TERASLICE_VERSION})
 
-    def get_cluster_state(self, request: Request) -> Response:
+    def cluster_state(self) -> tuple[dict[str, Any], str]:
+        """The node map and its JSON, cached until the model changes (call with the lock held)."""
         c = self.cluster
-        with c.lock:
-            c.now()
-            return _pretty(rec.cluster_state(c.nodes, c.executions.values()))
+        c.now()
+        cached = getattr(self, "_state_cache", None)
+        if cached is None or cached[0] != c.placement_version:
+            state = rec.cluster_state(c.nodes, c.executions.values())
+            cached = (c.placement_version, state, rec.pretty(state))
+            self._state_cache = cached
+        return cached[1], cached[2]
+
+    def get_cluster_state(self, request: Request) -> Response:
+        with self.cluster.lock:
+            return _raw(self.cluster_state()[1])
 
     def get_controllers(self, request: Request) -> Response:
         c = self.cluster
