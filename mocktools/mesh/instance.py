@@ -193,7 +193,8 @@ class ServiceInstance(HTTPMockServer):
         if not instances:
             result.update(status=503, error=f"no healthy instance of {call.service}")
         start = self._next(call.service)
-        for i in range(len(instances)):
+        # every instance once; a lone instance gets a second try (a pooled connection may have gone stale)
+        for i in range(max(len(instances), 2) if instances else 0):
             target = instances[(start + i) % len(instances)]
             attempts += 1
             try:

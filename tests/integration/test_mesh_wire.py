@@ -187,3 +187,31 @@ def test_mock_mesh_admin_routes(mesh):
     assert state["hop_limit"] == 6 and state["registry"]["services"] >= 4
     requests.post(f"{mesh.url}/_mock/reset").raise_for_status()
     assert mesh.spans.trace_ids() == [] and len(mesh.discover("a")) == 1
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_connection_failure_moves_to_next_instance_and_timeouts_are_504():
+    spec = {"services": {"front": {"endpoints": {"/": {"calls": ["back:/"]},
+                                                 "/slow": {"calls": [{"service": "back", "endpoint": "/slow",
+                                                                      "timeout_ms": 50}]}}},
+                         "back": {"endpoints": {"/": {}, "/slow": {"latency_ms": 400}}}}}
+    with MockServiceMesh(spec) as m:
+        m.registry.register({"name": "back", "id": "ghost", "address": "127.0.0.1", "port": _closed_port()})
+        results = [requests.get(m.url_of("front") + "/").json()["calls"][0] for _ in range(4)]
+        assert all(r["ok"] and r["instance"] != "ghost" for r in results)
+        assert any(r.get("attempts") == 2 for r in results)
+        m.registry.deregister(m.instances["back"][0].instance_id)  # only the ghost is left
+        r = requests.get(m.url_of("front") + "/").json()["calls"][0]
+        assert r["status"] == 503 and "connection to ghost failed" in r["error"] and r["attempts"] == 2
+        m.reset()
+        r = requests.get(m.url_of("front") + "/slow")
+        assert r.status_code == 502 and r.json()["calls"][0]["status"] == 504
+        inst = m.instances["back"][0]
+        assert inst.describe_state()["service"] == "back" and inst.drain(timeout=5)
