@@ -37,6 +37,21 @@ def grpc_code_for(status: Any) -> grpc.StatusCode:
     return HTTP_TO_GRPC.get(int(status), grpc.StatusCode.UNKNOWN)
 
 
+def retry_trailers(code: grpc.StatusCode, message: str, retry_after: float) -> tuple[tuple[str, Any], ...]:
+    """Trailers that tell a gRPC client when to retry: a `google.rpc.RetryInfo` in
+    `grpc-status-details-bin` (what gRPC clients such as the OTLP exporter read) and a plain
+    `retry-after` for people reading the metadata."""
+    from google.protobuf import any_pb2, duration_pb2
+    from google.rpc import error_details_pb2, status_pb2
+
+    seconds = int(retry_after)
+    delay = duration_pb2.Duration(seconds=seconds, nanos=int(round((retry_after - seconds) * 1e9)))
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+    status = status_pb2.Status(code=code.value[0], message=message, details=[detail])
+    return (("retry-after", f"{retry_after:g}"), ("grpc-status-details-bin", status.SerializeToString()))
+
+
 def _aborted_on_purpose(context: grpc.ServicerContext) -> bool:
     code = getattr(context, "code", lambda: None)()
     return code is not None and code != grpc.StatusCode.OK
@@ -77,7 +92,7 @@ class _Interceptor(grpc.ServerInterceptor):
     def _abort_for(self, decision: FaultDecision, context: grpc.ServicerContext) -> None:
         code = grpc.StatusCode.UNAVAILABLE if decision.connection else grpc_code_for(decision.status)
         if decision.retry_after is not None:
-            context.set_trailing_metadata((("retry-after", f"{decision.retry_after:g}"),))
+            context.set_trailing_metadata(retry_trailers(code, decision.reason, decision.retry_after))
         context.abort(code, decision.reason)
 
     def _wrap_unary(self, behavior: Callable, method: str, metadata: dict[str, str]) -> Callable:

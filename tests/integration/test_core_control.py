@@ -137,3 +137,10 @@ def test_pytest_fixture_gives_a_started_reset_mock(mock_ofd: MockOFDServer, mock
 
 def test_pytest_fixture_state_does_not_leak_between_tests(mock_ofd: MockOFDServer) -> None:
     assert mock_ofd.get_received_receipts() == []
+
+
+def test_plugin_is_registered_as_a_pytest11_entry_point() -> None:
+    from importlib.metadata import entry_points
+
+    plugins = {ep.name: ep.value for ep in entry_points(group="pytest11")}
+    assert plugins["mocktools"] == "mocktools.pytest_plugin"

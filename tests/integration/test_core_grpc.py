@@ -62,7 +62,13 @@ def test_faults_map_to_grpc_codes(echo) -> None:
     with pytest.raises(grpc.RpcError) as info:
         unary(b"x", timeout=5)
     assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert dict(info.value.trailing_metadata())["retry-after"] == "60"
+    trailers = dict(info.value.trailing_metadata())
+    assert trailers["retry-after"] == "60"
+    from google.rpc import error_details_pb2, status_pb2
+
+    status = status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
+    retry = error_details_pb2.RetryInfo()
+    assert status.details[0].Unpack(retry) and retry.retry_delay.seconds == 60
     mock.set_success()
     mock.set_connection_fault("reset", count=1)
     with pytest.raises(grpc.RpcError) as info:
