@@ -95,6 +95,7 @@ class Execution:
     metadata: dict[str, Any] = field(default_factory=dict)
     rev: int = 0
     cache: Any = field(default=None, repr=False)
+    iso_cache: tuple[float, str, str] | None = field(default=None, repr=False)
 
     # ---- worker statistics (the seed: all requested workers joined 95 % of the time) ----
     def workers_joined(self) -> int:
@@ -136,6 +137,9 @@ class Execution:
         joined = self.workers_joined()
         active = self.workers_active()
         started = self.started if self.started is not None else self.created
+        cached = self.iso_cache
+        if cached is None or cached[0] != started:
+            cached = self.iso_cache = (started, iso(started), iso(started + self.queuing_after))
         stats: dict[str, Any] = {
             "ex_id": self.ex_id,
             "job_id": self.job.job_id,
@@ -153,10 +157,10 @@ class Execution:
             "processed": processed,
             "slicers": int(self.spec.get("slicers", 1)),
             "subslice_by_key": self.subslice_by_key,
-            "started": iso(started),
+            "started": cached[1],
         }
         if self.spec.get("lifecycle") == "once" and now >= started + self.queuing_after:
-            stats["queuing_complete"] = iso(started + self.queuing_after)
+            stats["queuing_complete"] = cached[2]
         return stats
 
 
