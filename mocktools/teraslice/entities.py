@@ -149,7 +149,7 @@ class Execution:
             "workers_joined": joined,
             "workers_reconnected": min(self.reconnected, joined // 4),
             "workers_disconnected": min(self.disconnected, joined // 4),
-            "job_duration": max(0, int(now - started)),
+            "job_duration": max(0, int(now - started)) if self.started is not None else 0,
             "failed": int(processed * self.fail_rate),
             "subslices": int(processed * self.sub_ratio),
             "queued": active,

@@ -6,7 +6,6 @@ Every route exists at `/v1/<path>` and `/<path>` like the real master; errors ar
 from __future__ import annotations
 
 import argparse
-import json
 from operator import attrgetter
 from typing import Any, Callable, Mapping
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from mocktools.clock import FakeClock, SystemClock
-from mocktools.teraslice import ActionError, StatusError, TerasliceCluster
+from mocktools.teraslice import StatusError, TerasliceCluster
 from mocktools.teraslice.records import cluster_state, controllers, ex_record, job_record
 from mocktools.teraslice.states import INIT, RUNNING, TERMINAL, iso, verify_status
 

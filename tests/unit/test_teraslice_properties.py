@@ -94,3 +94,56 @@ def test_polling_frequency_does_not_change_the_outcome(seed: int, total: float,
     sa = sorted((ex.ex_id, ex.status) for ex in a.executions.values())
     sb = sorted((ex.ex_id, ex.status) for ex in b.executions.values())
     assert sa == sb
+
+
+operations = st.lists(st.one_of(
+    st.tuples(st.just("advance"), st.floats(min_value=0.0, max_value=400.0, allow_nan=False)),
+    st.tuples(st.sampled_from(["pause", "resume", "stop", "force_stop", "recover"]),
+              st.integers(min_value=0, max_value=10_000)),
+    st.tuples(st.just("workers"), st.integers(min_value=0, max_value=10_000),
+              st.sampled_from(["add", "remove", "total"]), st.integers(min_value=1, max_value=8)),
+    st.tuples(st.just("start"), st.integers(min_value=0, max_value=10_000)),
+    st.tuples(st.just("force"), st.integers(min_value=0, max_value=10_000),
+              st.sampled_from(["pending", "running", "paused", "failing", "recovering",
+                               "stopping", "completed", "rejected"])),
+), min_size=1, max_size=25)
+
+
+@pytest.mark.timeout(120)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(min_value=0, max_value=2**32 - 1), ops=operations)
+def test_actions_keep_the_cluster_consistent(seed: int, ops: list[tuple]) -> None:
+    from mocktools.teraslice import ActionError, StatusError
+
+    c = TerasliceCluster(clock=FakeClock(), seed=seed, jobs=8)
+    seen: list[tuple[str, str]] = []
+    c.on_transition(lambda old, ex, reason: seen.append((old, ex.status)))
+    for op in ops:
+        ex_ids = list(c.executions)
+        ex_id = ex_ids[op[1] % len(ex_ids)] if op[0] != "advance" and ex_ids else ""
+        before = c.executions[ex_id].status if ex_id else None
+        try:
+            if op[0] == "advance":
+                c.advance(op[1])
+            elif op[0] == "pause":
+                c.pause(ex_id)
+            elif op[0] == "resume":
+                c.resume(ex_id)
+            elif op[0] == "stop":
+                c.stop(ex_id)
+            elif op[0] == "force_stop":
+                c.stop(ex_id, force=True)
+            elif op[0] == "recover":
+                c.recover_execution(ex_id, None)
+            elif op[0] == "workers":
+                c.change_workers(ex_id, op[2], op[3])
+            elif op[0] == "start":
+                c.start_job(c.executions[ex_id].job.job_id)
+            else:
+                c.force_status(ex_id, op[2])
+        except (ActionError, StatusError):
+            if before is not None:
+                assert c.executions[ex_id].status == before  # a refused action changes nothing
+        check_consistent(c)
+    for old, new in seen:
+        assert verify_status(old, new) == new
