@@ -110,3 +110,45 @@ def test_display_logic_running_count_and_sorting(mock: MockTerasliceServer) -> N
         assert updated == sorted(updated, reverse=True)
         mock.advance(600)
     app.client.close()
+
+
+@pytest.mark.timeout(60)
+def test_the_real_tui_renders_the_mock_headless(mock: MockTerasliceServer) -> None:
+    """ts-topy's Textual app itself (headless): tables and the cluster line match the mock."""
+    import asyncio
+    import time
+
+    from textual.widgets import DataTable, Static
+
+    def expected() -> tuple[int, int, int, int]:
+        c = mock.cluster
+        with c.lock:
+            c.now()
+            exs = list(c.executions.values())
+            controllers = sum(ex.status in RUNNING for ex in exs)
+            running = sum(ex.status == "running" for ex in exs)
+            living = sum(ex.status not in TERMINAL for ex in exs)
+            return controllers, len(c.jobs), running, living
+
+    async def drive() -> None:
+        app = TerasliceApp(url=mock.url, interval=3600, request_timeout=5)
+        async with app.run_test(size=(200, 60)) as pilot:
+            for round_ in range(3):
+                controllers, jobs, running, living = expected()
+                want = (f"Controllers: {controllers}  Jobs: {jobs}  Running Jobs: {running}")
+                deadline = time.monotonic() + 10  # the app fetches in a worker thread
+                while time.monotonic() < deadline:
+                    await pilot.pause(0.02)
+                    if str(app.query_one("#cluster-info", Static).render()) == want:
+                        break
+                assert str(app.query_one("#cluster-info", Static).render()) == want
+                assert app.query_one("#controllers-table", DataTable).row_count == controllers
+                assert app.query_one("#jobs-table", DataTable).row_count == jobs
+                # the default status filter shows the non-terminal executions
+                assert app.query_one("#execution-contexts-table", DataTable).row_count == living
+                mock.advance(900)
+                await app.run_action("refresh")  # the `r` binding (a key press would type
+                # into the focused filter input)
+
+    asyncio.run(drive())
+    mock.check()
