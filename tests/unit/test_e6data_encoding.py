@@ -98,3 +98,29 @@ def test_generated_rows_are_seeded_and_slice_independent():
     assert len(decoded) == 20 and decoded[3][0] == 4
     assert mix(1, 2, 3) == mix(1, 2, 3) != mix(1, 2, 4)
     assert generated_value(Column("x", "LONG", nullable=False), 1, 4, 1, null_every=5) is not None
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+VALUES = {
+    "LONG": st.integers(-2**63, 2**63 - 1),
+    "INTEGER": st.integers(-2**31, 2**31 - 1),
+    "DOUBLE": st.floats(allow_nan=False),
+    "STRING": st.text(max_size=20),
+    "BOOLEAN": st.booleans(),
+    "DATE": st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31)),
+    "DECIMAL128": st.decimals(min_value=-10**20, max_value=10**20, places=2, allow_nan=False, allow_infinity=False),
+}
+EXPECT = {"DATE": lambda d: d.isoformat()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_random_rows_round_trip_through_the_client(data):
+    types = data.draw(st.lists(st.sampled_from(sorted(VALUES)), min_size=1, max_size=5))
+    columns = make_columns([(f"c{i}", t) for i, t in enumerate(types)])
+    rows = data.draw(st.lists(st.tuples(*[st.none() | VALUES[t] for t in types]), min_size=1, max_size=8))
+    decoded = client_decode(columns, rows)
+    expected = [[None if v is None else EXPECT.get(t, lambda x: x)(v) for v, t in zip(row, types)] for row in rows]
+    assert decoded == expected
