@@ -230,3 +230,16 @@ def test_announcement_on_authenticate_moves_a_new_connection_at_once(e6, clock):
     assert e6.engine.strategy.rejections == 0
     first.close()
     second.close()
+
+
+def test_oauth_mode_resume_and_456_route_correction(e6):
+    e6.suspend_cluster()
+    conn = Connection(host="127.0.0.1", port=e6.port, access_token="tok", database="sales")
+    assert len(run_query(conn)) == 10  # prepare -> exact "status: 503, cluster is suspended" -> resume
+    assert [c.path.rsplit("/", 1)[1] for c in e6.calls][:4] == ["prepareStatement", "status", "resume", "status"]
+    e6.set_strategy("green")
+    assert len(run_query(conn)) == 10  # prepare -> exact "status: 456" -> the client flips to green
+    prepares = [(c.headers["strategy"], c.meta["grpc_code"]) for c in e6.calls if c.path.endswith("prepareStatement")]
+    assert prepares[-2:] == [("blue", "UNKNOWN"), ("green", "OK")]
+    assert all(c.headers["authorization"] == "Bearer tok" for c in e6.calls)
+    conn.close()
