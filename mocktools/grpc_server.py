@@ -9,13 +9,14 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ClassVar, Iterator
 
 import grpc
 
 from .admin import AdminAPI
 from .errors import MockStartError
 from .faults import FaultDecision
+from .http import Router
 from .server import MockServerBase, url_host
 from .serving import MockWSGIServer
 
@@ -144,13 +145,15 @@ class _Interceptor(grpc.ServerInterceptor):
         body = request if isinstance(request, bytes) else getattr(request, "SerializeToString", bytes)()
         self.mock.journal.add(time=self.mock.clock.time(), method="POST", path=method, headers=metadata,
                               body=body, status=code.value[0], duration=time.perf_counter() - started,
-                              fault=fault, meta={"grpc_code": code.name, "request": request})
+                              fault=fault, meta={"grpc_code": code.name})
 
 
 class GRPCMockServer(MockServerBase):
     """A mock served by `grpc.server`; a subclass adds its servicers in `register_services`."""
 
     scheme = "grpc"
+    #: extra `grpc.server` options of a mock (e.g. keepalive policy matching its real server)
+    grpc_options: ClassVar[tuple[tuple[str, Any], ...]] = ()
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, max_workers: int = 16,
                  admin_port: int | None = None, **kwargs: Any) -> None:
@@ -158,6 +161,7 @@ class GRPCMockServer(MockServerBase):
         self.max_workers = max_workers
         self.admin_port = admin_port
         self.admin = AdminAPI(self)
+        self.register_admin_routes(self.admin.router)
         self._server: grpc.Server | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._admin_server: MockWSGIServer | None = None
@@ -165,6 +169,9 @@ class GRPCMockServer(MockServerBase):
 
     def register_services(self, server: grpc.Server) -> None:
         """Add the mock's servicers; a bare GRPCMockServer answers UNIMPLEMENTED to everything."""
+
+    def register_admin_routes(self, router: Router) -> None:
+        """Add domain controls under /_mock/ (served on `admin_port`); the core routes are there."""
 
     @property
     def target(self) -> str:
@@ -179,7 +186,8 @@ class GRPCMockServer(MockServerBase):
     def _open(self) -> int:
         executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix=f"mocktools-{self.name}")
         self._executor = executor
-        server = grpc.server(executor, interceptors=[_Interceptor(self)], options=[("grpc.so_reuseport", 0)])
+        server = grpc.server(executor, interceptors=[_Interceptor(self)],
+                             options=[("grpc.so_reuseport", 0), *self.grpc_options])
         self.register_services(server)
         address = f"{url_host(self.host)}:{self._requested_port}"
         try:

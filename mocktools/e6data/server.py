@@ -8,6 +8,7 @@ from typing import Any, Iterable, Pattern, Sequence
 import grpc
 
 from mocktools.grpc_server import GRPCMockServer
+from mocktools.http import Router
 
 from .admin import register_e6data_admin_routes
 from .catalog import ResultSet
@@ -27,6 +28,11 @@ class MockE6DataServer(GRPCMockServer):
 
     name = "e6data"
     default_port = 50051
+    # The connector pings every 30 s even when idle; without this policy the server answers
+    # GOAWAY "too_many_pings" after ~90 s idle and the client has to reconnect.
+    grpc_options = (("grpc.keepalive_permit_without_calls", 1),
+                    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+                    ("grpc.http2.max_ping_strikes", 0))
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, strategy_interval: float | None = 120.0,
                  drain_timeout: float = 60.0, initial_strategy: str = "blue", session_ttl: float | None = 3600.0,
@@ -38,7 +44,9 @@ class MockE6DataServer(GRPCMockServer):
             initial_strategy=initial_strategy, session_ttl=session_ttl, batch_size=batch_size,
             engine_ip=host if host not in ("0.0.0.0", "::", "") else "127.0.0.1",
             enforce_strategy=enforce_strategy, credentials=credentials)
-        register_e6data_admin_routes(self, self.admin.router)
+
+    def register_admin_routes(self, router: Router) -> None:
+        register_e6data_admin_routes(self, router)
 
     def register_services(self, server: grpc.Server) -> None:
         add_to_server(self.engine, server)
