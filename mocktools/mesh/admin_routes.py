@@ -87,6 +87,51 @@ def register_mesh_admin_routes(mesh: MockServiceMesh, router: Router) -> None:
             raise ApiError(502, str(exc), type="export_failed") from None
         return {"exported_spans": sent}
 
+    def breakers(request: Request) -> Any:
+        return mesh.breakers.describe()
+
+    def breaker_events(request: Request) -> Any:
+        return {"events": [e.to_dict() for e in mesh.breakers.edge_events(request.args.get("edge"))],
+                "opened_order": mesh.breakers.opened_order()}
+
+    def breaker_action(request: Request, edge: str, action: str) -> Any:
+        try:
+            breaker = mesh.breakers[edge]
+        except KeyError:
+            raise ApiError(404, f"no breaker for edge {edge!r} (yet)", type="not_found") from None
+        {"force-open": breaker.force_open, "disable": breaker.disable, "reset": breaker.reset}[action]()
+        return breaker.metrics()
+
+    def breaker_config(request: Request) -> Any:
+        body = read_json_object(request)
+        try:
+            mesh.breakers.configure(body)
+        except ValueError as exc:
+            raise ApiError(422, str(exc), type="invalid_body") from None
+        return mesh.breakers.describe()
+
+    def chaos(request: Request) -> Any:
+        if request.method == "GET":
+            return {"seed": mesh.chaos.seed, "scenarios": mesh.chaos.scenarios()}
+        if request.method == "DELETE":
+            try:
+                mesh.chaos.clear(request.args.get("id"))
+            except KeyError:
+                raise ApiError(404, f"no scenario {request.args.get('id')}", type="not_found") from None
+            return {"scenarios": mesh.chaos.scenarios()}
+        try:
+            scenario = mesh.chaos.add(read_json_object(request))
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ApiError(422, f"bad scenario: {exc}", type="invalid_body") from None
+        return {"scenario": scenario.to_dict(mesh.clock.monotonic())}
+
+    router.add("/_mock/mesh/breakers", breakers)
+    router.add("/_mock/mesh/breakers/config", breaker_config, methods=["PUT"])
+    router.add("/_mock/mesh/breakers/events", breaker_events)
+    router.add("/_mock/mesh/breakers/<path:edge>/<any('force-open','disable','reset'):action>", breaker_action,
+               methods=["POST"])
+    router.add("/_mock/mesh/chaos", chaos, methods=["GET", "POST", "DELETE"])
+    router.add("/_mock/mesh/chaos/report", lambda request: mesh.chaos.report())
     router.add("/_mock/mesh/graph", graph)
     router.add("/_mock/mesh/traces", traces)
     router.add("/_mock/mesh/traces/<trace_id>", trace)

@@ -121,6 +121,18 @@ class ServiceInstance(HTTPMockServer):
             return self._finish(span, t0, ctx, self.error_response(
                 508, f"hop limit {mesh.hop_limit} reached at {self.service}{path}: circular call path?",
                 type="hop_limit_exceeded", service=self.service, endpoint=path, hops=hops))
+        if mesh.chaos.active:
+            fault = mesh.chaos.server_fault(self.service, self.instance_id)
+            if fault is not None:
+                span.attributes["chaos"] = fault[0]
+                if fault[0] == "status":
+                    return self._finish(span, t0, ctx, self.error_response(
+                        fault[1], f"chaos: {self.service} answers {fault[1]}", type="chaos_injected"))
+                if fault[0] == "hang":
+                    released, seconds = fault[1]
+                    _wait_any(released, self.stopping, seconds)
+                else:
+                    self.stopping.wait(fault[1])
         if endpoint.latency > 0:
             self.stopping.wait(endpoint.latency)
         results = self._run_calls(endpoint.calls, ctx, hops + 1) if endpoint.calls else []
@@ -178,51 +190,104 @@ class ServiceInstance(HTTPMockServer):
         return next(rr)  # type: ignore[call-overload]
 
     def call(self, call: CallSpec, ctx: TraceContext, hops: int) -> dict[str, Any]:
-        """One downstream call through discovery, with a CLIENT span; connection failures move on
-        to the next instance (a scale-down may race a pick), timeouts and answers do not."""
+        """One downstream call through its edge's breaker and discovery, with a CLIENT span;
+        connection failures move on to the next instance, timeouts and answers do not."""
         mesh = self.mesh
         client = child_context(ctx)
-        headers = inject(client, formats=mesh.propagation)
-        headers[HOP_HEADER] = str(hops)
-        headers[CALLER_HEADER] = self.service
         started, t0 = time.time(), time.perf_counter()
         result: dict[str, Any] = {"service": call.service, "endpoint": call.endpoint, "mode": call.mode,
                                   "optional": call.optional, "ok": False}
+        breaker = mesh.breakers.get(self.service, call.service, call.endpoint) if mesh.breakers.enabled else None
+        if breaker is not None and not breaker.try_acquire():
+            result.update(status=503, error=f"circuit breaker {breaker.edge} is {breaker.state}",
+                          breaker=breaker.state, short_circuited=True)
+        else:
+            kind = self._attempts(call, client, hops, result)
+            if breaker is not None:
+                breaker.record(breaker.config.is_failure(result.get("status", 0), kind), time.perf_counter() - t0)
+                result["breaker"] = breaker.state
+        span = Span(client.trace_id, client.span_id, ctx.span_id, f"call {call.service}{call.endpoint}",
+                    self.service, self.instance_id, call.endpoint, "client", started, time.perf_counter() - t0,
+                    "ok" if result["ok"] else "error", result.get("status", 0),
+                    {"peer.service": call.service, "mesh.call_mode": call.mode,
+                     "peer.instance": result.get("instance", "")})
+        if result.get("short_circuited"):
+            span.attributes["breaker"] = result["breaker"]
+        mesh.spans.add(span)
+        if not result["ok"]:
+            mesh.note_failure(self, result, client.trace_id)
+        return result
+
+    def _attempts(self, call: CallSpec, client: TraceContext, hops: int, result: dict[str, Any]) -> str:
+        """Try the discovered instances; return the failure kind for the breaker."""
+        mesh = self.mesh
+        headers = inject(client, formats=mesh.propagation)
+        headers[HOP_HEADER] = str(hops)
+        headers[CALLER_HEADER] = self.service
+        if mesh.chaos.active:
+            mesh.chaos.tick()
         instances = mesh.discover(call.service, caller=self.service)
-        attempts = 0
         if not instances:
             result.update(status=503, error=f"no healthy instance of {call.service}")
+            return "connection"
         start = self._next(call.service)
+        kind, attempts = "status", 0
         # every instance once; a lone instance gets a second try (a pooled connection may have gone stale)
-        for i in range(max(len(instances), 2) if instances else 0):
+        for i in range(max(len(instances), 2)):
             target = instances[(start + i) % len(instances)]
             attempts += 1
+            fault = mesh.chaos.client_fault(self.service, call.service, target.id, call.endpoint) \
+                if mesh.chaos.active else None
+            if fault is not None:
+                if fault[0] == "refuse":
+                    result.update(status=503, error=f"connection to {target.id} refused: {fault[1]}")
+                    kind = "connection"
+                    continue
+                if fault[0] == "timeout":
+                    self.stopping.wait(call.timeout)
+                    result.update(status=504, error=f"{target.id} did not answer within {call.timeout}s: "
+                                                    f"{fault[1]}", instance=target.id)
+                    kind = "timeout"
+                    break
+                if fault[0] == "status":
+                    result.update(status=fault[1], error=f"chaos: {self.service}->{call.service} answered "
+                                                         f"{fault[1]}", instance=target.id)
+                    break
+                self.stopping.wait(fault[1])  # edge latency
             try:
                 resp = self.http.request("GET", target.url + call.endpoint, headers=headers,
                                          timeout=urllib3.Timeout(connect=call.timeout, read=call.timeout),
                                          retries=False, preload_content=True)
             except (NewConnectionError, ProtocolError) as exc:
                 result.update(status=503, error=f"connection to {target.id} failed: {type(exc).__name__}")
+                kind = "connection"
                 continue
             except URLTimeout:
                 result.update(status=504, error=f"{target.id} did not answer within {call.timeout}s",
                               instance=target.id)
+                kind = "timeout"
                 break
             except HTTPError as exc:
                 result.update(status=502, error=f"{target.id}: {type(exc).__name__}: {exc}", instance=target.id)
+                kind = "connection"
                 break
             result.pop("error", None)
             result.update(status=resp.status, instance=target.id, ok=resp.status < 400, body=_body(resp.data))
+            kind = "status"
             break
         if attempts > 1:
             result["attempts"] = attempts
-        span = Span(client.trace_id, client.span_id, ctx.span_id, f"call {call.service}{call.endpoint}",
-                    self.service, self.instance_id, call.endpoint, "client", started, time.perf_counter() - t0,
-                    "ok" if result["ok"] else "error", result.get("status", 0),
-                    {"peer.service": call.service, "mesh.call_mode": call.mode,
-                     "peer.instance": result.get("instance", "")})
-        mesh.spans.add(span)
-        return result
+        return kind
+
+
+def _wait_any(first: threading.Event, second: threading.Event, seconds: float) -> None:
+    """Wait until either event is set or ``seconds`` pass (a hang released by chaos or by stop)."""
+    deadline = time.monotonic() + seconds
+    while not first.is_set() and not second.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        first.wait(min(left, 0.05))
 
 
 def _body(data: bytes) -> Any:

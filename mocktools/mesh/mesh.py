@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from ..errors import MockStartError
 from ..http import Router
 from ..server import HTTPMockServer
 from .admin_routes import register_mesh_admin_routes
+from .breakers import BreakerRegistry
+from .chaos import ChaosController
 from .consul_api import ConsulAPI
 from .graph import DependencyGraph
 from .instance import ServiceInstance
@@ -51,7 +54,8 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
     def __init__(self, spec: MeshSpec | dict[str, Any] | str | Path | None = None, host: str = "127.0.0.1",
                  port: int = 0, *, hop_limit: int | None = None, propagation: tuple[str, ...] = ("w3c",),
                  accept_b3: bool = True, accept_jaeger: bool = True, node: str = "mesh-node",
-                 datacenter: str = "dc1", workers: int = 64, **kwargs: Any) -> None:
+                 datacenter: str = "dc1", workers: int = 64, breakers: dict[str, Any] | None = None,
+                 **kwargs: Any) -> None:
         self.spec = _as_spec(spec)
         self._original = self.spec.to_dict()  # what reset() returns the topology to
         super().__init__(host, port, **kwargs)
@@ -61,6 +65,10 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         self.registry = ServiceRegistry(self.clock, node=node, datacenter=datacenter, address=self.host)
         self.graph = DependencyGraph.from_spec(self.spec)
         self.spans = SpanStore()
+        self.breakers = BreakerRegistry(self.clock, breakers if breakers is not None else self.spec.breakers)
+        self.graph.state_provider = self.breakers.graph_state
+        self.chaos = ChaosController(self, self.seed or 0)
+        self._failed: deque[dict[str, Any]] = deque(maxlen=10_000)
         self.instances: dict[str, list[ServiceInstance]] = {n: [] for n in self.spec.services}
         self._workers = workers
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="mesh-call")
@@ -98,6 +106,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
     def stop(self) -> None:
         with self._topology:
             self.registry.close()  # wake blocking queries first, or joining their threads would hang
+            self.chaos.release_hangs()
             self._stop_instances()
             self.executor.shutdown(wait=False, cancel_futures=True)
             super().stop()
@@ -264,6 +273,26 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         target = found[next(self._ids) % len(found)]
         return self._session.request(method, target.url + endpoint, headers=headers, timeout=timeout)
 
+    def restart_instance(self, instance_id: str) -> ServiceInstance:
+        """Start a stopped instance again (on a new port) and register it anew."""
+        inst = self.instance(instance_id)
+        with self._topology:
+            if not inst.running and self.running:
+                inst.start()
+            self._register(inst)
+        return inst
+
+    # ---- failures -------------------------------------------------------------------------
+    def note_failure(self, inst: ServiceInstance, result: dict[str, Any], trace_id: str) -> None:
+        self._failed.append({"time": self.clock.time(), "trace_id": trace_id, "caller": inst.service,
+                             "instance": inst.instance_id, "callee": result["service"],
+                             "endpoint": result["endpoint"], "status": result.get("status"),
+                             "error": result.get("error", ""), "short_circuited": bool(result.get("short_circuited"))})
+
+    def failed_calls(self) -> list[dict[str, Any]]:
+        """Every failed downstream call (bounded): caller, callee, status, error, breaker short-circuit."""
+        return list(self._failed)
+
     # ---- tracing --------------------------------------------------------------------------
     def trace(self, trace_id: str) -> list[Span]:
         return self.spans.spans(trace_id)
@@ -292,12 +321,16 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         """Clear spans and partitions, return the topology to the spec the mesh was built with
         (restarting instances only if it changed), and re-register every instance as passing."""
         with self._topology:
+            self.chaos.reset()
             self.spans.clear()
+            self._failed.clear()
+            self.breakers.configure(self.breakers.doc)
             if self.spec.to_dict() != self._original:
                 running = self.running
                 self._stop_instances()
                 self.spec = MeshSpec.from_dict(self._original)
                 self.graph = DependencyGraph.from_spec(self.spec)
+                self.graph.state_provider = self.breakers.graph_state
                 self.instances = {n: [] for n in self.spec.services}
                 if running:
                     todo = [(n, self._new_instance(n)) for n, s in self.spec.services.items()
@@ -322,6 +355,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         return {"mesh": self.spec.name, "hop_limit": self.hop_limit,
                 "services": {n: [i.instance_id for i in g] for n, g in self.instances.items()},
                 "registry": self.registry.describe(), "spans": self.spans.describe(),
+                "breakers": self.breakers.describe(), "chaos": self.chaos.scenarios(),
                 "cycles": self.graph.find_cycles()}
 
     @classmethod

@@ -315,6 +315,15 @@ class ServiceRegistry:
             names = {self._services[i].name for i in instance_ids if i in self._services}
             self._bump(*names)
 
+    def reveal(self, caller: str, instance_ids: Iterable[str]) -> None:
+        """Undo :meth:`hide` for these instances only (other partitions stay)."""
+        with self._cond:
+            hidden = self._hidden.get(caller, set())
+            hidden.difference_update(instance_ids)
+            if not hidden:
+                self._hidden.pop(caller, None)
+            self._bump(*{e.name for e in self._services.values()})
+
     def unhide(self, caller: str | None = None) -> None:
         with self._cond:
             if caller is None:

@@ -106,6 +106,7 @@ class MeshSpec:
     services: dict[str, ServiceSpec] = field(default_factory=dict)
     hop_limit: int = 16
     allow_cycles: bool = True
+    breakers: dict[str, Any] | None = None  # see mocktools.mesh.breakers; None: no breakers
 
     def add(self, service: ServiceSpec) -> MeshSpec:
         self.services[service.name] = service
@@ -122,6 +123,11 @@ class MeshSpec:
         spec = cls(name=str(doc.get("name", "mesh")))
         spec.hop_limit = _int(doc.get("hop_limit", 16), "hop_limit", errors, low=1, high=1000)
         spec.allow_cycles = bool(doc.get("allow_cycles", True))
+        if doc.get("breakers") is not None:
+            from .breakers import validate_breaker_doc
+
+            spec.breakers = doc["breakers"]
+            errors.extend(validate_breaker_doc(spec.breakers))
         defaults = doc.get("defaults", {})
         defaults = {} if defaults is None else defaults
         if not isinstance(defaults, dict):
@@ -170,8 +176,11 @@ class MeshSpec:
         return cls.from_json(text) if p.suffix == ".json" else cls.from_yaml(text)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "hop_limit": self.hop_limit, "allow_cycles": self.allow_cycles,
-                "services": {n: s.to_dict() for n, s in self.services.items()}}
+        out = {"name": self.name, "hop_limit": self.hop_limit, "allow_cycles": self.allow_cycles,
+               "services": {n: s.to_dict() for n, s in self.services.items()}}
+        if self.breakers is not None:
+            out["breakers"] = self.breakers
+        return out
 
     # ---- validation ----------------------------------------------------------------------
     def problems(self) -> list[str]:
