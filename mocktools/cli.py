@@ -26,6 +26,8 @@ def _serve_parser(name: str | None, cls: type[MockServerBase] | None) -> argpars
     _common(parser)
     parser.add_argument("--port", type=int, default=None, help="port (default: the mock's well-known port)")
     parser.add_argument("--reload", action="store_true", help="restart when mocktools' source changes")
+    parser.add_argument("--admin-port", type=int, default=None,
+                        help="gRPC mocks: port of the /_mock/ HTTP control API (default: port + 1)")
     if cls is not None:
         cls.cli_arguments(parser)
     return parser
@@ -44,7 +46,9 @@ def _main_parser() -> argparse.ArgumentParser:
 
 def print_table(registry: MockRegistry, out: Any = None) -> None:
     out = out or sys.stdout
-    rows = [(name, type(mock).__name__, mock.url) for name, mock in registry.items()]
+    rows = [(name, type(mock).__name__, "  ".join(
+        url if role == "url" else f"{role}: {url}" for role, url in mock.endpoints().items()))
+        for name, mock in registry.items()]
     width = [max(len(r[i]) for r in rows + [("mock", "class", "url")]) for i in range(3)]
     print(f"{'mock':<{width[0]}}  {'class':<{width[1]}}  url", file=out)
     for name, cls, url in rows:
@@ -74,6 +78,15 @@ def run_until_signalled(registry: MockRegistry, *, install_signals: bool = True,
         print("stopped", flush=True)
 
 
+def _transport_kwargs(cls: type[MockServerBase], port: int, admin_port: int | None = None) -> dict[str, Any]:
+    """gRPC mocks get their /_mock/ HTTP control API beside them (port + 1 by default)."""
+    from .grpc_server import GRPCMockServer
+
+    if not issubclass(cls, GRPCMockServer):
+        return {}
+    return {"admin_port": admin_port if admin_port is not None else (port + 1 if port else 0)}
+
+
 def _serve(argv: Sequence[str]) -> int:
     name = next((a for a in argv if not a.startswith("-")), None)
     cls = get_mock_class(name) if name in CATALOG else None
@@ -82,7 +95,8 @@ def _serve(argv: Sequence[str]) -> int:
     port = args.port if args.port is not None else CATALOG[args.name].port
 
     def build_and_run(install_signals: bool = True) -> None:
-        mock = cls.from_cli(args, host=args.host, port=port, seed=args.seed, verbose=args.verbose)
+        mock = cls.from_cli(args, host=args.host, port=port, seed=args.seed, verbose=args.verbose,
+                            **_transport_kwargs(cls, port, args.admin_port))
         run_until_signalled(MockRegistry({args.name: mock}), install_signals=install_signals)
 
     if args.reload:
@@ -100,7 +114,9 @@ def _up(args: argparse.Namespace) -> int:
     registry = MockRegistry()
     for name in names:
         cls = get_mock_class(name)
-        registry.add(name, cls, host=args.host, port=CATALOG[name].port, seed=args.seed, verbose=args.verbose)
+        port = CATALOG[name].port
+        registry.add(name, cls, host=args.host, port=port, seed=args.seed, verbose=args.verbose,
+                     **_transport_kwargs(cls, port))
     run_until_signalled(registry)
     return 0
 

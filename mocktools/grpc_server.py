@@ -183,6 +183,12 @@ class GRPCMockServer(MockServerBase):
         server = self._admin_server
         return f"http://{url_host(self.host)}:{server.port}" if server is not None else None
 
+    def endpoints(self) -> dict[str, str]:
+        found = super().endpoints()
+        if self.admin_url:
+            found["admin"] = self.admin_url
+        return found
+
     def _open(self) -> int:
         executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix=f"mocktools-{self.name}")
         self._executor = executor

@@ -189,6 +189,10 @@ class MockServerBase:
         """A JSON-ready summary of the domain state, for `/_mock/state` and health pages."""
         return {}
 
+    def endpoints(self) -> dict[str, str]:
+        """Every address the mock listens on, by role (a mock with a second listener adds it)."""
+        return {"url": self.url}
+
     def status(self) -> dict[str, Any]:
         return {"name": self.name, "url": self.url, "running": self._running, "mode": self.faults.mode(),
                 "calls": self.journal.count(), "faults": self.faults.describe(),

@@ -159,6 +159,12 @@ class MockOTLPCollector(HTTPMockServer):
         """What an OTLP/gRPC exporter takes as `endpoint` (plain-text `http://host:port`)."""
         return None if self.grpc is None else self.grpc.endpoint
 
+    def endpoints(self) -> dict[str, str]:
+        found = super().endpoints()
+        if self.grpc_endpoint:
+            found["grpc"] = self.grpc_endpoint
+        return found
+
     def endpoint(self, signal: str) -> str:
         """The full OTLP/HTTP URL of one signal, e.g. `endpoint("traces")` -> `.../v1/traces`."""
         return self.url + SIGNALS[signal].path

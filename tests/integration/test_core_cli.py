@@ -69,3 +69,13 @@ def test_cli_process_serves_and_exits_cleanly_on_sigterm(argv: list[str]) -> Non
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def test_grpc_mocks_get_an_admin_port_from_the_cli() -> None:
+    from mocktools.cli import _transport_kwargs
+    from mocktools.e6data import MockE6DataServer
+
+    assert _transport_kwargs(MockE6DataServer, 50051) == {"admin_port": 50052}
+    assert _transport_kwargs(MockE6DataServer, 0) == {"admin_port": 0}
+    assert _transport_kwargs(MockE6DataServer, 50051, 7000) == {"admin_port": 7000}
+    assert _transport_kwargs(MockOFDServer, 9000) == {}
