@@ -9,6 +9,8 @@
 - discovery: (a) in process: register -> visible in discover(); (b) over HTTP: a py-consul
   blocking health query parked on ?index= and a registration made through py-consul; (c)
   mesh.scale(+1) -> new instance visible to discovery.
+- resilience: breaker decision time, state change -> listener, force-open over HTTP -> next call
+  short-circuited, and /deep throughput with a breaker on every edge and chaos active.
 - tracing: the per-hop tracing work in process (extract + child contexts + inject + 2 spans
   recorded), against the seed's 5 ms budget.
 Client and mesh share the machine's 2 cores. Prints numbers; asserts nothing.
@@ -138,6 +140,49 @@ def bench_tracing(n: int = 20_000) -> None:
           f"{per_hop * 1e6:.1f} us (budget 5 ms, goal < 200 us)")
 
 
+def bench_resilience(services: int, clients: int, seconds: float, n: int = 100_000) -> None:
+    from mocktools.clock import SystemClock
+    from mocktools.mesh.breaker import BreakerConfig, CircuitBreaker
+
+    b = CircuitBreaker("a->b", BreakerConfig(window_size=100, minimum_calls=100), SystemClock())
+    t0 = time.perf_counter()
+    for i in range(n):
+        if b.try_acquire():
+            b.record(i % 10 == 0, 0.001)
+    print(f"breaker decision (try_acquire + record, CLOSED): {(time.perf_counter() - t0) / n * 1e6:.2f} us "
+          f"(seed budget 50 ms)")
+    spec = layered_spec(services)
+    spec.breakers = {"default": {"window_size": 20, "minimum_calls": 10, "wait_duration": 1}}
+    with MockServiceMesh(spec, seed=1) as mesh:
+        fired: list[float] = []
+        mesh.breakers.add_listener(lambda e: fired.append(time.perf_counter()))
+        lat = []
+        for _ in range(20):
+            br = mesh.breakers.get("x", "y")
+            for _ in range(99):
+                br.record(False)
+            t0 = time.perf_counter()
+            br.transition_to_open("bench")
+            lat.append(fired[-1] - t0)
+            br.reset()
+        print(f"breaker state change -> listener notified: median {statistics.median(lat) * 1e6:.1f} us")
+        with requests.Session() as s:
+            url = mesh.url_of("gateway") + "/deep"
+            s.get(url)
+            t0 = time.perf_counter()
+            s.post(f"{mesh.url}/_mock/mesh/breakers/gateway->api-0/force-open")
+            short = s.get(url).json()["calls"][0].get("short_circuited")
+            print(f"force-open over HTTP -> next call short-circuited ({short}): "
+                  f"{(time.perf_counter() - t0) * 1000:.2f} ms")
+            s.post(f"{mesh.url}/_mock/mesh/breakers/gateway->api-0/reset")
+        mesh.chaos.error_rate(service="db", rate=0.1)
+        mesh.chaos.latency(edge="leaf-0->db", distribution="uniform", low=0.0, high=0.001)
+        ok, bad, took = load(mesh.url_of("gateway") + "/deep", clients, seconds)
+        print(f"with breakers on every edge + chaos (10% db errors, edge latency): gateway /deep "
+              f"{(ok + bad) / took:.0f} req/s at the edge ({bad} failed as injected), "
+              f"{(ok + bad) * 5 / took:.0f} service requests/s across the mesh")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--services", type=int, default=50)
@@ -149,6 +194,7 @@ def main() -> None:
     with MockServiceMesh(layered_spec(args.services)) as mesh:
         bench_throughput(mesh, args.clients, args.seconds)
         bench_discovery(mesh)
+    bench_resilience(args.services, args.clients, args.seconds)
 
 
 if __name__ == "__main__":

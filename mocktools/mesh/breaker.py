@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ..clock import Clock
@@ -99,18 +99,24 @@ class BreakerEvent:
                 "reason": self.reason}
 
 
-@dataclass
 class _Window:
-    """Outcomes as (failed, slow) in a count buffer, or [second, calls, failed, slow] buckets."""
+    """Outcomes in a count buffer of (failed, slow) with running sums (O(1) per call), or
+    [second, calls, failed, slow] buckets for a time window."""
 
-    config: BreakerConfig
-    calls: deque = field(default_factory=deque)
+    def __init__(self, config: BreakerConfig) -> None:
+        self.config = config
+        self.calls: deque = deque()
+        self.failed = self.slow = 0
 
     def add(self, failed: bool, slow: bool, now: float) -> None:
         if self.config.window_type == "count":
             self.calls.append((failed, slow))
+            self.failed += failed
+            self.slow += slow
             if len(self.calls) > self.config.window_size:
-                self.calls.popleft()
+                old_failed, old_slow = self.calls.popleft()
+                self.failed -= old_failed
+                self.slow -= old_slow
             return
         second = int(now)
         if not self.calls or self.calls[-1][0] != second:
@@ -122,7 +128,7 @@ class _Window:
 
     def totals(self, now: float) -> tuple[int, int, int]:
         if self.config.window_type == "count":
-            return len(self.calls), sum(f for f, _ in self.calls), sum(s for _, s in self.calls)
+            return len(self.calls), self.failed, self.slow
         while self.calls and self.calls[0][0] <= int(now) - self.config.window_size:
             self.calls.popleft()
         return (sum(b[1] for b in self.calls), sum(b[2] for b in self.calls), sum(b[3] for b in self.calls))
