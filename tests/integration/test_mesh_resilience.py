@@ -1,7 +1,7 @@
 """Mesh II through real HTTP: edge breakers, chaos scenarios, cascades, reproducibility, controls."""
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import consul
 import pybreaker
@@ -57,16 +57,20 @@ def test_breaker_opens_on_leaf_outage_fails_fast_and_recovers_on_the_clock():
 @pytest.mark.timeout(30)
 def test_half_open_probe_limit_under_concurrent_load():
     clock = FakeClock()
-    spec = chain({"default": {**FAST, "half_open_calls": 2}})
-    spec["services"]["db"]["endpoints"]["/q"] = {"latency_ms": 150}
-    with MockServiceMesh(spec, clock=clock) as m:
+    with MockServiceMesh(chain({"default": {**FAST, "half_open_calls": 2}}), clock=clock) as m:
         m.breakers.get("api", "db", "/q").transition_to_open("test")
         clock.advance(30)
+        m.chaos.hang("db")  # the two trial calls stall until every other request was decided
         before = db_calls(m)
         with ThreadPoolExecutor(10) as pool:
-            results = list(pool.map(lambda _: get(m, "api").json()["calls"][0], range(10)))
+            futures = [pool.submit(lambda: get(m, "api").json()["calls"][0]) for _ in range(10)]
+            rejected = []
+            for f in as_completed(futures):
+                rejected.append(f.result())
+                if len(rejected) == 8:
+                    m.chaos.clear()  # release the trials
         assert db_calls(m) - before == 2
-        assert sum(1 for r in results if r.get("short_circuited")) == 8
+        assert sum(1 for r in rejected if r.get("short_circuited")) == 8
         assert m.breakers["api->db"].state == CLOSED
 
 
@@ -108,8 +112,8 @@ def test_partition_scheduled_on_the_mesh_clock():
 
 def _cascade(breakers):
     spec = {"services": {
-        "edge": {"calls": [{"service": "mid", "timeout_ms": 150}]},
-        "mid": {"calls": [{"service": "leaf", "optional": True, "timeout_ms": 300}]},
+        "edge": {"calls": [{"service": "mid", "timeout_ms": 400}]},
+        "mid": {"calls": [{"service": "leaf", "optional": True, "timeout_ms": 800}]},
         "leaf": {}}}
     if breakers:
         spec["breakers"] = {"edges": {"mid->leaf": {"window_size": 2, "minimum_calls": 2, "wait_duration": 600}}}
@@ -122,9 +126,9 @@ def test_cascade_contained_by_breaker_or_not(with_breaker):
     with MockServiceMesh(_cascade(with_breaker)) as m:
         opened = threading.Event()
         m.breakers.add_listener(lambda e: opened.set() if e.to_state == OPEN else None)
-        m.chaos.hang("leaf", seconds=2)
+        m.chaos.hang("leaf", seconds=5)
         first = [get(m, "edge").status_code for _ in range(2)]
-        assert first == [502, 502]  # mid waits 300 ms on leaf; edge gives up at 150 ms
+        assert first == [502, 502]  # mid waits 800 ms on leaf; edge gives up at 400 ms
         if with_breaker:
             assert opened.wait(5)
             r = get(m, "edge")
