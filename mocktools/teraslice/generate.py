@@ -186,6 +186,7 @@ def add_generated_job(model: "TerasliceCluster", rng: random.Random, now: float,
         ended = min(h_created + rng.uniform(60.0, 3 * DAY), limit - 1.0)
         status = rng.choices(TERMINAL_STATUSES, TERMINAL_WEIGHTS)[0]
         place_terminal(model, ex, max(h_created, ended), status, rng)
+        model.sync_living(ex)
     if active_age is not None:
         ex = model.add_execution(job, newest, rng)
         if historical:

@@ -63,6 +63,9 @@ class TerasliceCluster(ClusterActions):
             self.rng = random.Random(self.seed)
             self.jobs: dict[str, Job] = {}
             self.executions: dict[str, Execution] = {}
+            #: non-terminal executions, in creation order (kept incrementally: lifecycle events
+            #: choose among them, and a year of fake time must not rescan every execution)
+            self.living: dict[str, Execution] = {}
             self.nodes: list[Node] = []
             self.slots_per_node = 0
             self._heap: list[tuple[float, int, str, str]] = []
@@ -110,6 +113,7 @@ class TerasliceCluster(ClusterActions):
                 ex.recovered_slice_type = "pending"
         job.executions.append(ex)
         self.executions[ex.ex_id] = ex
+        self.sync_living(ex)
         self._schedule(ex)
         self.version += 1
         return ex
@@ -150,6 +154,13 @@ class TerasliceCluster(ClusterActions):
                     self._lifecycle_event(self._event_index, t_ev)
                 self._event_index += 1
         self.settled_at = now
+
+    def sync_living(self, ex: Execution) -> None:
+        """Keep `living` in step with the execution's status."""
+        if ex.status in TERMINAL:
+            self.living.pop(ex.ex_id, None)
+        else:
+            self.living[ex.ex_id] = ex
 
     def _schedule(self, ex: Execution) -> None:
         """Compute when the current status ends by itself and queue it."""
@@ -210,6 +221,7 @@ class TerasliceCluster(ClusterActions):
         ex.fold(t)
         ex.rev += 1
         self.version += 1
+        self.sync_living(ex)
         if (old in RUNNING) != (new in RUNNING):
             self.placement_version += 1
         self._schedule(ex)
@@ -222,9 +234,8 @@ class TerasliceCluster(ClusterActions):
         rng = random.Random(f"{self.seed}/event/{index}")
         if rng.random() >= 0.5:
             return
-        living = [ex for ex in self.executions.values()
-                  if ex.status not in TERMINAL and ex.status != "stopping" and not ex.deleted]
-        busy = {ex.job.job_id for ex in self.executions.values() if ex.status not in TERMINAL}
+        living = [ex for ex in self.living.values() if ex.status != "stopping" and not ex.deleted]
+        busy = {ex.job.job_id for ex in self.living.values()}
         idle = [job for job in self.jobs.values()
                 if job.job_id not in busy and not job.deleted and job.active is not False]
         if idle and living:
@@ -289,7 +300,7 @@ class TerasliceCluster(ClusterActions):
             return self.set_status(ex, status, now, "forced")
 
     def living_executions(self) -> list[Execution]:
-        return [ex for ex in self.executions.values() if ex.status not in TERMINAL]
+        return list(self.living.values())
 
     def check_status_change(self, ex: Execution, desired: str) -> None:
         """Raise StatusError now if `desired` is not reachable from the current status."""

@@ -273,3 +273,11 @@ def test_advance_needs_a_fake_clock() -> None:
     c = TerasliceCluster(clock=SystemClock(), seed=1, jobs=2)
     with pytest.raises(TypeError):
         c.advance(1)
+
+
+@pytest.mark.timeout(60)
+def test_a_simulated_year_stays_fast_and_bounded() -> None:
+    c = make(1, jobs=30)
+    c.advance(365 * 86400)
+    assert len(c.events) == 100  # only the most recent events are kept
+    assert len(c.living) <= len(c.jobs)

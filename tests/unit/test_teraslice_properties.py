@@ -36,6 +36,8 @@ def check_consistent(c: TerasliceCluster) -> None:
             living_per_job[job.job_id] = living_per_job.get(job.job_id, 0) + 1
         assert rec["_updated"] >= rec["_created"]
     assert all(n == 1 for n in living_per_job.values())
+    assert set(c.living) == {ex.ex_id for ex in c.executions.values() if ex.status not in TERMINAL}
+    assert [ex.ex_id for ex in c.living_executions()] == list(c.living)
     for stats in controllers(c.executions.values(), now):
         ex = c.executions[stats["ex_id"]]
         assert ex.status not in TERMINAL
