@@ -321,3 +321,43 @@ def test_python_controls(mock: MockTerasliceServer) -> None:
     assert set(stored) == {"job_id"}
     mock.regenerate(seed=1, jobs=3)
     assert len(mock.cluster.jobs) == 3
+
+
+@pytest.mark.timeout(60)
+def test_concurrent_clients_while_time_moves(mock: MockTerasliceServer) -> None:
+    import threading
+
+    paths = ["/v1/ex?size=1000", "/v1/cluster/controllers", "/v1/jobs?size=1000",
+             "/txt/workers?size=50", "/v1/cluster/state", "/v1/ex?status=running&sort=name"]
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def client(i: int) -> None:
+        with requests.Session() as session:
+            n = 0
+            while n < 40:
+                path = paths[(i + n) % len(paths)]
+                r = session.get(mock.url + path)
+                if r.status_code != 200:
+                    failures.append(f"{path} {r.status_code}")
+                if path.startswith("/v1/ex?size"):
+                    ex = r.json()
+                    if ex and ex[0]["_status"] not in ("completed", "stopped", "failed",
+                                                       "terminated", "rejected"):
+                        session.post(mock.url + f"/v1/ex/{ex[0]['ex_id']}/_workers?add=1")
+                n += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    mock.cluster.lifecycle_events = True
+    advanced = 0
+    while any(t.is_alive() for t in threads):
+        mock.advance(30)
+        advanced += 1
+    stop.set()
+    assert advanced > 10
+    for t in threads:
+        t.join()
+    assert failures == []
+    mock.check()
