@@ -361,3 +361,17 @@ def test_concurrent_clients_while_time_moves(mock: MockTerasliceServer) -> None:
         t.join()
     assert failures == []
     mock.check()
+
+
+def test_every_documented_get_endpoint_is_served(mock, http) -> None:
+    from mocktools.teraslice.openapi import ENDPOINTS
+
+    ex = get(http, mock, "/v1/ex?size=1&status=running").json()[0]
+    for method, path, _summary, _params in ENDPOINTS:
+        if method != "get":
+            continue
+        url = path.replace("{job_id}", ex["job_id"]).replace("{ex_id}", ex["ex_id"])
+        r = http.get(mock.url + url)
+        assert r.status_code == 200, (url, r.status_code, r.text[:200])
+    spec_paths = set(get(http, mock, "/openapi.json").json()["paths"])
+    assert {p for _, p, _, _ in ENDPOINTS} == spec_paths
