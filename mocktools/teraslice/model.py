@@ -189,7 +189,6 @@ class TerasliceCluster(ClusterActions):
         if status == "pending":
             self.set_status(ex, "scheduling", at, "scheduled")
         elif status == "scheduling":
-            self.allocate_slicer(ex)
             self.set_status(ex, "initializing", at, "slicer allocated")
         elif status == "initializing":
             nxt = "recovering" if ex.recovered_execution else "running"
@@ -212,6 +211,8 @@ class TerasliceCluster(ClusterActions):
         ex.status = new
         ex.since = t
         ex.updated = max(ex.updated, t)
+        if (new in PROCESSING or new in ("initializing", "paused")) and ex.slicer_hostname is None:
+            self.allocate_slicer(ex)
         if new in PROCESSING and ex.started is None:
             ex.started = t
         if new in TERMINAL:
@@ -295,8 +296,6 @@ class TerasliceCluster(ClusterActions):
             ex = self.executions.get(ex_id)
             if ex is None:
                 raise KeyError(ex_id)
-            if status == "initializing" and ex.slicer_hostname is None:
-                self.allocate_slicer(ex)
             return self.set_status(ex, status, now, "forced")
 
     def living_executions(self) -> list[Execution]:

@@ -142,6 +142,9 @@ def test_force_status_goes_through_the_guard() -> None:
     run_to_running(c, ex_id)
     with pytest.raises(StatusError):
         c.force_status(ex_id, "pending")
+    direct = fresh_execution(c)
+    assert c.force_status(direct, "running") == "running"
+    assert c.executions[direct].slicer_hostname and c.executions[direct].started is not None
     c.force_status(ex_id, "completed")
     with pytest.raises(StatusError):
         c.force_status(ex_id, "running")
