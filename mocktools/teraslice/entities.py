@@ -96,6 +96,8 @@ class Execution:
     rev: int = 0
     cache: Any = field(default=None, repr=False)
     iso_cache: tuple[float, str, str] | None = field(default=None, repr=False)
+    #: processing history [(start time, slices done at start, slices per second)]
+    segments: list[tuple[float, float, float]] = field(default_factory=list, repr=False)
 
     # ---- worker statistics (the seed: all requested workers joined 95 % of the time) ----
     def workers_joined(self) -> int:
@@ -123,6 +125,31 @@ class Execution:
         self.seg_rate = self.slice_rate()
         if self.seg_rate == 0.0:
             self.seg_start = None
+        else:
+            self.add_segment(t, self.slices, self.seg_rate)
+
+    def add_segment(self, t: float, slices: float, rate: float) -> None:
+        """Remember that from `t` on (at `slices` done) slices accrued at `rate` per second."""
+        segs = self.segments
+        if segs and segs[-1][0] == t:
+            segs[-1] = (t, slices, rate)
+        else:
+            segs.append((t, slices, rate))
+
+    def time_of_slice(self, target: float) -> float | None:
+        """When the `target`-th slice was done (exact: the history is piecewise linear)."""
+        segs = self.segments
+        if not segs:
+            return None
+        lo, hi = 0, len(segs) - 1
+        while lo < hi:  # last segment whose start count is <= target
+            mid = (lo + hi + 1) // 2
+            if segs[mid][1] <= target:
+                lo = mid
+            else:
+                hi = mid - 1
+        t0, s0, rate = segs[lo]
+        return t0 + max(0.0, target - s0) / rate if rate > 0 else t0
 
     # ---- slice statistics, all non-decreasing in `now` ----
     def processed(self, now: float) -> int:

@@ -116,6 +116,7 @@ def place_living(model: "TerasliceCluster", ex: Execution, now: float,
         ex.status = "running"  # rate of the processing phase
         end = since if status in ("paused", "stopping") else now
         ex.slices = ex.slice_rate() * max(0.0, end - started)
+        ex.segments = [(started, 0.0, ex.slice_rate())]
     ex.status = status
     ex.since = since
     ex.updated = since
@@ -136,6 +137,7 @@ def place_terminal(model: "TerasliceCluster", ex: Execution, ended: float, statu
         model.allocate_slicer(ex, rng)
         ex.status = "running"
         ex.slices = ex.slice_rate() * max(0.0, ended - started)
+        ex.segments = [(started, 0.0, ex.slice_rate())]
         ex.final_stats = ex.controller_stats(ended)
     else:
         ex.final_stats = {}

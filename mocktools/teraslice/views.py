@@ -190,6 +190,32 @@ class ViewsMixin:
             raise ApiError(404, f"Could not find active slicer for ex_id: {ex_id}")
         return _pretty([ex.controller_stats(now)])
 
+    def get_errors(self, request: Request, ex_id: str | None = None,
+                   job_id: str | None = None) -> Response:
+        """Slice errors of one execution, of a job's latest execution, or of all executions."""
+        from .query import QueryError, parse_query, parse_sort
+        from .slice_errors import SORTABLE, select_errors
+
+        size, start, sort = self._search_options(request)  # type: ignore[attr-defined]
+        query = request.args.get("filter") or ""
+        try:
+            keys = parse_sort(sort, SORTABLE)
+            keep = parse_query(query) if query.strip() else None
+        except QueryError as exc:
+            raise ApiError(400, str(exc)) from None
+        descending = keys[0][1] if keys else True
+        c = self.cluster
+        with c.lock:
+            now = c.now()
+            if job_id is not None:
+                ex_id = _call(c.latest_execution, job_id).ex_id
+            if ex_id is None:
+                exs = list(c.executions.values())
+            else:
+                ex = c.executions.get(ex_id)
+                exs = [ex] if ex is not None else []
+            return _pretty(select_errors(exs, now, start, size, descending, keep))
+
     # ---------------------------------------------------------------- actions
     def _job_action(self, verb: str) -> Callable[..., Response]:
         def handler(request: Request, job_id: str) -> Response:

@@ -375,3 +375,26 @@ def test_every_documented_get_endpoint_is_served(mock, http) -> None:
         assert r.status_code == 200, (url, r.status_code, r.text[:200])
     spec_paths = set(get(http, mock, "/openapi.json").json()["paths"])
     assert {p for _, p, _, _ in ENDPOINTS} == spec_paths
+
+
+def test_slice_error_endpoints(mock, http) -> None:
+    errors = get(http, mock, "/v1/ex/errors?size=200").json()
+    assert errors and all(e["state"] == "error" for e in errors)
+    times = [e["_updated"] for e in errors]
+    assert times == sorted(times, reverse=True)
+    ex_id = errors[0]["ex_id"]
+    ex = get(http, mock, f"/v1/ex/{ex_id}").json()
+    mine = get(http, mock, f"/v1/ex/{ex_id}/errors?size=10000").json()
+    failed = mock.cluster.executions[ex_id].controller_stats(mock.cluster.clock.time())["failed"]
+    assert len(mine) == min(failed, 10000) and {e["ex_id"] for e in mine} == {ex_id}
+    latest = get(http, mock, f"/v1/jobs/{ex['job_id']}/ex").json()
+    by_job = get(http, mock, f"/v1/jobs/{ex['job_id']}/errors?size=5").json()
+    assert all(e["ex_id"] == latest["ex_id"] for e in by_job)
+    asc = get(http, mock, f"/v1/ex/{ex_id}/errors?size=5&sort=_created:asc").json()
+    assert [e["_created"] for e in asc] == sorted(e["_created"] for e in asc)
+    filtered = get(http, mock, f"/v1/ex/errors?size=50&filter=ex_id:%22{ex_id}%22").json()
+    assert {e["ex_id"] for e in filtered} == {ex_id}
+    assert get(http, mock, "/v1/ex/nope/errors").json() == []
+    assert error_of(get(http, mock, "/v1/jobs/nope/errors", 404))[0] == 404
+    assert error_of(get(http, mock, "/v1/ex/errors?sort=slice_id", 400))[0] == 400
+    assert error_of(get(http, mock, "/v1/ex/errors?filter=(x", 400))[0] == 400
