@@ -135,6 +135,10 @@ class AdminAPI:
         except HTTPException as exc:
             response = json_response({"error": {"code": exc.code, "type": "control_api",
                                                 "message": f"{exc.description}"}}, exc.code or 500)
+        except Exception as exc:  # a bug in a control route: answer, and keep it for check()
+            self.mock.record_error(exc)
+            response = json_response({"error": {"code": 500, "type": "mock_internal_error",
+                                                "message": f"control route raised {type(exc).__name__}: {exc}"}}, 500)
         return response(environ, start_response)
 
 

@@ -144,3 +144,18 @@ def test_plugin_is_registered_as_a_pytest11_entry_point() -> None:
 
     plugins = {ep.name: ep.value for ep in entry_points(group="pytest11")}
     assert plugins["mocktools"] == "mocktools.pytest_plugin"
+
+
+def test_a_failing_control_route_answers_500_and_is_kept_for_check() -> None:
+    from mocktools import MockServerError
+
+    class Broken(HTTPMockServer):
+        def register_admin_routes(self, router) -> None:
+            router.add("/_mock/broken", lambda request: 1 / 0)
+
+    mock = Broken().start()
+    response = requests.get(f"{mock.url}/_mock/broken", timeout=5)
+    assert response.status_code == 500 and "ZeroDivisionError" in response.json()["error"]["message"]
+    mock.stop()
+    with pytest.raises(MockServerError):
+        mock.check()
