@@ -9,7 +9,7 @@ Measured (client and server share the machine; keep-alive `requests.Session`):
   - the same when the model changes before every request (FakeClock advanced 180 s each
     time: lifecycle events and timed transitions invalidate the cached sort);
   - a full ts-topy refresh (controllers + jobs?size=1000 + ex?size=1000) per second;
-  - GET /v1/cluster/controllers and GET /v1/cluster/state latency.
+  - GET /v1/cluster/controllers, GET /v1/cluster/state and GET /v1/ex/errors?size=100.
 Prints numbers; asserts nothing.
 """
 from __future__ import annotations
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
 
         n, el, lat = run_for(args.seconds, 1, refresh)
         report("ts-topy refresh (3 requests), 1 thread", n, el, lat)
-        for path in ("/v1/cluster/controllers", "/v1/cluster/state"):
+        for path in ("/v1/cluster/controllers", "/v1/cluster/state", "/v1/ex/errors?size=100"):
             n, el, lat = run_for(min(args.seconds, 2.0), 1,
                                  lambda session, p=path: session.get(mock.url + p).raise_for_status())
             report(f"GET {path}", n, el, lat)
