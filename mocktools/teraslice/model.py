@@ -70,7 +70,8 @@ class TerasliceCluster(ClusterActions):
             self.slots_per_node = 0
             self._heap: list[tuple[float, int, str, str]] = []
             self._seq = 0
-            self.version = 0
+            #: bumped on every change; never reset, so caches keyed on it survive regenerate()
+            self.version = getattr(self, "version", 0) + 1
             #: bumped only when what /v1/cluster/state shows can change (placements, sizes)
             self.placement_version = getattr(self, "placement_version", 0) + 1
             self.events: list[dict[str, Any]] = []
@@ -260,6 +261,8 @@ class TerasliceCluster(ClusterActions):
     # ------------------------------------------------------------------ controls
     def advance(self, seconds: float) -> float:
         """Move a FakeClock forward and apply what became due; returns the new time."""
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}")
         advance = getattr(self.clock, "advance", None)
         if advance is None:
             raise TypeError("advance() needs a FakeClock; this cluster runs on the real clock")

@@ -24,6 +24,7 @@ from .txt import make_table, parse_fields
 from .views import ViewsMixin
 
 JSON_MIME = "application/json; charset=utf-8"
+MAX_ADVANCE = 366 * 86400.0
 #: sort fields every object carries, read without rendering the record
 FAST_KEYS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "ex": {"_updated": attrgetter("updated"), "_created": attrgetter("created"),
@@ -166,21 +167,19 @@ class MockTerasliceServer(ViewsMixin, HTTPMockServer):
         router.add("/_mock/teraslice/jobs", self._admin_add_job, ("POST",))
         router.add("/_mock/teraslice/status", self._admin_force_status, ("POST",))
 
-    def _admin_body(self, request: Request) -> dict[str, Any]:
-        body = read_json_object(request)
-        return body
-
     def _admin_advance(self, request: Request) -> dict[str, Any]:
-        body = self._admin_body(request)
+        body = read_json_object(request)
         try:
             seconds = float(body.get("seconds", 0))
+            if seconds > MAX_ADVANCE:
+                raise ValueError(f"seconds must be at most {MAX_ADVANCE:.0f} (one year) per call")
             now = self.advance(seconds)
         except (TypeError, ValueError) as exc:
             raise ApiError(400, str(exc), type="bad_request") from None
         return {"ok": True, "clock": rec.iso(now)}
 
     def _admin_cluster_size(self, request: Request) -> dict[str, Any]:
-        body = self._admin_body(request)
+        body = read_json_object(request)
         try:
             self.set_cluster_size(int(body["nodes"]), body.get("slots_per_node"))
         except (KeyError, TypeError, ValueError) as exc:
@@ -188,7 +187,7 @@ class MockTerasliceServer(ViewsMixin, HTTPMockServer):
         return {"ok": True, "nodes": len(self.cluster.nodes)}
 
     def _admin_add_job(self, request: Request) -> dict[str, Any]:
-        body = self._admin_body(request)
+        body = read_json_object(request)
         start = bool(body.pop("start", True))
         try:
             return self.add_job(body, start=start)
@@ -196,7 +195,7 @@ class MockTerasliceServer(ViewsMixin, HTTPMockServer):
             raise ApiError(exc.status, exc.message, type="bad_request") from None
 
     def _admin_force_status(self, request: Request) -> dict[str, Any]:
-        body = self._admin_body(request)
+        body = read_json_object(request)
         try:
             status = self.force_status(str(body["ex_id"]), str(body["status"]))
         except KeyError as exc:

@@ -52,3 +52,11 @@ def test_controller_record_fields_and_ordering() -> None:
         assert {"ex_id", "job_id", "name"} <= set(s)
     keys = [(s["name"], s["started"]) for s in stats]
     assert keys == sorted(keys, reverse=True)
+
+
+def test_versions_never_repeat_across_regenerations() -> None:
+    c = TerasliceCluster(clock=FakeClock(), seed=3, jobs=5)
+    seen = c.version
+    placement = c.placement_version
+    c.regenerate()
+    assert c.version > seen and c.placement_version > placement
