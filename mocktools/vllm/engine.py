@@ -77,6 +77,7 @@ class Engine:
         self.scheduler = Scheduler(max_num_seqs, kv_capacity_tokens=max_num_seqs * config.max_model_len)
         self.metrics = Metrics(config.name, config.max_model_len, created=self.clock.time())
         self.ttft, self.itl = ttft, itl
+        self._initial = (ttft, itl, max_num_seqs)
         self.stop_event = stop or threading.Event()
         self._wait = wait or self._default_wait
         self._lock = threading.Lock()
@@ -106,7 +107,7 @@ class Engine:
         if after_chunks < 0 or (count is not None and count < 1):
             raise ValueError("after_chunks must be >= 0 and count >= 1")
         with self._lock:
-            self._faults.append(StreamFault(kind, after_chunks, count, message, status, stall_seconds))
+            self._faults = [StreamFault(kind, after_chunks, count, message, status, stall_seconds)]
             self._release.clear()
 
     def clear_stream_faults(self) -> None:
@@ -139,6 +140,9 @@ class Engine:
                 "replies": self.script.describe(), "metrics": self.metrics.snapshot()}
 
     def reset(self) -> None:
+        """Back to the constructor's settings: no script, no faults, zero metrics."""
+        self.ttft, self.itl, max_num_seqs = self._initial
+        self.scheduler.set_max_num_seqs(max_num_seqs)
         self.script.clear()
         self.clear_stream_faults()
         self.metrics.reset()

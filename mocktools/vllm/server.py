@@ -77,7 +77,10 @@ class MockVLLMServer(HTTPMockServer):
         self.engine.scheduler.set_max_num_seqs(n)
 
     def set_stream_fault(self, kind: str, after_chunks: int = 0, count: int | None = None, **kwargs: Any) -> None:
-        """Mid-stream fault: "error", "truncate", "stall" or "no_done" after K data events."""
+        """Mid-stream fault: "error", "truncate", "stall" or "no_done" after K data events.
+
+        Applies to the next ``count`` streams (None: every stream); replaces any earlier stream fault.
+        """
         self.engine.set_stream_fault(kind, after_chunks, count, **kwargs)
 
     def clear_stream_faults(self) -> None:
