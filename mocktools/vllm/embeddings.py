@@ -14,7 +14,7 @@ def embed(key: str, dimensions: int, seed: int = 0) -> list[float]:
 
     Values are rounded through float32 so float and base64 encodings carry the same numbers.
     """
-    digest = hashlib.sha256(f"{seed}\x1f{key}".encode()).digest()
+    digest = hashlib.sha256(f"{seed}\x1f{key}".encode("utf-8", "surrogatepass")).digest()
     rng = random.Random(int.from_bytes(digest[:8], "big"))
     vec = [rng.gauss(0.0, 1.0) for _ in range(dimensions)]
     norm = math.sqrt(sum(v * v for v in vec)) or 1.0

@@ -90,7 +90,7 @@ class Tokenizer:
             if tid is not None:
                 ids.append(tid)
             else:
-                ids.extend(BYTE_OFFSET + b for b in piece.encode("utf-8"))
+                ids.extend(BYTE_OFFSET + b for b in piece.encode("utf-8", "surrogatepass"))
         return ids
 
     def count(self, text: str, *, add_special_tokens: bool = False) -> int:

@@ -253,3 +253,29 @@ def test_reset_and_describe(engine):
     d = engine.describe()
     assert d["replies"]["fixed"] is None and d["stream_faults"] == [] and d["healthy"]
     assert d["metrics"]["vllm:prompt_tokens_total"] == 0
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_json = st.recursive(st.none() | st.booleans() | st.integers(-5, 300) | st.floats(allow_nan=False) | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                     max_leaves=12)
+_fields = st.fixed_dictionaries({}, optional={
+    k: _json for k in ("model", "messages", "prompt", "max_tokens", "n", "stop", "stream", "stream_options", "seed",
+                       "logprobs", "top_logprobs", "temperature", "input", "encoding_format", "dimensions", "echo")})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=_fields, kind=st.sampled_from(["chat", "completion", "embeddings"]))
+def test_arbitrary_bodies_answer_or_raise_api_error_only(engine, body, kind):
+    try:
+        if kind == "embeddings":
+            engine.embeddings(body)
+        else:
+            job = engine.prepare(kind, body)
+            if job.stream:
+                events(engine.stream(job))
+            else:
+                json.dumps(engine.run(job))
+    except ApiError as exc:
+        assert 400 <= exc.status < 500
