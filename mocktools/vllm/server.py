@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import hmac
 import json
+import os
 import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -230,7 +231,8 @@ class MockVLLMServer(HTTPMockServer):
     def cli_arguments(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--model", default="mock-llm", help="model path or id reported as 'root'")
         parser.add_argument("--served-model-name", nargs="+", default=None, help="names clients may use")
-        parser.add_argument("--api-key", nargs="+", default=None, help="require Bearer key(s) on /v1 routes")
+        parser.add_argument("--api-key", nargs="+", default=None,
+                            help="require Bearer key(s) on /v1 routes (default: $VLLM_API_KEY)")
         parser.add_argument("--max-model-len", type=int, default=4096)
         parser.add_argument("--max-num-seqs", type=int, default=256, help="max concurrently running sequences")
         parser.add_argument("--embedding-dim", type=int, default=384)
@@ -239,7 +241,8 @@ class MockVLLMServer(HTTPMockServer):
 
     @classmethod
     def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> "MockVLLMServer":
-        return cls(model=args.model, served_model_name=args.served_model_name, api_key=args.api_key,
+        api_key = args.api_key or ([os.environ["VLLM_API_KEY"]] if os.environ.get("VLLM_API_KEY") else None)
+        return cls(model=args.model, served_model_name=args.served_model_name, api_key=api_key,
                    max_model_len=args.max_model_len, max_num_seqs=args.max_num_seqs,
                    embedding_dim=args.embedding_dim, ttft=args.ttft, itl=args.itl, **kwargs)
 

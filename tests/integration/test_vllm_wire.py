@@ -183,6 +183,14 @@ def test_cli_flags_build_the_mock():
         MockVLLMServer(max_model_len=1)
 
 
+def test_cli_api_key_from_environment(monkeypatch):
+    parser = argparse.ArgumentParser()
+    MockVLLMServer.cli_arguments(parser)
+    monkeypatch.setenv("VLLM_API_KEY", "envkey")
+    assert MockVLLMServer.from_cli(parser.parse_args([]), port=0).api_keys == ["envkey"]
+    assert MockVLLMServer.from_cli(parser.parse_args(["--api-key", "x"]), port=0).api_keys == ["x"]
+
+
 def test_api_key_header_variants():
     with MockVLLMServer(api_key="secret") as m, requests.Session() as s:
         assert s.get(m.url + "/v1/models").json() == {"error": "Unauthorized"}
