@@ -233,8 +233,11 @@ class Engine:
         return responses.text_completion(job.rid, job.created, job.model, job.outputs, job.prompt_tokens, tok,
                                          job.echo_texts)
 
-    def stream(self, job: Job) -> Iterator[Any]:
-        """SSE bytes for a streaming request; may yield TRUNCATE (drop the connection)."""
+    def stream(self, job: Job, client_alive: Callable[[], bool] | None = None) -> Iterator[Any]:
+        """SSE bytes for a streaming request; may yield TRUNCATE (drop the connection).
+
+        ``client_alive`` lets a stall end (as an abort) once the client has hung up.
+        """
         yield b""  # the wire layer sends status and headers at once, as uvicorn does
         fault = self._take_fault()
         try:
@@ -254,7 +257,7 @@ class Engine:
                 echo_texts=job.echo_texts)
             for step, chunk in chunks:
                 if fault is not None and sent == fault.after_chunks and fault.kind != "no_done":
-                    outcome = yield from self._apply_fault(fault)
+                    outcome = yield from self._apply_fault(fault, client_alive)
                     if outcome == "stop":
                         reason = "error" if fault.kind == "error" else "abort"
                         return
@@ -272,7 +275,7 @@ class Engine:
                 yield sse(chunk)
                 sent += 1
             if fault is not None and fault.kind in ("error", "truncate", "stall"):
-                outcome = yield from self._apply_fault(fault)
+                outcome = yield from self._apply_fault(fault, client_alive)
                 if outcome == "stop":
                     reason = "error" if fault.kind == "error" else "abort"
                     return
@@ -282,7 +285,7 @@ class Engine:
         finally:
             self._finish(job, ticket, arrival, admitted, first, itls, reason)
 
-    def _apply_fault(self, fault: StreamFault) -> Iterator[Any]:
+    def _apply_fault(self, fault: StreamFault, client_alive: Callable[[], bool] | None) -> Iterator[Any]:
         if fault.kind == "error":
             yield sse({"error": {"message": fault.message, "type": _error_type(fault.status), "param": None,
                                  "code": fault.status}})
@@ -293,7 +296,7 @@ class Engine:
             return "stop"
         deadline = None if fault.stall_seconds is None else time.monotonic() + fault.stall_seconds
         while not self._release.is_set():
-            if self.stop_event.is_set():
+            if self.stop_event.is_set() or (client_alive is not None and not client_alive()):
                 return "stop"
             remaining = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
             if remaining <= 0:

@@ -5,6 +5,7 @@ import argparse
 import hmac
 import json
 import os
+import select
 import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -174,7 +175,8 @@ class MockVLLMServer(HTTPMockServer):
         if not job.stream:
             return self.engine.run(job)
         sock = request.environ.get("werkzeug.socket")
-        return Response(_sse_bytes(self.engine.stream(job), sock), status=200,
+        alive = (lambda: _socket_alive(sock)) if sock is not None else None
+        return Response(_sse_bytes(self.engine.stream(job, alive), sock), status=200,
                         content_type="text/event-stream; charset=utf-8")
 
     def create_embeddings(self, request: Request) -> Any:
@@ -259,6 +261,15 @@ def _json_body(request: Request) -> dict[str, Any]:
         raise ApiError(400, "Input should be a valid dictionary or object to extract fields from",
                        type="Bad Request")
     return body
+
+
+def _socket_alive(sock: socket.socket) -> bool:
+    """False once the client has closed its end (readable with nothing to read)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return not readable or sock.recv(1, socket.MSG_PEEK) != b""
+    except (OSError, ValueError):
+        return False
 
 
 def _sse_bytes(items: Iterable[Any], sock: socket.socket | None) -> Iterator[bytes]:

@@ -1,6 +1,5 @@
 """MockVLLMServer against the official openai client, unmodified, over a real socket."""
-import base64
-import struct
+import time
 
 import openai
 import pytest
@@ -151,6 +150,11 @@ def test_timeout_against_a_stall(client, mock):
         for chunk in stream:
             got.append(chunk)
     assert len(got) == 2
+    stream.close()  # the client hangs up: the stalled stream ends as an abort and frees its slot
+    deadline = time.monotonic() + 5
+    while mock.engine.scheduler.counts() != (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert mock.engine.scheduler.counts() == (0, 0) and 'finished_reason="abort"} 1.0' in mock.metrics_text()
     mock.set_latency(5.0)  # a non-streaming stall: the shared latency fault
     with pytest.raises(openai.APITimeoutError):
         client.with_options(timeout=0.3).chat.completions.create(model=MODEL, messages=MSGS)

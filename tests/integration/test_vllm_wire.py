@@ -199,3 +199,10 @@ def test_api_key_header_variants():
         assert s.post(m.url + "/tokenize", json={"prompt": "x"}).status_code == 200
         assert s.post(m.url + "/invocations", json={"input": "x"}).status_code == 200
         assert m.get_call_count("/v1/models") == 3
+
+
+def test_pytest_fixture_gives_a_fresh_mock(mock_vllm):
+    mock_vllm.set_timing(ttft=0.0)
+    r = requests.post(mock_vllm.url + "/v1/completions", json={"prompt": "x", "max_tokens": 2}, timeout=5)
+    assert r.status_code == 200 and mock_vllm.get_call_count("/v1/completions") == 1
+    assert mock_vllm.port != 8000 and mock_vllm.received_requests[0]["prompt"] == "x"
