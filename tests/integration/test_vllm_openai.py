@@ -215,3 +215,17 @@ def test_truncated_stream_and_missing_done(client, mock):
     chunks = list(client.chat.completions.create(model=MODEL, messages=MSGS, stream=True))
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert mock.errors == []
+
+
+def test_client_sees_time_to_first_token_and_inter_token_latency(client, mock):
+    mock.set_reply("the world hello")  # 3 tokens + EOS
+    mock.set_timing(ttft=0.15, itl=0.03)
+    started = time.monotonic()
+    arrivals = []
+    for chunk in client.chat.completions.create(model=MODEL, messages=MSGS, stream=True):
+        if chunk.choices and chunk.choices[0].delta.content:
+            arrivals.append(time.monotonic() - started)
+    assert len(arrivals) == 3 and arrivals[0] >= 0.15 and arrivals[-1] - arrivals[0] >= 2 * 0.03
+    text = mock.metrics_text()
+    assert 'vllm:time_to_first_token_seconds_bucket{engine="0",model_name="%s",le="0.1"} 0.0' % MODEL in text
+    assert 'vllm:inter_token_latency_seconds_count{engine="0",model_name="%s"} 3.0' % MODEL in text
