@@ -181,8 +181,8 @@ class Engine:
                 else [p for p, _ in prompts], "messages": messages, "stream": stream,
                 "params": dataclasses.asdict(params)}
         prefix = "chatcmpl-" if kind == "chat" else "cmpl-"
-        return Job(kind, model, sum(len(ids) for _, ids in prompts), params, outputs, stream, include_usage, continuous, echo_texts, meta,
-                   prefix + uuid.uuid4().hex, int(self.clock.time()))
+        return Job(kind, model, sum(len(ids) for _, ids in prompts), params, outputs, stream, include_usage,
+                   continuous, echo_texts, meta, prefix + uuid.uuid4().hex, int(self.clock.time()))
 
     def _admit(self, job: Job) -> tuple[Any, float]:
         arrival = self.clock.monotonic()
