@@ -257,9 +257,9 @@ def test_reset_and_describe(engine):
 
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
-_json = st.recursive(st.none() | st.booleans() | st.integers(-5, 300) | st.floats(allow_nan=False) | st.text(max_size=20),
-                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                     max_leaves=12)
+_scalars = st.none() | st.booleans() | st.integers(-5, 300) | st.floats(allow_nan=False) | st.text(max_size=20)
+_json = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
 _fields = st.fixed_dictionaries({}, optional={
     k: _json for k in ("model", "messages", "prompt", "max_tokens", "n", "stop", "stream", "stream_options", "seed",
                        "logprobs", "top_logprobs", "temperature", "input", "encoding_format", "dimensions", "echo")})
