@@ -18,7 +18,7 @@ from .admin import AdminAPI
 from .errors import ApiError
 from .faults import FaultDecision
 from .http import Router, json_response, to_response
-from .serving import MockWSGIServer, abort_connection
+from .serving import ConnectionAborted, MockWSGIServer, abort_connection
 from .server import MockServerBase
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
@@ -170,7 +170,7 @@ class HTTPMockServer(MockServerBase):
     def _guard_stream(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         try:
             yield from chunks
-        except GeneratorExit:
+        except (GeneratorExit, ConnectionAborted):  # a client gone, or a connection fault on purpose
             raise
         except Exception as exc:
             self.record_error(exc)
