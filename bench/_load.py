@@ -54,6 +54,20 @@ def run_load(send: Callable[[requests.Session], Any], *, concurrency: int, total
             "p50_ms": statistics.median(latencies) * 1000, "p99_ms": percentile(latencies, 0.99) * 1000}
 
 
+def run_threads_for(seconds: float, threads: int, worker: Callable[[int, threading.Event], None]) -> float:
+    """Run `worker(i, stop)` in `threads` threads until `stop` is set after `seconds`; return the elapsed seconds."""
+    stop = threading.Event()
+    pool = [threading.Thread(target=worker, args=(i, stop)) for i in range(threads)]
+    started = time.perf_counter()
+    for t in pool:
+        t.start()
+    stop.wait(seconds)
+    stop.set()
+    for t in pool:
+        t.join()
+    return time.perf_counter() - started
+
+
 def _post_json_worker(url: str, body: Any, concurrency: int, total: int, queue: Any) -> None:
     queue.put(run_load(lambda s: s.post(url, json=body, timeout=10).status_code == 200,
                        concurrency=concurrency, total=total))

@@ -21,6 +21,8 @@ from e6data_python_connector import Connection
 from mocktools.e6data import MockE6DataServer
 from mocktools.e6data.encoding import encode_chunk
 
+from ._load import run_threads_for
+
 LARGE_COLUMNS = [("id", "LONG"), ("value", "DOUBLE"), ("label", "STRING"), ("flag", "BOOLEAN"), ("day", "DATE")]
 
 
@@ -38,11 +40,10 @@ def one_query(conn: Connection, sql: str) -> int:
 
 
 def queries_per_second(mock: MockE6DataServer, seconds: float, threads: int) -> tuple[float, int]:
-    stop = threading.Event()
     counts = [0] * threads
     errors: list[BaseException] = []
 
-    def worker(i: int) -> None:
+    def worker(i: int, stop: threading.Event) -> None:
         conn = connect(mock)
         try:
             while not stop.is_set():
@@ -53,15 +54,7 @@ def queries_per_second(mock: MockE6DataServer, seconds: float, threads: int) -> 
         finally:
             conn.close()
 
-    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    started = time.perf_counter()
-    for t in pool:
-        t.start()
-    stop.wait(seconds)
-    stop.set()
-    for t in pool:
-        t.join()
-    elapsed = time.perf_counter() - started
+    elapsed = run_threads_for(seconds, threads, worker)
     if errors:
         print(f"    ({len(errors)} worker errors, first: {errors[0]!r})")
     return sum(counts) / elapsed, sum(counts)

@@ -33,26 +33,20 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from mocktools.otlp import MockOTLPCollector, samples
 from mocktools.otlp.codec import message_to_otlp_json
 
+from ._load import run_threads_for
+
 
 def run_for(seconds: float, threads: int, send: Callable[[], None]) -> tuple[int, float]:
     """Call `send` from `threads` threads for `seconds`; return (calls, elapsed)."""
-    stop = threading.Event()
     counts = [0] * threads
 
-    def worker(i: int) -> None:
+    def worker(i: int, stop: threading.Event) -> None:
         while not stop.is_set():
             send()
             counts[i] += 1
 
-    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    started = time.perf_counter()
-    for t in pool:
-        t.start()
-    stop.wait(seconds)
-    stop.set()
-    for t in pool:
-        t.join()
-    return sum(counts), time.perf_counter() - started
+    elapsed = run_threads_for(seconds, threads, worker)
+    return sum(counts), elapsed
 
 
 def http_sender(url: str, body: bytes, headers: dict[str, str]) -> Callable[[], None]:

@@ -25,6 +25,8 @@ import requests
 from mocktools.clock import FakeClock
 from mocktools.teraslice import MockTerasliceServer
 
+from ._load import run_threads_for
+
 
 def build(executions: int, clock: FakeClock | None = None) -> tuple[MockTerasliceServer, float]:
     """A mock with at least `executions` executions (about 2.1 per generated job)."""
@@ -36,11 +38,10 @@ def build(executions: int, clock: FakeClock | None = None) -> tuple[MockTeraslic
 
 
 def run_for(seconds: float, threads: int, send: Callable[[requests.Session], None]) -> tuple[int, float, list[float]]:
-    stop = threading.Event()
     counts = [0] * threads
     latencies: list[list[float]] = [[] for _ in range(threads)]
 
-    def worker(i: int) -> None:
+    def worker(i: int, stop: threading.Event) -> None:
         with requests.Session() as session:
             while not stop.is_set():
                 t0 = time.perf_counter()
@@ -48,15 +49,8 @@ def run_for(seconds: float, threads: int, send: Callable[[requests.Session], Non
                 latencies[i].append(time.perf_counter() - t0)
                 counts[i] += 1
 
-    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    t0 = time.perf_counter()
-    for t in pool:
-        t.start()
-    stop.wait(seconds)
-    stop.set()
-    for t in pool:
-        t.join()
-    return sum(counts), time.perf_counter() - t0, [x for lat in latencies for x in lat]
+    elapsed = run_threads_for(seconds, threads, worker)
+    return sum(counts), elapsed, [x for lat in latencies for x in lat]
 
 
 def report(label: str, n: int, elapsed: float, lat: list[float]) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import threading
-import time
 from collections.abc import Callable
 
 import openai
@@ -20,29 +19,23 @@ import requests
 
 from mocktools.vllm import MockVLLMServer
 
+from ._load import run_threads_for
+
 MSGS = [{"role": "user", "content": "Tell me a story about a fox."}]
 
 
 def run_for(seconds: float, threads: int, work: Callable[[dict], int]) -> tuple[int, int, float]:
     """Call `work(local_state)` repeatedly from `threads` threads; returns (calls, units, elapsed)."""
-    stop = threading.Event()
     calls, units = [0] * threads, [0] * threads
 
-    def worker(i: int) -> None:
+    def worker(i: int, stop: threading.Event) -> None:
         state: dict = {}
         while not stop.is_set():
             units[i] += work(state)
             calls[i] += 1
 
-    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    started = time.perf_counter()
-    for t in pool:
-        t.start()
-    stop.wait(seconds)
-    stop.set()
-    for t in pool:
-        t.join()
-    return sum(calls), sum(units), time.perf_counter() - started
+    elapsed = run_threads_for(seconds, threads, worker)
+    return sum(calls), sum(units), elapsed
 
 
 def main() -> None:
