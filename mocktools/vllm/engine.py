@@ -249,6 +249,16 @@ class Engine:
         reason: str | None = "abort"
         sent = 0
         last_step, last_time = 0, admitted
+        finished = False
+
+        def finish(why: str | None) -> None:
+            # Metrics are settled before the last bytes go out, so a client that has just seen
+            # the end of the stream (or an error event) reads metrics that already count it.
+            nonlocal finished
+            if not finished:
+                finished = True
+                self._finish(job, ticket, arrival, admitted, first, itls, why)
+
         try:
             chunks = responses.stream_chunks(
                 job.kind, job.rid, job.created, job.model, job.outputs, job.prompt_tokens, self.tokenizer,
@@ -256,6 +266,8 @@ class Engine:
                 echo_texts=job.echo_texts)
             for step, chunk in chunks:
                 if fault is not None and sent == fault.after_chunks and fault.kind != "no_done":
+                    if fault.kind == "error":
+                        finish("error")
                     outcome = yield from self._apply_fault(fault, client_alive)
                     if outcome == "stop":
                         reason = "error" if fault.kind == "error" else "abort"
@@ -274,15 +286,18 @@ class Engine:
                 yield sse(chunk)
                 sent += 1
             if fault is not None and fault.kind in ("error", "truncate", "stall"):
+                if fault.kind == "error":
+                    finish("error")
                 outcome = yield from self._apply_fault(fault, client_alive)
                 if outcome == "stop":
                     reason = "error" if fault.kind == "error" else "abort"
                     return
             reason = None
+            finish(None)
             if fault is None or fault.kind != "no_done":
                 yield sse("[DONE]")
         finally:
-            self._finish(job, ticket, arrival, admitted, first, itls, reason)
+            finish(reason)
 
     def _apply_fault(self, fault: StreamFault, client_alive: Callable[[], bool] | None) -> Iterator[Any]:
         if fault.kind == "error":
