@@ -142,7 +142,7 @@ def bench_tracing(n: int = 20_000) -> None:
 
 def bench_resilience(services: int, clients: int, seconds: float, n: int = 100_000) -> None:
     from mocktools.clock import SystemClock
-    from mocktools.mesh.breaker import BreakerConfig, CircuitBreaker
+    from mocktools.mesh.circuit_breaker import BreakerConfig, CircuitBreaker
 
     b = CircuitBreaker("a->b", BreakerConfig(window_size=100, minimum_calls=100), SystemClock())
     t0 = time.perf_counter()

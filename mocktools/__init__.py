@@ -3,8 +3,9 @@ from .clock import Clock, FakeClock, SystemClock
 from .errors import ApiError, MockError, MockServerError, MockStartError
 from .faults import FaultDecision, FaultPlan
 from .journal import CallRecord, Journal
-from .registry import MockRegistry, MockServerConfig, start_mock_servers_async, stop_mock_servers
-from .server import HTTPMockServer, MockServerBase
+from .mock_group import MockRegistry, MockServerConfig, start_mock_servers_async, stop_mock_servers
+from .http_mock import HTTPMockServer
+from .lifecycle import MockServerBase
 
 __version__ = "0.1.0"
 
@@ -17,7 +18,7 @@ def __getattr__(name: str) -> object:
         if entry.class_name == name:
             return entry.load()
     if name == "GRPCMockServer":
-        from .grpc_server import GRPCMockServer
+        from .grpc_mock import GRPCMockServer
 
         return GRPCMockServer
     raise AttributeError(f"module 'mocktools' has no attribute {name!r}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from .server import MockServerBase
+from .lifecycle import MockServerBase
 
 
 @dataclass(frozen=True)

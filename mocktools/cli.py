@@ -9,8 +9,8 @@ from typing import Any, Sequence
 
 from .catalog import CATALOG, get_mock_class
 from .errors import MockStartError
-from .registry import MockRegistry
-from .server import MockServerBase, is_loopback
+from .mock_group import MockRegistry
+from .lifecycle import MockServerBase, is_loopback
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -80,7 +80,7 @@ def run_until_signalled(registry: MockRegistry, *, install_signals: bool = True,
 
 def _transport_kwargs(cls: type[MockServerBase], port: int, admin_port: int | None = None) -> dict[str, Any]:
     """gRPC mocks get their /_mock/ HTTP control API beside them (port + 1 by default)."""
-    from .grpc_server import GRPCMockServer
+    from .grpc_mock import GRPCMockServer
 
     if not issubclass(cls, GRPCMockServer):
         return {}

@@ -12,8 +12,8 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from .catalog import CATALOG, get_mock_class
-from .registry import MockRegistry
-from .server import MockServerBase
+from .mock_group import MockRegistry
+from .lifecycle import MockServerBase
 
 
 def _fixtures_for(name: str) -> tuple[Callable[..., Any], Callable[..., Any]]:

@@ -6,7 +6,7 @@ See docs/e6data.md. The domain (engine, strategy, catalog, encoding) is usable w
 from .catalog import DataCatalog, ResultSet
 from .columns import Column
 from .engine import E6DataEngine, EngineError, QueryRecord
-from .server import MockE6DataServer
+from .mock import MockE6DataServer
 from .strategy import StrategyManager
 
 __all__ = ["MockE6DataServer", "E6DataEngine", "EngineError", "StrategyManager", "DataCatalog",

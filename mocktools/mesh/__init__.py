@@ -1,13 +1,13 @@
 """A mesh of many interdependent mock services with discovery (Consul-style) and tracing."""
 
 from .graph import CycleError, DependencyGraph
-from .registry import RegistrationError, ServiceRegistry
+from .discovery import RegistrationError, ServiceRegistry
 from .spans import Span, SpanStore
 from .spec import CallSpec, EndpointSpec, MeshSpec, ServiceSpec, SpecError
 
 __all__ = ["MeshSpec", "ServiceSpec", "EndpointSpec", "CallSpec", "SpecError", "DependencyGraph", "CycleError",
            "ServiceRegistry", "RegistrationError", "Span", "SpanStore"]
 
-from .mesh import MockServiceMesh  # noqa: E402
+from .mock import MockServiceMesh  # noqa: E402
 
 __all__ += ["MockServiceMesh"]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .mesh import MockServiceMesh
+    from .mock import MockServiceMesh
 
 __all__ = ["ChaosController", "Scenario", "KINDS"]
 

@@ -14,8 +14,8 @@ import requests
 from werkzeug.wrappers import Request
 
 from ..errors import ApiError
-from ..http import Router, read_json
-from ..server import HTTPMockServer
+from ..routing import Router, read_json
+from ..http_mock import HTTPMockServer
 from .propagation import child_context, extract, inject
 
 __all__ = ["TraceContextTestService"]

@@ -14,8 +14,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from ..http import Router
-from .registry import CRITICAL, PASSING, WARNING, RegistrationError, ServiceRegistry, parse_duration
+from ..routing import Router
+from .discovery import CRITICAL, PASSING, WARNING, RegistrationError, ServiceRegistry, parse_duration
 
 MAX_WAIT = 600.0
 DEFAULT_WAIT = 300.0

@@ -21,14 +21,14 @@ from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, Tim
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import ClosingIterator
 
-from ..http import json_response
-from ..server import HTTPMockServer
+from ..routing import json_response
+from ..http_mock import HTTPMockServer
 from .propagation import TraceContext, child_context, extract, inject
 from .spans import ContextEvent, Span
 from .spec import CallSpec, call_plan
 
 if TYPE_CHECKING:
-    from .mesh import MockServiceMesh
+    from .mock import MockServiceMesh
 
 HOP_HEADER = "X-Mesh-Hops"
 CALLER_HEADER = "X-Mesh-Caller"

@@ -106,7 +106,7 @@ class MeshSpec:
     services: dict[str, ServiceSpec] = field(default_factory=dict)
     hop_limit: int = 16
     allow_cycles: bool = True
-    breakers: dict[str, Any] | None = None  # see mocktools.mesh.breakers; None: no breakers
+    breakers: dict[str, Any] | None = None  # see mocktools.mesh.edge_breakers; None: no breakers
 
     def add(self, service: ServiceSpec) -> MeshSpec:
         self.services[service.name] = service
@@ -124,7 +124,7 @@ class MeshSpec:
         spec.hop_limit = _int(doc.get("hop_limit", 16), "hop_limit", errors, low=1, high=1000)
         spec.allow_cycles = bool(doc.get("allow_cycles", True))
         if doc.get("breakers") is not None:
-            from .breakers import validate_breaker_doc
+            from .edge_breakers import validate_breaker_doc
 
             spec.breakers = doc["breakers"]
             errors.extend(validate_breaker_doc(spec.breakers))

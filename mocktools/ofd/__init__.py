@@ -1,5 +1,5 @@
 """The OFD (fiscal data operator) mock: receipts in, acknowledgements out, each document once."""
 from .ledger import Acknowledgement, ReceiptLedger
-from .server import HEALTH_PATH, RECEIPT_PATH, RESET_PATH, MockOFDServer
+from .mock import HEALTH_PATH, RECEIPT_PATH, RESET_PATH, MockOFDServer
 
 __all__ = ["MockOFDServer", "ReceiptLedger", "Acknowledgement", "RECEIPT_PATH", "HEALTH_PATH", "RESET_PATH"]

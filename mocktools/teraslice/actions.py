@@ -113,7 +113,7 @@ class ClusterActions:
 
     def update_job(self, job_id: str, spec: dict[str, Any]) -> dict[str, Any]:
         """PUT /v1/jobs/:id: replace the job spec (keeps _created)."""
-        from .records import job_record
+        from .render import job_record
 
         if not spec:
             raise ActionError(400, f"no data was provided to update job {job_id}")
@@ -134,7 +134,7 @@ class ClusterActions:
             return job_record(job)
 
     def set_job_active(self, job_id: str, active: bool) -> dict[str, Any]:
-        from .records import job_record
+        from .render import job_record
 
         with self.lock:
             now = self.now()
@@ -148,7 +148,7 @@ class ClusterActions:
 
     def delete_job(self, job_id: str) -> dict[str, Any]:
         """DELETE /v1/jobs/:id: soft delete, only when no execution of it is living."""
-        from .records import job_record
+        from .render import job_record
 
         with self.lock:
             now = self.now()

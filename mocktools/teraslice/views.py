@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from werkzeug.wrappers import Request, Response
 
 from ..errors import ApiError
-from . import records as rec
+from . import render as rec
 from .actions import ActionError
 from .states import RUNNING, TERMINAL
 

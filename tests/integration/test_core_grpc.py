@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from mocktools import MockServerError, MockStartError
-from mocktools.grpc_server import GRPCMockServer, grpc_code_for
+from mocktools.grpc_mock import GRPCMockServer, grpc_code_for
 
 
 class EchoGRPC(GRPCMockServer):

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from mocktools import ApiError, HTTPMockServer, MockServerError, MockStartError
-from mocktools.http import Router, read_json_object
+from mocktools.routing import Router, read_json_object
 from tests.conftest import open_fds
 
 

@@ -10,7 +10,7 @@ import requests
 
 from mocktools.clock import FakeClock
 from mocktools.mesh import MockServiceMesh
-from mocktools.mesh.breaker import CLOSED, HALF_OPEN, OPEN
+from mocktools.mesh.circuit_breaker import CLOSED, HALF_OPEN, OPEN
 
 FAST = {"window_size": 4, "minimum_calls": 4, "failure_rate_threshold": 50, "wait_duration": 30,
         "half_open_calls": 1}

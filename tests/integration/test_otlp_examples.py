@@ -35,7 +35,7 @@ def test_seed_style_async_harness() -> None:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    from mocktools.registry import MockServerConfig, start_mock_servers_async, stop_mock_servers
+    from mocktools.mock_group import MockServerConfig, start_mock_servers_async, stop_mock_servers
 
     configs = [MockServerConfig(name="Mock OTLP Collector", server_class=MockOTLPCollector, init_kwargs={"port": 0})]
     servers = asyncio.run(start_mock_servers_async(configs))

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from mocktools.clock import FakeClock
-from mocktools.mesh.breaker import (
+from mocktools.mesh.circuit_breaker import (
     CLOSED,
     DISABLED,
     FORCED_OPEN,

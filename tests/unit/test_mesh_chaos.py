@@ -4,8 +4,8 @@ import pytest
 
 from mocktools.clock import FakeClock
 from mocktools.mesh import MockServiceMesh
-from mocktools.mesh.breaker import OPEN
-from mocktools.mesh.breakers import BreakerRegistry, validate_breaker_doc
+from mocktools.mesh.circuit_breaker import OPEN
+from mocktools.mesh.edge_breakers import BreakerRegistry, validate_breaker_doc
 from mocktools.mesh.spec import MeshSpec, SpecError
 
 

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from mocktools.clock import FakeClock
-from mocktools.mesh.registry import (
+from mocktools.mesh.discovery import (
     CRITICAL,
     MAINTENANCE,
     PASSING,

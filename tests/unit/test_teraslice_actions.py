@@ -5,7 +5,7 @@ import pytest
 
 from mocktools.clock import FakeClock
 from mocktools.teraslice import ActionError, TerasliceCluster
-from mocktools.teraslice.records import ex_record, job_record, with_ex_fields
+from mocktools.teraslice.render import ex_record, job_record, with_ex_fields
 
 OPS = [{"_op": "elasticsearch_reader"}, {"_op": "noop"}]
 

@@ -5,7 +5,7 @@ import pytest
 
 from mocktools.clock import FakeClock, SystemClock
 from mocktools.teraslice import StatusError, TerasliceCluster
-from mocktools.teraslice.records import cluster_state, controllers, ex_record, job_record
+from mocktools.teraslice.render import cluster_state, controllers, ex_record, job_record
 from mocktools.teraslice.states import INIT, RUNNING, TERMINAL, iso, verify_status
 
 START = 1_700_000_000.0

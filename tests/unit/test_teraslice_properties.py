@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from mocktools.clock import FakeClock
 from mocktools.teraslice import TerasliceCluster
-from mocktools.teraslice.records import controllers, ex_record, job_record
+from mocktools.teraslice.render import controllers, ex_record, job_record
 from mocktools.teraslice.states import TERMINAL, verify_status
 
 #: every status change the flowchart allows (timed, lifecycle and API-driven)

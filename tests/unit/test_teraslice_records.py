@@ -5,7 +5,7 @@ import json
 
 from mocktools.clock import FakeClock
 from mocktools.teraslice import TerasliceCluster
-from mocktools.teraslice.records import (cluster_state, controllers, ex_record, fragment,
+from mocktools.teraslice.render import (cluster_state, controllers, ex_record, fragment,
                                          job_record, json_array, pretty)
 
 

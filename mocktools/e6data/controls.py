@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request
 
 from mocktools.errors import ApiError
-from mocktools.http import Router, read_json_object
+from mocktools.routing import Router, read_json_object
 
 if TYPE_CHECKING:
-    from .server import MockE6DataServer
+    from .mock import MockE6DataServer
 
 
 def _body(request: Request) -> dict[str, Any]:

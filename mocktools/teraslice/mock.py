@@ -12,9 +12,9 @@ from typing import Any, Callable, Mapping
 from werkzeug.wrappers import Request, Response
 
 from ..errors import ApiError
-from ..http import Router, read_json_object
-from ..server import HTTPMockServer
-from . import records as rec
+from ..routing import Router, read_json_object
+from ..http_mock import HTTPMockServer
+from . import render as rec
 from .actions import ActionError
 from .model import TerasliceCluster
 from .openapi import DOCS_HTML, openapi_spec

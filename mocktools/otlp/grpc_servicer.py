@@ -20,13 +20,13 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from mocktools.errors import MockStartError
-from mocktools.grpc_server import grpc_code_for
+from mocktools.grpc_mock import grpc_code_for
 from mocktools.otlp import codec
 from mocktools.otlp.codec import SIGNALS
-from mocktools.server import url_host
+from mocktools.lifecycle import url_host
 
 if TYPE_CHECKING:
-    from mocktools.otlp.collector import MockOTLPCollector
+    from mocktools.otlp.mock import MockOTLPCollector
 
 
 def _retry_trailers(code: grpc.StatusCode, message: str, retry_after: float) -> list[tuple[str, bytes]]:

@@ -13,12 +13,12 @@ from typing import Any, Callable, ClassVar, Iterator
 
 import grpc
 
-from .admin import AdminAPI
+from .control_api import AdminAPI
 from .errors import MockStartError
 from .faults import FaultDecision
-from .http import Router
-from .server import MockServerBase, url_host
-from .serving import MockWSGIServer
+from .routing import Router
+from .lifecycle import MockServerBase, url_host
+from .wsgi_server import MockWSGIServer
 
 HTTP_TO_GRPC: dict[int, grpc.StatusCode] = {
     400: grpc.StatusCode.INVALID_ARGUMENT, 401: grpc.StatusCode.UNAUTHENTICATED,

@@ -15,14 +15,14 @@ from typing import Any, ClassVar
 from werkzeug.wrappers import Request, Response
 
 from mocktools.errors import ApiError
-from mocktools.http import Router
+from mocktools.routing import Router
 from mocktools.otlp import codec
-from mocktools.otlp.admin_routes import register_otlp_admin_routes
+from mocktools.otlp.controls import register_otlp_admin_routes
 from mocktools.otlp.codec import SIGNALS, CodecError
-from mocktools.otlp.grpc_receiver import OTLPGrpcReceiver
+from mocktools.otlp.grpc_servicer import OTLPGrpcReceiver
 from mocktools.otlp.model import LogRecord, MetricPoint, Span, Trace
 from mocktools.otlp.store import RawRequest, TelemetryStore
-from mocktools.server import HTTPMockServer
+from mocktools.http_mock import HTTPMockServer
 
 MAX_DECOMPRESSED = 20 * 1024 * 1024  # the spec's recommended limit after decompression
 _CONTENT_TYPES = {"protobuf": codec.PROTOBUF, "json": codec.JSON}

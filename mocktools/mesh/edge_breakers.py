@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..clock import Clock
-from .breaker import OPEN, BreakerConfig, BreakerEvent, CircuitBreaker, is_flapping
+from .circuit_breaker import OPEN, BreakerConfig, BreakerEvent, CircuitBreaker, is_flapping
 
 __all__ = ["BreakerRegistry", "validate_breaker_doc"]
 

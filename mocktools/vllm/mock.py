@@ -14,13 +14,13 @@ from werkzeug.wrappers import Request, Response
 
 from ..clock import SystemClock
 from ..errors import ApiError
-from ..http import Router, json_response
-from ..server import HTTPMockServer
+from ..routing import Router, json_response
+from ..http_mock import HTTPMockServer
 from .engine import TRUNCATE, Engine, _error_type
 from .generation import Reply
 from .metrics import CONTENT_TYPE
 from .protocol import ModelConfig, bad_request
-from .admin import register_vllm_admin
+from .controls import register_vllm_admin
 
 VLLM_VERSION = "0.33.0"
 GUARDED_PREFIXES = ("/v1", "/v2", "/inference", "/cohere")

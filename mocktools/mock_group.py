@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from .errors import MockStartError
-from .server import MockServerBase
+from .lifecycle import MockServerBase
 
 
 class MockRegistry:

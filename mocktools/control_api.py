@@ -12,10 +12,10 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from .errors import ApiError
-from .http import Router, json_response, read_json, to_response
+from .routing import Router, json_response, read_json, to_response
 
 if TYPE_CHECKING:
-    from .server import MockServerBase
+    from .lifecycle import MockServerBase
 
 
 def _optional_json(request: Request) -> dict[str, Any]:

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any, Callable
 from werkzeug.wrappers import Request
 
 from ..errors import ApiError
-from ..http import Router, read_json_object
+from ..routing import Router, read_json_object
 
 if TYPE_CHECKING:
-    from .server import MockVLLMServer
+    from .mock import MockVLLMServer
 
 
 def _setter(fn: Callable[..., Any], allowed: tuple[str, ...]) -> Callable[[Request], Any]:

@@ -7,10 +7,10 @@ from typing import Any, Iterable, Pattern, Sequence
 
 import grpc
 
-from mocktools.grpc_server import GRPCMockServer
-from mocktools.http import Router
+from mocktools.grpc_mock import GRPCMockServer
+from mocktools.routing import Router
 
-from .admin import register_e6data_admin_routes
+from .controls import register_e6data_admin_routes
 from .catalog import ResultSet
 from .columns import ColumnSpec
 from .engine import E6DataEngine, QueryRecord

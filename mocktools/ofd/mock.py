@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 from werkzeug.wrappers import Request
 
-from ..http import Router, read_json_object
-from ..http_server import HTTPMockServer
+from ..routing import Router, read_json_object
+from ..http_mock import HTTPMockServer
 from .ledger import Acknowledgement, ReceiptLedger
 
 RECEIPT_PATH = "/ofd/v1/receipt"

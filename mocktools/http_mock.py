@@ -14,12 +14,12 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from .admin import AdminAPI
+from .control_api import AdminAPI
 from .errors import ApiError
 from .faults import FaultDecision
-from .http import Router, json_response, to_response
-from .serving import ConnectionAborted, MockWSGIServer, abort_connection
-from .server import MockServerBase
+from .routing import Router, json_response, to_response
+from .wsgi_server import ConnectionAborted, MockWSGIServer, abort_connection
+from .lifecycle import MockServerBase
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request, Response
 
 from ..errors import ApiError
-from ..http import Router, read_json_object
+from ..routing import Router, read_json_object
 from .otlp_export import OTLPExportError
 
 if TYPE_CHECKING:
-    from .mesh import MockServiceMesh
+    from .mock import MockServiceMesh
 
 
 def register_mesh_admin_routes(mesh: MockServiceMesh, router: Router) -> None:

@@ -19,16 +19,16 @@ from typing import Any
 import requests
 
 from ..errors import MockStartError
-from ..http import Router
-from ..server import HTTPMockServer
-from .admin_routes import register_mesh_admin_routes
-from .breakers import BreakerRegistry
+from ..routing import Router
+from ..http_mock import HTTPMockServer
+from .controls import register_mesh_admin_routes
+from .edge_breakers import BreakerRegistry
 from .chaos import ChaosController
 from .consul_api import ConsulAPI
 from .graph import DependencyGraph
 from .instance import ServiceInstance
 from .otlp_export import export_spans
-from .registry import PASSING, STATUSES, ServiceEntry, ServiceRegistry
+from .discovery import PASSING, STATUSES, ServiceEntry, ServiceRegistry
 from .spans import Completeness, ContextEvent, Span, SpanStore, TraceNode
 from .spec import CALL_MODES, CallSpec, EndpointSpec, MeshSpec, ServiceSpec
 

@@ -1,4 +1,4 @@
-"""One lifecycle for every mock (MockServerBase) and its HTTP form (HTTPMockServer).
+"""One lifecycle for every mock: MockServerBase (the HTTP form is http_mock.HTTPMockServer).
 
 The base owns what every mock shares: start/stop/context manager, the fault plan, the journal,
 handler-error capture and the imperative controls. A transport subclass only binds, serves and
@@ -212,6 +212,4 @@ class MockServerBase:
         return f"<{type(self).__name__} {self.url} {state}>"
 
 
-from .http_server import HTTPMockServer  # noqa: E402  (re-exported: the HTTP form of the lifecycle)
-
-__all__ = ["MockServerBase", "HTTPMockServer", "is_loopback", "url_host"]
+__all__ = ["MockServerBase", "is_loopback", "url_host"]

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..clock import Clock, SystemClock
-from .records import (
+from .discovery_records import (
     CHECK_KINDS,
     CRITICAL,
     MAINTENANCE,

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request
 
 from mocktools.errors import ApiError
-from mocktools.http import Router, read_json_object
+from mocktools.routing import Router, read_json_object
 from mocktools.otlp.model import SpanNode
 from mocktools.otlp.store import SIGNAL_NAMES
 
 if TYPE_CHECKING:
-    from mocktools.otlp.collector import MockOTLPCollector
+    from mocktools.otlp.mock import MockOTLPCollector
 
 _QUERY_FILTERS = ("name", "service_name", "trace_id", "span_id", "kind", "type", "severity_text", "scope_name")
 _PLURAL = {"spans": "traces", "metrics": "metrics", "logs": "logs"}
