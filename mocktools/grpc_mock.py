@@ -18,6 +18,7 @@ from .errors import MockStartError
 from .faults import FaultDecision
 from .routing import Router
 from .lifecycle import MockServerBase, url_host
+from .http_engines import make_http_server
 from .wsgi_server import MockWSGIServer
 
 HTTP_TO_GRPC: dict[int, grpc.StatusCode] = {
@@ -221,7 +222,7 @@ class GRPCMockServer(MockServerBase):
         return port
 
     def _start_admin(self) -> None:
-        admin = MockWSGIServer(self.host, self.admin_port or 0, self.admin, verbose=self.verbose)
+        admin = make_http_server(self.host, self.admin_port or 0, self.admin, verbose=self.verbose)
         thread = threading.Thread(target=admin.serve_until_stopped, daemon=True,
                                   name=f"mocktools-{self.name}-admin")
         thread.start()

@@ -18,6 +18,7 @@ from .control_api import AdminAPI
 from .errors import ApiError
 from .faults import FaultDecision
 from .routing import Router, json_response, to_response
+from .http_engines import make_http_server
 from .wsgi_server import ConnectionAborted, MockWSGIServer, abort_connection
 from .lifecycle import MockServerBase
 
@@ -80,7 +81,7 @@ class HTTPMockServer(MockServerBase):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _open(self) -> int:
-        server = MockWSGIServer(self.host, self._requested_port, self.wsgi_app, verbose=self.verbose)
+        server = make_http_server(self.host, self._requested_port, self.wsgi_app, verbose=self.verbose)
         thread = threading.Thread(target=server.serve_until_stopped, daemon=True,
                                   name=f"mocktools-{self.name}:{server.port}")
         thread.start()
