@@ -12,7 +12,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from .errors import ApiError
+from .journal import WaitInterrupted
 from .routing import Router, json_response, read_json, to_response
+from .wsgi_server import ConnectionAborted, abort_connection
 
 if TYPE_CHECKING:
     from .lifecycle import MockServerBase
@@ -91,6 +93,8 @@ class AdminAPI:
         path = body.get("path")
         try:
             self.mock.wait_for_calls(n, timeout, path)
+        except WaitInterrupted:  # the mock is stopping: go away as a stopped server does
+            abort_connection(request.environ, "close")
         except TimeoutError as exc:
             return {"error": {"code": 408, "type": "timeout", "message": str(exc)}}, 408
         return {"count": self.mock.get_call_count(path)}
@@ -129,6 +133,8 @@ class AdminAPI:
         try:
             handler, args = self.router.match(environ)
             response = to_response(handler(request, **args))
+        except ConnectionAborted:  # dropped on purpose (the mock stopped under a parked wait)
+            raise
         except ApiError as exc:
             response = json_response({"error": {"code": exc.status, "type": exc.type, "message": exc.message}},
                                      exc.status)

@@ -113,6 +113,9 @@ class HTTPMockServer(MockServerBase):
             decision = FaultDecision() if path in self.fault_exempt_paths else self.faults.decide(path)
             if decision.latency > 0:
                 self.stopping.wait(decision.latency)
+                if self.stopping.is_set():  # stopped while held: go away as a stopped server does
+                    self._record(environ, path, body, None, started, "stopped")
+                    abort_connection(environ, "close")
             fault = decision.fault
             if decision.connection:
                 self._record(environ, path, body, None, started, fault)
@@ -120,7 +123,11 @@ class HTTPMockServer(MockServerBase):
             if decision.status is not None:
                 response = self.fault_response(request, decision)
             else:
-                response = self._dispatch(request, environ)
+                try:
+                    response = self._dispatch(request, environ)
+                except ConnectionAborted as exc:  # dropped by the handler: still journaled
+                    self._record(environ, path, body, None, started, f"connection:{exc}")
+                    raise
         except _BodyTooLarge:
             environ["mocktools.handler"].close_connection = True
             response = self.error_response(
@@ -153,6 +160,8 @@ class HTTPMockServer(MockServerBase):
         try:
             handler, args = self.router.match(environ)
             response = to_response(handler(request, **args))
+        except ConnectionAborted:  # the handler dropped the connection on purpose (e.g. stopping)
+            raise
         except ApiError as exc:
             return self.error_response(exc.status, exc.message, type=exc.type, headers=exc.headers, **exc.extra)
         except HTTPException as exc:
@@ -171,6 +180,8 @@ class HTTPMockServer(MockServerBase):
     def _guard_stream(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         try:
             yield from chunks
+            if self.stopping.is_set():  # cut by stop(): no terminating chunk, so it looks incomplete
+                raise ConnectionAborted("stopped")
         except (GeneratorExit, ConnectionAborted):  # a client gone, or a connection fault on purpose
             raise
         except Exception as exc:

@@ -5,12 +5,13 @@ without limit nor stalls on garbage collection; the counters beside it stay exac
 """
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter, deque
 from fnmatch import fnmatchcase
 from typing import Any, Iterable
+
+from . import safe_json
 
 _UNPARSED = object()
 
@@ -19,12 +20,12 @@ class CallRecord:
     """One call a mock received, with the status it answered (None for a dropped connection)."""
 
     __slots__ = ("seq", "time", "method", "path", "query", "headers", "body", "status",
-                 "duration", "fault", "meta", "_json")
+                 "duration", "fault", "meta", "size", "_json")
 
     def __init__(self, *, seq: int = 0, time: float = 0.0, method: str = "", path: str = "",
                  query: str = "", headers: dict[str, str] | None = None, body: bytes = b"",
                  status: int | None = None, duration: float = 0.0, fault: str | None = None,
-                 meta: dict[str, Any] | None = None) -> None:
+                 meta: dict[str, Any] | None = None, size: int | None = None) -> None:
         self.seq = seq
         self.time = time
         self.method = method
@@ -36,7 +37,14 @@ class CallRecord:
         self.duration = duration
         self.fault = fault
         self.meta = meta
+        #: the body's full length; larger than len(body) when the journal kept only a prefix
+        self.size = len(body) if size is None else size
         self._json: Any = _UNPARSED
+
+    @property
+    def truncated(self) -> bool:
+        """True when the journal kept only a prefix of the body (see Journal.max_body_bytes)."""
+        return self.size > len(self.body)
 
     @property
     def text(self) -> str:
@@ -46,9 +54,12 @@ class CallRecord:
     def json(self) -> Any:
         """The body parsed as JSON, or None when it is not JSON (parsed once, on first use)."""
         if self._json is _UNPARSED:
+            if self.truncated:  # a prefix is not a document
+                self._json = None
+                return None
             try:
-                self._json = json.loads(self.body) if self.body else None
-            except ValueError:
+                self._json = safe_json.loads(self.body) if self.body else None
+            except ValueError:  # not JSON, or nested too deep to render safely
                 self._json = None
         return self._json
 
@@ -60,11 +71,15 @@ class CallRecord:
             "query": self.query, "headers": self.headers, "status": self.status,
             "duration_ms": round(self.duration * 1000, 3), "fault": self.fault,
             "json": self.json, "body": None if self.json is not None else body.decode("utf-8", "replace"),
-            "body_truncated": len(self.body) > body_limit, "meta": self.meta,
+            "body_truncated": self.size > len(body), "size": self.size, "meta": self.meta,
         }
 
     def __repr__(self) -> str:
         return f"<CallRecord #{self.seq} {self.method} {self.path} -> {self.status}>"
+
+
+def _cost(record: CallRecord) -> int:
+    return len(record.body) + _RECORD_OVERHEAD
 
 
 def _matches(record: CallRecord, path: str | None, method: str | None) -> bool:
@@ -73,27 +88,86 @@ def _matches(record: CallRecord, path: str | None, method: str | None) -> bool:
     return path is None or record.path == path or fnmatchcase(record.path, path)
 
 
-class Journal:
-    """Thread-safe record of calls: a bounded window of records plus exact counters."""
+class WaitInterrupted(RuntimeError):
+    """A wait was released because the mock is stopping (not because what it waited for came)."""
 
-    def __init__(self, limit: int = 10_000) -> None:
-        if limit < 1:
-            raise ValueError("journal limit must be at least 1")
-        self.limit = limit
-        self._records: deque[CallRecord] = deque(maxlen=limit)
+
+#: defaults of the journal's bounds (each configurable per journal, see `Journal.set_limits`)
+DEFAULT_LIMIT = 10_000
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_PATHS = 10_000
+_RECORD_OVERHEAD = 512  # what a record costs beside its body (slots, headers, strings), roughly
+
+
+class Journal:
+    """Thread-safe record of calls: a window bounded by count and by bytes, plus exact counters.
+
+    The window keeps at most `limit` records and about `max_bytes` bytes (bodies plus a fixed
+    overhead per record), dropping the oldest first; a body longer than `max_body_bytes` is kept
+    as a prefix with its full `size`. Per-path counters are kept for up to `max_paths` distinct
+    paths (later new paths are counted in `overflow_calls`, so a scan of random 404 paths cannot
+    grow memory); the total, the per-status counts and `dropped` stay exact.
+    """
+
+    def __init__(self, limit: int = DEFAULT_LIMIT, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, max_paths: int = DEFAULT_MAX_PATHS) -> None:
+        self._records: deque[CallRecord] = deque()
+        self._bytes = 0
         self._total = 0
+        self._dropped = 0
+        self._overflow = 0
         self._by_path: Counter[str] = Counter()
         self._by_status: Counter[int | None] = Counter()
+        self._interrupts = 0
         self._cond = threading.Condition()
+        self.limit = self.max_bytes = self.max_body_bytes = self.max_paths = 0
+        self.set_limits(limit=limit, max_bytes=max_bytes, max_body_bytes=max_body_bytes, max_paths=max_paths)
+
+    def set_limits(self, *, limit: int | None = None, max_bytes: int | None = None,
+                   max_body_bytes: int | None = None, max_paths: int | None = None) -> None:
+        """Change the bounds (None keeps one); a smaller window drops the oldest records now."""
+        for name, value, low in (("limit", limit, 1), ("max_bytes", max_bytes, 1),
+                                 ("max_body_bytes", max_body_bytes, 0), ("max_paths", max_paths, 1)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+                raise ValueError(f"journal {name} must be an integer >= {low}, got {value!r}")
+        with self._cond:
+            self.limit = self.limit if limit is None else limit
+            self.max_bytes = self.max_bytes if max_bytes is None else max_bytes
+            self.max_body_bytes = self.max_body_bytes if max_body_bytes is None else max_body_bytes
+            self.max_paths = self.max_paths if max_paths is None else max_paths
+            self._trim_locked()
+
+    def limits(self) -> dict[str, int]:
+        """The bounds and how full the window is, with the exact counters beside them."""
+        with self._cond:
+            return {"limit": self.limit, "max_bytes": self.max_bytes, "max_body_bytes": self.max_body_bytes,
+                    "max_paths": self.max_paths, "records": len(self._records), "bytes": self._bytes,
+                    "total": self._total, "dropped": self._dropped, "paths": len(self._by_path),
+                    "overflow_calls": self._overflow}
+
+    def _trim_locked(self) -> None:
+        records = self._records
+        while records and (len(records) > self.limit or (self._bytes > self.max_bytes and len(records) > 1)):
+            old = records.popleft()
+            self._bytes -= _cost(old)
+            self._dropped += 1
 
     def record(self, record: CallRecord) -> CallRecord:
+        if len(record.body) > self.max_body_bytes:
+            record.body = bytes(record.body[: self.max_body_bytes])  # size keeps the full length
         with self._cond:
             self._total += 1
             record.seq = self._total
             if not record.time:
                 record.time = time.time()
             self._records.append(record)
-            self._by_path[record.path] += 1
+            self._bytes += _cost(record)
+            self._trim_locked()
+            if record.path in self._by_path or len(self._by_path) < self.max_paths:
+                self._by_path[record.path] += 1
+            else:
+                self._overflow += 1
             self._by_status[record.status] += 1
             self._cond.notify_all()
         return record
@@ -111,7 +185,10 @@ class Journal:
         if path is None:
             return self._total
         if not any(ch in path for ch in "*?["):
-            return self._by_path.get(path, 0)
+            if path in self._by_path or not self._overflow:
+                return self._by_path.get(path, 0)
+            # a path past the max_paths bound: what the window still holds is the best answer
+            return sum(1 for r in self._records if r.path == path)
         return sum(n for p, n in self._by_path.items() if fnmatchcase(p, path))
 
     def status_counts(self) -> dict[int | None, int]:
@@ -136,22 +213,35 @@ class Journal:
     def clear(self) -> None:
         with self._cond:
             self._records.clear()
-            self._total = 0
+            self._bytes = self._total = self._dropped = self._overflow = 0
             self._by_path.clear()
             self._by_status.clear()
             self._cond.notify_all()
 
     def wait_for(self, n: int, timeout: float = 5.0, path: str | None = None) -> list[CallRecord]:
-        """Block until at least `n` calls (to `path`) were recorded; TimeoutError after `timeout` s."""
+        """Block until at least `n` calls (to `path`) were recorded; TimeoutError after `timeout` s,
+        WaitInterrupted as soon as the mock stops (see `interrupt`)."""
         with self._cond:
-            if not self._cond.wait_for(lambda: self._count_locked(path) >= n, timeout):
+            generation = self._interrupts
+            done = self._cond.wait_for(
+                lambda: self._count_locked(path) >= n or self._interrupts != generation, timeout)
+            got = self._count_locked(path)
+            if got < n and self._interrupts != generation:
+                raise WaitInterrupted(f"the mock stopped while waiting for {n} calls"
+                                      f"{' to ' + path if path else ''} (got {got})")
+            if not done:
                 raise TimeoutError(
-                    f"waited {timeout}s for {n} calls{' to ' + path if path else ''}, "
-                    f"got {self._count_locked(path)}")
+                    f"waited {timeout}s for {n} calls{' to ' + path if path else ''}, got {got}")
         return self.calls(path)
+
+    def interrupt(self) -> None:
+        """Release every wait parked now (the mock is stopping); later waits are not affected."""
+        with self._cond:
+            self._interrupts += 1
+            self._cond.notify_all()
 
     def __len__(self) -> int:
         return self.count()
 
 
-__all__ = ["CallRecord", "Journal"]
+__all__ = ["CallRecord", "Journal", "WaitInterrupted"]

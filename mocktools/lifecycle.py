@@ -102,6 +102,7 @@ class MockServerBase:
             if not self._running:
                 return
             self.stopping.set()
+            self.interrupt_waits()  # parked waits let go first, so joining their threads is immediate
             try:
                 self._close()
             finally:
@@ -182,6 +183,10 @@ class MockServerBase:
         self.reset_state()
 
     # -- hooks for a mock --------------------------------------------------------------------
+    def interrupt_waits(self) -> None:
+        """Release every parked wait (the mock is stopping); a mock with waits of its own adds them."""
+        self.journal.interrupt()
+
     def reset_state(self) -> None:
         """Clear the mock's domain state; the base keeps none."""
 

@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from . import safe_json
 from .errors import ApiError
 
 Handler = Callable[..., Any]
@@ -34,8 +35,8 @@ def read_json(request: Request) -> Any:
     if not data.strip():
         raise ApiError(400, "request body is empty; expected a JSON document", type="malformed_json")
     try:
-        return json.loads(data)
-    except (ValueError, RecursionError) as exc:
+        return safe_json.loads(data)
+    except ValueError as exc:
         raise ApiError(400, f"malformed JSON: {exc}", type="malformed_json") from None
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from .. import safe_json
 from ..routing import Router
 from .discovery import CRITICAL, PASSING, WARNING, RegistrationError, ServiceRegistry, parse_duration
 
@@ -94,8 +95,8 @@ class ConsulAPI:
         if not data.strip():
             raise ConsulError(400, "Request decode failed: empty body")
         try:
-            return json.loads(data)
-        except (ValueError, RecursionError) as exc:
+            return safe_json.loads(data)
+        except ValueError as exc:
             raise ConsulError(400, f"Request decode failed: {exc}") from None
 
     def _block(self, request: Request, name: str | None) -> int:

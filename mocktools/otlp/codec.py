@@ -23,6 +23,8 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from mocktools import safe_json
+
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
@@ -143,8 +145,8 @@ def parse_request(signal: Signal, data: bytes, encoding: str) -> Message:
             raise CodecError(f"cannot decode protobuf {signal.request_cls.__name__}: {exc}") from exc
         return msg
     try:
-        doc = json.loads(data)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        doc = safe_json.loads(data)  # lone surrogates replaced, nesting bounded (see mocktools.safe_json)
+    except ValueError as exc:
         raise CodecError(f"malformed JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise CodecError(f"OTLP/JSON body must be an object, got {type(doc).__name__}")

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request
 
 from mocktools.errors import ApiError
+from mocktools.journal import WaitInterrupted
+from mocktools.wsgi_server import abort_connection
 from mocktools.routing import Router, read_json_object
-from mocktools.otlp.model import SpanNode
 from mocktools.otlp.store import SIGNAL_NAMES
 
 if TYPE_CHECKING:
@@ -36,10 +37,6 @@ def item_to_dict(item: Any) -> dict[str, Any]:
     out["request_seq"] = origin["request_seq"]
     out["transport"] = origin["transport"]
     return out
-
-
-def _node_to_dict(node: SpanNode) -> dict[str, Any]:
-    return {"span": item_to_dict(node.span), "children": [_node_to_dict(c) for c in node.children]}
 
 
 def _filters(request: Request, signal: str, allowed: tuple[str, ...] = _QUERY_FILTERS) -> dict[str, Any]:
@@ -76,7 +73,7 @@ def register_otlp_admin_routes(mock: MockOTLPCollector, router: Router) -> None:
             tr = mock.store.get_trace(trace_id)
         except KeyError as exc:
             raise ApiError(404, str(exc.args[0]), type="not_found") from None
-        return {"trace_id": tr.trace_id, "span_count": len(tr), "roots": [_node_to_dict(n) for n in tr.roots]}
+        return {"trace_id": tr.trace_id, "span_count": len(tr), **tr.render(item_to_dict)}
 
     def wait(request: Request) -> Any:
         body = read_json_object(request)
@@ -87,6 +84,8 @@ def register_otlp_admin_routes(mock: MockOTLPCollector, router: Router) -> None:
         try:
             n, timeout = int(body.get("n", 1)), min(float(body.get("timeout", 5.0)), 60.0)
             items = mock.store.wait_for(signal, n, timeout, **filters)
+        except WaitInterrupted:  # the collector is stopping: go away as a stopped server does
+            abort_connection(request.environ, "close")
         except TimeoutError as exc:
             return {"error": {"code": 408, "type": "timeout", "message": str(exc)}}, 408
         except (TypeError, ValueError) as exc:

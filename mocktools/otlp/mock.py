@@ -21,7 +21,8 @@ from mocktools.otlp.controls import register_otlp_admin_routes
 from mocktools.otlp.codec import SIGNALS, CodecError
 from mocktools.otlp.grpc_servicer import OTLPGrpcReceiver
 from mocktools.otlp.model import LogRecord, MetricPoint, Span, Trace
-from mocktools.otlp.store import RawRequest, TelemetryStore
+from mocktools.otlp.store import (DEFAULT_MAX_BYTES, DEFAULT_MAX_ITEMS, DEFAULT_MAX_RAW, DEFAULT_MAX_RAW_BYTES,
+                                   RawRequest, TelemetryStore)
 from mocktools.http_mock import HTTPMockServer
 
 MAX_DECOMPRESSED = 20 * 1024 * 1024  # the spec's recommended limit after decompression
@@ -49,14 +50,17 @@ class MockOTLPCollector(HTTPMockServer):
         *,
         grpc_port: int | str | None = "auto",
         max_decompressed_bytes: int = MAX_DECOMPRESSED,
-        max_items: int = 200_000,
-        max_raw_requests: int = 256,
+        max_items: int = DEFAULT_MAX_ITEMS,
+        max_raw_requests: int = DEFAULT_MAX_RAW,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_raw_bytes: int = DEFAULT_MAX_RAW_BYTES,
         **kwargs: Any,
     ) -> None:
         self._local = threading.local()
         super().__init__(host, port, **kwargs)
         self.max_decompressed_bytes = max_decompressed_bytes
-        self.store = TelemetryStore(self.clock, max_items=max_items, max_raw=max_raw_requests)
+        self.store = TelemetryStore(self.clock, max_items=max_items, max_raw=max_raw_requests,
+                                    max_bytes=max_bytes, max_raw_bytes=max_raw_bytes)
         if grpc_port == "auto":
             grpc_port = self.default_grpc_port if int(port) == self.default_port else 0
         self.grpc = OTLPGrpcReceiver(self, int(grpc_port)) if grpc_port is not None else None
@@ -225,6 +229,10 @@ class MockOTLPCollector(HTTPMockServer):
         return self.store.subscribe(guarded)
 
     # ---- hooks ----------------------------------------------------------------------------
+    def interrupt_waits(self) -> None:
+        super().interrupt_waits()
+        self.store.interrupt()
+
     def reset_state(self) -> None:
         self.store.clear()
 

@@ -8,6 +8,7 @@ instrumentation scope it arrived with, so a filter by service name needs no extr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.proto.common.v1 import common_pb2
@@ -214,10 +215,18 @@ class SpanNode:
     children: list[SpanNode] = field(default_factory=list)
 
     def walk(self, depth: int = 0) -> list[tuple[int, Span]]:
-        out = [(depth, self.span)]
-        for child in self.children:
-            out.extend(child.walk(depth + 1))
+        """Depth-first (depth, span) pairs of this subtree; iterative, so any depth is fine."""
+        out: list[tuple[int, Span]] = []
+        stack: list[tuple[int, SpanNode]] = [(depth, self)]
+        while stack:
+            level, node = stack.pop()
+            out.append((level, node.span))
+            stack.extend((level + 1, child) for child in reversed(node.children))
         return out
+
+
+#: nesting of one rendered subtree; deeper spans continue in `Trace.render()`'s "continued" list
+RENDER_DEPTH = 64
 
 
 @dataclass(slots=True)
@@ -256,6 +265,34 @@ class Trace:
         for node in self.roots:
             out.extend(node.walk())
         return out
+
+    def render(self, item: Callable[[Span], dict[str, Any]], max_depth: int = RENDER_DEPTH) -> dict[str, Any]:
+        """A JSON-ready tree: {"roots": [{"span": .., "children": [..]}], "continued": [..]}.
+
+        Built without recursion, and never nested deeper than `max_depth` spans: the children of
+        a span at that depth are cut (`"continued": true` on it) and rendered as subtrees of
+        their own in "continued" (each span keeps its parent_span_id), so a 3,000-span parent
+        chain still renders and serializes.
+        """
+        out_roots: list[dict[str, Any]] = []
+        continued: list[dict[str, Any]] = []
+        pending: list[tuple[SpanNode, list[dict[str, Any]]]] = [(n, out_roots) for n in reversed(self.roots)]
+        while pending:
+            top, target = pending.pop()
+            rendered = {"span": item(top.span), "children": []}
+            target.append(rendered)
+            stack: list[tuple[SpanNode, dict[str, Any], int]] = [(top, rendered, 1)]
+            while stack:
+                node, out, level = stack.pop()
+                if level >= max_depth and node.children:
+                    out["continued"] = True
+                    pending.extend((child, continued) for child in reversed(node.children))
+                    continue
+                for child in node.children:
+                    child_out = {"span": item(child.span), "children": []}
+                    out["children"].append(child_out)
+                    stack.append((child, child_out, level + 1))
+        return {"roots": out_roots, "continued": continued}
 
     def format(self) -> str:
         """An indented outline of span names, handy in assertion messages."""

@@ -20,8 +20,16 @@ from typing import Any, Protocol
 
 from google.protobuf.message import Message
 
+from mocktools.journal import WaitInterrupted
 from mocktools.otlp.convert import CONVERTERS, COUNTERS
 from mocktools.otlp.model import LogRecord, MetricPoint, Span, SpanNode, Trace
+
+#: defaults of the store's bounds (per signal for items and bytes; raw requests across signals)
+DEFAULT_MAX_ITEMS = 200_000
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_RAW = 256
+DEFAULT_MAX_RAW_BYTES = 32 * 1024 * 1024
+ITEM_OVERHEAD = 1024  # what one converted span/point/record costs beside its wire bytes, roughly
 
 class _TimeSource(Protocol):
     def time(self) -> float: ...
@@ -81,6 +89,7 @@ class _Chunk:
     transport: str
     encoding: str
     keep: int
+    cost: int = 0
     items: list[Any] | None = None
 
     def materialize(self) -> list[Any]:
@@ -95,6 +104,8 @@ class _Chunk:
 class _Bucket:
     chunks: deque[_Chunk] = field(default_factory=deque)
     stored: int = 0
+    bytes: int = 0
+    evicted: int = 0
     accepted: int = 0
     rejected: int = 0
     requests: int = 0
@@ -105,6 +116,15 @@ class _Waiter:
     signal: str
     match: Callable[[Any], bool]
     matched: list[Any]
+    error: Exception | None = None  # the filter raised on an item: the wait fails, never the export
+
+    def feed(self, items: Iterable[Any]) -> None:
+        if self.error is not None:
+            return
+        try:
+            self.matched.extend(it for it in items if self.match(it))
+        except Exception as exc:  # noqa: BLE001 - a caller's filter; reported to the waiter
+            self.error = exc
 
 
 def _matcher(signal: str, filters: dict[str, Any]) -> Callable[[Any], bool]:
@@ -123,6 +143,10 @@ def _matcher(signal: str, filters: dict[str, Any]) -> Callable[[Any], bool]:
     for key, want in filters.items():
         if want is None:
             continue
+        if key in ("attributes", "resource") and not isinstance(want, dict):
+            raise TypeError(f"filter {key!r} must be a mapping of attribute names to values, got {type(want).__name__}")
+        if key == "where" and not callable(want):
+            raise TypeError("filter 'where' must be a callable")
         if key == "attributes":
             checks.append(lambda it, w=want: all(k in it.attributes and it.attributes[k] == v for k, v in w.items()))
         elif key == "resource":
@@ -141,12 +165,19 @@ def _matcher(signal: str, filters: dict[str, Any]) -> Callable[[Any], bool]:
 class TelemetryStore:
     """Received spans, metric points and log records, plus the raw requests that carried them."""
 
-    def __init__(self, clock: _TimeSource | None = None, *, max_items: int = 200_000, max_raw: int = 256) -> None:
+    def __init__(self, clock: _TimeSource | None = None, *, max_items: int = DEFAULT_MAX_ITEMS,
+                 max_raw: int = DEFAULT_MAX_RAW, max_bytes: int = DEFAULT_MAX_BYTES,
+                 max_raw_bytes: int = DEFAULT_MAX_RAW_BYTES) -> None:
         self._clock = clock or _WallClock()
         self._max_items = max(1, max_items)
+        self._max_bytes = max(1, max_bytes)
+        self._max_raw = max(1, max_raw)
+        self._max_raw_bytes = max(1, max_raw_bytes)
+        self._raw_bytes = 0
+        self._interrupts = 0
         self._cond = threading.Condition()
         self._buckets = {s: _Bucket() for s in SIGNAL_NAMES}
-        self._raw: deque[RawRequest] = deque(maxlen=max(1, max_raw))
+        self._raw: deque[RawRequest] = deque()
         self._rules: dict[str, PartialSuccessRule] = {}
         self._seq = 0
         self._waiters: list[_Waiter] = []
@@ -168,10 +199,12 @@ class TelemetryStore:
         if signal not in self._buckets:
             raise ValueError(f"unknown signal {signal!r}")
         total = COUNTERS[signal](message)
+        wire = len(body) if body else message.ByteSize()
         with self._cond:
             self._seq += 1
             rejected, text = self._apply_rule(signal, total)
-            chunk = _Chunk(signal, message, self._seq, transport, encoding, total - rejected)
+            keep = total - rejected
+            chunk = _Chunk(signal, message, self._seq, transport, encoding, keep, wire + ITEM_OVERHEAD * keep)
             eager = self._listeners or any(w.signal == signal for w in self._waiters)
         if eager:
             chunk.materialize()  # convert outside the lock
@@ -179,14 +212,18 @@ class TelemetryStore:
             bucket = self._buckets[signal]
             bucket.chunks.append(chunk)
             bucket.stored += chunk.keep
+            bucket.bytes += chunk.cost
             bucket.accepted += chunk.keep
             bucket.rejected += rejected
             bucket.requests += 1
             for waiter in self._waiters:
                 if waiter.signal == signal:
-                    waiter.matched.extend(it for it in chunk.materialize() if waiter.match(it))
-            while bucket.stored > self._max_items and len(bucket.chunks) > 1:
-                bucket.stored -= bucket.chunks.popleft().keep
+                    waiter.feed(chunk.materialize())
+            while (bucket.stored > self._max_items or bucket.bytes > self._max_bytes) and len(bucket.chunks) > 1:
+                old = bucket.chunks.popleft()
+                bucket.stored -= old.keep
+                bucket.bytes -= old.cost
+                bucket.evicted += old.keep
             self._raw.append(
                 RawRequest(
                     chunk.seq,
@@ -202,6 +239,9 @@ class TelemetryStore:
                     rejected,
                 )
             )
+            self._raw_bytes += len(body)
+            while len(self._raw) > 1 and (len(self._raw) > self._max_raw or self._raw_bytes > self._max_raw_bytes):
+                self._raw_bytes -= len(self._raw.popleft().body)
             self._cond.notify_all()
             listeners = list(self._listeners)
         for listener in listeners:
@@ -228,7 +268,7 @@ class TelemetryStore:
             rule.times -= 1
             if rule.times <= 0:
                 del self._rules[signal]
-        return min(rule.rejected, total), rule.message
+        return max(0, min(int(rule.rejected), total)), str(rule.message)
 
     # ---- controls -----------------------------------------------------------------------
     def set_partial_success(
@@ -241,8 +281,12 @@ class TelemetryStore:
         """
         if signal not in self._buckets:
             raise ValueError(f"unknown signal {signal!r}; expected one of {', '.join(SIGNAL_NAMES)}")
-        if rejected < 0 or (times is not None and times < 1):
-            raise ValueError("rejected must be >= 0 and times >= 1")
+        if not _is_int(rejected) or rejected < 0:
+            raise ValueError(f"rejected must be an integer >= 0, got {rejected!r}")
+        if times is not None and (not _is_int(times) or times < 1):
+            raise ValueError(f"times must be an integer >= 1 or null, got {times!r}")
+        if not isinstance(message, str):
+            raise TypeError(f"message must be a string, got {type(message).__name__}")
         with self._cond:
             self._rules[signal] = PartialSuccessRule(rejected, message, times)
 
@@ -258,8 +302,10 @@ class TelemetryStore:
         with self._cond:
             for bucket in self._buckets.values():
                 bucket.chunks.clear()
-                bucket.stored = bucket.accepted = bucket.rejected = bucket.requests = 0
+                bucket.stored = bucket.bytes = bucket.evicted = bucket.accepted = bucket.rejected = 0
+                bucket.requests = 0
             self._raw.clear()
+            self._raw_bytes = 0
             self._rules.clear()
             for waiter in self._waiters:
                 waiter.matched.clear()
@@ -330,24 +376,49 @@ class TelemetryStore:
         nothing is missed even if the bounded store evicts it). No polling: it sleeps on
         the store's Condition. Raises TimeoutError naming what did arrive.
         """
+        if signal not in self._buckets:
+            raise ValueError(f"unknown signal {signal!r}; expected one of {', '.join(SIGNAL_NAMES)}")
         match = _matcher(signal, filters)
         self._items(signal)  # convert what is stored now, outside the lock
         with self._cond:
             bucket = self._buckets[signal]
-            existing = [it for chunk in bucket.chunks for it in chunk.materialize() if match(it)]
-            waiter = _Waiter(signal, match, existing)
+            waiter = _Waiter(signal, match, [])
+            waiter.feed(it for chunk in bucket.chunks for it in chunk.materialize())
+            generation = self._interrupts
             self._waiters.append(waiter)
             try:
-                if self._cond.wait_for(lambda: len(waiter.matched) >= n, timeout=timeout):
-                    return list(waiter.matched)
+                self._cond.wait_for(
+                    lambda: len(waiter.matched) >= n or waiter.error is not None or self._interrupts != generation,
+                    timeout=timeout)
             finally:
                 self._waiters.remove(waiter)
+            if len(waiter.matched) >= n:
+                return list(waiter.matched)
+            if waiter.error is not None:
+                raise TypeError(f"filter failed on a received item: {type(waiter.error).__name__}: {waiter.error}")
+            if self._interrupts != generation:
+                raise WaitInterrupted(f"the collector stopped while waiting for {n} {_ITEM_WORD[signal]}")
             total = bucket.stored
         shown = ", ".join(f"{k}={v!r}" for k, v in filters.items()) or "no filter"
         raise TimeoutError(
             f"waited {timeout}s for {n} {_ITEM_WORD[signal]} matching {shown}; "
             f"{len(waiter.matched)} matched, {total} {_ITEM_WORD[signal]} stored"
         )
+
+    def interrupt(self) -> None:
+        """Release every wait parked now (the collector is stopping)."""
+        with self._cond:
+            self._interrupts += 1
+            self._cond.notify_all()
+
+    def limits(self) -> dict[str, Any]:
+        """The bounds and how full the store is (the exact counters are in `counts()`)."""
+        with self._cond:
+            return {"max_items": self._max_items, "max_bytes": self._max_bytes, "max_raw": self._max_raw,
+                    "max_raw_bytes": self._max_raw_bytes, "raw_requests": len(self._raw),
+                    "raw_bytes": self._raw_bytes,
+                    "signals": {s: {"stored": b.stored, "stored_bytes": b.bytes, "evicted": b.evicted}
+                                for s, b in self._buckets.items()}}
 
     def wait_for_spans(self, n: int, timeout: float = 5.0, **filters: Any) -> list[Span]:
         return self.wait_for("traces", n, timeout, **filters)
@@ -360,33 +431,41 @@ class TelemetryStore:
 
 
 def build_trace(trace_id: str, spans: Iterable[Span]) -> Trace:
-    """Link spans by parent_span_id; spans whose parent is missing become extra roots."""
+    """Link spans by parent_span_id; spans whose parent is missing become extra roots.
+
+    Iterative, and linear in the spans (a union-find over subtrees spots a link that would close
+    a cycle), so a hostile 100k-span parent chain neither recurses nor goes quadratic.
+    """
     ordered = sorted(spans, key=lambda s: (s.start_time_unix_nano, s.name))
     nodes: dict[str, SpanNode] = {}
     for span in ordered:
         if span.span_id is not None and span.span_id not in nodes:  # a duplicate id keeps its first copy
             nodes[span.span_id] = SpanNode(span)
     roots: list[SpanNode] = []
-    parent_of: dict[str, str] = {}
+    top: dict[str, str] = {}  # union-find: a linked span points towards its subtree's root
     for span in ordered:
         node = nodes.get(span.span_id or "")
         if node is None or node.span is not span:
             roots.append(SpanNode(span))  # id-less or duplicate span: show it, as a root
             continue
         parent = nodes.get(span.parent_span_id or "")
-        if parent is None or _is_ancestor(span.span_id, parent.span.span_id, parent_of):
+        if parent is None or _root_of(parent.span.span_id, top) == span.span_id:
             roots.append(node)  # missing parent, self-parent or a cycle in hostile input
         else:
-            parent_of[span.span_id] = parent.span.span_id  # type: ignore[index,assignment]
+            top[span.span_id] = parent.span.span_id  # type: ignore[index,assignment]
             parent.children.append(node)
     return Trace(trace_id, ordered, roots)
 
 
-def _is_ancestor(candidate: str | None, start: str | None, parent_of: dict[str, str]) -> bool:
-    """True if `candidate` is `start` or one of its linked ancestors (linking would close a loop)."""
-    current = start
-    while current is not None:
-        if current == candidate:
-            return True
-        current = parent_of.get(current)
-    return False
+def _root_of(start: Any, top: dict[str, str]) -> Any:
+    """The root of `start`'s linked subtree (with path compression)."""
+    root = start
+    while root in top:
+        root = top[root]
+    while start in top and top[start] != root:
+        top[start], start = root, top[start]
+    return root
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

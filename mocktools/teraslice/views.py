@@ -1,12 +1,12 @@
 """The JSON endpoints of MockTerasliceServer (mixed into the server class)."""
 from __future__ import annotations
 
-import json
 import math
 from typing import TYPE_CHECKING, Any, Callable
 
 from werkzeug.wrappers import Request, Response
 
+from .. import safe_json
 from ..errors import ApiError
 from . import render as rec
 from .actions import ActionError
@@ -131,8 +131,8 @@ class ViewsMixin:
         if not data.strip():
             return {}
         try:
-            return json.loads(data)
-        except (ValueError, RecursionError):
+            return safe_json.loads(data)
+        except ValueError:
             raise ApiError(400, "the json submitted is malformed") from None
 
     def post_job(self, request: Request) -> Response:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import hmac
-import json
 import os
 import select
 import socket
@@ -12,6 +11,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from .. import safe_json
 from ..clock import SystemClock
 from ..errors import ApiError
 from ..routing import Router, json_response
@@ -254,8 +254,8 @@ def _json_body(request: Request) -> dict[str, Any]:
     if request.mimetype != "application/json":
         raise bad_request("Unsupported Media Type: Only 'application/json' is allowed")
     try:
-        body = json.loads(request.get_data(cache=True) or b"")
-    except (ValueError, RecursionError) as exc:
+        body = safe_json.loads(request.get_data(cache=True) or b"")
+    except ValueError as exc:
         raise ApiError(400, f"JSON decode error: {exc}", type="Bad Request") from None
     if not isinstance(body, dict):
         raise ApiError(400, "Input should be a valid dictionary or object to extract fields from",
