@@ -120,6 +120,7 @@ class Journal:
         self._by_path: Counter[str] = Counter()
         self._by_status: Counter[int | None] = Counter()
         self._interrupts = 0
+        self._waiting = 0
         self._cond = threading.Condition()
         self.limit = self.max_bytes = self.max_body_bytes = self.max_paths = 0
         self.set_limits(limit=limit, max_bytes=max_bytes, max_body_bytes=max_body_bytes, max_paths=max_paths)
@@ -223,8 +224,12 @@ class Journal:
         WaitInterrupted as soon as the mock stops (see `interrupt`)."""
         with self._cond:
             generation = self._interrupts
-            done = self._cond.wait_for(
-                lambda: self._count_locked(path) >= n or self._interrupts != generation, timeout)
+            self._waiting += 1
+            try:
+                done = self._cond.wait_for(
+                    lambda: self._count_locked(path) >= n or self._interrupts != generation, timeout)
+            finally:
+                self._waiting -= 1
             got = self._count_locked(path)
             if got < n and self._interrupts != generation:
                 raise WaitInterrupted(f"the mock stopped while waiting for {n} calls"
@@ -233,6 +238,12 @@ class Journal:
                 raise TimeoutError(
                     f"waited {timeout}s for {n} calls{' to ' + path if path else ''}, got {got}")
         return self.calls(path)
+
+    @property
+    def waiting(self) -> int:
+        """How many `wait_for` calls are parked now."""
+        with self._cond:
+            return self._waiting
 
     def interrupt(self) -> None:
         """Release every wait parked now (the mock is stopping); later waits are not affected."""

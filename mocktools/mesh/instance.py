@@ -23,6 +23,7 @@ from werkzeug.wsgi import ClosingIterator
 
 from ..routing import json_response
 from ..http_mock import HTTPMockServer
+from ..wsgi_server import abort_connection
 from .propagation import TraceContext, child_context, extract, inject
 from .spans import ContextEvent, Span
 from .spec import CallSpec, call_plan
@@ -87,6 +88,12 @@ class ServiceInstance(HTTPMockServer):
     def describe_state(self) -> dict[str, Any]:
         return {"service": self.service, "instance": self.instance_id, "inflight": self._inflight}
 
+    def _drop_if_stopping(self, request: Request) -> None:
+        """A request held (hang, latency) while the mesh or this instance stops fails as a stopped
+        server's would: the connection drops, no answer."""
+        if self.stopping.is_set() or self.mesh.stopping.is_set():
+            abort_connection(request.environ, "close")
+
     # ---- the hop ---------------------------------------------------------------------------------
     def handle(self, request: Request, subpath: str = "") -> Response:
         mesh = self.mesh
@@ -133,9 +140,13 @@ class ServiceInstance(HTTPMockServer):
                     _wait_any(released, self.stopping, seconds)
                 else:
                     self.stopping.wait(fault[1])
+                self._drop_if_stopping(request)
         if endpoint.latency > 0:
             self.stopping.wait(endpoint.latency)
+            self._drop_if_stopping(request)
         results = self._run_calls(endpoint.calls, ctx, hops + 1) if endpoint.calls else []
+        if endpoint.calls:
+            self._drop_if_stopping(request)  # the calls were cut by stop(): no made-up aggregate
         failed = [r for r in results if not r["ok"] and not r["optional"] and r["mode"] != "async"]
         body: dict[str, Any] = {"service": self.service, "instance": self.instance_id, "endpoint": path,
                                 "trace_id": ctx.trace_id, "span_id": ctx.span_id, "hops": hops,
@@ -281,13 +292,16 @@ class ServiceInstance(HTTPMockServer):
 
 
 def _wait_any(first: threading.Event, second: threading.Event, seconds: float) -> None:
-    """Wait until either event is set or ``seconds`` pass (a hang released by chaos or by stop)."""
+    """Wait until either event is set or ``seconds`` pass (a hang released by chaos or by stop).
+
+    It sleeps on ``second`` (stopping), so stop() releases it at once; a chaos release is seen
+    within 50 ms."""
     deadline = time.monotonic() + seconds
     while not first.is_set() and not second.is_set():
         left = deadline - time.monotonic()
         if left <= 0:
             return
-        first.wait(min(left, 0.05))
+        second.wait(min(left, 0.05))
 
 
 def _body(data: bytes) -> Any:

@@ -105,6 +105,8 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
 
     def stop(self) -> None:
         with self._topology:
+            if self.running:
+                self.stopping.set()  # before hangs are released: held requests then drop, not answer
             self.registry.close()  # wake blocking queries first, or joining their threads would hang
             self.chaos.release_hangs()
             self._stop_instances()

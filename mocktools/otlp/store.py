@@ -405,6 +405,12 @@ class TelemetryStore:
             f"{len(waiter.matched)} matched, {total} {_ITEM_WORD[signal]} stored"
         )
 
+    @property
+    def waiting(self) -> int:
+        """How many waits are parked now."""
+        with self._cond:
+            return len(self._waiters)
+
     def interrupt(self) -> None:
         """Release every wait parked now (the collector is stopping)."""
         with self._cond:
