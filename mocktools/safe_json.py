@@ -113,26 +113,32 @@ def depth(value: Any) -> int:
     return deepest
 
 
-def copy(value: Any) -> Any:
-    """A deep copy of a JSON value (dicts, lists, scalars), without recursion."""
+def copy(value: Any, *, clean: bool = False) -> Any:
+    """A deep copy of a JSON value (dicts, lists, scalars), without recursion.
+
+    With `clean`, strings and keys have their lone surrogates replaced (see `clean_str`), so a
+    value handed over from Python is as safe to store and echo as one parsed by `loads`.
+    """
+    if isinstance(value, str):
+        return clean_str(value) if clean else value
     if not isinstance(value, (dict, list)):
         return value
     root: Any = {} if isinstance(value, dict) else []
     stack: list[tuple[Any, Any]] = [(value, root)]
     while stack:
         source, target = stack.pop()
-        items = source.items() if isinstance(source, dict) else enumerate(source)
+        items: Any = source.items() if isinstance(source, dict) else enumerate(source)
         for key, item in items:
             if isinstance(item, (dict, list)):
                 child: Any = {} if isinstance(item, dict) else []
                 stack.append((item, child))
             else:
-                child = item
+                child = clean_str(item) if clean and isinstance(item, str) else item
             if isinstance(target, dict):
-                target[key] = child
+                target[clean_str(key) if clean and isinstance(key, str) else key] = child
             else:
                 target.append(child)
     return root
 
 
-__all__ = ["MAX_DEPTH", "JSONDepthError", "loads", "copy", "depth", "clean_str"]
+__all__ = ["MAX_DEPTH", "REPLACEMENT", "JSONDepthError", "clean_str", "copy", "depth", "loads"]

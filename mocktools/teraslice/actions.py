@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from .. import safe_json
 from .entities import Execution, Job
 from .states import INIT, RUNNING, TERMINAL, StatusError
 
@@ -102,7 +103,7 @@ class ClusterActions:
             raise ActionError(400, "workers must be a positive integer")
         full = copy.deepcopy(JOB_DEFAULTS)
         full["name"] = "Custom Job"
-        full.update(copy.deepcopy(spec))
+        full.update(safe_json.copy(spec, clean=True))  # a Python caller's surrogates too
         with self.lock:
             now = self.now()
             job = self.add_job_record(full, now, active=full.pop("active", True))
@@ -124,7 +125,7 @@ class ClusterActions:
             job = self.job(job_id)
             if job.deleted:
                 raise ActionError(404, f"Job {job_id} has been deleted and cannot be updated.")
-            new = {k: copy.deepcopy(v) for k, v in spec.items() if not k.startswith("_")}
+            new = {k: v for k, v in safe_json.copy(spec, clean=True).items() if not k.startswith("_")}
             new.pop("job_id", None)
             if "active" in new:
                 job.active = new.pop("active")

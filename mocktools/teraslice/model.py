@@ -28,6 +28,24 @@ FAILURE_REASONS = (
 )
 
 
+#: bounds of the simulated cluster: a model far past these is a mistake, not a test, and building
+#: it would hold the cluster lock for minutes (every route waits on that lock)
+MAX_NODES = 10_000
+MAX_SLOTS_PER_NODE = 10_000
+MAX_JOBS = 100_000
+
+
+def bounded_int(name: str, value: Any, low: int, high: int) -> int:
+    """`value` as an int in [low, high]; ValueError naming `name` otherwise (bools, 1.5, NaN, 1e30)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+    return int(value)
+
+
 class TerasliceCluster(ClusterActions):
     """Jobs, executions, controllers and nodes of one simulated cluster (thread-safe)."""
 
@@ -53,11 +71,11 @@ class TerasliceCluster(ClusterActions):
             elif not hasattr(self, "seed") or self.seed is None:
                 self.seed = random.SystemRandom().randrange(2**32)
             if jobs is not None:
-                self.job_count = int(jobs)
+                self.job_count = bounded_int("jobs", jobs, 0, MAX_JOBS)
             elif not hasattr(self, "job_count"):
                 self.job_count = None
             if nodes is not None:
-                self.node_count = int(nodes)
+                self.node_count = bounded_int("nodes", nodes, 1, MAX_NODES)
             elif not hasattr(self, "node_count"):
                 self.node_count = None
             self.rng = random.Random(self.seed)
@@ -274,14 +292,13 @@ class TerasliceCluster(ClusterActions):
         """Resize the cluster to `nodes` nodes (existing nodes keep their ids)."""
         from .generate import make_node
 
-        if nodes < 1:
-            raise ValueError("a cluster needs at least one node")
+        nodes = bounded_int("nodes", nodes, 1, MAX_NODES)
+        if slots_per_node is not None:
+            slots_per_node = bounded_int("slots_per_node", slots_per_node, 1, MAX_SLOTS_PER_NODE)
         with self.lock:
             self.now()
             if slots_per_node is not None:
-                if slots_per_node < 1:
-                    raise ValueError("slots_per_node must be >= 1")
-                self.slots_per_node = int(slots_per_node)
+                self.slots_per_node = slots_per_node
                 for node in self.nodes:
                     node.total = self.slots_per_node
             del self.nodes[nodes:]
