@@ -8,6 +8,7 @@ discovery as that service sees it, which is how a partition shows up in the regi
 
 from __future__ import annotations
 
+import hmac
 import json
 import uuid
 from typing import Any
@@ -19,6 +20,7 @@ from ..routing import Router
 from .discovery import CRITICAL, PASSING, WARNING, RegistrationError, ServiceRegistry, parse_duration
 
 MAX_WAIT = 600.0
+_WRITE_METHODS = {"PUT", "POST", "DELETE", "PATCH"}
 DEFAULT_WAIT = 300.0
 
 
@@ -77,8 +79,13 @@ class ConsulAPI:
 
     def _route(self, router: Router) -> Any:
         def add(rule: str, handler: Any, methods: list[str] | None = None) -> None:
+            write = any(m in _WRITE_METHODS for m in (methods or ["GET"]))
+
             def wrapped(request: Request, **kw: Any) -> Response:
                 try:
+                    if write and not self._write_allowed(request):
+                        raise ConsulError(403, "Permission denied: registry writes need the mesh's token "
+                                               "(X-Consul-Token) when it is bound off loopback")
                     if request.args.get("filter"):
                         raise ConsulError(400, "filter expressions are not supported by this mock")
                     return handler(request, **kw)
@@ -90,6 +97,17 @@ class ConsulAPI:
         return add
 
     # ---- helpers --------------------------------------------------------------------------
+    def _write_allowed(self, request: Request) -> bool:
+        """Off loopback the mesh has a token (see MockServerBase): a registry write must carry it,
+        as a Consul ACL token (X-Consul-Token, ?token=, Bearer) or as the mock's X-Mock-Token."""
+        token: str | None = getattr(self, "admin_token", None)
+        if not token:
+            return True
+        auth = request.headers.get("Authorization", "")
+        given = [request.headers.get("X-Consul-Token", ""), request.headers.get("X-Mock-Token", ""),
+                 request.args.get("token", ""), auth[7:].strip() if auth.lower().startswith("bearer ") else ""]
+        return any(g and hmac.compare_digest(g.encode(), token.encode()) for g in given)
+
     def _body(self, request: Request) -> Any:
         data = request.get_data(cache=True)
         if not data.strip():

@@ -8,7 +8,8 @@ from werkzeug.wrappers import Request, Response
 
 from ..errors import ApiError
 from ..routing import Router, read_json_object
-from .otlp_export import OTLPExportError
+from ..lifecycle import is_loopback
+from .otlp_export import ExportForbidden, OTLPExportError, export_target_rule
 
 if TYPE_CHECKING:
     from .mock import MockServiceMesh
@@ -80,9 +81,13 @@ def register_mesh_admin_routes(mesh: MockServiceMesh, router: Router) -> None:
 
     def export(request: Request) -> Any:
         body = read_json_object(request)
-        endpoint = field(body, "endpoint", str)
+        endpoint = field(body, "endpoint", str) if body.get("endpoint") or not mesh.otlp_endpoint \
+            else mesh.otlp_endpoint
         try:
+            export_target_rule(endpoint, mesh.otlp_endpoint, is_loopback(mesh.host))
             sent = mesh.export_otlp(endpoint, body.get("trace_id"))
+        except ExportForbidden as exc:
+            raise ApiError(403, str(exc), type="export_forbidden") from None
         except OTLPExportError as exc:
             raise ApiError(502, str(exc), type="export_failed") from None
         return {"exported_spans": sent}

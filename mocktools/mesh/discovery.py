@@ -29,6 +29,7 @@ from .discovery_records import (
     or_default,
     parse_check,
     parse_duration,
+    validate_address,
 )
 
 __all__ = ["ServiceRegistry", "ServiceEntry", "CheckState", "RegistrationError", "parse_duration",
@@ -169,6 +170,7 @@ class ServiceRegistry:
         address = d.get("address", "") or ""
         if not isinstance(address, str):
             raise RegistrationError("service Address must be a string")
+        address = validate_address(address)
         tags = or_default(d.get("tags"), [])
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise RegistrationError("service Tags must be a list of strings")

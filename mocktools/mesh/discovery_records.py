@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["ServiceEntry", "CheckState", "RegistrationError", "parse_duration", "PASSING", "WARNING", "CRITICAL",
-           "MAINTENANCE", "STATUSES", "CHECK_KINDS", "fold_keys", "or_default", "parse_check"]
+           "MAINTENANCE", "STATUSES", "CHECK_KINDS", "fold_keys", "or_default", "parse_check", "validate_address",
+           "instance_address"]
 
 PASSING, WARNING, CRITICAL, MAINTENANCE = "passing", "warning", "critical", "maintenance"
 STATUSES = (PASSING, WARNING, CRITICAL)
@@ -18,6 +20,42 @@ CHECK_KINDS = ("ttl", "http", "tcp", "grpc", "args", "script", "dockercontaineri
 
 class RegistrationError(ValueError):
     """A malformed registration or check definition (answered as HTTP 400)."""
+
+
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+def validate_address(address: str, what: str = "service Address") -> str:
+    """A registration's Address is a host name or an IP literal and nothing else.
+
+    The mesh builds ``http://<address>:<port><endpoint>`` from it, so a scheme, port, path,
+    query, userinfo or whitespace in it would let a registration steer calls anywhere
+    (``"127.0.0.1:9000/_mock/calls?x="``). Empty means the node's address, as in Consul.
+    """
+    if address == "":
+        return address
+    if "%" not in address:  # an IPv6 zone id has no place in a URL built from it
+        try:
+            ipaddress.ip_address(address)
+            return address
+        except ValueError:
+            pass
+    host = address[:-1] if address.endswith(".") else address
+    if len(address) > 253 or not host or not all(_LABEL.fullmatch(label) for label in host.split(".")):
+        raise RegistrationError(f"{what} must be a host name or an IP address (no scheme, port, path or "
+                                f"query), got {address[:100]!r}")
+    return address
+
+
+def instance_address(bound_host: str) -> str:
+    """What a mesh instance registers as its Address: the host it is bound to (loopback for a
+    wildcard bind, since that is what reaches it from this machine)."""
+    host = bound_host.strip("[]")
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "::1"
+    return host
 
 
 def parse_duration(value: Any, what: str = "duration") -> float:
@@ -88,7 +126,8 @@ class ServiceEntry:
 
     @property
     def url(self) -> str:
-        return f"http://{self.address or '127.0.0.1'}:{self.port}"
+        host = self.address or "127.0.0.1"
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     def to_agent(self, datacenter: str) -> dict[str, Any]:
         return {"ID": self.id, "Service": self.name, "Tags": list(self.tags), "Meta": dict(self.meta),

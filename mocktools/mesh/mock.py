@@ -29,6 +29,7 @@ from .graph import DependencyGraph
 from .instance import ServiceInstance
 from .otlp_export import export_spans
 from .discovery import PASSING, STATUSES, ServiceEntry, ServiceRegistry
+from .discovery_records import instance_address
 from .spans import Completeness, ContextEvent, Span, SpanStore, TraceNode
 from .spec import CALL_MODES, CallSpec, EndpointSpec, MeshSpec, ServiceSpec
 
@@ -55,6 +56,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
                  port: int = 0, *, hop_limit: int | None = None, propagation: tuple[str, ...] = ("w3c",),
                  accept_b3: bool = True, accept_jaeger: bool = True, node: str = "mesh-node",
                  datacenter: str = "dc1", workers: int = 64, breakers: dict[str, Any] | None = None,
+                 otlp_endpoint: str | None = None, span_limits: dict[str, int] | None = None,
                  **kwargs: Any) -> None:
         self.spec = _as_spec(spec)
         self._original = self.spec.to_dict()  # what reset() returns the topology to
@@ -64,7 +66,9 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         self.accept_b3, self.accept_jaeger = accept_b3, accept_jaeger
         self.registry = ServiceRegistry(self.clock, node=node, datacenter=datacenter, address=self.host)
         self.graph = DependencyGraph.from_spec(self.spec)
-        self.spans = SpanStore()
+        self.spans = SpanStore(**(span_limits or {}))
+        #: where /_mock/mesh/export may send spans (besides loopback when the mesh is on loopback)
+        self.otlp_endpoint = otlp_endpoint
         self.breakers = BreakerRegistry(self.clock, breakers if breakers is not None else self.spec.breakers)
         self.graph.state_provider = self.breakers.graph_state
         self.chaos = ChaosController(self, self.seed or 0)
@@ -138,7 +142,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
     def _register(self, inst: ServiceInstance) -> None:
         svc = self.spec.services[inst.service]
         self.registry.register({
-            "Name": inst.service, "ID": inst.instance_id, "Address": "127.0.0.1", "Port": inst.port,
+            "Name": inst.service, "ID": inst.instance_id, "Address": instance_address(self.host), "Port": inst.port,
             "Tags": list(svc.tags), "Meta": {**svc.meta, "mesh": self.spec.name},
             "Check": {"CheckID": f"mesh:{inst.instance_id}", "Name": "mesh instance health",
                       "HTTP": f"{inst.url}/_mock", "Interval": "10s", "Status": PASSING}})
@@ -314,9 +318,23 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         """Every hop that received invalid trace context (the trace restarted or tracestate dropped)."""
         return self.spans.context_events()
 
-    def export_otlp(self, endpoint: str, trace_id: str | None = None, **kwargs: Any) -> int:
-        """POST recorded spans (one trace, or all) to an OTLP/HTTP collector; returns spans sent."""
-        return export_spans(self.spans.spans(trace_id), endpoint, **kwargs)
+    def export_otlp(self, endpoint: str | None = None, trace_id: str | None = None, **kwargs: Any) -> int:
+        """POST recorded spans (one trace, or all) to an OTLP/HTTP collector; returns spans sent.
+
+        `endpoint` defaults to the mesh's `otlp_endpoint`. From Python any endpoint is allowed;
+        the HTTP control route checks `export_target_rule` first."""
+        target = endpoint or self.otlp_endpoint
+        if not target:
+            raise ValueError("no endpoint given and the mesh has no otlp_endpoint")
+        return export_spans(self.spans.spans(trace_id), target, **kwargs)
+
+    def interrupt_waits(self) -> None:
+        super().interrupt_waits()
+        self.spans.interrupt()
+
+    def instance_tokens(self) -> dict[str, str]:
+        """Each running instance's /_mock/ token (instances bound off loopback need one)."""
+        return {i.instance_id: i.admin_token for group in self.instances.values() for i in group if i.admin_token}
 
     # ---- state ----------------------------------------------------------------------------
     def reset_state(self) -> None:
@@ -358,7 +376,8 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
                 "services": {n: [i.instance_id for i in g] for n, g in self.instances.items()},
                 "registry": self.registry.describe(), "spans": self.spans.describe(),
                 "breakers": self.breakers.describe(), "chaos": self.chaos.scenarios(),
-                "cycles": self.graph.find_cycles()}
+                "cycles": self.graph.find_cycles(),
+                **({"instance_tokens": self.instance_tokens()} if self.admin_token else {})}
 
     @classmethod
     def cli_arguments(cls, parser: argparse.ArgumentParser) -> None:

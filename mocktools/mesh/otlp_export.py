@@ -6,8 +6,10 @@ service, with ``service.name`` and ``service.instance.id`` resource attributes.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -20,7 +22,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from .spans import Span
 
-__all__ = ["spans_to_request", "export_spans", "OTLPExportError"]
+__all__ = ["spans_to_request", "export_spans", "export_target_rule", "OTLPExportError", "ExportForbidden"]
 
 SCOPE = InstrumentationScope(name="mocktools.mesh", version="1")
 _KIND = {"server": trace_pb2.Span.SPAN_KIND_SERVER, "client": trace_pb2.Span.SPAN_KIND_CLIENT,
@@ -95,6 +97,53 @@ def traces_url(endpoint: str) -> str:
     return endpoint if endpoint.endswith("/v1/traces") else endpoint + "/v1/traces"
 
 
+class ExportForbidden(OTLPExportError):
+    """The target is not one the mesh's own topology allows (answered as HTTP 403)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, 403)
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ExportForbidden(f"export endpoint must be an http(s) URL, got {url[:200]!r}")
+    if parts.username or parts.password:
+        raise ExportForbidden("export endpoint must not carry userinfo")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise ExportForbidden(f"export endpoint has an invalid port: {url[:200]!r}") from None
+    return parts.scheme, parts.hostname.lower(), port
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def export_target_rule(endpoint: str, configured: str | None, mesh_on_loopback: bool) -> None:
+    """Raise ExportForbidden unless the mesh's own topology says spans may go to `endpoint`.
+
+    Allowed: the mesh's configured `otlp_endpoint` (same scheme, host and port), or, when the
+    mesh itself is bound to loopback, any loopback collector. Anything else is refused, so the
+    control API cannot be used to make the mesh POST to (and echo) an arbitrary URL.
+    """
+    scheme, host, port = _origin(endpoint)
+    if configured and _origin(configured) == (scheme, host, port):
+        return
+    if mesh_on_loopback and _is_loopback_host(host):
+        return
+    allowed = f"the mesh's otlp_endpoint ({configured})" if configured else "no otlp_endpoint is configured"
+    raise ExportForbidden(
+        f"export to {scheme}://{host}:{port} refused: spans go only to the mesh's configured otlp_endpoint "
+        f"or, when the mesh is bound to loopback, to a loopback collector ({allowed})")
+
+
 def export_spans(spans: Iterable[Span], endpoint: str, *, timeout: float = 10.0,
                  headers: dict[str, str] | None = None, session: requests.Session | None = None) -> int:
     """POST the spans as one protobuf ExportTraceServiceRequest; return how many were sent.
@@ -108,7 +157,7 @@ def export_spans(spans: Iterable[Span], endpoint: str, *, timeout: float = 10.0,
     hdrs = {"Content-Type": "application/x-protobuf", **(headers or {})}
     http = session or requests
     try:
-        resp = http.post(traces_url(endpoint), data=body, headers=hdrs, timeout=timeout)
+        resp = http.post(traces_url(endpoint), data=body, headers=hdrs, timeout=timeout, allow_redirects=False)
     except requests.RequestException as exc:
         raise OTLPExportError(f"OTLP export to {endpoint} failed: {exc}") from exc
     if not 200 <= resp.status_code < 300:

@@ -13,6 +13,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..journal import WaitInterrupted
+
 __all__ = ["Span", "SpanEvent", "ContextEvent", "TraceNode", "Completeness", "SpanStore"]
 
 
@@ -69,6 +71,14 @@ class ContextEvent:
     new_trace_id: str
 
 
+#: nesting of a rendered trace tree (TraceNode.to_dict)
+RENDER_DEPTH = 64
+#: defaults of the store's bounds (see SpanStore)
+DEFAULT_MAX_TRACES = 10_000
+DEFAULT_MAX_SPANS = 200_000
+DEFAULT_MAX_SPANS_PER_TRACE = 10_000
+
+
 @dataclass(slots=True)
 class TraceNode:
     span: Span
@@ -83,12 +93,33 @@ class TraceNode:
         return out
 
     def depth(self) -> int:
-        return 1 + max((c.depth() for c in self.children), default=0)
+        deepest, todo = 0, [(self, 1)]
+        while todo:
+            node, level = todo.pop()
+            deepest = max(deepest, level)
+            todo.extend((c, level + 1) for c in node.children)
+        return deepest
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"service": self.span.service, "name": self.span.name, "kind": self.span.kind,
-                "span_id": self.span.span_id, "status": self.span.status,
-                "children": [c.to_dict() for c in self.children]}
+    def to_dict(self, max_depth: int = RENDER_DEPTH) -> dict[str, Any]:
+        """The subtree as nested dicts, built without recursion and at most `max_depth` spans
+        deep: a deeper span's children are left out and counted in "children_cut" (the flat
+        span list of the trace still has every span), so a hostile parent chain still renders."""
+        def one(n: TraceNode) -> dict[str, Any]:
+            return {"service": n.span.service, "name": n.span.name, "kind": n.span.kind,
+                    "span_id": n.span.span_id, "status": n.span.status, "children": []}
+
+        root = one(self)
+        todo = [(self, root, 1)]
+        while todo:
+            node, out, level = todo.pop()
+            if level >= max_depth and node.children:
+                out["children_cut"] = len(node.children)
+                continue
+            for child in node.children:
+                child_out = one(child)
+                out["children"].append(child_out)
+                todo.append((child, child_out, level + 1))
+        return root
 
 
 @dataclass(slots=True)
@@ -110,15 +141,27 @@ class Completeness:
 
 
 class SpanStore:
-    """Bounded by trace count (oldest traces evicted first); exact totals kept beside it."""
+    """Bounded by traces, by spans in all and by spans per trace; exact totals kept beside it.
 
-    def __init__(self, max_traces: int = 10_000, max_context_events: int = 10_000) -> None:
+    Past `max_traces` traces or `max_spans` spans the oldest traces are evicted whole; a trace
+    already holding `max_spans_per_trace` spans keeps its first ones and counts the rest in
+    `dropped_spans` (one reused traceparent cannot grow one trace without limit).
+    """
+
+    def __init__(self, max_traces: int = DEFAULT_MAX_TRACES, max_context_events: int = 10_000, *,
+                 max_spans: int = DEFAULT_MAX_SPANS, max_spans_per_trace: int = DEFAULT_MAX_SPANS_PER_TRACE) -> None:
         self._cond = threading.Condition(threading.RLock())
         self._traces: OrderedDict[str, list[Span]] = OrderedDict()
-        self._max = max_traces
+        self._max = max(1, max_traces)
+        self.max_spans = max(1, max_spans)
+        self.max_spans_per_trace = max(1, max_spans_per_trace)
+        self._stored = 0
         self._context_events: deque[ContextEvent] = deque(maxlen=max_context_events)
         self.total_spans = 0
+        self.dropped_spans = 0  # refused: their trace was full
+        self.evicted_spans = 0  # stored, then evicted with their (old) trace
         self.total_context_events = 0
+        self._interrupts = 0
         self._listeners: list[Callable[[Span], None]] = []
 
     def subscribe(self, listener: Callable[[Span], None]) -> Callable[[], None]:
@@ -128,13 +171,19 @@ class SpanStore:
 
     def add(self, span: Span) -> None:
         with self._cond:
+            self.total_spans += 1
             spans = self._traces.get(span.trace_id)
             if spans is None:
                 spans = self._traces[span.trace_id] = []
-                if len(self._traces) > self._max:
-                    self._traces.popitem(last=False)
+            if len(spans) >= self.max_spans_per_trace:
+                self.dropped_spans += 1
+                return
             spans.append(span)
-            self.total_spans += 1
+            self._stored += 1
+            while len(self._traces) > 1 and (len(self._traces) > self._max or self._stored > self.max_spans):
+                _, old = self._traces.popitem(last=False)
+                self._stored -= len(old)
+                self.evicted_spans += len(old)
             self._cond.notify_all()
         for listener in list(self._listeners):
             listener(span)
@@ -149,7 +198,14 @@ class SpanStore:
         with self._cond:
             self._traces.clear()
             self._context_events.clear()
-            self.total_spans = self.total_context_events = 0
+            self.total_spans = self.total_context_events = self._stored = 0
+            self.dropped_spans = self.evicted_spans = 0
+
+    def interrupt(self) -> None:
+        """Release every wait parked now (the mesh is stopping)."""
+        with self._cond:
+            self._interrupts += 1
+            self._cond.notify_all()
 
     # ---- queries -------------------------------------------------------------------------
     def trace_ids(self) -> list[str]:
@@ -174,10 +230,13 @@ class SpanStore:
         calls finish after the caller answered, so a test waits here instead of sleeping."""
         deadline = time.monotonic() + timeout
         with self._cond:
+            generation = self._interrupts
             while True:
                 spans = [s for s in self._traces.get(trace_id, ()) if kind is None or s.kind == kind]
                 if len(spans) >= count:
                     return spans
+                if self._interrupts != generation:
+                    raise WaitInterrupted(f"the mesh stopped while trace {trace_id} had {len(spans)} of {count} spans")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"trace {trace_id}: {len(spans)} of {count} spans after {timeout}s")
@@ -210,14 +269,19 @@ class SpanStore:
         on timeout return the last, incomplete report instead of raising, so a test can show why."""
         deadline = time.monotonic() + timeout
         with self._cond:
+            generation = self._interrupts
             while True:
                 report = self.completeness(trace_id, expected)
                 left = deadline - time.monotonic()
-                if (report.complete and report.span_count >= min_spans) or left <= 0:
+                if (report.complete and report.span_count >= min_spans) or left <= 0 \
+                        or self._interrupts != generation:  # stopped: the last report, as on timeout
                     return report
                 self._cond.wait(left)
 
     def describe(self) -> dict[str, Any]:
         with self._cond:
             return {"traces": len(self._traces), "total_spans": self.total_spans,
-                    "context_events": self.total_context_events}
+                    "context_events": self.total_context_events, "stored_spans": self._stored,
+                    "dropped_spans": self.dropped_spans, "evicted_spans": self.evicted_spans,
+                    "max_traces": self._max, "max_spans": self.max_spans,
+                    "max_spans_per_trace": self.max_spans_per_trace}
