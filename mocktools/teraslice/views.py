@@ -8,6 +8,7 @@ from werkzeug.wrappers import Request, Response
 
 from .. import safe_json
 from ..errors import ApiError
+from ..wsgi_server import abort_connection
 from . import render as rec
 from .actions import ActionError
 from .states import RUNNING, TERMINAL
@@ -256,6 +257,8 @@ class ViewsMixin:
                                 "status": status})
             if blocking and status not in TERMINAL:
                 status = self._wait_for_stop(ex_id)
+                if self.stopping.is_set():  # type: ignore[attr-defined]  # the mock stopped: no answer
+                    abort_connection(request.environ, "close")
             return _pretty({"status": status})
         if verb == "_pause":
             return _pretty(_call(c.pause, ex_id))
@@ -279,7 +282,10 @@ class ViewsMixin:
                     return ex.status
                 remaining = (ex.next_at - c.clock.time()) if ex.next_at is not None else 0.5
             step = max(remaining, 0.001) if fake else min(max(remaining, 0.001), 0.25)
-            c.clock.sleep(step)
+            if fake:
+                c.clock.sleep(step)
+            else:
+                stopping.wait(step)  # stop() releases it at once
 
 
 def _workers_query(request: Request) -> tuple[str, int]:

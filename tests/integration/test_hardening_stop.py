@@ -21,6 +21,7 @@ from mocktools.faults import FaultDecision
 from mocktools.journal import Journal, WaitInterrupted
 from mocktools.mesh import MockServiceMesh
 from mocktools.otlp import MockOTLPCollector
+from mocktools.teraslice import MockTerasliceServer
 from mocktools.vllm import MockVLLMServer
 
 GENEROUS = 2.0  # stop() must stay under 20 ms; asserting 2 s cannot race on a loaded machine
@@ -156,3 +157,21 @@ def test_stream_cut_by_stop_looks_incomplete_to_the_client() -> None:
         for _ in events:  # no [DONE], and no terminating chunk: the body is incomplete
             pass
     assert stopper.join().result < GENEROUS
+
+
+def test_teraslice_blocking_stop_is_dropped_by_stop() -> None:
+    ts = MockTerasliceServer(seed=3).start()
+    ids = ts.add_job({"name": "long"})
+    ts.cluster.force_status(ids["ex_id"], "running")
+    entered = threading.Event()
+    wait = ts._wait_for_stop
+
+    def spy(ex_id: str) -> str:
+        entered.set()
+        return wait(ex_id)
+
+    ts._wait_for_stop = spy  # type: ignore[method-assign]
+    held = Outcome(lambda: requests.post(f"{ts.url}/v1/ex/{ids['ex_id']}/_stop", timeout=30))  # waits 60 s
+    assert entered.wait(5)
+    assert timed_stop(ts) < GENEROUS
+    assert isinstance(held.join().error, requests.ConnectionError)
