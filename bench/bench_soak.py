@@ -34,7 +34,7 @@ def rss_mb() -> float:
 
 def journal_bodies(bounded: bool, scale: float) -> dict[str, Any]:
     """400 x 1 MB request bodies, then 20,000 distinct 404 paths, over HTTP to one mock."""
-    from mocktools import HTTPMockServer
+    from mocktools.http_mock import HTTPMockServer
 
     mock = HTTPMockServer()
     if not bounded:  # the record-count window (10,000) stays: that was the only bound before
@@ -84,7 +84,7 @@ def mesh_spans(bounded: bool, scale: float) -> dict[str, Any]:
     from mocktools.mesh.spans import Span
 
     limits = None if bounded else {"max_spans": UNBOUNDED, "max_spans_per_trace": UNBOUNDED}
-    spec = {"services": {"api": {"endpoints": {"/": {}}}}}
+    spec: dict[str, Any] = {"services": {"api": {"endpoints": {"/": {}}}}}
     traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     with MockServiceMesh(spec, span_limits=limits) as mesh, requests.Session() as http:
         before = rss_mb()

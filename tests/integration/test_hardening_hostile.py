@@ -14,8 +14,8 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mocktools import MockOFDServer
 from mocktools.mesh import MockServiceMesh
+from mocktools.ofd import MockOFDServer
 from mocktools.otlp import MockOTLPCollector, samples
 from mocktools.teraslice import MockTerasliceServer
 from mocktools.vllm import MockVLLMServer
@@ -131,7 +131,7 @@ def test_vllm_hostile_requests(vllm: MockVLLMServer, http: requests.Session, dat
     _journaled(vllm, before)
     assert http.get(f"{vllm.url}/v1/models", timeout=10).status_code == 200
     metrics = http.get(f"{vllm.url}/metrics", timeout=10).text
-    assert re.search(r"^vllm:num_requests_running\{[^}]*\} 0\.0$", metrics, re.M)  # no slot leaked
+    assert re.search(r"^vllm:num_requests_running\{[^}]*\} 0\.0$", metrics, re.MULTILINE)  # no slot leaked
 
 
 # ---- Teraslice ---------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from mocktools import MockOFDServer
 from mocktools.journal import Journal
+from mocktools.ofd import MockOFDServer
 from mocktools.otlp import MockOTLPCollector, samples
 from mocktools.otlp.store import TelemetryStore
 from mocktools.teraslice import MockTerasliceServer
@@ -76,9 +76,9 @@ def test_deep_json_is_refused_with_400_and_the_journal_still_renders() -> None:
     with MockOFDServer() as ofd:
         receipt = f"{ofd.url}/ofd/v1/receipt"
         for depth in (600, 900, 990, 5000):
-            answer = requests.post(receipt, data='{"a": %s}' % deep(depth), headers=JSON, timeout=10)
+            answer = requests.post(receipt, data='{"a": ' + deep(depth) + "}", headers=JSON, timeout=10)
             assert answer.status_code == 400 and "nesting" in answer.json()["error"]["message"]
-        assert requests.post(receipt, data='{"id": "ok", "a": %s}' % deep(200), headers=JSON,
+        assert requests.post(receipt, data='{"id": "ok", "a": ' + deep(200) + "}", headers=JSON,
                              timeout=10).status_code == 200
         calls = requests.get(f"{ofd.url}/_mock/calls", timeout=10)
         assert calls.status_code == 200 and calls.json()["count"] == 5

@@ -16,10 +16,10 @@ import openai
 import pytest
 import requests
 
-from mocktools import MockOFDServer
 from mocktools.faults import FaultDecision
 from mocktools.journal import Journal, WaitInterrupted
 from mocktools.mesh import MockServiceMesh
+from mocktools.ofd import MockOFDServer
 from mocktools.otlp import MockOTLPCollector
 from mocktools.teraslice import MockTerasliceServer
 from mocktools.vllm import MockVLLMServer
