@@ -124,6 +124,40 @@ def run(fn: Callable[[bool, float], dict[str, Any]], bounded: bool, scale: float
     return result
 
 
+def stop_with_parked(rounds: int = 20) -> None:
+    """stop() with three parked /_mock/calls/wait (OFD) and three /_mock/otlp/wait (OTLP) requests."""
+    import statistics
+    import threading
+
+    from mocktools.ofd import MockOFDServer
+    from mocktools.otlp import MockOTLPCollector
+
+    def park(url: str) -> None:
+        try:
+            requests.post(url, json={"n": 100, "timeout": 30}, timeout=30)
+        except requests.RequestException:
+            pass  # dropped by stop(), as intended
+
+    times: dict[str, list[float]] = {"ofd": [], "otlp": []}
+    for _ in range(rounds):
+        ofd, otlp = MockOFDServer().start(), MockOTLPCollector(grpc_port=None).start()
+        threads = [threading.Thread(target=park, args=(f"{ofd.url}/_mock/calls/wait",)) for _ in range(3)]
+        threads += [threading.Thread(target=park, args=(f"{otlp.url}/_mock/otlp/wait",)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        while ofd.journal.waiting < 3 or otlp.store.waiting < 3:
+            time.sleep(0.002)
+        for name, mock in (("ofd", ofd), ("otlp", otlp)):
+            started = time.perf_counter()
+            mock.stop()
+            times[name].append((time.perf_counter() - started) * 1000)
+        for t in threads:
+            t.join()
+    for name, values in times.items():
+        print(f"  {name}: stop() with 3 parked waits, {rounds} rounds: median {statistics.median(values):.2f} ms, "
+              f"max {max(values):.2f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every workload size")
@@ -139,6 +173,8 @@ def main() -> None:
             label = "default bounds " if bounded else "bounds lifted  "
             print(f"  {label} RSS +{growth:7.1f} MB  in {r['seconds']:5.1f} s   {extra}")
         print()
+    print("stop() under parked waits (goal: < 20 ms)")
+    stop_with_parked()
 
 
 if __name__ == "__main__":
