@@ -178,6 +178,7 @@ class TelemetryStore:
         self._cond = threading.Condition()
         self._buckets = {s: _Bucket() for s in SIGNAL_NAMES}
         self._raw: deque[RawRequest] = deque()
+        self._raw_sizes: deque[int] = deque()
         self._rules: dict[str, PartialSuccessRule] = {}
         self._seq = 0
         self._waiters: list[_Waiter] = []
@@ -239,9 +240,11 @@ class TelemetryStore:
                     rejected,
                 )
             )
-            self._raw_bytes += len(body)
+            self._raw_sizes.append(len(body) + wire)  # the body and the decoded message it carries
+            self._raw_bytes += self._raw_sizes[-1]
             while len(self._raw) > 1 and (len(self._raw) > self._max_raw or self._raw_bytes > self._max_raw_bytes):
-                self._raw_bytes -= len(self._raw.popleft().body)
+                self._raw.popleft()
+                self._raw_bytes -= self._raw_sizes.popleft()
             self._cond.notify_all()
             listeners = list(self._listeners)
         for listener in listeners:
@@ -305,6 +308,7 @@ class TelemetryStore:
                 bucket.stored = bucket.bytes = bucket.evicted = bucket.accepted = bucket.rejected = 0
                 bucket.requests = 0
             self._raw.clear()
+            self._raw_sizes.clear()
             self._raw_bytes = 0
             self._rules.clear()
             for waiter in self._waiters:
