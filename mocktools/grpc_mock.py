@@ -89,6 +89,8 @@ class _Interceptor(grpc.ServerInterceptor):
         decision = self.mock.faults.decide(method)
         if decision.latency > 0:
             self.mock.stopping.wait(decision.latency)
+            if self.mock.stopping.is_set():  # stopped while held: fail as a server going away
+                context.abort(grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
         return decision
 
     def _abort_for(self, decision: FaultDecision, context: grpc.ServicerContext) -> None:

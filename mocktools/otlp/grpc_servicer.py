@@ -127,6 +127,8 @@ class OTLPGrpcReceiver:
         decision = mock.faults.decide(signal.grpc_method)
         if decision.latency > 0:
             mock.stopping.wait(decision.latency)
+            if mock.stopping.is_set():  # stopped while held: fail as a server going away, store nothing
+                context.abort(grpc.StatusCode.UNAVAILABLE, "the collector is shutting down")
         code = grpc.StatusCode.OK
         meta: dict[str, Any] = {"signal": signal_name, "encoding": "protobuf", "transport": "grpc"}
         body = request.SerializeToString()

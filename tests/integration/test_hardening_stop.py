@@ -175,3 +175,24 @@ def test_teraslice_blocking_stop_is_dropped_by_stop() -> None:
     assert entered.wait(5)
     assert timed_stop(ts) < GENEROUS
     assert isinstance(held.join().error, requests.ConnectionError)
+
+
+def test_otlp_grpc_export_held_in_latency_is_not_stored_when_stopped() -> None:
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+    from mocktools.otlp import samples
+
+    collector = MockOTLPCollector(grpc_port=0).start()
+    collector.set_latency(60)
+    entered = _entered(collector)
+    channel = grpc.insecure_channel(f"127.0.0.1:{collector.grpc_port}")
+    stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+    held = Outcome(lambda: stub.Export(samples.batch_of_spans(1), timeout=30))
+    assert entered.wait(5)
+    assert timed_stop(collector) < GENEROUS
+    error = held.join().error
+    channel.close()
+    assert isinstance(error, grpc.RpcError) and error.code() in (grpc.StatusCode.UNAVAILABLE,
+                                                                  grpc.StatusCode.CANCELLED)
+    assert collector.get_spans() == []  # the client saw a failure: nothing stored to be stored twice
