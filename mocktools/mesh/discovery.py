@@ -36,10 +36,17 @@ __all__ = ["ServiceRegistry", "ServiceEntry", "CheckState", "RegistrationError",
            "PASSING", "WARNING", "CRITICAL", "MAINTENANCE", "STATUSES"]
 
 
+MAX_SERVICES = 10_000
+MAX_CHECKS = 20_000
+
+
 class ServiceRegistry:
     def __init__(self, clock: Clock | None = None, *, node: str = "mesh-node", datacenter: str = "dc1",
-                 address: str = "127.0.0.1") -> None:
+                 address: str = "127.0.0.1", max_services: int = MAX_SERVICES,
+                 max_checks: int = MAX_CHECKS) -> None:
         self.clock = clock or SystemClock()
+        #: registrations past these are refused (400), so a registration loop cannot grow memory
+        self.max_services, self.max_checks = max_services, max_checks
         self.node, self.datacenter, self.address = node, datacenter, address
         self._cond = threading.Condition(threading.RLock())
         self._closed = False
@@ -199,6 +206,11 @@ class ServiceRegistry:
         with self._cond:
             self._expire_locked()
             old = self._services.get(sid)
+            new_checks = sum(1 for c in prepared if c.check_id not in self._checks)
+            if old is None and len(self._services) >= self.max_services:
+                raise RegistrationError(f"registry full: at most {self.max_services} services (max_services)")
+            if len(self._checks) + new_checks > self.max_checks:
+                raise RegistrationError(f"registry full: at most {self.max_checks} checks (max_checks)")
             entry = ServiceEntry(sid, name, address, port, list(tags), dict(meta), dict(tagged),
                                  {"Passing": passing, "Warning": warning}, bool(d.get("enabletagoverride", False)),
                                  str(d.get("kind") or ""), old.create_index if old else self._index + 1,
@@ -236,6 +248,8 @@ class ServiceRegistry:
             c = parse_check(definition, "", svc.name if svc else "", list(svc.tags) if svc else [], 0,
                             self.clock.monotonic())
             c.service_id = sid
+            if c.check_id not in self._checks and len(self._checks) >= self.max_checks:
+                raise RegistrationError(f"registry full: at most {self.max_checks} checks (max_checks)")
             c.create_index = c.modify_index = self._index + 1
             self._checks[c.check_id] = c
             self._schedule_locked()

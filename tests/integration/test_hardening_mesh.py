@@ -145,3 +145,16 @@ def test_mesh_trace_tree_of_a_deep_parent_chain_renders() -> None:
         node, levels = node["children"][0], levels + 1
     assert levels == 64 and node["children_cut"] == 1
     assert isinstance(TraceNode(root.span).to_dict(), dict)
+
+
+def test_consul_registrations_are_bounded() -> None:
+    with MockServiceMesh(SPEC) as mesh:
+        client = consul.Consul(host="127.0.0.1", port=mesh.port)
+        existing = len(client.agent.services())
+        mesh.registry.max_services = existing + 2
+        for i in range(2):
+            client.agent.service.register("extra", service_id=f"extra-{i}", port=1)
+        with pytest.raises(consul.ConsulException, match="registry full"):
+            client.agent.service.register("extra", service_id="extra-2", port=1)
+        client.agent.service.register("extra", service_id="extra-1", port=2)  # re-registering is fine
+        assert len(client.agent.services()) == existing + 2
