@@ -23,6 +23,10 @@ JOB_DEFAULTS: dict[str, Any] = {
 }
 
 
+#: jobs the simulated cluster stores at most (generated and submitted)
+MAX_STORED_JOBS = 100_000
+
+
 class ActionError(Exception):
     """An error the real master answers with `{"error": status, "message": message}`."""
 
@@ -105,6 +109,9 @@ class ClusterActions:
         full["name"] = "Custom Job"
         full.update(safe_json.copy(spec, clean=True))  # a Python caller's surrogates too
         with self.lock:
+            if len(self.jobs) >= MAX_STORED_JOBS:  # a submit loop cannot grow the model without limit
+                raise ActionError(400, f"the mock cluster holds at most {MAX_STORED_JOBS} jobs; reset() or "
+                                       "regenerate() to make room")
             now = self.now()
             job = self.add_job_record(full, now, active=full.pop("active", True))
             if not start:

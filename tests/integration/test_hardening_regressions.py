@@ -202,3 +202,15 @@ def test_otlp_store_is_bounded_by_bytes_with_exact_counters() -> None:
     counts = store.counts()["traces"]
     assert counts["accepted"] == counts["requests"] == 500
     assert counts["stored"] + limits["signals"]["traces"]["evicted"] == 500 and counts["stored"] < 500
+
+
+def test_teraslice_submitted_jobs_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mocktools.teraslice import actions
+
+    with MockTerasliceServer(seed=4, jobs=3) as ts:
+        monkeypatch.setattr(actions, "MAX_STORED_JOBS", len(ts.cluster.jobs) + 1)
+        job = {"name": "j", "operations": [{"_op": "a"}, {"_op": "b"}]}
+        assert requests.post(f"{ts.url}/v1/jobs", json=job, timeout=10).status_code == 200
+        refused = requests.post(f"{ts.url}/v1/jobs", json=job, timeout=10)
+        assert refused.status_code == 400 and "at most" in refused.text
+        assert requests.get(f"{ts.url}/v1/jobs", timeout=10).status_code == 200 and ts.errors == []
