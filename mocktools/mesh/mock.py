@@ -19,16 +19,17 @@ from typing import Any
 import requests
 
 from ..errors import MockStartError
-from ..routing import Router
 from ..http_mock import HTTPMockServer
-from .controls import register_mesh_admin_routes
-from .edge_breakers import BreakerRegistry
+from ..routing import Router
 from .chaos import ChaosController
 from .consul_api import ConsulAPI
+from .controls import register_mesh_admin_routes
+from .discovery import PASSING, STATUSES, ServiceEntry, ServiceRegistry
+from .edge_breakers import BreakerRegistry
 from .graph import DependencyGraph
 from .instance import ServiceInstance
+from .link import MeshLink
 from .otlp_export import export_spans
-from .discovery import PASSING, STATUSES, ServiceEntry, ServiceRegistry
 from .spans import Completeness, ContextEvent, Span, SpanStore, TraceNode
 from .spec import CALL_MODES, CallSpec, EndpointSpec, MeshSpec, ServiceSpec
 
@@ -75,6 +76,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         self._ids = itertools.count()
         self._topology = threading.RLock()
         self._session = requests.Session()
+        self.link = MeshLink(self)
 
     def register_routes(self, router: Router) -> None:
         self.register_consul_routes(router)
@@ -83,11 +85,10 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         register_mesh_admin_routes(self, router)
 
     # ---- lifecycle -----------------------------------------------------------------------
-    def start(self) -> MockServiceMesh:
+    def _open(self) -> int:
+        """The registry API's listener, then every instance in parallel (all rolled back on a failure)."""
         with self._topology:
-            if self.running:
-                return self
-            super().start()
+            port = super()._open()
             self.registry.open()
             if getattr(self.executor, "_shutdown", False):
                 self.executor = ThreadPoolExecutor(self._workers, thread_name_prefix="mesh-call")
@@ -99,20 +100,20 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
                     self._register(inst)
             except BaseException:
                 self._stop_instances()
-                super().stop()
+                super()._close()
                 raise
-        return self
+        return port
 
-    def stop(self) -> None:
+    def _close(self) -> None:
         with self._topology:
             self.registry.close()  # wake blocking queries first, or joining their threads would hang
             self.chaos.release_hangs()
             self._stop_instances()
             self.executor.shutdown(wait=False, cancel_futures=True)
-            super().stop()
+            super()._close()
 
     def _new_instance(self, service: str) -> ServiceInstance:
-        return ServiceInstance(self, service, f"{service}-{next(self._ids)}")
+        return ServiceInstance(self.link, service, f"{service}-{next(self._ids)}")
 
     def _start_all(self, instances: list[ServiceInstance]) -> None:
         if not instances:
