@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 
+from ..clock import Clock
 from ..errors import MockStartError
 from ..http_mock import HTTPMockServer
 from ..routing import Router
@@ -51,15 +52,19 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
 
     name = "mesh"
     default_port = 8500
+    protocol = "service mesh + Consul-style registry"
 
     def __init__(self, spec: MeshSpec | dict[str, Any] | str | Path | None = None, host: str = "127.0.0.1",
                  port: int = 0, *, hop_limit: int | None = None, propagation: tuple[str, ...] = ("w3c",),
                  accept_b3: bool = True, accept_jaeger: bool = True, node: str = "mesh-node",
                  datacenter: str = "dc1", workers: int = 64, breakers: dict[str, Any] | None = None,
-                 **kwargs: Any) -> None:
+                 clock: Clock | None = None, seed: int | None = None,
+                 journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
+                 max_body_bytes: int | None = None) -> None:
         self.spec = _as_spec(spec)
         self._original = self.spec.to_dict()  # what reset() returns the topology to
-        super().__init__(host, port, **kwargs)
+        super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
+                         verbose=verbose, max_body_bytes=max_body_bytes)
         self.hop_limit = hop_limit or self.spec.hop_limit
         self.propagation = tuple(propagation)
         self.accept_b3, self.accept_jaeger = accept_b3, accept_jaeger

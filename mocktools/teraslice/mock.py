@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping
 
 from werkzeug.wrappers import Request, Response
 
+from ..clock import Clock
 from ..errors import ApiError
 from ..routing import Router, read_json_object
 from ..http_mock import HTTPMockServer
@@ -52,12 +53,15 @@ class MockTerasliceServer(ViewsMixin, HTTPMockServer):
 
     name = "teraslice"
     default_port = 5678
+    protocol = "Teraslice cluster master"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, jobs: int | None = None,
-                 nodes: int | None = None, lifecycle_events: bool = True,
-                 **kwargs: Any) -> None:
+                 nodes: int | None = None, lifecycle_events: bool = True, clock: Clock | None = None, seed: int | None = None,
+                 journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
+                 max_body_bytes: int | None = None) -> None:
         self._list_cache: dict[tuple[Any, ...], tuple[int, list[Any]]] = {}
-        super().__init__(host, port, **kwargs)
+        super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
+                         verbose=verbose, max_body_bytes=max_body_bytes)
         self.cluster = TerasliceCluster(clock=self.clock, seed=self.seed, jobs=jobs, nodes=nodes,
                                         lifecycle_events=lifecycle_events)
 
