@@ -16,7 +16,9 @@ document and must not recurse.
 """
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 import re
 from typing import Any
 
@@ -68,22 +70,30 @@ def loads(data: bytes | str, *, max_depth: int | None = None) -> Any:
 
 
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_PAIR = re.compile(rb"\[\]|\{\}")
+_TO_SQUARE = bytes.maketrans(b"{}", b"[]")
+_RUNS = re.compile(rb"\[+|\]+")
 
 
 def _depth_of_valid_json(raw: bytes, limit: int) -> int:
-    """How deep `raw` (already parsed, so well-formed) nests, up to `limit + 1`, at C speed.
+    """How deep `raw` (already parsed, so well-formed) nests, at C speed.
 
-    Strings are blanked, everything but brackets dropped, then each pass removes the innermost
-    empty pairs: the number of passes until nothing is left is the depth."""
+    Strings are dropped and everything but brackets (objects count as arrays); a few passes
+    peel the innermost empty pairs (each lowers the depth by exactly one and removes the
+    alternations that would make many runs); the rest is a max prefix sum over the alternating
+    runs of opening and closing brackets. Costs about what `json.loads` of the same body does."""
     unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"")  # escapes come in pairs, left to right
     outside = b"".join(unescaped.split(b'"')[0::2])  # what lies outside strings
-    brackets = outside.translate(None, _NOT_BRACKETS)
-    passes = 0
-    while brackets and passes <= limit:
-        brackets = _PAIR.sub(b"", brackets)
-        passes += 1
-    return passes if not brackets else limit + 1
+    brackets = outside.translate(_TO_SQUARE, _NOT_BRACKETS)
+    peeled = 0
+    while brackets and peeled < 4:
+        brackets = brackets.replace(b"[]", b"")
+        peeled += 1
+    if not brackets:
+        return peeled
+    runs = list(map(len, _RUNS.findall(brackets)))  # opens, closes, opens, ... (well-formed: starts with "[")
+    opens = itertools.accumulate(runs[0::2])
+    closed_before = itertools.accumulate(runs[1::2], initial=0)
+    return peeled + max(map(operator.sub, opens, closed_before))
 
 
 def _walk(value: Any, limit: int, fix: bool) -> Any:
