@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mocktools import safe_json
 
@@ -39,3 +41,16 @@ def test_copy_is_deep_iterative_and_optionally_cleans() -> None:
     assert safe_json.copy(doc) == doc
     assert safe_json.copy(doc, clean=True) == {"a": ["x\ufffd", {"\ufffdk": [1, {"b": "ok"}]}]}
     assert safe_json.copy("\ud800", clean=True) == "\ufffd"
+
+
+JSON_VALUES = st.recursive(st.one_of(st.none(), st.integers(), st.text(alphabet='[]{}"\\a', max_size=6)),
+                           lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                   st.dictionaries(st.text(alphabet='[]{}"\\k', max_size=4), inner,
+                                                                   max_size=3)), max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(value=JSON_VALUES)
+def test_the_fast_depth_check_agrees_with_a_walk(value: object) -> None:
+    raw = json.dumps(value).encode()
+    assert safe_json._depth_of_valid_json(raw, 256) == safe_json.depth(value)
