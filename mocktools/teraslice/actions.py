@@ -35,6 +35,12 @@ class ActionError(WireError):
         super().__init__(message, status=status)
 
 
+def _check_depth(spec: dict[str, Any]) -> None:
+    """A job spec from Python nests no deeper than one a client may send (rendering recurses)."""
+    if safe_json.depth(spec) > safe_json.MAX_DEPTH:
+        raise ActionError(400, f"job spec nests deeper than {safe_json.MAX_DEPTH} levels")
+
+
 class ClusterActions:
     """Job and execution actions (start, stop, pause, resume, recover, workers, ...)."""
 
@@ -106,6 +112,7 @@ class ClusterActions:
             raise ActionError(400, "workers must be a positive integer")
         full = copy.deepcopy(JOB_DEFAULTS)
         full["name"] = "Custom Job"
+        _check_depth(spec)
         full.update(safe_json.copy(spec, clean=True))  # a Python caller's surrogates too
         with self.lock:
             if len(self.jobs) >= MAX_STORED_JOBS:  # a submit loop cannot grow the model without limit
@@ -131,6 +138,7 @@ class ClusterActions:
             job = self.job(job_id)
             if job.deleted:
                 raise ActionError(404, f"Job {job_id} has been deleted and cannot be updated.")
+            _check_depth(spec)
             new = {k: v for k, v in safe_json.copy(spec, clean=True).items() if not k.startswith("_")}
             new.pop("job_id", None)
             if "active" in new:

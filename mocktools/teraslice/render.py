@@ -11,6 +11,7 @@ import json
 import zlib
 from typing import Any, Iterable
 
+from ..safe_json import MAX_DEPTH
 from .entities import Execution, Job, Node
 from .states import RUNNING, iso
 
@@ -19,7 +20,8 @@ NODE_VERSION = "v20.10.0"
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
-_PAD = ["    " * n for n in range(64)]
+# one level per container a job spec may nest (safe_json.MAX_DEPTH) plus the record's own levels
+_PAD = ["    " * n for n in range(MAX_DEPTH + 8)]
 _FLAT_ENC = [json.JSONEncoder(ensure_ascii=False, separators=(",\n" + pad, ": ")).encode
              for pad in _PAD]
 

@@ -214,3 +214,18 @@ def test_teraslice_submitted_jobs_are_bounded(monkeypatch: pytest.MonkeyPatch) -
         refused = requests.post(f"{ts.url}/v1/jobs", json=job, timeout=10)
         assert refused.status_code == 400 and "at most" in refused.text
         assert requests.get(f"{ts.url}/v1/jobs", timeout=10).status_code == 200 and ts.errors == []
+
+
+def test_teraslice_deep_job_spec_renders_on_every_route() -> None:
+    from mocktools.teraslice.actions import ActionError
+
+    with MockTerasliceServer(seed=5) as ts:
+        body = '{"name": "deep", "operations": [{"_op": "a"}, {"_op": "b"}], "x": ' + deep(255) + "}"
+        created = requests.post(f"{ts.url}/v1/jobs", data=body, headers=JSON, timeout=10)
+        assert created.status_code == 200
+        job_id = created.json()["job_id"]
+        for path in ("/v1/jobs", f"/v1/jobs/{job_id}", f"/v1/jobs/{job_id}/ex", "/txt/jobs", "/v1/ex"):
+            assert requests.get(ts.url + path, timeout=10).status_code == 200, path
+        with pytest.raises(ActionError, match="deeper than 256"):
+            ts.add_job({"x": json.loads(deep(600))})  # from Python too
+        assert ts.errors == []
