@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,7 +22,8 @@ from google.protobuf.message import Message
 
 from mocktools.journal import WaitInterrupted
 from mocktools.otlp.convert import CONVERTERS, COUNTERS
-from mocktools.otlp.model import LogRecord, MetricPoint, Span, SpanNode, Trace
+from mocktools.otlp.model import LogRecord, MetricPoint, Span, Trace
+from mocktools.otlp.query import _ITEM_WORD, _matcher, _Waiter, build_trace
 
 #: defaults of the store's bounds (per signal for items and bytes; raw requests across signals)
 DEFAULT_MAX_ITEMS = 200_000
@@ -41,9 +42,6 @@ class _WallClock:
 
 
 SIGNAL_NAMES = ("traces", "metrics", "logs")
-_ITEM_CLASS = {"traces": Span, "metrics": MetricPoint, "logs": LogRecord}
-_ITEM_WORD = {"traces": "spans", "metrics": "metric points", "logs": "log records"}
-_SPECIAL_FILTERS = {"attributes", "resource", "scope_name", "where"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,57 +107,6 @@ class _Bucket:
     accepted: int = 0
     rejected: int = 0
     requests: int = 0
-
-
-@dataclass(slots=True)
-class _Waiter:
-    signal: str
-    match: Callable[[Any], bool]
-    matched: list[Any]
-    error: Exception | None = None  # the filter raised on an item: the wait fails, never the export
-
-    def feed(self, items: Iterable[Any]) -> None:
-        if self.error is not None:
-            return
-        try:
-            self.matched.extend(it for it in items if self.match(it))
-        except Exception as exc:  # noqa: BLE001 - a caller's filter; reported to the waiter
-            self.error = exc
-
-
-def _matcher(signal: str, filters: dict[str, Any]) -> Callable[[Any], bool]:
-    """Build a predicate from keyword filters: field equality plus a few special keys.
-
-    `attributes={...}` / `resource={...}` match a subset of the item's / resource's attributes,
-    `scope_name=` the instrumentation scope, `where=callable` any custom test; any other key
-    must be a field or property of the item class and is compared with ==. Ids are
-    compared case-insensitively.
-    """
-    cls = _ITEM_CLASS[signal]
-    for key in filters:
-        if key not in _SPECIAL_FILTERS and not hasattr(cls, key):
-            raise TypeError(f"unknown filter {key!r} for {_ITEM_WORD[signal]}")
-    checks: list[Callable[[Any], bool]] = []
-    for key, want in filters.items():
-        if want is None:
-            continue
-        if key in ("attributes", "resource") and not isinstance(want, dict):
-            raise TypeError(f"filter {key!r} must be a mapping of attribute names to values, got {type(want).__name__}")
-        if key == "where" and not callable(want):
-            raise TypeError("filter 'where' must be a callable")
-        if key == "attributes":
-            checks.append(lambda it, w=want: all(k in it.attributes and it.attributes[k] == v for k, v in w.items()))
-        elif key == "resource":
-            checks.append(lambda it, w=want: all(k in it.resource and it.resource[k] == v for k, v in w.items()))
-        elif key == "scope_name":
-            checks.append(lambda it, w=want: it.scope.name == w)
-        elif key == "where":
-            checks.append(want)
-        elif key.endswith("_id") and isinstance(want, str):
-            checks.append(lambda it, k=key, w=want.lower(): getattr(it, k) == w)
-        else:
-            checks.append(lambda it, k=key, w=want: getattr(it, k) == w)
-    return lambda item: all(check(item) for check in checks)
 
 
 class TelemetryStore:
@@ -438,43 +385,6 @@ class TelemetryStore:
 
     def wait_for_logs(self, n: int, timeout: float = 5.0, **filters: Any) -> list[LogRecord]:
         return self.wait_for("logs", n, timeout, **filters)
-
-
-def build_trace(trace_id: str, spans: Iterable[Span]) -> Trace:
-    """Link spans by parent_span_id; spans whose parent is missing become extra roots.
-
-    Iterative, and linear in the spans (a union-find over subtrees spots a link that would close
-    a cycle), so a hostile 100k-span parent chain neither recurses nor goes quadratic.
-    """
-    ordered = sorted(spans, key=lambda s: (s.start_time_unix_nano, s.name))
-    nodes: dict[str, SpanNode] = {}
-    for span in ordered:
-        if span.span_id is not None and span.span_id not in nodes:  # a duplicate id keeps its first copy
-            nodes[span.span_id] = SpanNode(span)
-    roots: list[SpanNode] = []
-    top: dict[str, str] = {}  # union-find: a linked span points towards its subtree's root
-    for span in ordered:
-        node = nodes.get(span.span_id or "")
-        if node is None or node.span is not span:
-            roots.append(SpanNode(span))  # id-less or duplicate span: show it, as a root
-            continue
-        parent = nodes.get(span.parent_span_id or "")
-        if parent is None or _root_of(parent.span.span_id, top) == span.span_id:
-            roots.append(node)  # missing parent, self-parent or a cycle in hostile input
-        else:
-            top[span.span_id] = parent.span.span_id  # type: ignore[index,assignment]
-            parent.children.append(node)
-    return Trace(trace_id, ordered, roots)
-
-
-def _root_of(start: Any, top: dict[str, str]) -> Any:
-    """The root of `start`'s linked subtree (with path compression)."""
-    root = start
-    while root in top:
-        root = top[root]
-    while start in top and top[start] != root:
-        top[start], start = root, top[start]
-    return root
 
 
 def _is_int(value: Any) -> bool:
