@@ -79,7 +79,10 @@ class CallRecord:
 
 
 def _cost(record: CallRecord) -> int:
-    return len(record.body) + _RECORD_OVERHEAD
+    """Bytes a record holds, roughly: its body, its headers and a fixed overhead."""
+    headers = record.headers
+    size = sum(len(k) + len(v) for k, v in headers.items()) if isinstance(headers, dict) else 0
+    return len(record.body) + len(record.path) + len(record.query) + size + _RECORD_OVERHEAD
 
 
 def _matches(record: CallRecord, path: str | None, method: str | None) -> bool:
@@ -113,6 +116,7 @@ class Journal:
     def __init__(self, limit: int = DEFAULT_LIMIT, *, max_bytes: int = DEFAULT_MAX_BYTES,
                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, max_paths: int = DEFAULT_MAX_PATHS) -> None:
         self._records: deque[CallRecord] = deque()
+        self._costs: deque[int] = deque()  # each record's cost, taken when it was recorded
         self._bytes = 0
         self._total = 0
         self._dropped = 0
@@ -150,8 +154,8 @@ class Journal:
     def _trim_locked(self) -> None:
         records = self._records
         while records and (len(records) > self.limit or (self._bytes > self.max_bytes and len(records) > 1)):
-            old = records.popleft()
-            self._bytes -= _cost(old)
+            records.popleft()
+            self._bytes -= self._costs.popleft()
             self._dropped += 1
 
     def record(self, record: CallRecord) -> CallRecord:
@@ -163,7 +167,8 @@ class Journal:
             if not record.time:
                 record.time = time.time()
             self._records.append(record)
-            self._bytes += _cost(record)
+            self._costs.append(_cost(record))
+            self._bytes += self._costs[-1]
             self._trim_locked()
             if record.path in self._by_path or len(self._by_path) < self.max_paths:
                 self._by_path[record.path] += 1
@@ -214,6 +219,7 @@ class Journal:
     def clear(self) -> None:
         with self._cond:
             self._records.clear()
+            self._costs.clear()
             self._bytes = self._total = self._dropped = self._overflow = 0
             self._by_path.clear()
             self._by_status.clear()
