@@ -44,6 +44,7 @@ class ServiceInstance(HTTPMockServer):
     def __init__(self, link: MeshLink, service: str, instance_id: str) -> None:
         super().__init__(link.host, 0, clock=link.clock, journal_limit=1000)
         self.link, self.service, self.instance_id = link, service, instance_id
+        self.journal.set_limits(max_bytes=8 * 1024 * 1024)  # many instances: a smaller window each
         self.http = urllib3.PoolManager(num_pools=256, maxsize=16, retries=False)
         self._rr: dict[str, Iterable[int]] = {}
         self._inflight = 0
