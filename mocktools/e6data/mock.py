@@ -11,12 +11,12 @@ from mocktools.clock import Clock
 from mocktools.grpc_mock import GRPCMockServer
 from mocktools.routing import Router
 
-from .controls import register_e6data_admin_routes
 from .catalog import ResultSet
 from .columns import ColumnSpec
+from .controls import register_e6data_admin_routes
 from .engine import E6DataEngine, QueryRecord
-from .servicer import add_to_server
 from .strategy import StrategyEvent
+from .wire import add_to_server
 
 
 class MockE6DataServer(GRPCMockServer):

@@ -11,7 +11,7 @@ import random
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from .entities import Execution, Job, Node
+from .entities import FAILURE_REASONS, Execution, Job, Node
 from .states import TERMINAL_STATUSES
 
 if TYPE_CHECKING:
@@ -122,14 +122,12 @@ def place_living(model: "TerasliceCluster", ex: Execution, now: float,
     ex.updated = since
     ex.seg_start = None
     ex.fold(now)
-    model._schedule(ex)
+    model.schedule(ex)
 
 
 def place_terminal(model: "TerasliceCluster", ex: Execution, ended: float, status: str,
                    rng: random.Random) -> None:
     """Make a historical execution that ended at `ended` in a terminal `status`."""
-    from .model import FAILURE_REASONS
-
     never_started = status == "rejected" or (status == "failed" and rng.random() < 0.25)
     if not never_started:
         started = min(ended, ex.created + sum(ex.steps))
