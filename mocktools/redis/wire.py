@@ -12,7 +12,7 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from ..listeners.tcp import ConnectionDropped, TCPConnection
-from . import hashes  # noqa: F401 - registers the hash commands
+from . import hashes, lists  # noqa: F401 - they register their commands
 from .commands import COMMANDS, Command, command, to_int
 from .keyspace import Subscriber
 from .resp import (
