@@ -133,7 +133,7 @@ class MockServerBase:
     def __enter__(self: Self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self.stop()
         if exc_type is None:
             self.check()

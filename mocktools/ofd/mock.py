@@ -66,7 +66,7 @@ class MockOFDServer(OFDWire, HTTPMockServer):
         parser.add_argument("--fail-status", type=int, default=503, help="status for injected failures")
 
     @classmethod
-    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> "MockOFDServer":
+    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> MockOFDServer:
         mock = cls(**kwargs)
         if getattr(args, "fail_count", 0):
             mock.set_failure_count(args.fail_count, status=args.fail_status, path=RECEIPT_PATH)
@@ -75,4 +75,4 @@ class MockOFDServer(OFDWire, HTTPMockServer):
         return mock
 
 
-__all__ = ["MockOFDServer", "RECEIPT_PATH", "HEALTH_PATH", "RESET_PATH"]
+__all__ = ["HEALTH_PATH", "RECEIPT_PATH", "RESET_PATH", "MockOFDServer"]

@@ -49,4 +49,4 @@ class OFDWire:
         return {"status": "reset"}
 
 
-__all__ = ["OFDWire", "RECEIPT_PATH", "HEALTH_PATH", "RESET_PATH"]
+__all__ = ["HEALTH_PATH", "RECEIPT_PATH", "RESET_PATH", "OFDWire"]

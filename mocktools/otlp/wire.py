@@ -95,4 +95,4 @@ class OTLPHTTPWire:
 
 
 
-__all__ = ["OTLPHTTPWire", "MAX_DECOMPRESSED"]
+__all__ = ["MAX_DECOMPRESSED", "OTLPHTTPWire"]

@@ -87,7 +87,7 @@ def _running_status(rng: random.Random, age: float) -> str:
     return rng.choices(statuses, weights)[0]
 
 
-def place_living(model: "TerasliceCluster", ex: Execution, now: float,
+def place_living(model: TerasliceCluster, ex: Execution, now: float,
                  rng: random.Random) -> None:
     """Put a living execution where its age puts it on the timeline."""
     c = ex.created
@@ -125,7 +125,7 @@ def place_living(model: "TerasliceCluster", ex: Execution, now: float,
     model.schedule(ex)
 
 
-def place_terminal(model: "TerasliceCluster", ex: Execution, ended: float, status: str,
+def place_terminal(model: TerasliceCluster, ex: Execution, ended: float, status: str,
                    rng: random.Random) -> None:
     """Make a historical execution that ended at `ended` in a terminal `status`."""
     never_started = status == "rejected" or (status == "failed" and rng.random() < 0.25)
@@ -149,7 +149,7 @@ def place_terminal(model: "TerasliceCluster", ex: Execution, ended: float, statu
         ex.failure_reason = rng.choice(FAILURE_REASONS)
 
 
-def populate(model: "TerasliceCluster", rng: random.Random, now: float,
+def populate(model: TerasliceCluster, rng: random.Random, now: float,
              job_count: int | None, node_count: int | None) -> None:
     """Fill `model` with nodes, jobs and executions drawn from `rng`."""
     n_nodes = node_count if node_count is not None else rng.randint(3, 8)
@@ -165,7 +165,7 @@ def populate(model: "TerasliceCluster", rng: random.Random, now: float,
             ex.slicer_hostname = model.nodes[zlib.crc32(ex.ex_id.encode()) % len(model.nodes)].hostname
 
 
-def add_generated_job(model: "TerasliceCluster", rng: random.Random, now: float,
+def add_generated_job(model: TerasliceCluster, rng: random.Random, now: float,
                       index: int) -> Job:
     """One job with 60 % chance of a living execution and 0-3 historical ones (the seed)."""
     spec = make_spec(rng, index)

@@ -87,7 +87,7 @@ class MockTerasliceServer(TerasliceWire, HTTPMockServer):
                             help="number of cluster nodes (default: 3-8 from the seed)")
 
     @classmethod
-    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> "MockTerasliceServer":
+    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> MockTerasliceServer:
         return cls(jobs=getattr(args, "jobs", None), nodes=getattr(args, "nodes", None), **kwargs)
 
     def register_admin_routes(self, router: Router) -> None:

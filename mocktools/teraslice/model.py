@@ -13,7 +13,8 @@ import heapq
 import math
 import random
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..clock import Clock, SystemClock
 from .actions import ActionError, ClusterActions
@@ -316,4 +317,4 @@ class TerasliceCluster(ClusterActions):
         verify_status(ex.status, desired)
 
 
-__all__ = ["TerasliceCluster", "StatusError", "ActionError"]
+__all__ = ["ActionError", "StatusError", "TerasliceCluster"]

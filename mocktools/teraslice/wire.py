@@ -6,8 +6,9 @@ Every route exists at `/v1/<path>` and `/<path>` like the real master; errors ar
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from operator import attrgetter
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
@@ -59,7 +60,7 @@ class TerasliceWire(ViewsMixin):
     def register_routes(self, router: Router) -> None:
         get, post = ("GET",), ("POST",)
         for prefix in ("/v1", ""):
-            add: Callable[..., None] = lambda rule, fn, methods=get: router.add(  # noqa: E731
+            add: Callable[..., None] = lambda rule, fn, methods=get, prefix=prefix: router.add(
                 prefix + rule, fn, methods)
             add("/", self.get_info)
             add("/cluster/state", self.get_cluster_state)
@@ -156,9 +157,9 @@ class TerasliceWire(ViewsMixin):
         active = request.args.get("active", "")
         keep = None
         if active == "true":
-            keep = lambda job: job.active is not False  # noqa: E731
+            keep = lambda job: job.active is not False
         elif active == "false":
-            keep = lambda job: job.active is False  # noqa: E731
+            keep = lambda job: job.active is False
         return self._select("jobs", request, extra=(active if active in ("true", "false") else "",),
                             keep=keep)
 
@@ -224,4 +225,4 @@ class TerasliceWire(ViewsMixin):
 
 
 
-__all__ = ["TerasliceWire", "json_body", "pretty", "JSON_MIME"]
+__all__ = ["JSON_MIME", "TerasliceWire", "json_body", "pretty"]
