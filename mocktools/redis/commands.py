@@ -222,7 +222,7 @@ def get(s: Session, args: list[bytes]) -> bytes | None:
 
 
 @command("SET", -3)
-def set_(s: Session, args: list[bytes]) -> Any:
+def set_(s: Session, args: list[bytes], name: str = "set") -> Any:
     key, value, rest = args[0], args[1], [a.upper() for a in args[2:]]
     raw = args[2:]
     condition, want_old, keep_ttl, expires = None, False, False, None
@@ -238,7 +238,7 @@ def set_(s: Session, args: list[bytes]) -> Any:
         elif option in (b"EX", b"PX", b"EXAT", b"PXAT") and expires is None and not keep_ttl and i + 1 < len(rest):
             amount = to_int(raw[i + 1])
             if amount <= 0:
-                raise RedisError("ERR invalid expire time in 'set' command")
+                raise RedisError(f"ERR invalid expire time in '{name}' command")
             now = s.keyspace.now()
             expires = {b"EX": now + amount, b"PX": now + amount / 1000, b"EXAT": float(amount),
                        b"PXAT": amount / 1000}[option]
@@ -260,12 +260,12 @@ def set_(s: Session, args: list[bytes]) -> Any:
 
 @command("SETEX", 4)
 def setex(s: Session, args: list[bytes]) -> Any:
-    return set_(s, [args[0], args[2], b"EX", args[1]])
+    return set_(s, [args[0], args[2], b"EX", args[1]], "setex")
 
 
 @command("PSETEX", 4)
 def psetex(s: Session, args: list[bytes]) -> Any:
-    return set_(s, [args[0], args[2], b"PX", args[1]])
+    return set_(s, [args[0], args[2], b"PX", args[1]], "psetex")
 
 
 @command("SETNX", 3)

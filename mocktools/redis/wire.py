@@ -60,6 +60,7 @@ class Session:
         self.multi: list[tuple[Command, list[bytes]]] | None = None
         self.in_exec = False
         self.quit = False
+        self.raw_name = ""
 
     # -- the loop ----------------------------------------------------------------------------
     def serve(self) -> None:
@@ -81,7 +82,8 @@ class Session:
             self.keyspace.unsubscribe(self.subscriber)
 
     def handle(self, args: list[bytes]) -> None:
-        name = args[0].decode("utf-8", "replace").upper()
+        self.raw_name = args[0].decode("utf-8", "replace")
+        name = self.raw_name.upper()
         self.conn.call(name, b" ".join(args), lambda: self.reply(self.execute(name, args[1:])), encode_error,
                        method="REDIS", faults=name not in FAULT_EXEMPT,
                        meta={"db": self.db, "args": len(args) - 1})
@@ -94,8 +96,8 @@ class Session:
     def execute(self, name: str, args: list[bytes]) -> Any:
         cmd = COMMANDS.get(name)
         if cmd is None:
-            shown = " ".join(f"'{a.decode('utf-8', 'replace')[:128]}'" for a in args[:8])
-            raise RedisError(f"ERR unknown command '{name.lower()[:128]}', with args beginning with: {shown}")
+            shown = "".join(f"'{a.decode('utf-8', 'replace')[:128]}' " for a in args[:8])
+            raise RedisError(f"ERR unknown command '{self.raw_name[:128]}', with args beginning with: {shown}")
         if not self.authenticated and name not in ("AUTH", "HELLO", "QUIT", "RESET"):
             raise RedisError("NOAUTH Authentication required.")
         if self.protocol == 2 and self.subscriber.count and name not in _SUBSCRIBED_OK:

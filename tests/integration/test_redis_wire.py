@@ -52,7 +52,7 @@ def test_replies_are_resp2_until_hello_3(sock) -> None:
 
 
 def test_unknown_commands_and_bad_arity_answer_like_redis(sock) -> None:
-    assert ask(sock, cmd("FOO", "bar")) == b"-ERR unknown command 'foo', with args beginning with: 'bar'\r\n"
+    assert ask(sock, cmd("FOO", "bar")) == b"-ERR unknown command 'FOO', with args beginning with: 'bar' \r\n"
     assert ask(sock, cmd("GET")) == b"-ERR wrong number of arguments for 'get' command\r\n"
     assert ask(sock, cmd("SET", "k", "v", "EX", "0")) == b"-ERR invalid expire time in 'set' command\r\n"
     assert ask(sock, cmd("SELECT", "99")) == b"-ERR DB index is out of range\r\n"
