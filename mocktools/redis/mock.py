@@ -12,8 +12,7 @@ from typing import Any, ClassVar
 
 from ..clock import Clock, FakeClock
 from ..control_api import AdminAPI
-from ..lifecycle import MockServerBase, check_port
-from ..listeners.http import HTTPListener
+from ..lifecycle import MockServerBase
 from ..listeners.tcp import TCPListener
 from ..routing import Router
 from .controls import register_redis_admin_routes
@@ -43,9 +42,8 @@ class MockRedisServer(MockServerBase):
         self.tcp = self.add_listener(TCPListener(self, serve(self), port=self._requested_port, scheme="redis"))
         self.admin = AdminAPI(self)
         self.register_admin_routes(self.admin.router)
-        self.admin_port = None if admin_port is None else check_port(admin_port)
-        self.admin_listener = None if self.admin_port is None else self.add_listener(
-            HTTPListener(self, port=self.admin_port, role="admin", app=self.admin))
+        self.admin_port = admin_port
+        self.admin_listener = self.add_admin_listener(admin_port)
 
     def register_admin_routes(self, router: Router) -> None:
         register_redis_admin_routes(self, router)
@@ -58,11 +56,6 @@ class MockRedisServer(MockServerBase):
     def _close(self) -> None:
         self.keyspace.close()  # blocked BLPOPs return at once; then the listeners close
         super()._close()
-
-    @property
-    def admin_url(self) -> str | None:
-        listener = self.admin_listener
-        return listener.url if listener is not None and listener.is_open else None
 
     # -- domain controls -------------------------------------------------------------------
     def advance(self, seconds: float) -> float:
