@@ -222,7 +222,11 @@ def get(s: Session, args: list[bytes]) -> bytes | None:
 
 
 @command("SET", -3)
-def set_(s: Session, args: list[bytes], name: str = "set") -> Any:
+def set_(s: Session, args: list[bytes]) -> Any:
+    return _set(s, args, "set")
+
+
+def _set(s: Session, args: list[bytes], name: str) -> Any:
     key, value, rest = args[0], args[1], [a.upper() for a in args[2:]]
     raw = args[2:]
     condition, want_old, keep_ttl, expires = None, False, False, None
@@ -260,12 +264,12 @@ def set_(s: Session, args: list[bytes], name: str = "set") -> Any:
 
 @command("SETEX", 4)
 def setex(s: Session, args: list[bytes]) -> Any:
-    return set_(s, [args[0], args[2], b"EX", args[1]], "setex")
+    return _set(s, [args[0], args[2], b"EX", args[1]], "setex")
 
 
 @command("PSETEX", 4)
 def psetex(s: Session, args: list[bytes]) -> Any:
-    return set_(s, [args[0], args[2], b"PX", args[1]], "psetex")
+    return _set(s, [args[0], args[2], b"PX", args[1]], "psetex")
 
 
 @command("SETNX", 3)
