@@ -14,20 +14,22 @@ from werkzeug.wrappers import Request, Response
 
 from ..clock import SystemClock
 from ..errors import ApiError
-from ..routing import Router, json_response
 from ..http_mock import HTTPMockServer
+from ..routing import Router, json_response
+from .chat_plan import AgentConfig
+from .controls import register_vllm_admin
 from .engine import TRUNCATE, Engine, _error_type
 from .generation import Reply
 from .metrics import CONTENT_TYPE
 from .protocol import ModelConfig, bad_request
-from .controls import register_vllm_admin
+from .script_controls import ScriptControls, register_script_admin
 
 VLLM_VERSION = "0.33.0"
 GUARDED_PREFIXES = ("/v1", "/v2", "/inference", "/cohere")
 _ROUTING_TYPES = {"not_found": "Not Found", "method_not_allowed": "Method Not Allowed"}
 
 
-class MockVLLMServer(HTTPMockServer):
+class MockVLLMServer(ScriptControls, HTTPMockServer):
     """A vLLM server without a GPU: OpenAI-compatible routes, SSE streaming, metrics, faults."""
 
     name = "vllm"
@@ -36,15 +38,19 @@ class MockVLLMServer(HTTPMockServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, model: str = "mock-llm",
                  served_model_name: str | Sequence[str] | None = None, api_key: str | Sequence[str] | None = None,
                  max_model_len: int = 4096, max_num_seqs: int = 256, embedding_dim: int = 384,
-                 ttft: float = 0.0, itl: float = 0.0, **kwargs: Any) -> None:
+                 ttft: float = 0.0, itl: float = 0.0, enable_auto_tool_choice: bool = False,
+                 tool_call_parser: str | None = None, reasoning_parser: str | None = None,
+                 responses_store: bool = False, **kwargs: Any) -> None:
         names = [served_model_name] if isinstance(served_model_name, str) else list(served_model_name or [model])
         if not names or max_model_len < 2 or embedding_dim < 1:
             raise ValueError("need at least one served model name, max_model_len >= 2 and embedding_dim >= 1")
         self.api_keys = [api_key] if isinstance(api_key, str) else list(api_key or [])
         self.model_config = ModelConfig(names, model, max_model_len, embedding_dim)
+        agent = AgentConfig(enable_auto_tool_choice, tool_call_parser, reasoning_parser)
         super().__init__(host, port, **kwargs)
         self.engine = Engine(self.model_config, clock=self.clock, seed=self.seed, max_num_seqs=max_num_seqs,
-                             ttft=ttft, itl=itl, wait=self._wait, stop=self.stopping)
+                             ttft=ttft, itl=itl, wait=self._wait, stop=self.stopping, agent=agent)
+        self.responses_store = bool(responses_store)  # vLLM's VLLM_ENABLE_RESPONSES_API_STORE=1
 
     def _wait(self, seconds: float) -> bool:
         """Sleep on the mock's clock; real sleeps end at once when the mock stops."""
@@ -138,6 +144,7 @@ class MockVLLMServer(HTTPMockServer):
 
     def register_admin_routes(self, router: Router) -> None:
         register_vllm_admin(self, router)
+        register_script_admin(self, router)
 
     def _guard(self, handler: Callable[..., Any]) -> Callable[..., Any]:
         """vLLM's --api-key middleware: Bearer token required on /v1 routes when keys are set."""
@@ -170,7 +177,7 @@ class MockVLLMServer(HTTPMockServer):
 
     def _generate(self, request: Request, kind: str, body: dict | None = None) -> Any:
         body = _json_body(request) if body is None else body
-        job = self.engine.prepare(kind, body)
+        job = self.engine.prepare(kind, body, request.headers.get("X-Request-Id") or None)
         request.environ["mocktools.meta"] = job.meta
         if not job.stream:
             return self.engine.run(job)
@@ -193,7 +200,9 @@ class MockVLLMServer(HTTPMockServer):
         tok = self.engine.tokenizer
         if "messages" in body:
             from .protocol import chat_messages, get_bool
-            text = tok.apply_chat_template(chat_messages(body),
+            from .tools import normalize_messages, parse_chat_tools, template_messages
+            tools = parse_chat_tools(body, True).tools if body.get("tools") else []
+            text = tok.apply_chat_template(template_messages(normalize_messages(chat_messages(body)), tools),
                                            add_generation_prompt=get_bool(body, "add_generation_prompt", True))
             ids = tok.encode(text, add_special_tokens=get_bool(body, "add_special_tokens", False))
         elif isinstance(body.get("prompt"), str):
@@ -240,13 +249,23 @@ class MockVLLMServer(HTTPMockServer):
         parser.add_argument("--embedding-dim", type=int, default=384)
         parser.add_argument("--ttft", type=float, default=0.0, help="time to first token, seconds")
         parser.add_argument("--itl", type=float, default=0.0, help="inter-token latency, seconds")
+        parser.add_argument("--enable-auto-tool-choice", action="store_true",
+                            help="extract tool calls (needs --tool-call-parser)")
+        parser.add_argument("--tool-call-parser", default=None, help="e.g. hermes")
+        parser.add_argument("--reasoning-parser", default=None, help="e.g. deepseek_r1, qwen3")
+        parser.add_argument("--responses-store", action="store_true",
+                            help="store Responses (vLLM's VLLM_ENABLE_RESPONSES_API_STORE=1)")
 
     @classmethod
-    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> "MockVLLMServer":
+    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> MockVLLMServer:
         api_key = args.api_key or ([os.environ["VLLM_API_KEY"]] if os.environ.get("VLLM_API_KEY") else None)
         return cls(model=args.model, served_model_name=args.served_model_name, api_key=api_key,
                    max_model_len=args.max_model_len, max_num_seqs=args.max_num_seqs,
-                   embedding_dim=args.embedding_dim, ttft=args.ttft, itl=args.itl, **kwargs)
+                   embedding_dim=args.embedding_dim, ttft=args.ttft, itl=args.itl,
+                   enable_auto_tool_choice=args.enable_auto_tool_choice, tool_call_parser=args.tool_call_parser,
+                   reasoning_parser=args.reasoning_parser,
+                   responses_store=args.responses_store or os.environ.get("VLLM_ENABLE_RESPONSES_API_STORE") == "1",
+                   **kwargs)
 
 
 def _json_body(request: Request) -> dict[str, Any]:

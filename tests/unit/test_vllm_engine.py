@@ -46,7 +46,7 @@ def test_chat_response_shape_and_usage_matches_tokenizer(engine):
     prompt = T.encode(T.apply_chat_template(CHAT["messages"]))
     assert body["usage"] == {"prompt_tokens": len(prompt), "completion_tokens": len(T.encode("the answer")) + 1,
                              "total_tokens": len(prompt) + len(T.encode("the answer")) + 1,
-                             "prompt_tokens_details": None}
+                             "prompt_tokens_details": None, "completion_tokens_details": None}
 
 
 def test_completion_with_list_prompt_n_and_echo(engine):
