@@ -5,13 +5,12 @@ gets back a response body or an iterator of SSE bytes. Unit tests drive it direc
 """
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
-import json
 import threading
 import time
 import uuid
-import collections.abc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +28,7 @@ from .generation import (
 )
 from .metrics import Metrics, RequestStats
 from .scheduler import Scheduler, SchedulerStopped
+from .stream_codec import OpenAICodec, sse  # noqa: F401  (sse: re-exported)
 from .tokenizer import Tokenizer
 from .turns import to_turn
 
@@ -43,9 +43,6 @@ def random_uuid() -> str:
 TRUNCATE = object()  # yielded by a stream: the wire layer must drop the connection now
 
 
-def sse(obj: Any) -> bytes:
-    data = obj if isinstance(obj, str) else json.dumps(obj, separators=(",", ":"))
-    return f"data: {data}\n\n".encode()
 
 
 @dataclass
@@ -108,6 +105,8 @@ class Engine:
         self._release = threading.Event()
         self.healthy = True
         self.in_flight = 0
+        from .responses_api import ResponseStore
+        self.responses = ResponseStore()
 
     def _default_wait(self, seconds: float) -> bool:
         if seconds > 0:
@@ -172,6 +171,7 @@ class Engine:
         self.clear_stream_faults()
         self.metrics.reset()
         self.scheduler.reset()
+        self.responses.clear()
         self.healthy = True
 
     # -- requests ----------------------------------------------------------------------------
@@ -240,6 +240,32 @@ class Engine:
                    continuous, echo_texts, meta, prefix + (request_id or _request_id(body)), int(self.clock.time()), style,
                    deferred)
 
+    def prepare_plan(self, kind: str, model: str, plan: chat_plan.ChatPlan, sampling_body: dict, *,
+                     stream: bool, rid: str, max_tokens: int | None = None) -> Job:
+        """A one-choice Job for the Responses and Messages APIs: their own wire format, this engine.
+
+        ``max_tokens`` is clamped to what the context leaves, as vLLM does for ``max_output_tokens``.
+        """
+        tok = self.tokenizer
+        text = tok.apply_chat_template(plan.template)
+        ids = tok.encode(text)
+        if max_tokens is not None:
+            if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+                raise protocol.bad_request(f"max output tokens must be a positive integer, got {max_tokens!r}",
+                                           "max_output_tokens" if kind == "responses" else "max_tokens")
+            sampling_body = {**sampling_body, "max_tokens": max(1, min(max_tokens,
+                                                                       self.config.max_model_len - len(ids)))}
+        params = protocol.sampling_params(sampling_body, "chat", len(ids), self.config.max_model_len, tok)
+        req = GenerationRequest("chat", model, text, ids, params, plan.messages, sampling_body, 0)
+        meta = {"kind": kind, "model": model, "prompt": text, "messages": plan.messages, "stream": stream,
+                "params": dataclasses.asdict(params), **plan.describe()}
+        job = Job(kind, model, len(ids), params, [], stream, meta=meta, rid=rid, created=int(self.clock.time()),
+                  deferred=plan.deferred)
+        if plan.deferred is None:
+            reply = to_turn(self.script.next_reply(req))
+            job.outputs = chat_plan.choices(plan, req, 1, self.generator, reply, lambda i: req)
+        return job
+
     def _admit(self, job: Job) -> tuple[Any, float]:
         arrival = self.clock.monotonic()
         with self._lock:
@@ -303,17 +329,18 @@ class Engine:
         finally:
             self._finish(job, ticket, arrival, admitted, first, itls, reason)
 
-    def stream(self, job: Job, client_alive: Callable[[], bool] | None = None) -> Iterator[Any]:
+    def stream(self, job: Job, client_alive: Callable[[], bool] | None = None, *,
+               chunks: Iterable[tuple[int, dict[str, Any]]] | None = None, codec: Any = None) -> Iterator[Any]:
         """SSE bytes for a streaming request; may yield TRUNCATE (drop the connection).
 
-        ``client_alive`` lets a stall end (as an abort) once the client has hung up.
+        ``chunks`` are (step, payload) pairs (step k: after the k-th token; see chat_render) and
+        ``codec`` frames them (stream_codec); both default to chat/completions. ``client_alive``
+        lets a stall end (as an abort) once the client has hung up.
         """
+        codec = codec or OpenAICodec()
         yield b""  # the wire layer sends status and headers at once, as uvicorn does
         if job.deferred is not None:  # vLLM: HTTP 200, then the engine's error as an event
-            exc = job.deferred
-            yield sse({"error": {"message": exc.message, "type": exc.type or "BadRequestError",
-                                 "param": exc.extra.get("param"), "code": exc.status}})
-            yield sse("[DONE]")
+            yield from codec.deferred(job.deferred)
             return
         fault = self._take_fault()
         try:
@@ -327,6 +354,7 @@ class Engine:
         sent = 0
         last_step, last_time = 0, admitted
         finished = False
+        no_done = fault is not None and fault.kind == "no_done"
 
         def finish(why: str | None) -> None:
             # Metrics are settled before the last bytes go out, so a client that has just seen
@@ -337,20 +365,11 @@ class Engine:
                 self._finish(job, ticket, arrival, admitted, first, itls, why)
 
         try:
-            if job.kind == "chat":
-                chunks = chat_render.chat_stream_chunks(
-                    job.rid, job.created, job.model, job.outputs, job.prompt_tokens, self.tokenizer, job.style,
-                    include_usage=job.include_usage, continuous_usage=job.continuous_usage)
-            else:
-                chunks = responses.stream_chunks(
-                    job.kind, job.rid, job.created, job.model, job.outputs, job.prompt_tokens, self.tokenizer,
-                    include_usage=job.include_usage, continuous_usage=job.continuous_usage,
-                    echo_texts=job.echo_texts)
-            for step, chunk in chunks:
-                if fault is not None and sent == fault.after_chunks and fault.kind != "no_done":
+            for step, chunk in (chunks if chunks is not None else self._chunks(job)):
+                if fault is not None and sent == fault.after_chunks and not no_done:
                     if fault.kind == "error":
                         finish("error")
-                    outcome = yield from self._apply_fault(fault, client_alive)
+                    outcome = yield from self._apply_fault(fault, client_alive, codec)
                     if outcome == "stop":
                         reason = "error" if fault.kind == "error" else "abort"
                         return
@@ -365,27 +384,40 @@ class Engine:
                     last_step, last_time = step, now
                     if stopped:
                         return
-                yield sse(chunk)
+                if no_done and codec.is_terminal(chunk):
+                    continue
+                if codec.is_terminal(chunk):
+                    finish(None)
+                yield codec.encode(chunk)
                 sent += 1
             if fault is not None and fault.kind in ("error", "truncate", "stall"):
                 if fault.kind == "error":
                     finish("error")
-                outcome = yield from self._apply_fault(fault, client_alive)
+                outcome = yield from self._apply_fault(fault, client_alive, codec)
                 if outcome == "stop":
                     reason = "error" if fault.kind == "error" else "abort"
                     return
             reason = None
             finish(None)
-            if fault is None or fault.kind != "no_done":
-                yield sse("[DONE]")
+            done = codec.done()
+            if done is not None and not no_done:
+                yield done
         finally:
             finish(reason)
 
-    def _apply_fault(self, fault: StreamFault, client_alive: Callable[[], bool] | None) -> collections.abc.Generator[Any, None, str]:
+    def _chunks(self, job: Job) -> Iterator[tuple[int, dict[str, Any]]]:
+        if job.kind == "chat":
+            return chat_render.chat_stream_chunks(
+                job.rid, job.created, job.model, job.outputs, job.prompt_tokens, self.tokenizer, job.style,
+                include_usage=job.include_usage, continuous_usage=job.continuous_usage)
+        return responses.stream_chunks(
+            job.kind, job.rid, job.created, job.model, job.outputs, job.prompt_tokens, self.tokenizer,
+            include_usage=job.include_usage, continuous_usage=job.continuous_usage, echo_texts=job.echo_texts)
+
+    def _apply_fault(self, fault: StreamFault, client_alive: Callable[[], bool] | None,
+                     codec: Any) -> collections.abc.Generator[Any, None, str]:
         if fault.kind == "error":
-            yield sse({"error": {"message": fault.message, "type": _error_type(fault.status), "param": None,
-                                 "code": fault.status}})
-            yield sse("[DONE]")
+            yield from codec.error(fault.message, _error_type(fault.status), fault.status)
             return "stop"
         if fault.kind == "truncate":
             yield TRUNCATE

@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import argparse
 import hmac
-import json
 import os
-import select
-import socket
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -16,13 +13,15 @@ from ..clock import SystemClock
 from ..errors import ApiError
 from ..http_mock import HTTPMockServer
 from ..routing import Router, json_response
+from .agentic_routes import register_agentic_routes
 from .chat_plan import AgentConfig
 from .controls import register_vllm_admin
-from .engine import TRUNCATE, Engine, _error_type
+from .engine import Engine, _error_type
 from .generation import Reply
 from .metrics import CONTENT_TYPE
 from .protocol import ModelConfig, bad_request
 from .script_controls import ScriptControls, register_script_admin
+from .wire import _json_body, sse_response
 
 VLLM_VERSION = "0.33.0"
 GUARDED_PREFIXES = ("/v1", "/v2", "/inference", "/cohere")
@@ -122,7 +121,7 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
             return json_response({"detail": _ROUTING_TYPES[type]}, status, headers)
         if status == 401 and type == "Unauthorized":
             return json_response({"error": "Unauthorized"}, 401, headers)
-        vtype = type if type and type[:1].isupper() else _error_type(status)
+        vtype = type if type and (type[:1].isupper() or type == "invalid_request_error") else _error_type(status)
         error = {"message": message, "type": vtype, "param": extra.get("param"), "code": status}
         return json_response({"error": error}, status, headers)
 
@@ -141,6 +140,7 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         add("/load", lambda request: {"server_load": self.engine.in_flight})
         add("/metrics", lambda request: Response(self.metrics_text(), content_type=CONTENT_TYPE))
         add("/invocations", self.invocations, methods=["POST"])
+        register_agentic_routes(self, router)
 
     def register_admin_routes(self, router: Router) -> None:
         register_vllm_admin(self, router)
@@ -181,10 +181,7 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         request.environ["mocktools.meta"] = job.meta
         if not job.stream:
             return self.engine.run(job)
-        sock = request.environ.get("werkzeug.socket")
-        alive = (lambda: _socket_alive(sock)) if sock is not None else None
-        return Response(_sse_bytes(self.engine.stream(job, alive), sock), status=200,
-                        content_type="text/event-stream; charset=utf-8")
+        return sse_response(request, lambda alive: self.engine.stream(job, alive))
 
     def create_embeddings(self, request: Request) -> Any:
         body = _json_body(request)
@@ -266,39 +263,3 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
                    reasoning_parser=args.reasoning_parser,
                    responses_store=args.responses_store or os.environ.get("VLLM_ENABLE_RESPONSES_API_STORE") == "1",
                    **kwargs)
-
-
-def _json_body(request: Request) -> dict[str, Any]:
-    """vLLM accepts only application/json bodies and answers every body problem with 400."""
-    if request.mimetype != "application/json":
-        raise bad_request("Unsupported Media Type: Only 'application/json' is allowed")
-    try:
-        body = json.loads(request.get_data(cache=True) or b"")
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, f"JSON decode error: {exc}", type="Bad Request") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "Input should be a valid dictionary or object to extract fields from",
-                       type="Bad Request")
-    return body
-
-
-def _socket_alive(sock: socket.socket) -> bool:
-    """False once the client has closed its end (readable with nothing to read)."""
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        return not readable or sock.recv(1, socket.MSG_PEEK) != b""
-    except (OSError, ValueError):
-        return False
-
-
-def _sse_bytes(items: Iterable[Any], sock: socket.socket | None) -> Iterator[bytes]:
-    """Pass stream bytes through; on TRUNCATE shut the socket so the chunked body never completes."""
-    for item in items:
-        if item is TRUNCATE:
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            return
-        yield item
