@@ -75,7 +75,13 @@ def test_pydantic_ai_streamed_text_agent(mock):
 
 
 def test_openai_agents_loop_ends(mock):
-    from agents import Agent, OpenAIChatCompletionsModel, RunConfig, Runner, function_tool
+    from agents import (
+        Agent,
+        OpenAIChatCompletionsModel,
+        RunConfig,
+        Runner,
+        function_tool,
+    )
     from openai import AsyncOpenAI
 
     used = []
