@@ -4,4 +4,4 @@ from .generation import GenerationRequest, SamplingParams
 from .mock import MockVLLMServer
 from .tokenizer import Tokenizer
 
-__all__ = ["Engine", "GenerationRequest", "MockVLLMServer", "SamplingParams", "StreamFault", "Tokenizer"]
+__all__ = ["MockVLLMServer", "Engine", "StreamFault", "GenerationRequest", "SamplingParams", "Tokenizer"]

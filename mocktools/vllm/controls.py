@@ -1,8 +1,7 @@
 """vLLM-specific controls under /_mock/vllm/, so another process can script the mock."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from werkzeug.wrappers import Request
 
@@ -28,7 +27,7 @@ def _setter(fn: Callable[..., Any], allowed: tuple[str, ...]) -> Callable[[Reque
     return handler
 
 
-def register_vllm_admin(mock: MockVLLMServer, router: Router) -> None:
+def register_vllm_admin(mock: "MockVLLMServer", router: Router) -> None:
     add = router.add
     add("/_mock/vllm/reply", _setter(mock.set_reply, ("text",)), methods=["POST"])
     add("/_mock/vllm/replies", _setter(mock.enqueue_replies, ("texts",)), methods=["POST"])

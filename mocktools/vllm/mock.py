@@ -127,6 +127,7 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
 
     # -- routes ----------------------------------------------------------------------------------
     def register_routes(self, router: Router) -> None:
+        router = CountingRouter(router, self)  # type: ignore[assignment]
         add = router.add
         add("/v1/models", self._guard(self.list_models))
         add("/v1/chat/completions", self._guard(self.chat_completions), methods=["POST"])
@@ -263,3 +264,33 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
                    reasoning_parser=args.reasoning_parser,
                    responses_store=args.responses_store or os.environ.get("VLLM_ENABLE_RESPONSES_API_STORE") == "1",
                    **kwargs)
+
+
+class CountingRouter:
+    """Adds routes that count into ``http_requests_total`` as vLLM's instrumentator does (it leaves
+    out /metrics, /health, /ping, /load and /version)."""
+
+    EXCLUDED = ("/metrics", "/health", "/ping", "/load", "/version")
+
+    def __init__(self, router: Router, mock: MockVLLMServer) -> None:
+        self.router, self.mock = router, mock
+
+    def add(self, rule: str, handler: Callable[..., Any], methods: Sequence[str] = ("GET",)) -> None:
+        if rule in self.EXCLUDED:
+            self.router.add(rule, handler, methods)
+            return
+        template = rule.replace("<", "{").replace(">", "}")
+
+        def counted(request: Request, **kwargs: Any) -> Any:
+            status = 500
+            try:
+                result = handler(request, **kwargs)
+                status = result.status_code if isinstance(result, Response) else (
+                    result[1] if isinstance(result, tuple) else 200)
+                return result
+            except ApiError as exc:
+                status = exc.status
+                raise
+            finally:
+                self.mock.engine.metrics.observe_http(template, request.method, status)
+        self.router.add(rule, counted, methods)

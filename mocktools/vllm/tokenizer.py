@@ -34,7 +34,17 @@ WORD_OFFSET = BYTE_OFFSET + 256
 
 #: The word vocabulary. The default generator only emits these words (one token each), so a
 #: reply of N generated tokens is exactly N vocabulary tokens.
-WORDS: tuple[str, ...] = tuple(["the", "be", "to", "of", "and", "a", "in", "that", "have", "it", "for", "not", "on", "with", "he", "as", "you", "do", "at", "this", "but", "his", "by", "from", "they", "we", "say", "her", "she", "or", "an", "will", "my", "one", "all", "would", "there", "their", "what", "so", "up", "out", "if", "about", "who", "get", "which", "go", "me", "when", "make", "can", "like", "time", "no", "just", "him", "know", "take", "people", "into", "year", "your", "good", "some", "could", "them", "see", "other", "than", "then", "now", "look", "only", "come", "its", "over", "think", "also", "back", "after", "use", "two", "how", "our", "work", "first", "well", "way", "even", "new", "want", "because", "any", "these", "give", "day", "most", "us", "is", "are", "was", "were", "been", "has", "had", "did", "said", "model", "token", "server", "request", "reply", "stream", "data", "test", "mock", "answer", "prompt", "value", "system", "user", "world", "hello", "yes", "sure", "here", "result", "fast", "slow", "small", "large", "simple", "clear", "note", "case", "point", "fact", "part", "place", "thing", "word", "number", "line", "text", "code", "error", "status", "ready", "done", "start", "stop", "end", "hello", "world", "quick", "brown", "fox", "jumps", "lazy", "dog", "red", "green", "blue", "light", "dark", "river", "mountain", "sky", "cloud", "rain", "sun", "moon", "star", "tree", "stone", "water", "fire", "earth", "wind", "paper", "book", "story", "song", "voice", "music", "city", "road", "house", "door", "window", "table"])
+WORDS: tuple[str, ...] = tuple("""
+the be to of and a in that have it for not on with he as you do at this but his by from they we say her
+she or an will my one all would there their what so up out if about who get which go me when make can like
+time no just him know take people into year your good some could them see other than then now look only
+come its over think also back after use two how our work first well way even new want because any these
+give day most us is are was were been has had did said model token server request reply stream data test
+mock answer prompt value system user world hello yes sure here result fast slow small large simple clear
+note case point fact part place thing word number line text code error status ready done start stop end
+hello world quick brown fox jumps lazy dog red green blue light dark river mountain sky cloud rain sun moon
+star tree stone water fire earth wind paper book story song voice music city road house door window table
+""".split())
 
 def _unique(words: Iterable[str]) -> list[str]:
     seen: dict[str, None] = {}
@@ -109,7 +119,7 @@ class Tokenizer:
             out += self.token_bytes(tid)
         return out.decode("utf-8", errors="replace")
 
-    def incremental_decoder(self) -> IncrementalDecoder:
+    def incremental_decoder(self) -> "IncrementalDecoder":
         return IncrementalDecoder(self)
 
     # -- chat template ----------------------------------------------------------------------

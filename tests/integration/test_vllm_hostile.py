@@ -26,7 +26,7 @@ def test_vllm_scheduler_slot_released_when_the_wait_fails():
     with pytest.raises(OverflowError):
         engine.run(engine.prepare("chat", CHAT))
     assert engine.scheduler.counts() == (0, 0) and engine.in_flight == 0
-    assert 'finished_reason="abort"} 1.0' in engine.metrics_text()
+    assert 'finished_reason="abort",model_name="m"} 1.0' in engine.metrics_text()
 
 
 def test_vllm_reset_frees_leaked_slots():

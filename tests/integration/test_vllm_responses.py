@@ -187,4 +187,21 @@ def test_mid_stream_faults_look_like_a_real_server(client, mock):
     events = list(client.responses.create(model="mock-llm", input="hi", stream=True))
     assert events[-1].type == "response.output_item.done"
     text = mock.metrics_text()
-    assert re.search(r'vllm:request_success_total\{[^}]*finished_reason="error"\} 1.0', text)
+    assert re.search(r'vllm:request_success_total\{[^}]*finished_reason="error"[^}]*\} 1.0', text)
+
+
+def test_metrics_count_every_api(mock, client):
+    import anthropic
+    client.responses.create(model="mock-llm", input="hi", max_output_tokens=4)
+    client.chat.completions.create(model="mock-llm", messages=[{"role": "user", "content": "x"}], max_tokens=4)
+    anthropic.Anthropic(base_url=mock.url, api_key="x", max_retries=0).messages.create(
+        model="mock-llm", max_tokens=4, messages=[{"role": "user", "content": "x"}])
+    requests.get(mock.url + "/v1/responses/resp_0")
+    text = mock.metrics_text()
+    assert 'vllm:generation_tokens_total{engine="0",model_name="mock-llm"} 12.0' in text
+    for line in ('http_requests_total{handler="/v1/responses",method="POST",status="2xx"} 1.0',
+                 'http_requests_total{handler="/v1/messages",method="POST",status="2xx"} 1.0',
+                 'http_requests_total{handler="/v1/chat/completions",method="POST",status="2xx"} 1.0',
+                 'http_requests_total{handler="/v1/responses/{response_id}",method="GET",status="4xx"} 1.0'):
+        assert line in text, line
+    assert 'handler="/metrics"' not in text
