@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import openai
 import requests
@@ -108,7 +109,7 @@ def main() -> None:
         mock.check()
 
 
-TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {
+TOOL: dict[str, Any] = {"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
     "required": ["city", "days"]}}}
 TOOL2 = {"type": "function", "function": {"name": "get_time", "parameters": {
