@@ -12,7 +12,7 @@ from werkzeug.wrappers import Request, Response
 from ..clock import SystemClock
 from ..errors import ApiError
 from ..http_mock import HTTPMockServer
-from ..routing import Router, json_response
+from ..routing import Router, json_dumps, json_response
 from .agentic_routes import register_agentic_routes
 from .chat_plan import AgentConfig
 from .controls import register_vllm_admin
@@ -124,6 +124,15 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         vtype = type if type and (type[:1].isupper() or type == "invalid_request_error") else _error_type(status)
         error = {"message": message, "type": vtype, "param": extra.get("param"), "code": status}
         return json_response({"error": error}, status, headers)
+
+    def fault_response(self, request: Request, decision: Any) -> Response:
+        """Injected status faults in the shape of the route's API (Anthropic on /v1/messages)."""
+        response = super().fault_response(request, decision)
+        if request.path.startswith("/v1/messages"):
+            from .anthropic_api import error_type
+            response.set_data(json_dumps({"type": "error", "error": {"type": error_type(response.status_code),
+                                                                     "message": decision.reason}}))
+        return response
 
     # -- routes ----------------------------------------------------------------------------------
     def register_routes(self, router: Router) -> None:

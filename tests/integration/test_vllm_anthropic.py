@@ -163,3 +163,13 @@ def test_mid_stream_faults(client, mock):
     r = requests.post(mock.url + "/v1/messages", json={"model": "mock-llm", "max_tokens": 20, "messages": HI,
                                                       "stream": True})
     assert _events(r)[-1]["type"] == "message_delta"
+
+
+def test_shared_faults_in_anthropic_shape(client, mock):
+    mock.set_failure_count(1, status=503)
+    r = requests.post(mock.url + "/v1/messages", json={"model": "mock-llm", "max_tokens": 5, "messages": HI})
+    assert r.status_code == 503 and r.json()["type"] == "error" and r.json()["error"]["type"] == "overloaded_error"
+    mock.set_failure_count(1, status=503)
+    with pytest.raises(anthropic.InternalServerError):
+        client.messages.create(model="mock-llm", max_tokens=5, messages=HI)
+    assert client.messages.create(model="mock-llm", max_tokens=5, messages=HI).content
