@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema
+
 from ..errors import ApiError
 from . import channels, json_schema_gen, structured, tools
 from .generation import ChoiceOutput, GenerationRequest, Generator
@@ -104,9 +106,7 @@ def make_output(plan: ChatPlan, req: GenerationRequest, turn: Turn, gen: Generat
     for k, call in enumerate(turn.tool_calls):
         text = call.arguments_json()
         if text is None:
-            spec = plan.tools.find(call.name)
-            value = json_schema_gen.generate(spec.schema(), gen.rng(f"args{k}:{call.name}", req)) if spec else {}
-            text = json.dumps(value, ensure_ascii=False)
+            text = json.dumps(_arguments(plan, call.name, gen.rng(f"args{k}:{call.name}", req)), ensure_ascii=False)
         arguments.append(text)
         ids.append(call.id or tools.new_call_id())
     head, labels, calls = channels.build(turn, gen.tokenizer, extract_tools=plan.tools.extract,
@@ -114,6 +114,23 @@ def make_output(plan: ChatPlan, req: GenerationRequest, turn: Turn, gen: Generat
     out = gen.generate_ids(req, head)
     out.channels, out.calls = labels, calls
     return out
+
+
+def _arguments(plan: ChatPlan, name: str, rng: Any) -> Any:
+    """Arguments that validate against the tool's schema. A schema nothing satisfies (or no valid
+    schema at all) is what vLLM cannot compile when it constrains decoding (``required``/named):
+    400; under ``auto`` nothing is constrained and the model writes an empty object."""
+    spec = plan.tools.find(name)
+    if spec is None:
+        return {}
+    try:
+        return json_schema_gen.generate(spec.schema(), rng)
+    except (json_schema_gen.SchemaUnsatisfiable, jsonschema.SchemaError) as exc:
+        if plan.tools.choice in ("required", "named"):
+            detail = exc.message if isinstance(exc, jsonschema.SchemaError) else str(exc)
+            raise ApiError(400, f"Failed to transform json schema into a grammar: {detail}",
+                           type="BadRequestError") from None
+        return {}
 
 
 def choices(plan: ChatPlan, base: GenerationRequest, n: int, gen: Generator, scripted: Turn | None,

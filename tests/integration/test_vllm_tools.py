@@ -235,3 +235,13 @@ def test_cli_flags_enable_tool_calls():
         assert r["choices"][0]["finish_reason"] == "tool_calls"
     with pytest.raises(ValueError):
         MockVLLMServer(enable_auto_tool_choice=True)
+
+
+def test_unsatisfiable_tool_schema(mock):
+    bad = [{"type": "function", "function": {"name": "f", "parameters": {"type": "integer", "minimum": 5,
+                                                                         "maximum": 1}}}]
+    auto = requests.post(mock.url + "/v1/chat/completions", json={"messages": ASK, "tools": bad}).json()
+    assert auto["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == "{}"
+    forced = requests.post(mock.url + "/v1/chat/completions", json={"messages": ASK, "tools": bad,
+                                                                    "tool_choice": "required"})
+    assert forced.status_code == 400 and "Failed to transform json schema" in forced.json()["error"]["message"]
