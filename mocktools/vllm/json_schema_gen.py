@@ -59,7 +59,10 @@ def generate(schema: Any, rng: random.Random) -> Any:
         except (SchemaUnsatisfiable, regex_gen.RegexUnsupported, RecursionError) as exc:
             last = exc
             continue
-        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+        try:
+            error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+        except (jsonschema.exceptions.RefResolutionError, LookupError, ValueError) as exc:
+            raise SchemaUnsatisfiable(f"the schema does not resolve: {exc}") from None
         if error is None:
             return value
         last = error

@@ -90,3 +90,9 @@ def test_regex_generation_matches(pattern, seed):
 
 def test_choice_constraint():
     assert generate(Constraint("choice", ["a", "b"], "structured_outputs"), random.Random(0)) in ("a", "b")
+
+
+def test_unresolvable_ref_is_unsatisfiable_not_a_crash():
+    for seed in range(4):
+        with pytest.raises(json_schema_gen.SchemaUnsatisfiable):
+            json_schema_gen.generate({"anyOf": [{"$ref": "#/nope"}, {"type": "string"}]}, random.Random(seed))
