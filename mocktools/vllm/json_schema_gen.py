@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 import jsonschema
+import referencing.exceptions
 
 from . import regex_gen
 from .tokenizer import WORDS
@@ -61,7 +62,7 @@ def generate(schema: Any, rng: random.Random) -> Any:
             continue
         try:
             error = jsonschema.exceptions.best_match(validator.iter_errors(value))
-        except (jsonschema.exceptions.RefResolutionError, LookupError, ValueError) as exc:
+        except (referencing.exceptions.Unresolvable, LookupError, ValueError) as exc:
             raise SchemaUnsatisfiable(f"the schema does not resolve: {exc}") from None
         if error is None:
             return value
