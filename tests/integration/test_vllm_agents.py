@@ -126,3 +126,31 @@ def test_langchain_tool_loop_ends(mock):
     for chunk in streamed[1:]:
         merged = merged + chunk
     assert merged.tool_calls[0]["name"] == "multiply" and set(merged.tool_calls[0]["args"]) == {"a", "b"}
+
+
+def test_openai_agents_on_the_responses_api_streamed():
+    from agents import Agent, OpenAIResponsesModel, RunConfig, Runner, function_tool
+    from openai import AsyncOpenAI
+
+    used = []
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """Weather in a city."""
+        used.append(city)
+        return "sunny"
+
+    with MockVLLMServer(enable_auto_tool_choice=True, tool_call_parser="hermes", reasoning_parser="qwen3") as m:
+        async def go():
+            client = AsyncOpenAI(base_url=m.url + "/v1", api_key="EMPTY", max_retries=0)
+            agent = Agent(name="w", instructions="Be brief.", tools=[get_weather],
+                          model=OpenAIResponsesModel(model="mock-llm", openai_client=client))
+            run = Runner.run_streamed(agent, "Call get_weather for Rome.", run_config=RunConfig(tracing_disabled=True))
+            kinds = {event.type async for event in run.stream_events()}
+            return run, kinds
+
+        run, kinds = asyncio.run(go())
+        assert used and isinstance(run.final_output, str) and run.final_output and "raw_response_event" in kinds
+        second = m.journal.calls("/v1/responses")[1].json
+        assert [item.get("type") for item in second["input"]][-2:] == ["function_call", "function_call_output"]
+        m.check()
