@@ -159,7 +159,8 @@ class Engine(StreamingMixin):
         return {"served_model_names": self.config.served_model_names, "max_model_len": self.config.max_model_len,
                 "max_num_seqs": self.scheduler.max_num_seqs, "ttft": self.ttft, "itl": self.itl,
                 "running": running, "waiting": waiting, "healthy": self.healthy, "stream_faults": faults,
-                "replies": self.script.describe(), "metrics": self.metrics.snapshot()}
+                "replies": self.script.describe(), "metrics": self.metrics.snapshot(),
+                "agent": dataclasses.asdict(self.agent), "stored_responses": len(self.responses)}
 
     def reset(self) -> None:
         """Back to the constructor's settings: no script, no faults, zero metrics."""

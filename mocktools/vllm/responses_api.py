@@ -56,6 +56,10 @@ class ResponseStore:
         with self._lock:
             self._items.clear()
 
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
 
 def input_messages(body: dict) -> list[dict]:
     """``input`` (string or items) as chat messages, with vLLM's 400s for what it refuses."""
