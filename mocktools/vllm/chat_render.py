@@ -123,11 +123,11 @@ def chat_stream_chunks(rid: str, created: int, model: str, outputs: list[ChoiceO
                     continue
                 delta = {"content": piece} if (last and not has_calls[i] and channels.label(out, step) == "c") \
                     else {}
-            choice: dict[str, Any] = {"index": i, "delta": delta, "logprobs": lp, "finish_reason": None,
-                                      "token_ids": None}
+            choice: dict[str, Any] = {"index": i, "delta": delta, "logprobs": lp, "finish_reason": None}
             if last:
                 choice["finish_reason"] = finish_reason(out, has_calls[i], style)
                 choice["stop_reason"] = out.stop_reason
+            choice["token_ids"] = None
             yield from emit(step + 1, {**later, "choices": [choice]})
     if include_usage:
         yield from emit(-1, {**later, "choices": [], "usage": chat_usage(prompt_tokens, outputs, style)})
