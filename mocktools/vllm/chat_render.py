@@ -99,7 +99,8 @@ def chat_stream_chunks(rid: str, created: int, model: str, outputs: list[ChoiceO
     def emit(step: int, chunk: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
         if continuous_usage:
             chunk["usage"] = chat_usage(prompt_tokens, outputs, style, sum(produced))
-        yield from pending
+        for prev_step, prev in pending:
+            yield prev_step, _ordered(prev)
         pending[:] = [(step, chunk)]
 
     for i in range(len(outputs)):
@@ -134,4 +135,12 @@ def chat_stream_chunks(rid: str, created: int, model: str, outputs: list[ChoiceO
     for step, chunk in pending:
         if style.fingerprint is not None:
             chunk["system_fingerprint"] = style.fingerprint
-        yield step, chunk
+        yield step, _ordered(chunk)
+
+
+_ORDER = ("id", "object", "created", "model", "choices", "usage", "system_fingerprint", "kv_transfer_params")
+
+
+def _ordered(chunk: dict[str, Any]) -> dict[str, Any]:
+    """Keys in ChatCompletionStreamResponse's field order (pydantic dumps in declaration order)."""
+    return {k: chunk[k] for k in _ORDER if k in chunk}

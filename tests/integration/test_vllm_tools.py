@@ -245,3 +245,17 @@ def test_unsatisfiable_tool_schema(mock):
     forced = requests.post(mock.url + "/v1/chat/completions", json={"messages": ASK, "tools": bad,
                                                                     "tool_choice": "required"})
     assert forced.status_code == 400 and "Failed to transform json schema" in forced.json()["error"]["message"]
+
+
+def test_tool_header_chunk_bytes(mock):
+    mock.enqueue_turns([tool_call("get_time", tz="CET")])
+    raw = requests.post(mock.url + "/v1/chat/completions", json={"messages": ASK, "tools": TOOLS,
+                                                                 "stream": True}).content.decode()
+    header = next(e for e in raw.split("\n\n") if '"tool_calls"' in e)
+    chunk = json.loads(header[6:])
+    call_id = chunk["choices"][0]["delta"]["tool_calls"][0]["id"]
+    assert header == (
+        'data: {"id":"%s","object":"chat.completion.chunk","created":%d,"model":"mock-llm","choices":[{"index":0,'
+        '"delta":{"content":null,"tool_calls":[{"id":"%s","type":"function","index":0,"function":{"name":'
+        '"get_time"}}]},"logprobs":null,"finish_reason":null,"token_ids":null}],"kv_transfer_params":null}'
+        % (chunk["id"], chunk["created"], call_id))
