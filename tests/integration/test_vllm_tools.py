@@ -254,8 +254,9 @@ def test_tool_header_chunk_bytes(mock):
     header = next(e for e in raw.split("\n\n") if '"tool_calls"' in e)
     chunk = json.loads(header[6:])
     call_id = chunk["choices"][0]["delta"]["tool_calls"][0]["id"]
-    assert header == (
-        'data: {"id":"%s","object":"chat.completion.chunk","created":%d,"model":"mock-llm","choices":[{"index":0,'
-        '"delta":{"content":null,"tool_calls":[{"id":"%s","type":"function","index":0,"function":{"name":'
-        '"get_time"}}]},"logprobs":null,"finish_reason":null,"token_ids":null}],"kv_transfer_params":null}'
-        % (chunk["id"], chunk["created"], call_id))
+    expected = ('data: {"id":"ID","object":"chat.completion.chunk","created":CREATED,"model":"mock-llm",'
+                '"choices":[{"index":0,"delta":{"content":null,"tool_calls":[{"id":"CALL","type":"function",'
+                '"index":0,"function":{"name":"get_time"}}]},"logprobs":null,"finish_reason":null,'
+                '"token_ids":null}],"kv_transfer_params":null}')
+    assert header == expected.replace("ID", chunk["id"], 1).replace("CREATED", str(chunk["created"])).replace(
+        "CALL", call_id)
