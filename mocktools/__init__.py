@@ -28,4 +28,4 @@ __all__ = ["Clock", "FakeClock", "SystemClock", "ApiError", "MockError", "MockSe
            "FaultDecision", "FaultPlan", "CallRecord", "Journal", "MockRegistry", "MockServerConfig",
            "start_mock_servers_async", "stop_mock_servers", "HTTPMockServer", "MockServerBase",
            "MockOFDServer", "MockOTLPCollector", "MockVLLMServer", "MockTerasliceServer", "MockE6DataServer",
-           "MockServiceMesh", "GRPCMockServer"]
+           "MockServiceMesh", "GRPCMockServer", "MockHTTPServer"]

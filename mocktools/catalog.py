@@ -29,6 +29,7 @@ CATALOG: dict[str, CatalogEntry] = {e.name: e for e in (
     CatalogEntry("teraslice", "mocktools.teraslice", "MockTerasliceServer", 5678, "Teraslice cluster master"),
     CatalogEntry("e6data", "mocktools.e6data", "MockE6DataServer", 50051, "e6data engine over gRPC"),
     CatalogEntry("mesh", "mocktools.mesh", "MockServiceMesh", 8500, "service mesh + Consul-style registry"),
+    CatalogEntry("http", "mocktools.doubles.app_server", "MockHTTPServer", 8080, "any HTTP: your WSGI app, stubs, a cassette"),
 )}
 
 

@@ -146,7 +146,8 @@ class _Interceptor(grpc.ServerInterceptor):
         body = request if isinstance(request, bytes) else getattr(request, "SerializeToString", bytes)()
         self.mock.journal.add(time=self.mock.clock.time(), method="POST", path=method, headers=metadata,
                               body=body, status=code.value[0], duration=time.perf_counter() - started,
-                              fault=fault, meta={"grpc_code": code.name})
+                              fault=fault, meta={"grpc_code": code.name},
+                              payload=None if isinstance(request, bytes) else request)
 
 
 class GRPCMockServer(MockServerBase):

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from .control_api import AdminAPI
+from .doubles.mixin import TestDoubles
 from .errors import ApiError
 from .faults import FaultDecision
 from .routing import Router, json_response, to_response
@@ -39,7 +40,7 @@ class _BodyTooLarge(Exception):
     pass
 
 
-class HTTPMockServer(MockServerBase):
+class HTTPMockServer(TestDoubles, MockServerBase):
     """A mock served over HTTP/1.1 by werkzeug's threaded server in a daemon thread."""
 
     max_body_bytes: ClassVar[int] = DEFAULT_MAX_BODY
@@ -150,6 +151,9 @@ class HTTPMockServer(MockServerBase):
         return data
 
     def _dispatch(self, request: Request, environ: dict[str, Any]) -> Response:
+        answered = self.dispatch_doubles(request, environ)  # stubs, then test-added routes (doubles/)
+        if answered is not None:
+            return answered
         try:
             handler, args = self.router.match(environ)
             response = to_response(handler(request, **args))
