@@ -67,7 +67,6 @@ class TestDoubles:
         self._reported: set[int] = set()
         self.scenarios = Scenarios()
         self.user_routes = UserRoutes(self)
-        self._timeline: Any = None
         self._double_admin_installed = False
         self._doubles_active = bool(self.strict_unanswered)
 
@@ -129,21 +128,12 @@ class TestDoubles:
 
     # -- the request path --------------------------------------------------------------------
     def _doubles_changed(self) -> None:
-        self._doubles_active = bool(self.strict_unanswered or self._stubbed or self.user_routes
-                                    or self._timeline is not None)
-
-    def attach_timeline(self, timeline: Any) -> None:
-        """Fire the timeline's due events before each request (the registry does this)."""
-        self._timeline = timeline
-        self._doubles_changed()
+        self._doubles_active = bool(self.strict_unanswered or self._stubbed or self.user_routes)
 
     def dispatch_doubles(self, request: Request, environ: dict[str, Any]) -> Response | None:
         """Stubs, then user routes; None lets the mock's own routes answer."""
         if not self._doubles_active:
             return None
-        timeline = self._timeline
-        if timeline is not None:
-            timeline.fire_due()
         view = _BodyView(request)
         if self._stubbed:
             with self._doubles_lock:
