@@ -6,13 +6,13 @@ without limit nor stalls on garbage collection; the counters beside it stay exac
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Mapping
 from fnmatch import fnmatchcase
-from typing import Any, Iterable, Iterator, Mapping
-
-import re
+from typing import Any
 from urllib.parse import parse_qs
 
 _UNPARSED = object()
@@ -111,9 +111,7 @@ def query_matches(query: str, expected: Any, *, exact: bool = False) -> bool:
         if isinstance(want, (list, tuple)):
             if [str(w) for w in want] != values:
                 return False
-        elif exact and len(values) != 1:
-            return False
-        elif not any(value_matches(v, _str(want)) for v in values):
+        elif exact and len(values) != 1 or not any(value_matches(v, _str(want)) for v in values):
             return False
     return True
 
@@ -147,7 +145,7 @@ def path_matches(path: str, expected: Any) -> bool:
 class CallQuery:
     """A query over recorded calls; every criterion given must hold (see `Journal.find`)."""
 
-    __slots__ = ("method", "path", "query", "headers", "json", "body", "status", "where")
+    __slots__ = ("body", "headers", "json", "method", "path", "query", "status", "where")
 
     def __init__(self, *, method: str | None = None, path: Any = None, query: Any = None,
                  headers: Mapping[str, Any] | None = None, json: Any = _MISSING, body: Any = None,
@@ -157,7 +155,7 @@ class CallQuery:
         self.body = body.encode() if isinstance(body, str) else body
         self.status, self.where = status, where
 
-    def matches(self, record: "CallRecord") -> bool:
+    def matches(self, record: CallRecord) -> bool:
         if self.method is not None and not value_matches(record.method, self.method):
             return False
         if self.path is not None and not path_matches(record.path, self.path):
@@ -183,8 +181,21 @@ class CallQuery:
 class CallRecord:
     """One call a mock received, with the status it answered (None for a dropped connection)."""
 
-    __slots__ = ("seq", "time", "method", "path", "query", "_headers", "body", "status",
-                 "duration", "fault", "meta", "payload", "_json")
+    __slots__ = (
+        "_headers",
+        "_json",
+        "body",
+        "duration",
+        "fault",
+        "meta",
+        "method",
+        "path",
+        "payload",
+        "query",
+        "seq",
+        "status",
+        "time",
+    )
 
     def __init__(self, *, seq: int = 0, time: float = 0.0, method: str = "", path: str = "",
                  query: str = "", headers: Mapping[str, str] | None = None, body: bytes = b"",
@@ -350,5 +361,15 @@ class Journal:
         return self.count()
 
 
-__all__ = ["CallRecord", "Journal", "CallQuery", "HeaderMap", "json_contains", "value_matches",
-           "query_matches", "headers_match", "path_matches", "parse_query"]
+__all__ = [
+    "CallQuery",
+    "CallRecord",
+    "HeaderMap",
+    "Journal",
+    "headers_match",
+    "json_contains",
+    "parse_query",
+    "path_matches",
+    "query_matches",
+    "value_matches",
+]

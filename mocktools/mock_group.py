@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from .clock import Clock
 from .errors import MockStartError
@@ -89,7 +90,7 @@ class MockRegistry:
     def urls(self) -> dict[str, str]:
         return {name: mock.url for name, mock in self._mocks.items()}
 
-    def start(self) -> "MockRegistry":
+    def start(self) -> MockRegistry:
         """Start every mock in parallel; on any failure stop them all and name the failed ones."""
         if not self._mocks:
             return self
@@ -119,7 +120,7 @@ class MockRegistry:
         for mock in self._mocks.values():
             mock.check()
 
-    def __enter__(self) -> "MockRegistry":
+    def __enter__(self) -> MockRegistry:
         return self.start()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -157,4 +158,4 @@ def stop_mock_servers(servers: dict[str, MockServerBase]) -> None:
     MockRegistry(dict(servers)).stop()
 
 
-__all__ = ["MockRegistry", "MockServerConfig", "start_mock_servers_async", "stop_mock_servers", "derive_seed"]
+__all__ = ["MockRegistry", "MockServerConfig", "derive_seed", "start_mock_servers_async", "stop_mock_servers"]

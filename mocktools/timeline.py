@@ -11,8 +11,9 @@ from __future__ import annotations
 import heapq
 import random
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .clock import Clock, FakeClock
 from .lifecycle import MockServerBase
@@ -62,8 +63,8 @@ class Timeline:
         if isinstance(action, str):
             name = action
             if not callable(getattr(self.mocks[target], name, None)):
-                raise AttributeError(f"mock {target!r} has no control {name!r}")
-            fn: Action = lambda mock: getattr(mock, name)(*args, **kwargs)  # noqa: E731
+                raise AttributeError(f"mock {target!r} has no control {name!r}")  # noqa: TRY004
+            fn: Action = lambda mock: getattr(mock, name)(*args, **kwargs)
             label = f"{target}.{name}({', '.join([*map(repr, args), *(f'{k}={v!r}' for k, v in kwargs.items())])})"
         else:
             fn, label = action, f"{target}: {getattr(action, '__name__', 'action')}"
@@ -133,4 +134,4 @@ class Timeline:
             return [(round(e.at, 6), e.label) for e in sorted(self.fired + self._queue)]
 
 
-__all__ = ["Timeline", "Event"]
+__all__ = ["Event", "Timeline"]

@@ -22,6 +22,19 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'mocktools.doubles' has no attribute {name!r}")
 
 
-__all__ = ["RequestMatcher", "JSONSubset", "URIPattern", "UNDEFINED", "TestDoubles", "ExpectationError",
-           "NearMiss", "Scenarios", "STARTED", "RequestHandler", "PERMANENT", "ONESHOT", "ORDERED",
-           "MockHTTPServer"]
+__all__ = [
+    "ONESHOT",
+    "ORDERED",
+    "PERMANENT",
+    "STARTED",
+    "UNDEFINED",
+    "ExpectationError",
+    "JSONSubset",
+    "MockHTTPServer",
+    "NearMiss",
+    "RequestHandler",
+    "RequestMatcher",
+    "Scenarios",
+    "TestDoubles",
+    "URIPattern",
+]

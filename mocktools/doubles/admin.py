@@ -70,7 +70,7 @@ def _response_item(spec: dict[str, Any]) -> Any:
     return Response(spec.get("body", ""), status, headers, content_type=spec.get("content_type"))
 
 
-def stub_from_json(mock: "TestDoubles", body: dict[str, Any]) -> RequestHandler:
+def stub_from_json(mock: TestDoubles, body: dict[str, Any]) -> RequestHandler:
     unknown = set(body) - _STUB_FIELDS
     if unknown:
         raise ApiError(400, f"unknown fields: {sorted(unknown)}; allowed: {sorted(_STUB_FIELDS)}", type="bad_request")
@@ -96,9 +96,9 @@ def stub_from_json(mock: "TestDoubles", body: dict[str, Any]) -> RequestHandler:
     return stub
 
 
-def install_admin_routes(mock: "TestDoubles") -> None:
+def install_admin_routes(mock: TestDoubles) -> None:
     """Add the doubles' routes to a mock's /_mock/ API (once, before it starts)."""
-    router = mock.admin.router  # type: ignore[attr-defined]
+    router = mock.admin.router
 
     def stubs(request: Request) -> Any:
         if request.method == "DELETE":
@@ -138,7 +138,7 @@ def install_admin_routes(mock: "TestDoubles") -> None:
         criteria = {k: v for k, v in body.items() if k in {"method", "path", "query", "headers", "json", "status"}}
         if "path_regex" in body:
             criteria["path"] = _regex(body["path_regex"], "path_regex")
-        found = mock.journal.find(CallQuery(**criteria))  # type: ignore[attr-defined]
+        found = mock.journal.find(CallQuery(**criteria))
         limit = int(body.get("limit", 100))
         return {"count": len(found), "calls": [r.to_dict() for r in found[-limit:]]}
 
@@ -150,4 +150,4 @@ def install_admin_routes(mock: "TestDoubles") -> None:
     router.add("/_mock/calls/find", find, methods=["POST"])
 
 
-__all__ = ["install_admin_routes", "stub_from_json", "matcher_from_json"]
+__all__ = ["install_admin_routes", "matcher_from_json", "stub_from_json"]

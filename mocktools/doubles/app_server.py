@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
@@ -84,11 +85,11 @@ class MockHTTPServer(HTTPMockServer):
         assert self.app is not None
         try:
             response = call_wsgi(self.app, request, environ)
-        except Exception as exc:  # the app let an exception out: answer 500, fail the test in check()
+        except Exception as exc:  # noqa: BLE001 - the app let an exception out: answer 500, fail check()
             self.record_error(exc)
             return self.error_response(500, f"app raised {type(exc).__name__}: {exc}", type="app_error")
         if response.is_streamed:
-            response.response = self._guard_stream(response.response)
+            response.response = self._guard_stream(response.response)  # type: ignore[arg-type]
         return response
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -117,7 +118,7 @@ class MockHTTPServer(HTTPMockServer):
         parser.add_argument("--speed", type=float, default=1.0, help="replay streamed chunks this many times faster")
 
     @classmethod
-    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> "MockHTTPServer":
+    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> MockHTTPServer:
         app = None
         if getattr(args, "app", None):
             module, _, attr = args.app.partition(":")

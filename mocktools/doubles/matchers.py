@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import json as _json
 import re
+from collections.abc import Callable, Mapping
 from difflib import SequenceMatcher
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from werkzeug.wrappers import Request
 
-from ..journal import HeaderMap, headers_match, json_contains, query_matches, value_matches
+from ..journal import (
+    HeaderMap,
+    headers_match,
+    json_contains,
+    query_matches,
+    value_matches,
+)
 
 UNDEFINED: Any = type("Undefined", (), {"__repr__": lambda self: "UNDEFINED"})()
 _UNPARSED = object()
@@ -26,7 +33,7 @@ WEIGHTS = {"path": 10.0, "method": 3.0, "query": 2.0, "headers": 1.0, "body": 2.
 class RequestView:
     """The parts of a live request a matcher reads; the same shape as a journal CallRecord."""
 
-    __slots__ = ("method", "path", "query", "headers", "_request", "_body", "_json")
+    __slots__ = ("_body", "_json", "_request", "headers", "method", "path", "query")
 
     def __init__(self, request: Request) -> None:
         environ = request.environ
@@ -53,14 +60,14 @@ class RequestView:
                 self._json = None
         return self._json
 
-    def snapshot(self) -> "RequestSnapshot":
+    def snapshot(self) -> RequestSnapshot:
         return RequestSnapshot(self.method, self.path, self.query, dict(self.headers.items()), self.body)
 
 
 class RequestSnapshot:
     """A request kept after it was answered (for near-miss reports): plain data only."""
 
-    __slots__ = ("method", "path", "query", "headers", "body", "_json")
+    __slots__ = ("_json", "body", "headers", "method", "path", "query")
 
     def __init__(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes) -> None:
         self.method, self.path, self.query, self.body = method, path, query, body
@@ -220,5 +227,13 @@ def distance(differences: list[tuple[str, str, str, float]], fields: list[str]) 
     return min(1.0, sum(WEIGHTS.get(field, 1.0) * d for field, _, _, d in differences) / total)
 
 
-__all__ = ["RequestMatcher", "RequestView", "RequestSnapshot", "JSONSubset", "URIPattern", "UNDEFINED",
-           "distance", "WEIGHTS"]
+__all__ = [
+    "UNDEFINED",
+    "WEIGHTS",
+    "JSONSubset",
+    "RequestMatcher",
+    "RequestSnapshot",
+    "RequestView",
+    "URIPattern",
+    "distance",
+]

@@ -10,21 +10,22 @@ from __future__ import annotations
 import io
 import threading
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
 
 from ..clock import SystemClock
 from ..errors import MockError
-from ..journal import CallRecord, CallQuery
+from ..journal import CallQuery, CallRecord
 from ..wsgi_server import abort_connection
+from . import verify
 from .matchers import UNDEFINED, RequestMatcher, RequestSnapshot, RequestView
 from .nearmiss import Unanswered, near_misses, summary
 from .routes import UserRoutes
 from .scenarios import Scenarios
 from .stubs import ONESHOT, ORDERED, PERMANENT, RequestHandler, StubSet
-from . import verify
 
 UNANSWERED_LIMIT = 100
 
@@ -50,6 +51,25 @@ class TestDoubles:
     """Stubs (pytest-httpserver's verbs), Flask-style routes, scenarios and verification."""
 
     __test__ = False  # not a pytest test class, whatever its name says
+    if TYPE_CHECKING:  # what the mixin uses of the HTTPMockServer it is mixed into
+        from ..clock import Clock
+        from ..control_api import AdminAPI
+        from ..journal import Journal
+        from ..routing import Router
+
+        name: ClassVar[str]
+        clock: Clock
+        stopping: threading.Event
+        journal: Journal
+        router: Router
+        admin: AdminAPI
+
+        def error_response(self, status: int, message: str, *, type: str | None = None,
+                           headers: Any = None, **extra: Any) -> Response: ...
+        def record_error(self, exc: BaseException) -> None: ...
+        def _guard_stream(self, chunks: Iterable[Any]) -> Iterable[bytes]: ...
+        def _record(self, environ: dict[str, Any], path: str, body: bytes, status: int | None,
+                    started: float, fault: str | None) -> None: ...
     #: answer 404 with near misses, and fail `check()`, for requests nothing answered
     strict_unanswered: bool = False
 
@@ -154,7 +174,7 @@ class TestDoubles:
     def has_own_route(self, environ: dict[str, Any]) -> bool:
         """Whether the mock's own routes answer this request (a wrong method counts as an answer)."""
         try:
-            self.router.match(environ)  # type: ignore[attr-defined]
+            self.router.match(environ)
         except MethodNotAllowed:
             return True
         except NotFound:
@@ -195,7 +215,7 @@ class TestDoubles:
         if stub.latency:
             self.wait_on_clock(stub.latency)
         if stub.fault:
-            self._record(environ, view.path, view.body, None, time.perf_counter(),  # type: ignore[attr-defined]
+            self._record(environ, view.path, view.body, None, time.perf_counter(),
                          f"connection:{stub.fault}")
             abort_connection(environ, stub.fault)
         if responder is None:
@@ -203,12 +223,12 @@ class TestDoubles:
                                        type="stub_without_response")
         try:
             response: Response = responder(request)
-        except Exception as exc:  # the test's own handler raised: answer 500, fail check()
+        except Exception as exc:  # noqa: BLE001 - the test's own handler raised: answer 500, fail check()
             self.record_error(exc)
             return self.error_response(500, f"stub {stub.name} handler raised {type(exc).__name__}: {exc}",
                                        type="stub_handler_error")
         if response.is_streamed:
-            response.response = self._guard_stream(response.response)  # type: ignore[attr-defined]
+            response.response = self._guard_stream(response.response)
         return response
 
     def wait_on_clock(self, seconds: float) -> None:
@@ -259,21 +279,21 @@ class TestDoubles:
     def assert_request_made(self, matcher: RequestMatcher | None = None, *, count: int | None = None,
                             **criteria: Any) -> list[CallRecord]:
         """Assert requests matching were received (`count`: exactly that many; None: at least one)."""
-        return verify.assert_request_made(self.journal.calls(), matcher, count, criteria)  # type: ignore
+        return verify.assert_request_made(self.journal.calls(), matcher, count, criteria)
 
     def assert_no_request_made(self, matcher: RequestMatcher | None = None, **criteria: Any) -> None:
-        verify.assert_request_made(self.journal.calls(), matcher, 0, criteria)  # type: ignore[attr-defined]
+        verify.assert_request_made(self.journal.calls(), matcher, 0, criteria)
 
     def get_matching_requests(self, matcher: RequestMatcher | None = None, **criteria: Any) -> list[CallRecord]:
         m = verify.matcher_from(matcher, criteria)
-        return [r for r in self.journal.calls() if m.match(r)]  # type: ignore[attr-defined]
+        return [r for r in self.journal.calls() if m.match(r)]
 
     def get_matching_requests_count(self, matcher: RequestMatcher | None = None, **criteria: Any) -> int:
         return len(self.get_matching_requests(matcher, **criteria))
 
     def find_calls(self, **criteria: Any) -> list[CallRecord]:
         """Journal query by method, path, query, headers, json subset, body, status (see Journal.find)."""
-        return self.journal.find(CallQuery(**criteria))  # type: ignore[attr-defined]
+        return self.journal.find(CallQuery(**criteria))
 
     def unmet_expectations(self) -> list[RequestHandler]:
         """One-shot and ordered stubs no request has used yet."""
@@ -287,7 +307,7 @@ class TestDoubles:
             self._reported.update(s.seq for s in unmet)
             unanswered, self._unanswered = self._unanswered, []
             order, self._order_errors = self._order_errors, []
-        report = verify.expectation_report(self.name, unmet, unanswered, order)  # type: ignore[attr-defined]
+        report = verify.expectation_report(self.name, unmet, unanswered, order)
         if report:
             raise ExpectationError(report)
 
@@ -321,4 +341,4 @@ class TestDoubles:
         return super().start()  # type: ignore[misc]
 
 
-__all__ = ["TestDoubles", "ExpectationError", "UNANSWERED_LIMIT"]
+__all__ = ["UNANSWERED_LIMIT", "ExpectationError", "TestDoubles"]

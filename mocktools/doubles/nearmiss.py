@@ -6,8 +6,9 @@ differed with what was expected and what came.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from .matchers import RequestMatcher, distance
 
@@ -72,4 +73,4 @@ def summary(miss: NearMiss | None) -> str:
     return f"closest: {miss.label}; differs in {fields}"
 
 
-__all__ = ["NearMiss", "Unanswered", "near_misses", "summary", "NEAR_MISS_LIMIT"]
+__all__ = ["NEAR_MISS_LIMIT", "NearMiss", "Unanswered", "near_misses", "summary"]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import io
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
@@ -42,11 +43,11 @@ def call_wsgi(app: Callable[..., Any], request: Request, environ: dict[str, Any]
 class UserRoutes:
     """The routes a test added to one mock; served after stubs and before the mock's own routes."""
 
-    def __init__(self, mock: "TestDoubles") -> None:
+    def __init__(self, mock: TestDoubles) -> None:
         self._mock = mock
         self._lock = threading.Lock()
         self._registrations: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
-        self._app: "Flask | None" = None
+        self._app: Flask | None = None
 
     def __bool__(self) -> bool:
         return bool(self._registrations)
@@ -69,7 +70,7 @@ class UserRoutes:
                      **options: Any) -> None:
         self._add("rule", (rule, endpoint, view_func), options)
 
-    def register_blueprint(self, blueprint: "Blueprint", **options: Any) -> None:
+    def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
         self._add("blueprint", (blueprint,), options)
 
     def clear(self) -> None:
@@ -77,7 +78,7 @@ class UserRoutes:
             self._registrations.clear()
             self._app = None
 
-    def _build_locked(self) -> "Flask":
+    def _build_locked(self) -> Flask:
         from flask import Flask
 
         app = Flask(f"mocktools.{self._mock.name}.routes")
@@ -92,7 +93,7 @@ class UserRoutes:
         return app
 
     @property
-    def app(self) -> "Flask | None":
+    def app(self) -> Flask | None:
         with self._lock:
             if self._app is None and self._registrations:
                 self._app = self._build_locked()
@@ -108,7 +109,7 @@ class UserRoutes:
         mock = self._mock
         try:
             response = call_wsgi(app, request, environ)
-        except Exception as exc:  # a bug in the test's own view: answer 500, fail the test in check()
+        except Exception as exc:  # noqa: BLE001 - a bug in the test's own view: answer 500, fail check()
             mock.record_error(exc)
             return mock.error_response(500, f"route {request.path} raised {type(exc).__name__}: {exc}",
                                        type="route_error")
@@ -117,4 +118,4 @@ class UserRoutes:
         return response
 
 
-__all__ = ["UserRoutes", "wsgi_route_exists", "call_wsgi"]
+__all__ = ["UserRoutes", "call_wsgi", "wsgi_route_exists"]

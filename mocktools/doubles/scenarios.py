@@ -60,4 +60,4 @@ class Scenarios:
             return {name: self._states.get(name, STARTED) for name in sorted(self._known | set(self._states))}
 
 
-__all__ = ["Scenarios", "STARTED"]
+__all__ = ["STARTED", "Scenarios"]

@@ -7,12 +7,13 @@ stubs of one kind the first registered wins, as in pytest-httpserver.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
-from ..routing import to_response
 from ..faults import CONNECTION_FAULTS
+from ..routing import to_response
 from .matchers import RequestMatcher
 
 if TYPE_CHECKING:
@@ -54,28 +55,28 @@ class RequestHandler:
 
     # -- what to answer (pytest-httpserver's verbs) --------------------------------------------
     def respond_with_json(self, response_json: Any, status: int = 200, headers: Mapping[str, str] | None = None,
-                          content_type: str = "application/json") -> "RequestHandler":
+                          content_type: str = "application/json") -> RequestHandler:
         body = json.dumps(response_json)
         self._responders = [lambda request: Response(body, status, dict(headers or {}), content_type=content_type)]
         return self
 
     def respond_with_data(self, response_data: str | bytes = "", status: int = 200,
                           headers: Mapping[str, str] | None = None, mimetype: str | None = None,
-                          content_type: str | None = None) -> "RequestHandler":
+                          content_type: str | None = None) -> RequestHandler:
         self._responders = [lambda request: Response(response_data, status, dict(headers or {}),
                                                      mimetype=mimetype, content_type=content_type)]
         return self
 
-    def respond_with_response(self, response: Response) -> "RequestHandler":
+    def respond_with_response(self, response: Response) -> RequestHandler:
         self._responders = [lambda request: response]
         return self
 
-    def respond_with_handler(self, func: Callable[[Request], Any]) -> "RequestHandler":
+    def respond_with_handler(self, func: Callable[[Request], Any]) -> RequestHandler:
         """`func(request)` answers: a Response, JSON-able data, text, or (body, status[, headers])."""
         self._responders = [lambda request: to_response(func(request))]
         return self
 
-    def respond_with_sequence(self, responses: Sequence[Any], *, cycle: bool = False) -> "RequestHandler":
+    def respond_with_sequence(self, responses: Sequence[Any], *, cycle: bool = False) -> RequestHandler:
         """Answer each call with the next response; after the last, repeat it (or start over)."""
         if not responses:
             raise ValueError("a response sequence needs at least one response")
@@ -84,28 +85,28 @@ class RequestHandler:
         return self
 
     # -- how to answer -------------------------------------------------------------------------
-    def with_latency(self, seconds: float) -> "RequestHandler":
+    def with_latency(self, seconds: float) -> RequestHandler:
         """Wait `seconds` on the mock's clock before answering (a FakeClock just moves on)."""
         if seconds < 0:
             raise ValueError("latency must be >= 0")
         self.latency = float(seconds)
         return self
 
-    def with_fault(self, kind: str | None) -> "RequestHandler":
+    def with_fault(self, kind: str | None) -> RequestHandler:
         """Drop the connection instead of answering: `reset`, `close` or `garbage`."""
         if kind is not None and kind not in CONNECTION_FAULTS:
             raise ValueError(f"fault must be one of {CONNECTION_FAULTS}")
         self.fault = kind
         return self
 
-    def in_scenario(self, name: str, state: str | None = "Started", new_state: str | None = None) -> "RequestHandler":
+    def in_scenario(self, name: str, state: str | None = "Started", new_state: str | None = None) -> RequestHandler:
         """Match only while scenario `name` is in `state` (None: any state); a match moves it to
         `new_state` (WireMock's inScenario / whenScenarioStateIs / willSetStateTo)."""
         self.scenario, self.required_state, self.new_state = name, state, new_state
         return self
 
     # -- matching ------------------------------------------------------------------------------
-    def matches(self, req: Any, scenarios: "Scenarios") -> bool:
+    def matches(self, req: Any, scenarios: Scenarios) -> bool:
         if self.scenario is not None and self.required_state is not None \
                 and scenarios.get(self.scenario) != self.required_state:
             return False
@@ -159,7 +160,7 @@ class StubSet:
             del self._exact[key]
         self._count -= 1
 
-    def find(self, req: Any, scenarios: "Scenarios") -> RequestHandler | None:
+    def find(self, req: Any, scenarios: Scenarios) -> RequestHandler | None:
         """The first-registered stub that matches, or None."""
         best: RequestHandler | None = None
         exact = self._exact
@@ -191,4 +192,4 @@ class StubSet:
         self._count = 0
 
 
-__all__ = ["RequestHandler", "StubSet", "PERMANENT", "ONESHOT", "ORDERED"]
+__all__ = ["ONESHOT", "ORDERED", "PERMANENT", "RequestHandler", "StubSet"]

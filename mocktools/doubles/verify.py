@@ -1,7 +1,8 @@
 """Verification messages: what was expected, what was received instead, and what came closest."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..journal import CallRecord
 from .matchers import RequestMatcher
@@ -72,4 +73,4 @@ def expectation_report(name: str, unmet: list[RequestHandler], unanswered: list[
     return f"{name} mock: " + "\n".join(parts) if parts else ""
 
 
-__all__ = ["assert_request_made", "matcher_from", "expectation_report", "describe_call"]
+__all__ = ["assert_request_made", "describe_call", "expectation_report", "matcher_from"]

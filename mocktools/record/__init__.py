@@ -5,8 +5,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .cassette import (DEFAULT_MATCH_ON, DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_QUERY, REDACTED, Cassette,
-                       Interaction, Redactor)
+from .cassette import (
+    DEFAULT_MATCH_ON,
+    DEFAULT_REDACT_HEADERS,
+    DEFAULT_REDACT_QUERY,
+    REDACTED,
+    Cassette,
+    Interaction,
+    Redactor,
+)
 
 
 def record(upstream: str, cassette: str | os.PathLike[str] | None = None, *, record_mode: str = "all",
@@ -25,5 +32,14 @@ def replay(cassette: str | os.PathLike[str] | Cassette, **kwargs: Any) -> Any:
     return MockHTTPServer(cassette=cassette, record_mode="none", **kwargs)
 
 
-__all__ = ["Cassette", "Interaction", "Redactor", "REDACTED", "DEFAULT_MATCH_ON", "DEFAULT_REDACT_HEADERS",
-           "DEFAULT_REDACT_QUERY", "record", "replay"]
+__all__ = [
+    "DEFAULT_MATCH_ON",
+    "DEFAULT_REDACT_HEADERS",
+    "DEFAULT_REDACT_QUERY",
+    "REDACTED",
+    "Cassette",
+    "Interaction",
+    "Redactor",
+    "record",
+    "replay",
+]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import urllib3
 from werkzeug.wrappers import Request, Response
@@ -32,7 +33,7 @@ def _streamed(response: urllib3.BaseHTTPResponse) -> bool:
 class CassetteBackend:
     """What a MockHTTPServer with a cassette or an upstream answers after its stubs and routes."""
 
-    def __init__(self, mock: "MockHTTPServer", cassette: str | os.PathLike[str] | Cassette | None = None, *,
+    def __init__(self, mock: MockHTTPServer, cassette: str | os.PathLike[str] | Cassette | None = None, *,
                  upstream: str | None = None, record_mode: str | None = None,
                  match_on: Sequence[str] = DEFAULT_MATCH_ON, speed: float = 1.0, allow_repeats: bool = True,
                  redact_headers: Iterable[str] | None = None, redact_query: Iterable[str] | None = None,
@@ -189,4 +190,4 @@ class CassetteBackend:
             self._pool.clear()
 
 
-__all__ = ["CassetteBackend", "RECORD_MODES", "HOP_BY_HOP"]
+__all__ = ["HOP_BY_HOP", "RECORD_MODES", "CassetteBackend"]

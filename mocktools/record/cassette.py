@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import yaml
@@ -37,9 +38,17 @@ class _Loader(yaml.SafeLoader):
     """Safe YAML plus the few Python tags older vcrpy cassettes carry (str, unicode, tuple)."""
 
 
-_Loader.add_constructor("tag:yaml.org,2002:python/str", lambda loader, node: loader.construct_scalar(node))
-_Loader.add_constructor("tag:yaml.org,2002:python/unicode", lambda loader, node: loader.construct_scalar(node))
-_Loader.add_constructor("tag:yaml.org,2002:python/tuple", lambda loader, node: tuple(loader.construct_sequence(node)))
+def _scalar(loader: yaml.SafeLoader, node: Any) -> Any:
+    return loader.construct_scalar(node)
+
+
+def _tuple(loader: yaml.SafeLoader, node: Any) -> Any:
+    return tuple(loader.construct_sequence(node))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:python/str", _scalar)
+_Loader.add_constructor("tag:yaml.org,2002:python/unicode", _scalar)
+_Loader.add_constructor("tag:yaml.org,2002:python/tuple", _tuple)
 
 
 def _text(data: bytes | None) -> str | bytes | None:
@@ -97,7 +106,7 @@ class Interaction:
                             "headers": self.request_headers}, "response": response}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Interaction":
+    def from_dict(cls, data: Mapping[str, Any]) -> Interaction:
         request, response = data["request"], data["response"]
         status = response.get("status", {})
         code = int(status.get("code", 200)) if isinstance(status, dict) else int(status)
@@ -196,11 +205,11 @@ class Cassette:
         self.dirty = False
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "Cassette":
+    def load(cls, path: str | os.PathLike[str]) -> Cassette:
         with open(path, encoding="utf-8") as f:
             data = yaml.load(f, Loader=_Loader) or {}
         if not isinstance(data, dict) or not isinstance(data.get("interactions", []), list):
-            raise ValueError(f"{os.fspath(path)} is not a VCR cassette (no 'interactions' list)")
+            raise ValueError(f"{os.fspath(path)} is not a VCR cassette (no 'interactions' list)")  # noqa: TRY004
         return cls(path, [Interaction.from_dict(i) for i in data.get("interactions", [])])
 
     def append(self, interaction: Interaction) -> None:
@@ -231,5 +240,14 @@ class Cassette:
         return len(self.interactions)
 
 
-__all__ = ["Cassette", "Interaction", "Redactor", "REDACTED", "DEFAULT_REDACT_HEADERS", "DEFAULT_REDACT_QUERY",
-           "DEFAULT_MATCH_ON", "MATCH_FIELDS", "EXTENSION"]
+__all__ = [
+    "DEFAULT_MATCH_ON",
+    "DEFAULT_REDACT_HEADERS",
+    "DEFAULT_REDACT_QUERY",
+    "EXTENSION",
+    "MATCH_FIELDS",
+    "REDACTED",
+    "Cassette",
+    "Interaction",
+    "Redactor",
+]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
 from .backend import RECORD_MODES
 from .cassette import DEFAULT_MATCH_ON, DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_QUERY

@@ -48,10 +48,9 @@ def test_flask_app_served_with_the_whole_lifecycle() -> None:
 
 def test_an_exception_in_the_users_view_fails_the_test() -> None:
     mock = MockHTTPServer(app=make_payments_app())
-    with pytest.raises(MockServerError, match="KeyError"):
-        with mock:
-            assert requests.get(f"{mock.url}/payments/unknown", timeout=5).status_code == 500
-            requests.get(f"{mock.url}/payments/unknown", timeout=5)
+    with pytest.raises(MockServerError, match="KeyError"), mock:
+        assert requests.get(f"{mock.url}/payments/unknown", timeout=5).status_code == 500
+        requests.get(f"{mock.url}/payments/unknown", timeout=5)
     assert not mock.running
 
 

@@ -29,9 +29,12 @@ def chat(base_url: str, api_key: str = "sk-live-secret") -> str:
 
 def test_record_a_vllm_stream_and_replay_it_to_openai_with_chunk_timing(tmp_path: Path) -> None:
     path = tmp_path / "vllm.yaml"
-    with MockVLLMServer(seed=3, ttft=0.02, itl=0.005, api_key="sk-live-secret") as vllm:
+    vllm = MockVLLMServer(seed=3, ttft=0.02, itl=0.005, api_key="sk-live-secret").start()
+    try:
         with record(vllm.url, path) as proxy:
             recorded_text = chat(proxy.url)
+    finally:
+        vllm.stop()
     data = yaml.safe_load(path.read_text())
     interaction = data["interactions"][0]
     assert interaction["request"]["headers"]["Authorization"] == [REDACTED]
@@ -63,10 +66,9 @@ def test_ours_replay_under_vcrpy(tmp_path: Path) -> None:
 
 def test_vcrpy_cassettes_replay_here(tmp_path: Path) -> None:
     path = tmp_path / "by_vcrpy.yaml"
-    with MockOFDServer() as ofd:
-        with vcr.use_cassette(str(path), record_mode="all"):
-            first = requests.post(f"{ofd.url}/ofd/v1/receipt", json={"document_id": "V-1"}, timeout=5).json()
-            second = requests.post(f"{ofd.url}/ofd/v1/receipt", json={"document_id": "V-2"}, timeout=5).json()
+    with MockOFDServer() as ofd, vcr.use_cassette(str(path), record_mode="all"):
+        first = requests.post(f"{ofd.url}/ofd/v1/receipt", json={"document_id": "V-1"}, timeout=5).json()
+        second = requests.post(f"{ofd.url}/ofd/v1/receipt", json={"document_id": "V-2"}, timeout=5).json()
     with replay(path, match_on=("method", "path", "body")) as mock:
         assert requests.post(f"{mock.url}/ofd/v1/receipt", json={"document_id": "V-2"}, timeout=5).json() == second
         assert requests.post(f"{mock.url}/ofd/v1/receipt", json={"document_id": "V-1"}, timeout=5).json() == first

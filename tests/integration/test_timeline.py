@@ -5,7 +5,13 @@ import openai
 import pytest
 import requests
 
-from mocktools import FakeClock, MockHTTPServer, MockOFDServer, MockRegistry, MockVLLMServer
+from mocktools import (
+    FakeClock,
+    MockHTTPServer,
+    MockOFDServer,
+    MockRegistry,
+    MockVLLMServer,
+)
 
 
 def build(seed: int = 7) -> MockRegistry:

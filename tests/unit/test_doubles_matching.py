@@ -5,10 +5,23 @@ import re
 
 import pytest
 
-from mocktools.doubles import JSONSubset, RequestHandler, RequestMatcher, Scenarios, URIPattern
+from mocktools.doubles import (
+    JSONSubset,
+    RequestHandler,
+    RequestMatcher,
+    Scenarios,
+    URIPattern,
+)
 from mocktools.doubles.nearmiss import near_misses, summary
 from mocktools.doubles.stubs import StubSet
-from mocktools.journal import CallQuery, CallRecord, HeaderMap, Journal, json_contains, query_matches
+from mocktools.journal import (
+    CallQuery,
+    CallRecord,
+    HeaderMap,
+    Journal,
+    json_contains,
+    query_matches,
+)
 
 
 def record(method: str = "GET", path: str = "/", query: str = "", headers: dict | None = None,
