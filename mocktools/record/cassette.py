@@ -18,8 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import yaml
 
-from ..doubles.matchers import RequestMatcher
-from ..journal import headers_match
+from ..doubles.matchers import UNDEFINED, RequestMatcher
 
 VERSION = 1
 EXTENSION = "x_mocktools"
@@ -130,19 +129,19 @@ class Interaction:
             for name, value in recorded:
                 grouped.setdefault(name, []).append(value)
             query = {name: (_any if REDACTED in values else values) for name, values in grouped.items()}
-        predicates = []
+        json_value: Any = UNDEFINED
+        data = None
         if "body" in match_on:
-            predicates.append(_body_predicate(self.request_body))
+            parsed = _json_or_none(self.request_body)
+            if parsed is not None:
+                json_value = parsed
+            else:
+                data = self.request_body
+        headers = None
         if "headers" in match_on:
-            wanted = {k: v[0] for k, v in self.request_headers.items() if v and v[0] != REDACTED}
-            predicates.append(lambda req: headers_match(req.headers, wanted))
-        predicate = None
-        if predicates:
-            def predicate(req: Any) -> bool:
-                return all(p(req) for p in predicates)
-            predicate.__name__ = "+".join(f for f in ("body", "headers") if f in match_on) + " as recorded"
+            headers = {k: v[0] for k, v in self.request_headers.items() if v and v[0] != REDACTED}
         return RequestMatcher(self.path if "path" in match_on else None,
-                              self.method if "method" in match_on else None, query, predicate=predicate)
+                              self.method if "method" in match_on else None, query, headers, data, json=json_value)
 
     def describe(self) -> str:
         query = f"?{self.query}" if self.query else ""
@@ -153,17 +152,11 @@ def _any(value: Any) -> bool:
     return True
 
 
-def _body_predicate(recorded: bytes) -> Any:
+def _json_or_none(body: bytes) -> Any:
     try:
-        recorded_json = json.loads(recorded) if recorded else None
+        return json.loads(body) if body else None
     except (ValueError, UnicodeDecodeError):
-        recorded_json = None
-
-    def same_body(req: Any) -> bool:
-        if recorded_json is not None:
-            return bool(req.json == recorded_json)
-        return bool(req.body == recorded)
-    return same_body
+        return None
 
 
 def _phrase(code: int) -> str:
