@@ -14,7 +14,8 @@ import random
 import re
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pytest_httpserver import HTTPServer
 from werkzeug.test import EnvironBuilder
@@ -65,7 +66,7 @@ def measure(n: int, patterns: int, count: int, repeat: int, seed: int) -> dict[s
 
     def select(request: Request) -> Any:
         with mock._doubles_lock:
-            return mock._select(_BodyView(request))
+            return mock._doubles_select(_BodyView(request))
 
     def dispatch(request: Request) -> Any:
         return mock.dispatch_doubles(request, request.environ)

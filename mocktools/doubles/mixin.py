@@ -157,10 +157,10 @@ class TestDoubles:
         view = _BodyView(request)
         if self._stubbed:
             with self._doubles_lock:
-                stub, problem = self._select(view)
+                stub, problem = self._doubles_select(view)
                 responder = stub.take_responder() if stub is not None else None
             if stub is not None:
-                return self._answer(stub, responder, view, request, environ)
+                return self._doubles_answer(stub, responder, view, request, environ)
             if problem is not None:
                 self._remember_unanswered(view.snapshot(), problem, environ)
                 return self.error_response(500, problem, type="out_of_order")
@@ -181,7 +181,7 @@ class TestDoubles:
             return False
         return True
 
-    def _select(self, view: RequestView) -> tuple[RequestHandler | None, str | None]:
+    def _doubles_select(self, view: RequestView) -> tuple[RequestHandler | None, str | None]:
         scenarios = self.scenarios
         stub: RequestHandler | None = None
         if self._ordered:
@@ -209,7 +209,7 @@ class TestDoubles:
             self.scenarios.move(stub.scenario, stub.required_state, stub.new_state)
         return stub, None
 
-    def _answer(self, stub: RequestHandler, responder: Any, view: RequestView, request: Request,
+    def _doubles_answer(self, stub: RequestHandler, responder: Any, view: RequestView, request: Request,
                 environ: dict[str, Any]) -> Response:
         environ["mocktools.meta"] = {**(environ.get("mocktools.meta") or {}), "stub": stub.name}
         if stub.latency:

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .backend import RECORD_MODES
 from .cassette import DEFAULT_MATCH_ON, DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_QUERY
+
+if TYPE_CHECKING:
+    from ..doubles.app_server import MockHTTPServer
 
 
 def record_parser() -> argparse.ArgumentParser:
@@ -29,21 +33,28 @@ def record_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def record_main(argv: Sequence[str]) -> int:
-    from ..cli import run_until_signalled
+def build_proxy(argv: Sequence[str]) -> MockHTTPServer:
+    """The recording MockHTTPServer that `mocktools record ARGS` serves (not started)."""
     from ..doubles.app_server import MockHTTPServer
-    from ..mock_group import MockRegistry
 
     args = record_parser().parse_args(list(argv))
     headers = [] if args.no_redact else [*DEFAULT_REDACT_HEADERS, *args.redact_header]
     query = [] if args.no_redact else [*DEFAULT_REDACT_QUERY, *args.redact_query]
-    proxy = MockHTTPServer(args.host, args.port, upstream=args.upstream, cassette=args.cassette,
-                           record_mode=args.record_mode, match_on=[f for f in args.match_on.split(",") if f],
-                           redact_headers=headers, redact_query=query, verbose=args.verbose)
+    return MockHTTPServer(args.host, args.port, upstream=args.upstream, cassette=args.cassette,
+                          record_mode=args.record_mode, match_on=[f for f in args.match_on.split(",") if f],
+                          redact_headers=headers, redact_query=query, verbose=args.verbose)
+
+
+def record_main(argv: Sequence[str]) -> int:
+    from ..cli import run_until_signalled
+    from ..mock_group import MockRegistry
+
+    args = record_parser().parse_args(list(argv))
+    proxy = build_proxy(argv)
     print(f"recording {args.upstream} into {args.cassette}", flush=True)
     run_until_signalled(MockRegistry({"record": proxy}))
     print(f"cassette: {args.cassette} ({len(proxy.cassette or [])} interactions)", flush=True)
     return 0
 
 
-__all__ = ["record_main", "record_parser"]
+__all__ = ["build_proxy", "record_main", "record_parser"]

@@ -156,3 +156,20 @@ def test_grpc_journal_queries_by_metadata_and_message_subset() -> None:
         assert [c.headers["X-Tenant"] for c in mock.journal.find(path="/t.Echo/*")] == ["a", "b"]
         assert mock.journal.count_matching(json={"order": {"n": 2}}) == 1
         assert mock.journal.find(headers={"X-TENANT": "a"}, json={"order": {"tag": "x"}})[0].json["order"]["n"] == 1
+
+
+@pytest.mark.parametrize("name", ["ofd", "otlp", "vllm", "teraslice", "mesh", "http"])
+def test_every_builtin_http_mock_takes_stubs_routes_and_journal_queries(name: str) -> None:
+    from mocktools.catalog import get_mock_class
+
+    with get_mock_class(name)() as mock:
+        mock.expect_request("/_extra/stub", method="GET").respond_with_json({"stub": name})
+
+        @mock.route("/_extra/route", methods=["POST"])
+        def extra():
+            return {"route": request.get_json()["n"]}
+
+        assert requests.get(f"{mock.url}/_extra/stub", timeout=5).json() == {"stub": name}
+        assert httpx.post(f"{mock.url}/_extra/route", json={"n": 2}, timeout=5).json() == {"route": 2}
+        assert mock.journal.count_matching(method="POST", json={"n": 2}, headers={"CONTENT-TYPE": "application/json"}) == 1
+        mock.assert_request_made(uri="/_extra/stub", count=1)

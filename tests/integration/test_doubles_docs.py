@@ -15,7 +15,7 @@ def examples() -> list[tuple[str, int, str]]:
     found = []
     for name in DOCS:
         text = (ROOT / name).read_text()
-        for i, block in enumerate(re.findall(r"```python\n(.*?)```", text, re.S)):
+        for i, block in enumerate(re.findall(r"```python\n(.*?)```", text, re.DOTALL)):
             if not block.startswith("# not run"):
                 found.append((name, i, block))
     return found
@@ -24,4 +24,4 @@ def examples() -> list[tuple[str, int, str]]:
 @pytest.mark.parametrize("name, index, code", examples(), ids=lambda v: str(v)[:24])
 def test_doc_example_runs(name: str, index: int, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # examples write their cassettes into the current directory
-    exec(compile(code, f"{name}[{index}]", "exec"), {"__name__": "docs_example", "os": os})
+    exec(compile(code, f"{name}[{index}]", "exec"), {"__name__": "docs_example", "os": os})  # noqa: S102

@@ -144,3 +144,25 @@ def test_mocktools_record_cli(tmp_path: Path) -> None:
             out = proc.communicate(timeout=10)[0]
     assert proc.returncode == 0 and "1 interactions" in out
     assert Cassette.load(cassette).interactions[0].path == "/ofd/v1/health"
+
+
+def test_cli_options_build_the_proxy_and_the_replay(tmp_path: Path) -> None:
+    import argparse
+
+    from mocktools.record.cli import build_proxy
+
+    proxy = build_proxy(["--upstream", "http://127.0.0.1:9", "--cassette", str(tmp_path / "c.yaml"), "--port", "0",
+                         "--redact-header", "X-Session", "--redact-query", "sid", "--match-on", "method,path"])
+    assert proxy.recorder is not None and proxy.recorder.record_mode == "all"
+    assert "x-session" in proxy.recorder.redactor.headers and "authorization" in proxy.recorder.redactor.headers
+    assert "sid" in proxy.recorder.redactor.query and proxy.recorder.match_on == ("method", "path")
+    bare = build_proxy(["--upstream", "http://127.0.0.1:9", "--cassette", "x.yaml", "--no-redact"])
+    assert bare.recorder is not None and not bare.recorder.redactor.headers and bare.port == 8080
+    parser = argparse.ArgumentParser()
+    MockHTTPServer.cli_arguments(parser)
+    args = parser.parse_args(["--cassette", str(tmp_path / "c.yaml"), "--upstream", "http://127.0.0.1:9",
+                              "--record-mode", "new_episodes", "--speed", "4"])
+    served = MockHTTPServer.from_cli(args, port=0)
+    assert served.recorder is not None and served.recorder.speed == 4.0
+    app_args = parser.parse_args(["--app", "tests.integration.test_doubles_app:make_payments_app"])
+    assert callable(MockHTTPServer.from_cli(app_args).app)
