@@ -332,6 +332,15 @@ class TestDoubles:
         self.user_routes.clear()
         self._doubles_changed()
 
+    def status(self) -> dict[str, Any]:
+        status: dict[str, Any] = super().status()  # type: ignore[misc]
+        with self._doubles_lock:
+            status["doubles"] = {"stubs": len(self._ordered) + len(self._oneshot) + len(self._permanent),
+                                 "unmet": len(self._ordered) + len(self._oneshot),
+                                 "unanswered": len(self._unanswered), "routes": bool(self.user_routes),
+                                 "scenarios": self.scenarios.all()}
+        return status
+
     def start(self) -> Any:
         if not self._double_admin_installed:
             from .admin import install_admin_routes
