@@ -58,6 +58,7 @@ class TestDoubles:
         from ..routing import Router
 
         name: ClassVar[str]
+        url: str
         clock: Clock
         stopping: threading.Event
         journal: Journal
@@ -96,8 +97,10 @@ class TestDoubles:
                        query_string: Any = None, handler_type: str = PERMANENT, json: Any = UNDEFINED,
                        predicate: Callable[[Any], bool] | None = None, name: str | None = None) -> RequestHandler:
         """A stub answered whenever a request matches (until `reset()`); chain `respond_with_*`."""
+        if isinstance(uri, str) and "?" in uri and query_string is None:
+            uri, query_string = uri.split("?", 1)  # "/items?page=2": the path, and the query exactly
         matcher = RequestMatcher(uri, method, query_string, headers, data, data_encoding, json, predicate)
-        return self.add_stub(matcher, handler_type, name)
+        return self.add_stub(matcher, getattr(handler_type, "value", handler_type), name)
 
     def expect_oneshot_request(self, uri: Any = None, **kwargs: Any) -> RequestHandler:
         """A stub answered once; `check()` fails if no request used it."""
@@ -120,6 +123,10 @@ class TestDoubles:
             self._stubbed = True
         self._doubles_changed()
         return stub
+
+    def url_for(self, suffix: str) -> str:
+        """The mock's URL for a path (pytest-httpserver's name)."""
+        return f"{self.url}{suffix if suffix.startswith('/') else '/' + suffix}"
 
     def stubs(self) -> list[RequestHandler]:
         """Every stub still able to answer, in the order they are tried."""
@@ -315,6 +322,14 @@ class TestDoubles:
         """Handler errors first (as every mock), then unmet expectations and unanswered requests."""
         super().check()  # type: ignore[misc]
         self.check_assertions()
+
+    def check_handler_errors(self) -> None:
+        """Only the handler errors part of `check()` (pytest-httpserver's name)."""
+        super().check()  # type: ignore[misc]
+
+    def clear(self) -> None:
+        """pytest-httpserver's name for `reset()`: stubs, journal, errors and faults all go."""
+        self.reset()
 
     def reset(self) -> None:
         """Also drop stubs, added routes, scenario states and the unanswered list."""

@@ -173,3 +173,11 @@ def test_every_builtin_http_mock_takes_stubs_routes_and_journal_queries(name: st
         assert httpx.post(f"{mock.url}/_extra/route", json={"n": 2}, timeout=5).json() == {"route": 2}
         assert mock.journal.count_matching(method="POST", json={"n": 2}, headers={"CONTENT-TYPE": "application/json"}) == 1
         mock.assert_request_made(uri="/_extra/stub", count=1)
+
+
+def test_one_flask_app_behind_two_mocks_blames_the_right_one() -> None:
+    app = make_payments_app()
+    with MockHTTPServer(app=app) as first, MockHTTPServer(app=app) as second:
+        assert requests.get(f"{first.url}/payments/none", timeout=5).status_code == 500
+        assert second.errors == [] and len(first.errors) == 1
+        first.reset()

@@ -170,3 +170,17 @@ def test_stubs_and_scenarios_over_the_control_api(mock: MockHTTPServer) -> None:
     assert requests.post(f"{api}/scenarios/reset", timeout=5).json() == {"scenarios": {"checkout": "Started"}}
     assert requests.delete(f"{api}/stubs", timeout=5).json() == {"ok": True} and mock.stubs() == []
     mock.reset()
+
+
+def test_pytest_httpserver_conveniences(mock: MockHTTPServer) -> None:
+    from pytest_httpserver.httpserver import HandlerType
+
+    mock.expect_request("/items?page=2").respond_with_data("two")
+    mock.expect_request("/once", handler_type=HandlerType.ONESHOT).respond_with_data("once")
+    assert requests.get(mock.url_for("/items?page=2"), timeout=5).text == "two"
+    assert requests.get(mock.url_for("items?page=3"), timeout=5).status_code == 404
+    assert requests.get(mock.url_for("/once"), timeout=5).text == "once"
+    assert mock.stubs()[0].kind == "permanent" and len(mock.stubs()) == 1
+    mock.check_handler_errors()
+    mock.clear()
+    assert mock.stubs() == [] and mock.calls == [] and mock.unanswered == []
