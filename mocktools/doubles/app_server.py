@@ -15,9 +15,11 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from ..errors import ApiError
 from ..http_mock import HTTPMockServer
 from ..record.backend import RECORD_MODES, CassetteBackend
 from ..record.cassette import DEFAULT_MATCH_ON, Cassette
+from ..routing import Router
 from .routes import call_wsgi, wsgi_route_exists
 
 
@@ -62,6 +64,25 @@ class MockHTTPServer(HTTPMockServer):
 
         if request.environ.get("mocktools.mock") is self:  # one app may serve several mocks
             self.record_error(exception)
+
+    def register_admin_routes(self, router: Router) -> None:
+        router.add("/_mock/cassette", self._cassette_info)
+        router.add("/_mock/cassette/save", self._cassette_save, methods=["POST"])
+
+    def _cassette_info(self, request: Request) -> Any:
+        if self.recorder is None:
+            raise ApiError(404, "this mock has no cassette", type="no_cassette")
+        return {"path": self.recorder.cassette.path, "mode": self.recorder.record_mode,
+                "upstream": self.recorder.upstream, "match_on": list(self.recorder.match_on),
+                "interactions": [i.describe() for i in self.recorder.cassette.interactions],
+                "unused": [i.describe() for i in self.recorder.unused]}
+
+    def _cassette_save(self, request: Request) -> Any:
+        if self.recorder is None:
+            raise ApiError(404, "this mock has no cassette", type="no_cassette")
+        if self.recorder.cassette.path is None:
+            raise ApiError(409, "the cassette has no path to save to", type="no_cassette_path")
+        return {"saved": self.recorder.cassette.save(), "interactions": len(self.recorder.cassette)}
 
     @property
     def cassette(self) -> Cassette | None:

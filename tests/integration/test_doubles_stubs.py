@@ -184,3 +184,14 @@ def test_pytest_httpserver_conveniences(mock: MockHTTPServer) -> None:
     mock.check_handler_errors()
     mock.clear()
     assert mock.stubs() == [] and mock.calls == [] and mock.unanswered == []
+
+
+def test_near_miss_names_a_scenario_in_the_wrong_state(mock: MockHTTPServer) -> None:
+    mock.expect_request("/refund", method="POST").in_scenario("order", "paid", "refunded").respond_with_data("ok")
+    r = requests.post(f"{mock.url}/refund", timeout=5)
+    assert r.status_code == 404
+    assert "scenario (expected 'order' in 'paid', got 'Started')" in r.json()["error"]["message"]
+    mock.scenarios.set("order", "paid")
+    assert requests.post(f"{mock.url}/refund", timeout=5).text == "ok" and mock.scenarios.get("order") == "refunded"
+    with pytest.raises(ExpectationError, match="scenario"):
+        mock.check()

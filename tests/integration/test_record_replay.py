@@ -166,3 +166,19 @@ def test_cli_options_build_the_proxy_and_the_replay(tmp_path: Path) -> None:
     assert served.recorder is not None and served.recorder.speed == 4.0
     app_args = parser.parse_args(["--app", "tests.integration.test_doubles_app:make_payments_app"])
     assert callable(MockHTTPServer.from_cli(app_args).app)
+
+
+def test_cassette_over_the_control_api(tmp_path: Path) -> None:
+    with MockOFDServer() as ofd, record(ofd.url, tmp_path / "api.yaml") as proxy:
+        requests.get(f"{proxy.url}/ofd/v1/health", timeout=5)
+        info = requests.get(f"{proxy.url}/_mock/cassette", timeout=5).json()
+        assert info["mode"] == "all" and info["interactions"] == ["GET /ofd/v1/health -> 200"]
+        saved = requests.post(f"{proxy.url}/_mock/cassette/save", timeout=5).json()
+        assert saved["interactions"] == 1 and Cassette.load(tmp_path / "api.yaml").interactions
+    with replay(tmp_path / "api.yaml") as mock:
+        assert requests.get(f"{mock.url}/_mock/cassette", timeout=5).json()["unused"] == ["GET /ofd/v1/health -> 200"]
+    with MockHTTPServer() as bare:
+        assert requests.get(f"{bare.url}/_mock/cassette", timeout=5).status_code == 404
+        assert requests.post(f"{bare.url}/_mock/cassette/save", timeout=5).status_code == 404
+    with MockHTTPServer(upstream=ofd.url) as memory:
+        assert requests.post(f"{memory.url}/_mock/cassette/save", timeout=5).status_code == 409
