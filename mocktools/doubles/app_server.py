@@ -15,6 +15,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from ..clock import Clock
 from ..errors import ApiError
 from ..http_mock import HTTPMockServer
 from ..record.backend import RECORD_MODES, CassetteBackend
@@ -36,14 +37,18 @@ class MockHTTPServer(HTTPMockServer):
 
     name = "http"
     default_port = 8080
+    protocol = "any HTTP: your WSGI app, stubs, a cassette"
     strict_unanswered = True
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, app: Callable[..., Any] | None = None,
                  cassette: str | os.PathLike[str] | Cassette | None = None, upstream: str | None = None,
                  record_mode: str | None = None, match_on: Sequence[str] = DEFAULT_MATCH_ON, speed: float = 1.0,
                  allow_repeats: bool = True, redact_headers: Iterable[str] | None = None,
-                 redact_query: Iterable[str] | None = None, **kwargs: Any) -> None:
-        super().__init__(host, port, **kwargs)
+                 redact_query: Iterable[str] | None = None, clock: Clock | None = None, seed: int | None = None,
+                 journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
+                 max_body_bytes: int | None = None) -> None:
+        super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
+                         verbose=verbose, max_body_bytes=max_body_bytes)
         if app is not None and (cassette is not None or upstream is not None):
             raise ValueError("give MockHTTPServer an app, or a cassette/upstream, not both")
         self.app = app
@@ -113,9 +118,7 @@ class MockHTTPServer(HTTPMockServer):
         except Exception as exc:  # noqa: BLE001 - the app let an exception out: answer 500, fail check()
             self.record_error(exc)
             return self.error_response(500, f"app raised {type(exc).__name__}: {exc}", type="app_error")
-        if response.is_streamed:
-            response.response = self._guard_stream(response.response)  # type: ignore[arg-type]
-        return response
+        return response  # the listener guards a streamed body
 
     # -- lifecycle ---------------------------------------------------------------------------
     def stop(self) -> None:

@@ -55,6 +55,7 @@ class TestDoubles:
         from ..clock import Clock
         from ..control_api import AdminAPI
         from ..journal import Journal
+        from ..listeners.http import HTTPListener
         from ..routing import Router
 
         name: ClassVar[str]
@@ -64,13 +65,11 @@ class TestDoubles:
         journal: Journal
         router: Router
         admin: AdminAPI
+        http_listener: HTTPListener
 
         def error_response(self, status: int, message: str, *, type: str | None = None,
                            headers: Any = None, **extra: Any) -> Response: ...
         def record_error(self, exc: BaseException) -> None: ...
-        def _guard_stream(self, chunks: Iterable[Any]) -> Iterable[bytes]: ...
-        def _record(self, environ: dict[str, Any], path: str, body: bytes, status: int | None,
-                    started: float, fault: str | None) -> None: ...
     #: answer 404 with near misses, and fail `check()`, for requests nothing answered
     strict_unanswered: bool = False
 
@@ -222,8 +221,8 @@ class TestDoubles:
         if stub.latency:
             self.wait_on_clock(stub.latency)
         if stub.fault:
-            self._record(environ, view.path, view.body, None, time.perf_counter(),
-                         f"connection:{stub.fault}")
+            self.http_listener._record(environ, view.path, view.body, None, time.perf_counter(),
+                                       f"connection:{stub.fault}")
             abort_connection(environ, stub.fault)
         if responder is None:
             return self.error_response(500, f"{stub.describe()} has no response; call respond_with_*()",
@@ -234,9 +233,7 @@ class TestDoubles:
             self.record_error(exc)
             return self.error_response(500, f"stub {stub.name} handler raised {type(exc).__name__}: {exc}",
                                        type="stub_handler_error")
-        if response.is_streamed:
-            response.response = self._guard_stream(response.response)
-        return response
+        return response  # the listener guards a streamed body
 
     def wait_on_clock(self, seconds: float) -> None:
         """Wait on the mock's clock: real time ends early when the mock stops; a FakeClock moves on."""

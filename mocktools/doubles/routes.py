@@ -113,9 +113,7 @@ class UserRoutes:
             mock.record_error(exc)
             return mock.error_response(500, f"route {request.path} raised {type(exc).__name__}: {exc}",
                                        type="route_error")
-        if response.is_streamed:
-            response.response = mock._guard_stream(response.response)
-        return response
+        return response  # the listener guards a streamed body
 
 
 __all__ = ["UserRoutes", "call_wsgi", "wsgi_route_exists"]

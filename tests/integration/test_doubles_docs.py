@@ -1,4 +1,4 @@
-"""The Python examples in docs/stubs.md, docs/record-replay.md and docs/timeline.md run as written."""
+"""The Python examples in docs/http.md, stubs.md, record-replay.md and timeline.md run as written."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ["docs/stubs.md", "docs/record-replay.md", "docs/timeline.md"]
+DOCS = ["docs/http.md", "docs/stubs.md", "docs/record-replay.md", "docs/timeline.md"]
 
 
 def examples() -> list[tuple[str, int, str]]:
