@@ -67,6 +67,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         self.spans = SpanStore()
         self.breakers = BreakerRegistry(self.clock, breakers if breakers is not None else self.spec.breakers)
         self.graph.state_provider = self.breakers.graph_state
+        self.graph.owner = self
         self.chaos = ChaosController(self, self.seed or 0)
         self._failed: deque[dict[str, Any]] = deque(maxlen=10_000)
         self.instances: dict[str, list[ServiceInstance]] = {n: [] for n in self.spec.services}
@@ -331,6 +332,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
                 self.spec = MeshSpec.from_dict(self._original)
                 self.graph = DependencyGraph.from_spec(self.spec)
                 self.graph.state_provider = self.breakers.graph_state
+                self.graph.owner = self
                 self.instances = {n: [] for n in self.spec.services}
                 if running:
                     todo = [(n, self._new_instance(n)) for n, s in self.spec.services.items()
