@@ -21,6 +21,7 @@ import requests
 from ..errors import MockStartError
 from ..routing import Router
 from ..http_mock import HTTPMockServer
+from ..visual.routes import register_mesh_visual_routes
 from .controls import register_mesh_admin_routes
 from .edge_breakers import BreakerRegistry
 from .chaos import ChaosController
@@ -82,6 +83,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
 
     def register_admin_routes(self, router: Router) -> None:
         register_mesh_admin_routes(self, router)
+        register_mesh_visual_routes(self, router)
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> MockServiceMesh:
