@@ -84,7 +84,7 @@ def render_timeline(lanes: list[Lane], start: float, end: float, *, title: str =
         font_weight="bold")
     x = 24.0
     for key in ("CLOSED", "HALF_OPEN", "OPEN"):
-        _segment(root, Segment(0, 0, key), x, 40, 30)
+        _segment(root, Segment(0, 0, key), x, 36, 30, tag=False)
         add(x + 36, 47, edge_style(key).label)
         x += 36 + text_width(edge_style(key).label, 11) + 20
     el(root, "rect", x=x, y=36, width=30, height=12, rx=2, fill=CHAOS, fill_opacity=0.8)
@@ -122,7 +122,7 @@ def render_timeline(lanes: list[Lane], start: float, end: float, *, title: str =
     return TimelinePicture(to_string(root), labels, height)
 
 
-def _segment(parent: ET.Element, seg: Segment, x: float, y: float, w: float) -> ET.Element:
+def _segment(parent: ET.Element, seg: Segment, x: float, y: float, w: float, tag: bool = True) -> ET.Element:
     g = el(parent, "g", class_="segment", data_state=seg.state)
     if seg.state == "chaos":
         el(g, "rect", x=x, y=y, width=w, height=12, rx=2, fill=CHAOS, fill_opacity=0.8)
@@ -135,7 +135,7 @@ def _segment(parent: ET.Element, seg: Segment, x: float, y: float, w: float) -> 
     if style.marker in ("cross", "half"):
         el(g, "rect", x=x, y=y, width=w, height=12, rx=2, fill="url(#tl-open)" if style.marker == "cross"
            else "url(#tl-half)")
-        if text_width(style.tag, 9) < w - 6:
+        if tag and text_width(style.tag, 9) < w - 6:
             text(g, x + 3, y + 9.5, style.tag, size=9, fill="#ffffff", font_weight="bold")
     return g
 
