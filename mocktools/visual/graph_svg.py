@@ -88,7 +88,7 @@ def _node_size(name: str, count: int, chaos: list[str]) -> tuple[float, float]:
     dots = min(count, MAX_DOTS) * 11 + (text_width(f"+{count - MAX_DOTS}", SMALL) if count > MAX_DOTS else 0)
     status = text_width(f" {count}/{count} up", SMALL)
     chaos_w = max((text_width(c, SMALL) for c in chaos[:2]), default=0.0)
-    return max(text_width(name, NAME_SIZE) + 20, dots + status + 20, chaos_w + 16, 86.0), 48.0 + 14 * min(len(chaos), 2)
+    return max(text_width(name, NAME_SIZE) + 20, dots + status + 20, chaos_w + 16, 86.0), 48.0 + 16 * min(len(chaos), 2)
 
 
 def render_graph(doc: dict[str, Any], state: GraphState | None = None, *, title: str | None = None) -> GraphPicture:
@@ -288,6 +288,6 @@ def _draw_node(parent: ET.Element, name: str, box: Box, instances: list[Instance
     labels.add(count, text_box(x + 2, cy + 4 + top, count, SMALL))
     for k, tag in enumerate(chaos[:2]):
         shown = clip(tag if k == 0 or len(chaos) <= 2 else f"+{len(chaos) - 1} scenarios", box.w - 12, SMALL)
-        y = box.y + 48 + 12 * k
+        y = box.y + 53 + 14 * k
         text(g, box.x + 8, y, shown, size=SMALL, fill=CHAOS, font_weight="bold", class_="chaos-tag")
         labels.add(shown, text_box(box.x + 8, y + top, shown, SMALL))
