@@ -114,12 +114,17 @@ def service_colour(name: str, order: list[str]) -> str:
 
 
 def fmt_duration(seconds: float) -> str:
+    """Short human durations: 42µs, 3.5ms, 120ms, 1.25s."""
     us = seconds * 1e6
+
+    def short(value: float, digits: int) -> str:
+        return f"{value:.{digits}f}".rstrip("0").rstrip(".")
+
     if us < 1000:
         return f"{us:.0f}µs"
     if us < 1e6:
-        return f"{us / 1000:.3g}ms" if us < 10_000 else f"{us / 1000:.1f}ms"
-    return f"{seconds:.3g}s" if seconds < 100 else f"{seconds:.0f}s"
+        return short(us / 1000, 2 if us < 10_000 else 1) + "ms"
+    return short(seconds, 2) + "s" if seconds < 100 else f"{seconds:.0f}s"
 
 
 def nice_step(span: float, target_ticks: int = 8) -> float:
