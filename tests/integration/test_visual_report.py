@@ -36,10 +36,11 @@ def test_bodies_are_pretty_printed_and_cut_sensibly() -> None:
 
 def test_report_shows_journals_faults_mesh_and_traces(tmp_path: Path) -> None:
     registry = MockRegistry()
-    ofd = registry.add("ofd", MockOFDServer())
-    collector = registry.add("otlp", MockOTLPCollector(grpc_port=None))
-    mesh = registry.add("mesh", MockServiceMesh(layered_spec(10, instances=1),
-                                                breakers={"default": {"minimum_calls": 2, "window_size": 2}}))
+    ofd = MockOFDServer()
+    collector = MockOTLPCollector(grpc_port=None)
+    mesh = MockServiceMesh(layered_spec(10, instances=1), breakers={"default": {"minimum_calls": 2, "window_size": 2}})
+    for name, mock in (("ofd", ofd), ("otlp", collector), ("mesh", mesh)):
+        registry.add(name, mock)
     with registry:
         ofd.set_failure_count(2, status=503)
         for i in range(3):

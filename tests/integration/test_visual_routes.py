@@ -36,13 +36,13 @@ def _fan_out_trace(collector: MockOTLPCollector) -> str:
     tracer = provider.get_tracer("checkout")
     with tracer.start_as_current_span("POST /checkout", kind=trace_api.SpanKind.SERVER) as root:
         for part in ("stock", "price", "cart"):
-            with tracer.start_as_current_span(f"call {part}", kind=trace_api.SpanKind.CLIENT):
-                with tracer.start_as_current_span(f"{part} handler", kind=trace_api.SpanKind.SERVER):
-                    with tracer.start_as_current_span("db query", kind=trace_api.SpanKind.CLIENT) as q:
-                        with tracer.start_as_current_span("row decode") as leaf:
-                            leaf.add_event("decoded", {"rows": 3})
-                        if part == "price":
-                            q.set_status(trace_api.Status(trace_api.StatusCode.ERROR, "timeout"))
+            with tracer.start_as_current_span(f"call {part}", kind=trace_api.SpanKind.CLIENT), \
+                    tracer.start_as_current_span(f"{part} handler", kind=trace_api.SpanKind.SERVER), \
+                    tracer.start_as_current_span("db query", kind=trace_api.SpanKind.CLIENT) as q:
+                with tracer.start_as_current_span("row decode") as leaf:
+                    leaf.add_event("decoded", {"rows": 3})
+                if part == "price":
+                    q.set_status(trace_api.Status(trace_api.StatusCode.ERROR, "timeout"))
         trace_id = format(root.get_span_context().trace_id, "032x")
     provider.shutdown()
     return trace_id
