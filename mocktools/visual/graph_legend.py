@@ -66,16 +66,17 @@ def draw_header(g: ET.Element, width: float, heading: str, cycles: list[list[str
     y += ROW
     x = _label(legend, labels, 24, y + 4, "service:", font_weight="bold") + 12
     node_items = [("instance up", "up"), ("instance down", "down"), ("service down", "svc-down"),
-                  ("on a cycle", "cycle"), ("chaos target ⚡", "chaos")]
+                  ("on a cycle", "cycle"), ("chaos scenario on it", "chaos")]
     if state.trace_id:
         node_items.append((f"trace {state.trace_id[:16]}", "trace"))
     for label, kind in node_items:
-        need = 28 + text_width(label, 11) + 22
+        need = 28 + text_width(label, 11) + 22 + (8 if kind == "chaos" else 0)
         if x + need > width - 24:
             y += ROW
             x = rows_x[0]
         _node_sample(legend, x, y, kind)
-        x = _label(legend, labels, x + 28, y + 4, label, fill=CHAOS if kind == "chaos" else "#212121") + 22
+        shift = 36 if kind == "chaos" else 28
+        x = _label(legend, labels, x + shift, y + 4, label, fill=CHAOS if kind == "chaos" else "#212121") + 22
     legend_box = Box(16, top, width - 32, y + 14 - top)
     el(legend, "rect", x=legend_box.x, y=legend_box.y, width=legend_box.w, height=legend_box.h, rx=6, fill="none",
        stroke="#b0bec5", stroke_width=1)
@@ -114,7 +115,7 @@ def _node_sample(g: ET.Element, x: float, y: float, kind: str) -> None:
         el(g, "rect", x=x, y=y - 7, width=20, height=14, rx=4, fill="none", stroke=CYCLE, stroke_width=1.6,
            stroke_dasharray="2 3")
     elif kind == "chaos":
-        el(g, "rect", x=x, y=y - 7, width=20, height=14, rx=3, fill="#fce4ec", stroke=CHAOS, stroke_width=1.2)
+        text(g, x + 2, y + 4, "⚡c1", size=11, fill=CHAOS, font_weight="bold")
     elif kind == "trace":
         el(g, "path", d=f"M {x} {y} L {x + 20} {y}", stroke=TRACE, stroke_width=9, stroke_opacity=0.28,
            stroke_linecap="round")

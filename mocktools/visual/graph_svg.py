@@ -260,7 +260,7 @@ def _draw_node(parent: ET.Element, name: str, box: Box, instances: list[Instance
     lines += [f"  {c}" for c in chaos] + (["  on a dependency cycle"] if on_cycle else [])
     ET.SubElement(g, "title").text = "\n".join(lines)
     if on_cycle:
-        el(g, "rect", x=box.x - 5, y=box.y - 5, width=box.w + 10, height=box.h + 10, rx=10, fill="none",
+        el(g, "rect", x=box.x - 7, y=box.y - 7, width=box.w + 14, height=box.h + 14, rx=11, fill="none",
            stroke=CYCLE, stroke_width=1.6, stroke_dasharray="2 3", class_="cycle-ring")
     if on_trace:
         el(g, "rect", x=box.x - 2.5, y=box.y - 2.5, width=box.w + 5, height=box.h + 5, rx=8, fill="none",

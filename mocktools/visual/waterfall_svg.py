@@ -128,9 +128,9 @@ def _legend(g: ET.Element, labels: list[tuple[str, Box]], services: list[str], t
     x += text_width("status:", 11) + 12
     el(legend, "rect", x=x, y=y - 6, width=34, height=12, rx=2, fill=ERROR)
     el(legend, "rect", x=x, y=y - 6, width=34, height=12, rx=2, fill="url(#error-hatch)")
-    _warning(legend, x + 42, y)
-    _label(legend, labels, x + 54, y + 4, "error (red, hatched, ⚠)")
-    x += 54 + text_width("error (red, hatched, ⚠)", 11) + 24
+    _warning(legend, x + 46, y)
+    _label(legend, labels, x + 58, y + 4, "error (red, hatched, ⚠)")
+    x += 58 + text_width("error (red, hatched, ⚠)", 11) + 24
     _label(legend, labels, x, y + 4, "kind:", font_weight="bold")
     x += text_width("kind:", 11) + 10
     for kind, letter in list(KINDS.items())[:5]:
