@@ -17,16 +17,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from opentelemetry import trace as trace_api  # noqa: E402
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: E402
-from opentelemetry.sdk.resources import Resource  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
+from opentelemetry import trace as trace_api
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from mocktools.mesh import MockServiceMesh  # noqa: E402
-from mocktools.mock_group import MockRegistry  # noqa: E402
-from mocktools.otlp import MockOTLPCollector  # noqa: E402
-from mocktools.visual.waterfall_svg import waterfall_svg  # noqa: E402
+from mocktools.mesh import MockServiceMesh
+from mocktools.mock_group import MockRegistry
+from mocktools.otlp import MockOTLPCollector
+from mocktools.visual.waterfall_svg import waterfall_svg
 
 SHOP = {
     "name": "shop",
