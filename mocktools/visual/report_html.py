@@ -153,7 +153,12 @@ def _otlp_extra(view: MockView) -> str:
 def _section(view: MockView, t0: float) -> str:
     m = view.mock
     statuses = Counter(r.status for _, r in view.records)
-    pills = "".join(f"<span class='pill{' bad' if s is None or s >= 400 else ''}'>{_e(s if s is not None else 'dropped')}"
+    grpc = getattr(m, "scheme", "http") == "grpc"  # statuses are gRPC codes: 0 is OK
+
+    def bad(s: int | None) -> bool:
+        return s is None or (s != 0 if grpc else s >= 400)
+
+    pills = "".join(f"<span class='pill{' bad' if bad(s) else ''}'>{_e(s if s is not None else 'dropped')}"
                     f" × {n}</span>" for s, n in sorted(statuses.items(), key=lambda kv: str(kv[0])))
     errors = getattr(m, "errors", [])
     parts = [(f"<section class='mock' id='mock-{_e(view.name)}'><h2>{_e(view.name)} "

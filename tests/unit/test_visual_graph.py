@@ -119,3 +119,13 @@ def test_trace_path_follows_parent_links_across_services() -> None:
 
     spans = [S("1", None, "gw", 0), S("2", "1", "gw", 1), S("3", "2", "api", 2), S("4", "3", "db", 3)]
     assert trace_path(spans) == ([("gw", "api"), ("api", "db")], ["gw", "api", "db"])
+
+
+def test_empty_and_stopped_graphs_still_draw() -> None:
+    from mocktools.mesh import MockServiceMesh
+
+    assert ET.fromstring(DependencyGraph().to_svg().encode()).tag == f"{SVG}svg"
+    mesh = MockServiceMesh({"services": {"a": {"calls": ["b:/"]}, "b": {"instances": 2}}})  # never started
+    nodes = {n.get("data-service"): n for n in _groups(mesh.graph.to_svg(), "node")}
+    assert nodes["b"].get("data-instances") == "2" and nodes["b"].get("data-status") == "down"
+    assert "not running" in (nodes["b"].findtext(f"{SVG}title") or "")

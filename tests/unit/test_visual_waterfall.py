@@ -73,5 +73,7 @@ def test_two_hundred_spans_stay_readable() -> None:
 
 def test_view_spans_reject_what_it_cannot_draw() -> None:
     assert view_spans([]) == []
+    empty = render_waterfall([], title="nothing")
+    assert empty.rows == [] and ET.fromstring(empty.svg.encode()).tag == f"{SVG}svg"
     with pytest.raises(TypeError, match="cannot draw spans"):
         view_spans([object()])
