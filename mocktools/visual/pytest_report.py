@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -90,7 +89,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if mocks:
             from .report_html import write_report
 
-            path = Path(folder) / report_name(item.nodeid)
+            path = item.config.invocation_params.dir / folder / report_name(item.nodeid)
             try:
                 write_report(mocks, path, title=f"{item.nodeid} failed ({report.when})",
                              failure=str(report.longrepr))
