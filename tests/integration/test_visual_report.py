@@ -115,3 +115,11 @@ def test_report_names_are_safe_and_unique() -> None:
     a = report_name("tests/x.py::test_a[param/with spaces]")
     assert a.endswith(".html") and "/" not in a and " " not in a
     assert a != report_name("tests/x.py::test_a[param/with_spaces]")
+
+
+def test_package_exports_load_on_use() -> None:
+    import mocktools.visual as visual
+
+    assert visual.write_report.__name__ == "write_report" and visual.render_graph.__name__ == "render_graph"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = visual.nope  # type: ignore[attr-defined]
