@@ -118,7 +118,7 @@ def test_report_names_are_safe_and_unique() -> None:
 
 
 def test_package_exports_load_on_use() -> None:
-    import mocktools.visual as visual
+    from mocktools import visual
 
     assert visual.write_report.__name__ == "write_report" and visual.render_graph.__name__ == "render_graph"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
