@@ -62,6 +62,7 @@ def test_report_shows_journals_faults_mesh_and_traces(tmp_path: Path) -> None:
     assert "mesh chaos chaos-1 latency api-1 (active)" in doc and "ofd: faults (2)" in doc
     assert doc.count("<svg") >= 5  # timeline, graph, mesh waterfalls, collector waterfalls
     assert "<script" not in doc
+    assert "The mesh is stopped" in report_html([("mesh", mesh)])  # after the registry stopped it
 
 
 def test_report_of_idle_mocks_says_so() -> None:
