@@ -111,8 +111,8 @@ def _mesh_extra(view: MockView) -> str:
     mesh = view.mock
     ids = mesh.spans.trace_ids()
     out = [] if mesh.running else [
-        "<p class='note'>The mesh is stopped: its instances, and the calls each of them received, are gone; "
-        "spans, breakers, chaos and failed calls are kept. Report before stopping to see every instance.</p>"]
+        ("<p class='note'>The mesh is stopped: its instances, and the calls each of them received, are gone; "
+        "spans, breakers, chaos and failed calls are kept. Report before stopping to see every instance.</p>")]
     out += ["<h3>Dependency graph</h3>", _pic(mesh.graph.to_svg(trace_id=ids[-1] if ids else None))]
     events = mesh.breakers.edge_events()
     out.append(f"<h3>Circuit breakers ({len(mesh.breakers.states())} edges, {len(events)} transitions)</h3>")
