@@ -11,6 +11,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
+from mocktools.errors import WireError
 
 if TYPE_CHECKING:
     from .spec import MeshSpec
@@ -20,7 +21,7 @@ __all__ = ["DependencyGraph", "CycleError"]
 StateProvider = Callable[[], dict[str, Any]]
 
 
-class CycleError(ValueError):
+class CycleError(WireError, ValueError):
     """Raised where an acyclic graph is required; ``cycles`` names every cycle found."""
 
     def __init__(self, cycles: list[list[str]]):

@@ -67,10 +67,12 @@ def find_mocks(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException] |
                     for key, mock in _expand(name, value):
                         found.setdefault(id(mock), (key, mock))
             tb = tb.tb_next
+    in_a_mesh = {id(inst) for _, mock in found.values() if isinstance(getattr(mock, "instances", None), dict)
+                 for group in list(mock.instances.values()) if isinstance(group, list) for inst in group}
     names: set[str] = set()
     out = []
     for key, mock in found.values():
-        if getattr(mock, "mesh", None) is not None and id(mock.mesh) in found:
+        if id(mock) in in_a_mesh:
             continue  # a mesh instance: already in its mesh's section
         unique, n = key, 2
         while unique in names:

@@ -112,6 +112,18 @@ def test_without_the_option_nothing_is_written(pytester: pytest.Pytester) -> Non
     assert "mocktools reports" not in result.stdout.str()
 
 
+def test_mesh_instances_held_by_a_test_are_reported_in_their_mesh() -> None:
+    from types import SimpleNamespace
+
+    from mocktools.visual.pytest_report import find_mocks
+
+    with MockServiceMesh(layered_spec(8, instances=1)) as mesh:
+        db = mesh.instances["db"][0]
+        item = SimpleNamespace(funcargs={"mesh": mesh, "pair": [db, MockRegistry({"ofd": MockOFDServer()})]})
+        found = find_mocks(item, None)  # type: ignore[arg-type]
+    assert [name for name, _ in found] == ["mesh", "ofd"]
+
+
 def test_report_names_are_safe_and_unique() -> None:
     a = report_name("tests/x.py::test_a[param/with spaces]")
     assert a.endswith(".html") and "/" not in a and " " not in a
