@@ -129,3 +129,14 @@ def test_empty_and_stopped_graphs_still_draw() -> None:
     nodes = {n.get("data-service"): n for n in _groups(mesh.graph.to_svg(), "node")}
     assert nodes["b"].get("data-instances") == "2" and nodes["b"].get("data-status") == "down"
     assert "not running" in (nodes["b"].findtext(f"{SVG}title") or "")
+
+
+def test_breaker_states_differ_without_colour() -> None:
+    from mocktools.visual.graph_style import EDGE_STYLES
+
+    looks = {k: (s.dash, s.marker, s.width) for k, s in EDGE_STYLES.items() if k != "FORCED_OPEN"}
+    assert len(set(looks.values())) == len(looks)  # dash pattern, marker and width alone tell them apart
+    svg = render_graph(DependencyGraph().to_dict(), GraphState()).svg
+    legend = next(g for g in ET.fromstring(svg.encode()).iter(f"{SVG}g") if g.get("class") == "legend")
+    dashes = {p.get("stroke-dasharray") for p in legend.iter(f"{SVG}path")}
+    assert {s.dash for s in EDGE_STYLES.values()} <= dashes  # the legend shows every pattern it uses
