@@ -38,7 +38,7 @@ browser:
 	else echo "browser: no apt-get here; install chromium to run the browser checks"; fi
 
 # Regenerate the pictures shown in docs/ (docs/img/*.svg).
-pictures: install
+pictures: install-test
 	$(PY) scripts/render_pictures.py
 
 bench: install-test
