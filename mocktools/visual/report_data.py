@@ -9,7 +9,7 @@ from typing import Any
 
 from .timeline_svg import Lane, Segment, breaker_segments
 
-__all__ = ["BODY_CHARS", "BODY_LINES", "MockView", "collect", "pretty_body", "timeline_lanes"]
+__all__ = ["BODY_CHARS", "BODY_LINES", "MockView", "collect", "decoded_body", "pretty_body", "timeline_lanes"]
 
 BODY_CHARS, BODY_LINES = 4000, 80
 
@@ -53,6 +53,25 @@ def pretty_body(body: bytes, parsed: Any = None, content_type: str = "") -> tupl
     if note:
         note += f" (body is {len(body)} bytes)"
     return shown, note
+
+
+def decoded_body(record: Any) -> Any | None:
+    """An OTLP protobuf export (HTTP or gRPC) as its OTLP/JSON document, so a person can read it."""
+    meta = record.meta if isinstance(record.meta, dict) else {}
+    from ..otlp import codec
+
+    signal = codec.SIGNALS.get(str(meta.get("signal")))
+    if signal is None:
+        signal = next((s for s in codec.SIGNALS.values() if s.grpc_method == record.path), None)
+    elif meta.get("encoding") != "protobuf":
+        return None
+    if signal is None or not record.body:
+        return None
+    try:
+        data = codec.decompress(record.body, record.headers.get("Content-Encoding"), 64 * 1024 * 1024)
+        return codec.message_to_otlp_json(codec.parse_request(signal, data, "protobuf"))
+    except Exception:  # noqa: BLE001 - a body the collector itself refused stays a hex dump
+        return None
 
 
 def _kind(mock: Any) -> str:

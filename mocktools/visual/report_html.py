@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .report_data import MockView, collect, pretty_body, timeline_lanes
+from .report_data import MockView, collect, decoded_body, pretty_body, timeline_lanes
 from .svg import fmt_duration
 from .timeline_svg import render_timeline
 
@@ -62,7 +62,10 @@ def _journal(view: MockView, t0: float) -> str:
     rows = []
     for where, r in view.records:
         content_type = r.headers.get("Content-Type", "")
-        body, note = pretty_body(r.body, r.json, content_type)
+        decoded = decoded_body(r) if view.kind == "otlp" and r.json is None else None
+        body, note = pretty_body(r.body, decoded if decoded is not None else r.json, content_type)
+        if decoded is not None:
+            note = f"protobuf ({len(r.body)} bytes) shown as OTLP/JSON" + (f"; {note}" if note else "")
         detail = ""
         if body or r.headers or r.meta:
             parts = [f"<pre>{_e(body)}</pre>" if body else ""]

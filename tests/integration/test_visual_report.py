@@ -136,3 +136,20 @@ def test_package_exports_load_on_use() -> None:
     assert visual.write_report.__name__ == "write_report" and visual.render_graph.__name__ == "render_graph"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = visual.nope  # type: ignore[attr-defined]
+
+
+def test_otlp_grpc_exports_are_shown_decoded() -> None:
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+    from mocktools.otlp import samples
+    from mocktools.visual.report_data import decoded_body
+
+    with MockOTLPCollector() as collector:
+        assert collector.grpc is not None
+        with grpc.insecure_channel(collector.grpc.target) as channel:
+            trace_service_pb2_grpc.TraceServiceStub(channel).Export(samples.batch_of_spans(3), timeout=5)
+        doc = decoded_body(collector.calls[-1])
+        page = report_html([("otlp", collector)])
+    assert doc["resourceSpans"][0]["scopeSpans"][0]["spans"][2]["name"] == "db.query 2"
+    assert "shown as OTLP/JSON" in page and "bench-service" in page

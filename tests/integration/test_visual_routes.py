@@ -70,6 +70,7 @@ def test_otlp_trace_waterfall_from_the_real_sdk() -> None:
         page = requests.get(f"{collector.url}/_mock/otlp/report.html", timeout=5)
         assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
         assert "Telemetry received" in page.text and "<svg" in page.text and "/v1/traces" in page.text
+        assert "shown as OTLP/JSON" in page.text and "&quot;resourceSpans&quot;" in page.text  # decoded
 
 
 def test_mesh_graph_and_trace_waterfall_routes(mesh: MockServiceMesh) -> None:
