@@ -153,3 +153,14 @@ def test_otlp_grpc_exports_are_shown_decoded() -> None:
         page = report_html([("otlp", collector)])
     assert doc is not None and doc["resourceSpans"][0]["scopeSpans"][0]["spans"][2]["name"] == "db.query 1"
     assert "shown as OTLP/JSON" in page and "bench-service" in page
+
+
+def test_report_plugin_is_its_own_pytest11_entry_point() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parents[2]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    plugins = project["entry-points"]["pytest11"]
+    assert plugins["mocktools_report"] == "mocktools.visual.pytest_report"
+    assert plugins["mocktools"] == "mocktools.pytest_plugin"
+    assert {"grandalf", "networkx"} <= {d.split(">")[0].split("=")[0] for d in project["dependencies"]}
+    assert "-p no:mocktools_report" in (root / "setup.cfg").read_text()  # loaded by conftest, under coverage
