@@ -9,7 +9,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from ..clock import SystemClock
+from ..clock import Clock, SystemClock
 from ..errors import ApiError
 from ..http_mock import HTTPMockServer
 from ..routing import Router, json_dumps, json_response
@@ -33,20 +33,24 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
 
     name = "vllm"
     default_port = 8000
+    protocol = "vLLM OpenAI-compatible API"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, model: str = "mock-llm",
                  served_model_name: str | Sequence[str] | None = None, api_key: str | Sequence[str] | None = None,
                  max_model_len: int = 4096, max_num_seqs: int = 256, embedding_dim: int = 384,
-                 ttft: float = 0.0, itl: float = 0.0, enable_auto_tool_choice: bool = False,
+                 ttft: float = 0.0, itl: float = 0.0, clock: Clock | None = None, seed: int | None = None,
+                 journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
+                 max_body_bytes: int | None = None, enable_auto_tool_choice: bool = False,
                  tool_call_parser: str | None = None, reasoning_parser: str | None = None,
-                 responses_store: bool = False, **kwargs: Any) -> None:
+                 responses_store: bool = False) -> None:
         names = [served_model_name] if isinstance(served_model_name, str) else list(served_model_name or [model])
         if not names or max_model_len < 2 or embedding_dim < 1:
             raise ValueError("need at least one served model name, max_model_len >= 2 and embedding_dim >= 1")
         self.api_keys = [api_key] if isinstance(api_key, str) else list(api_key or [])
         self.model_config = ModelConfig(names, model, max_model_len, embedding_dim)
         agent = AgentConfig(enable_auto_tool_choice, tool_call_parser, reasoning_parser)
-        super().__init__(host, port, **kwargs)
+        super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
+                         verbose=verbose, max_body_bytes=max_body_bytes)
         self.engine = Engine(self.model_config, clock=self.clock, seed=self.seed, max_num_seqs=max_num_seqs,
                              ttft=ttft, itl=itl, wait=self._wait, stop=self.stopping, agent=agent)
         self.responses_store = bool(responses_store)  # vLLM's VLLM_ENABLE_RESPONSES_API_STORE=1
