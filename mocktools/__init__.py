@@ -21,6 +21,7 @@ from .mock_group import (
 )
 
 if TYPE_CHECKING:
+    from .doubles.app_server import MockHTTPServer as MockHTTPServer
     from .e6data.mock import MockE6DataServer as MockE6DataServer
     from .grpc_mock import GRPCMockServer as GRPCMockServer
     from .mesh.mock import MockServiceMesh as MockServiceMesh

@@ -35,6 +35,7 @@ BUILTIN_MOCKS: tuple[str, ...] = (
     "mocktools.e6data.mock:MockE6DataServer",
     "mocktools.mesh.mock:MockServiceMesh",
     "mocktools.redis.mock:MockRedisServer",
+    "mocktools.doubles.app_server:MockHTTPServer",
 )
 
 

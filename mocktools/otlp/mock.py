@@ -22,6 +22,7 @@ from mocktools.otlp.model import LogRecord, MetricPoint, Span, Trace
 from mocktools.otlp.store import RawRequest, TelemetryStore
 from mocktools.otlp.wire import MAX_DECOMPRESSED, OTLPHTTPWire
 from mocktools.routing import Router
+from mocktools.visual.routes import register_otlp_visual_routes
 
 
 class MockOTLPCollector(OTLPHTTPWire, HTTPMockServer):
@@ -71,6 +72,7 @@ class MockOTLPCollector(OTLPHTTPWire, HTTPMockServer):
 
     def register_admin_routes(self, router: Router) -> None:
         register_otlp_admin_routes(self, router)
+        register_otlp_visual_routes(self, router)
 
     @property
     def grpc_port(self) -> int | None:
