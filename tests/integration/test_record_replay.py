@@ -40,6 +40,7 @@ def test_record_a_vllm_stream_and_replay_it_to_openai_with_chunk_timing(tmp_path
     assert interaction["request"]["headers"]["Authorization"] == [REDACTED]
     chunks = interaction["response"]["x_mocktools"]["chunks"]
     assert len(chunks) >= 4 and all(c["delay"] >= 0 for c in chunks)
+    assert sum(c["delay"] for c in chunks) >= 0.02  # the last chunk cannot come before the TTFT has passed
     assert "".join(c["data"] for c in chunks) == interaction["response"]["body"]["string"]
     assert interaction["response"]["body"]["string"].rstrip().endswith("data: [DONE]")
     # the upstream is gone; the replay answers on a FakeClock, twice as fast as recorded
