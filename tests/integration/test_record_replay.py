@@ -195,10 +195,10 @@ def test_a_chunked_body_through_the_proxy_to_httpx_and_back(tmp_path: Path) -> N
     def export():
         return app.response_class((f"part-{i};" for i in range(3)), mimetype="application/x-ndjson")
 
-    with MockHTTPServer(app=app) as upstream, record(upstream.url, tmp_path / "chunks.yaml") as proxy:
-        with httpx.stream("GET", f"{proxy.url}/export", timeout=5) as response:
-            assert response.headers["transfer-encoding"] == "chunked"
-            assert b"".join(response.iter_bytes()) == b"part-0;part-1;part-2;"
+    with MockHTTPServer(app=app) as upstream, record(upstream.url, tmp_path / "chunks.yaml") as proxy, \
+            httpx.stream("GET", f"{proxy.url}/export", timeout=5) as response:
+        assert response.headers["transfer-encoding"] == "chunked"
+        assert b"".join(response.iter_bytes()) == b"part-0;part-1;part-2;"
     [interaction] = Cassette.load(tmp_path / "chunks.yaml").interactions
     assert interaction.chunks is not None and [c for _, c in interaction.chunks] == [b"part-0;", b"part-1;", b"part-2;"]
     with replay(tmp_path / "chunks.yaml", speed=float("inf")) as mock:
