@@ -130,3 +130,12 @@ def test_near_misses_rank_by_weighted_distance() -> None:
     assert misses[0].differences[0][:3] == ("method", "POST", "GET")
     assert "closest: orders POST; differs in method" in summary(misses[0]) and "nothing" in summary(None)
     assert misses[0].to_dict()["differences"][0]["field"] == "method" and "<<<<<" in misses[0].format()
+
+
+def test_the_package_exports_mockhttpserver_lazily() -> None:
+    import mocktools
+    import mocktools.doubles as doubles
+
+    assert doubles.MockHTTPServer is mocktools.MockHTTPServer
+    with pytest.raises(AttributeError):
+        doubles.NoSuchThing  # noqa: B018
