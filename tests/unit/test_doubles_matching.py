@@ -134,7 +134,7 @@ def test_near_misses_rank_by_weighted_distance() -> None:
 
 def test_the_package_exports_mockhttpserver_lazily() -> None:
     import mocktools
-    import mocktools.doubles as doubles
+    from mocktools import doubles
 
     assert doubles.MockHTTPServer is mocktools.MockHTTPServer
     with pytest.raises(AttributeError):
