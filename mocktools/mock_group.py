@@ -120,6 +120,12 @@ class MockRegistry:
         for mock in self._mocks.values():
             mock.check()
 
+    def report(self, path: Any, *, title: str = "mocktools report", failure: str | None = None) -> Any:
+        """Write a self-contained HTML report of what every mock received, faults, traces, breakers."""
+        from .visual.report_html import write_report
+
+        return write_report(self.items(), path, title=title, failure=failure)
+
     def __enter__(self) -> MockRegistry:
         return self.start()
 

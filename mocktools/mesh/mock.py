@@ -22,6 +22,7 @@ from ..clock import Clock
 from ..errors import MockStartError
 from ..http_mock import HTTPMockServer
 from ..routing import Router
+from ..visual.routes import register_mesh_visual_routes
 from .chaos import ChaosController
 from .consul_api import ConsulAPI
 from .controls import register_mesh_admin_routes
@@ -73,6 +74,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         self.spans = SpanStore()
         self.breakers = BreakerRegistry(self.clock, breakers if breakers is not None else self.spec.breakers)
         self.graph.state_provider = self.breakers.graph_state
+        self.graph.owner = self
         self.chaos = ChaosController(self, self.seed or 0)
         self._failed: deque[dict[str, Any]] = deque(maxlen=10_000)
         self.instances: dict[str, list[ServiceInstance]] = {n: [] for n in self.spec.services}
@@ -88,6 +90,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
 
     def register_admin_routes(self, router: Router) -> None:
         register_mesh_admin_routes(self, router)
+        register_mesh_visual_routes(self, router)
 
     # ---- lifecycle -----------------------------------------------------------------------
     def _open(self) -> int:
@@ -337,6 +340,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
                 self.spec = MeshSpec.from_dict(self._original)
                 self.graph = DependencyGraph.from_spec(self.spec)
                 self.graph.state_provider = self.breakers.graph_state
+                self.graph.owner = self
                 self.instances = {n: [] for n in self.spec.services}
                 if running:
                     todo = [(n, self._new_instance(n)) for n, s in self.spec.services.items()

@@ -25,6 +25,7 @@ from mocktools.otlp.grpc_servicer import add_otlp_servicers, retry_trailers
 from mocktools.otlp.model import LogRecord, MetricPoint, Span, Trace
 from mocktools.otlp.store import RawRequest, TelemetryStore
 from mocktools.routing import Router
+from mocktools.visual.routes import register_otlp_visual_routes
 
 MAX_DECOMPRESSED = 20 * 1024 * 1024  # the spec's recommended limit after decompression
 _CONTENT_TYPES = {"protobuf": codec.PROTOBUF, "json": codec.JSON}
@@ -82,6 +83,7 @@ class MockOTLPCollector(HTTPMockServer):
 
     def register_admin_routes(self, router: Router) -> None:
         register_otlp_admin_routes(self, router)
+        register_otlp_visual_routes(self, router)
 
     def _exporter_for(self, signal: str) -> Callable[[Request], Response]:
         def handler(request: Request) -> Response:
