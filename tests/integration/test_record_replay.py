@@ -15,7 +15,7 @@ import yaml
 
 from mocktools import FakeClock, MockHTTPServer, MockOFDServer, MockVLLMServer
 from mocktools.doubles import ExpectationError
-from mocktools.record import REDACTED, Cassette, record, replay
+from mocktools.record import REDACTED, Cassette, Interaction, record, replay
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -204,3 +204,20 @@ def test_a_chunked_body_through_the_proxy_to_httpx_and_back(tmp_path: Path) -> N
     with replay(tmp_path / "chunks.yaml", speed=float("inf")) as mock:
         replayed = httpx.get(f"{mock.url}/export", timeout=5)
         assert replayed.text == "part-0;part-1;part-2;" and replayed.headers["content-type"] == "application/x-ndjson"
+
+
+def test_json_cassettes_both_ways(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    with MockOFDServer() as ofd:
+        with vcr.VCR(serializer="json").use_cassette(str(path), record_mode="all"):
+            ack = requests.post(f"{ofd.url}/ofd/v1/receipt", json={"document_id": "J-1"}, timeout=5).json()
+        with replay(path) as mock:  # vcrpy's JSON cassette here
+            assert requests.post(f"{mock.url}/ofd/v1/receipt", json={"document_id": "J-1"}, timeout=5).json() == ack
+        ours = tmp_path / "ours.json"
+        with record(ofd.url, ours) as proxy:
+            health = requests.get(f"{proxy.url}/ofd/v1/health", timeout=5).json()
+        upstream = ofd.url
+    with vcr.VCR(serializer="json").use_cassette(str(ours), record_mode="none"):
+        assert requests.get(f"{upstream}/ofd/v1/health", timeout=5).json() == health
+    with pytest.raises(ValueError, match="binary"):
+        Cassette(tmp_path / "b.json", [Interaction("GET", "http://h/", response_body=b"\xff")]).save()
