@@ -114,7 +114,7 @@ class TestDoubles:
             raise ValueError(f"handler_type must be one of {(PERMANENT, ONESHOT, ORDERED)}")
         with self._doubles_lock:
             self._stub_seq += 1
-            stub = RequestHandler(matcher, kind, self._stub_seq, name)
+            stub = RequestHandler(matcher, kind, self._stub_seq, name, self.wait_on_clock)
             if kind == ORDERED:
                 self._ordered.append(stub)
             else:

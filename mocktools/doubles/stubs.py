@@ -40,8 +40,10 @@ def _responder(item: Any) -> Responder:
 class RequestHandler:
     """One stub (pytest-httpserver's name): a matcher and the response(s) it gives."""
 
-    def __init__(self, matcher: RequestMatcher, kind: str = PERMANENT, seq: int = 0, name: str | None = None) -> None:
+    def __init__(self, matcher: RequestMatcher, kind: str = PERMANENT, seq: int = 0, name: str | None = None,
+                 wait: Callable[[float], None] | None = None) -> None:
         self.matcher = matcher
+        self._wait = wait or (lambda seconds: None)  # the mock's clock, for streamed responses
         self.kind = kind
         self.seq = seq
         self.name = name or f"stub-{seq}"
@@ -75,6 +77,25 @@ class RequestHandler:
     def respond_with_handler(self, func: Callable[[Request], Any]) -> RequestHandler:
         """`func(request)` answers: a Response, JSON-able data, text, or (body, status[, headers])."""
         self._responders = [lambda request: to_response(func(request))]
+        return self
+
+    def respond_with_stream(self, chunks: Sequence[str | bytes], *, interval: float = 0.0, status: int = 200,
+                            headers: Mapping[str, str] | None = None,
+                            content_type: str = "text/event-stream") -> RequestHandler:
+        """Stream `chunks` (SSE events, NDJSON lines, ...) chunked, waiting `interval` seconds on
+        the mock's clock before each one; a FakeClock moves on instead of sleeping."""
+        if interval < 0:
+            raise ValueError("interval must be >= 0")
+        items = [c.encode() if isinstance(c, str) else c for c in chunks]
+        wait = self._wait
+
+        def stream() -> Iterator[bytes]:
+            for item in items:
+                if interval:
+                    wait(interval)
+                yield item
+
+        self._responders = [lambda request: Response(stream(), status, dict(headers or {}), content_type=content_type)]
         return self
 
     def respond_with_sequence(self, responses: Sequence[Any], *, cycle: bool = False) -> RequestHandler:

@@ -212,3 +212,18 @@ def test_bad_control_bodies_get_a_4xx_naming_the_field(mock: MockHTTPServer) -> 
     assert requests.post(f"{api}/calls/find", json={"colour": 1}, timeout=5).status_code == 400
     assert requests.post(f"{api}/calls/find", json={"limit": 0}, timeout=5).json() == {"count": 0, "calls": []}
     mock.check()  # none of it was a mock bug
+
+
+def test_a_streamed_stub_on_the_mock_clock() -> None:
+    clock = FakeClock()
+    with MockHTTPServer(clock=clock) as mock:
+        events = [f"data: {{\"n\": {i}}}\n\n" for i in range(3)] + ["data: [DONE]\n\n"]
+        mock.expect_request("/v1/stream", method="POST").respond_with_stream(events, interval=0.5)
+        before = clock.monotonic()
+        with httpx.stream("POST", f"{mock.url}/v1/stream", timeout=5) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            lines = [line for line in response.iter_lines() if line]
+        assert lines == ['data: {"n": 0}', 'data: {"n": 1}', 'data: {"n": 2}', "data: [DONE]"]
+        assert clock.monotonic() - before == 2.0
+        with pytest.raises(ValueError):
+            mock.expect_request("/x").respond_with_stream([], interval=-1)
