@@ -260,3 +260,21 @@ def test_tool_header_chunk_bytes(mock):
                 '"token_ids":null}],"kv_transfer_params":null}')
     assert header == expected.replace("ID", chunk["id"], 1).replace("CREATED", str(chunk["created"])).replace(
         "CALL", call_id)
+
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.unit.test_vllm_json_schema_gen import SCHEMAS
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(["a", "b", "c"]), SCHEMAS, min_size=1, max_size=3), st.integers(0, 99))
+def test_generated_arguments_validate_for_hypothesis_schemas(server, props, seed):
+    params = {"type": "object", "properties": props, "required": sorted(props)}
+    tool = [{"type": "function", "function": {"name": "f", "parameters": params}}]
+    r = requests.post(server.url + "/v1/chat/completions", json={
+        "messages": ASK, "tools": tool, "tool_choice": {"type": "function", "function": {"name": "f"}},
+        "seed": seed}, timeout=10).json()
+    args = json.loads(r["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"])
+    jsonschema.validate(args, params, format_checker=jsonschema.FormatChecker())
