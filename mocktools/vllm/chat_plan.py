@@ -24,6 +24,9 @@ REASONING_PARSERS = ("deepseek_r1", "deepseek_v3", "qwen3", "granite", "gemma4",
                      "ernie45", "basic")
 
 
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     """The server flags that decide tool extraction and reasoning."""
@@ -73,6 +76,10 @@ def plan_chat(body: dict, messages: list[dict], agent: AgentConfig) -> ChatPlan:
     """Validate tools, structured outputs and reasoning options of a chat completion body."""
     cfg = tools.parse_chat_tools(body, agent.tools_enabled)
     constraint = structured.parse_chat(body, cfg)
+    effort = body.get("reasoning_effort")
+    if effort is not None and effort not in REASONING_EFFORTS:
+        raise tools.schema_error(f"Input should be {', '.join(repr(e) for e in REASONING_EFFORTS)}",
+                                 "reasoning_effort")
     include = body.get("include_reasoning", True)
     if not isinstance(include, bool):
         raise tools.schema_error("Input should be a valid boolean", "include_reasoning")
