@@ -278,3 +278,20 @@ def test_generated_arguments_validate_for_hypothesis_schemas(server, props, seed
         "seed": seed}, timeout=10).json()
     args = json.loads(r["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"])
     jsonschema.validate(args, params, format_checker=jsonschema.FormatChecker())
+
+
+def test_logprobs_cover_withheld_markup(mock):
+    mock.enqueue_turns([tool_call("get_time", tz="CET")])
+    r = requests.post(mock.url + "/v1/chat/completions", json={"messages": ASK, "tools": TOOLS, "stream": True,
+                                                               "logprobs": True, "stream_options": {
+                                                                   "include_usage": True}})
+    chunks = _sse(r)
+    with_lp = [c for c in chunks if c["choices"] and c["choices"][0]["logprobs"] is not None]
+    assert len(with_lp) == chunks[-1]["usage"]["completion_tokens"]  # every token, markup included
+    assert any(c["choices"][0]["delta"] == {} for c in with_lp[:-1])  # withheld markup: empty delta
+
+
+def test_n_choices_each_call_a_tool(client):
+    r = client.chat.completions.create(model="mock-llm", messages=BOTH, tools=TOOLS, n=2)
+    assert [len(c.message.tool_calls) for c in r.choices] == [2, 2]
+    assert r.choices[0].message.tool_calls[0].id != r.choices[1].message.tool_calls[0].id
