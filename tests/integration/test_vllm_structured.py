@@ -141,3 +141,14 @@ def test_hypothesis_schemas_through_the_server(server, schema, seed):
     assert r.status_code == 200, r.text
     jsonschema.validate(json.loads(r.json()["choices"][0]["message"]["content"]), schema,
                         format_checker=jsonschema.FormatChecker())
+
+
+def test_completions_honour_structured_outputs(mock):
+    url = mock.url + "/v1/completions"
+    r = requests.post(url, json={"prompt": "Pick:", "structured_outputs": {"choice": ["left", "right"]}}).json()
+    assert r["choices"][0]["text"] in ("left", "right")
+    j = requests.post(url, json={"prompt": "JSON:", "response_format": {"type": "json_schema", "json_schema": {
+        "name": "c", "schema": CITY}}}).json()
+    jsonschema.validate(json.loads(j["choices"][0]["text"]), CITY)
+    bad = requests.post(url, json={"prompt": "x", "structured_outputs": {"regex": "(("}})
+    assert bad.status_code == 400 and "Failed to transform regex" in bad.json()["error"]["message"]
