@@ -57,6 +57,7 @@ class ChatPlan:
     constraint: structured.Constraint | None = None
     include_reasoning: bool = True
     reasoning: bool = False  # the server has a reasoning parser
+    thinking: bool = True  # the default reply thinks (off: chat_template_kwargs.enable_thinking false)
     deferred: ApiError | None = None  # raised when the engine "compiles" the request
 
     @property
@@ -84,6 +85,8 @@ def plan_chat(body: dict, messages: list[dict], agent: AgentConfig) -> ChatPlan:
     if not isinstance(include, bool):
         raise tools.schema_error("Input should be a valid boolean", "include_reasoning")
     plan = ChatPlan(tools.normalize_messages(messages), cfg, constraint, include, agent.reasoning_parser is not None)
+    kwargs = body.get("chat_template_kwargs")
+    plan.thinking = not (isinstance(kwargs, dict) and kwargs.get("enable_thinking") is False)
     if constraint is not None:
         plan.deferred = structured.compile_error(constraint)
     return plan
@@ -100,7 +103,7 @@ def default_turn(plan: ChatPlan, req: GenerationRequest, gen: Generator) -> Turn
         if content is None:
             content = gen.default_text(req)
     reasoning = None
-    if plan.reasoning:
+    if plan.reasoning and plan.thinking:
         rng = gen.rng("reasoning", req)
         words = [rng.choice(WORDS) for _ in range(rng.randint(6, 24))]
         reasoning = " ".join(words).capitalize() + "."
