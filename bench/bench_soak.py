@@ -81,7 +81,7 @@ def otlp_exports(bounded: bool, scale: float) -> dict[str, Any]:
 def mesh_spans(bounded: bool, scale: float) -> dict[str, Any]:
     """One reused traceparent: 100,000 spans into one trace (store path) plus 1,000 real hops."""
     from mocktools.mesh import MockServiceMesh
-    from mocktools.mesh.spans import Span
+    from mocktools.mesh.spans import MeshSpan
 
     limits = None if bounded else {"max_spans": UNBOUNDED, "max_spans_per_trace": UNBOUNDED}
     spec: dict[str, Any] = {"services": {"api": {"endpoints": {"/": {}}}}}
@@ -89,7 +89,7 @@ def mesh_spans(bounded: bool, scale: float) -> dict[str, Any]:
     with MockServiceMesh(spec, span_limits=limits) as mesh, requests.Session() as http:
         before = rss_mb()
         for i in range(int(100_000 * scale)):
-            mesh.spans.add(Span("0af7651916cd43dd8448eb211c80319c", f"{i:016x}", "b7ad6b7169203331", "GET /", "api",
+            mesh.spans.add(MeshSpan("0af7651916cd43dd8448eb211c80319c", f"{i:016x}", "b7ad6b7169203331", "GET /", "api",
                                 attributes={"http.route": "/", "i": i}))
         url = mesh.url_of("api") + "/"
         for _ in range(int(1_000 * scale)):

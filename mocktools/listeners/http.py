@@ -12,7 +12,7 @@ import io
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
@@ -89,7 +89,7 @@ class HTTPListener(Listener):
         path = environ.get("PATH_INFO") or "/"
         if path == "/_mock" or path.startswith("/_mock/"):
             return site.admin(environ, start_response)
-        started = time.perf_counter()
+        started = environ["mocktools.started"] = time.perf_counter()
         fault: str | None = None
         body = b""
         try:
@@ -108,11 +108,7 @@ class HTTPListener(Listener):
             if decision.status is not None:
                 response = site.fault_response(request, decision)
             else:
-                try:
-                    response = self.dispatch(request, environ)
-                except ConnectionAborted as exc:  # dropped by the handler (e.g. stopping): still journaled
-                    self._record(environ, path, body, None, started, f"connection:{exc}")
-                    raise
+                response = self.dispatch(request, environ)
         except BodyTooLarge:
             environ["mocktools.handler"].close_connection = True
             response = site.error_response(
@@ -126,7 +122,7 @@ class HTTPListener(Listener):
         assert site is not None
         try:
             response = site._dispatch(request, environ)
-        except ConnectionAborted:  # the handler dropped the connection on purpose (e.g. stopping)
+        except ConnectionAborted:  # dropped on purpose (a stub, or a handler seeing stop()), already journaled
             raise
         except WireError as exc:
             return site.error_response(exc.wire_status, exc.message, type=exc.type, headers=exc.headers, **exc.extra)
@@ -143,6 +139,16 @@ class HTTPListener(Listener):
         if response.is_streamed:
             response.response = self._guard_stream(response.response)  # type: ignore[arg-type]
         return response
+
+    def drop(self, environ: dict[str, Any], fault: str, kind: str = "close") -> NoReturn:
+        """Journal this request as answered by a dropped connection, then drop it: for a handler
+        that must go away as a stopped server does (it was held while the mock stopped)."""
+        stream = environ.get("wsgi.input")
+        body = stream.getvalue() if isinstance(stream, io.BytesIO) else b""
+        self._record(environ, environ.get("PATH_INFO") or "/", body, None,
+                     environ.get("mocktools.started", time.perf_counter()), fault)
+        abort_connection(environ, kind)
+        raise AssertionError("unreachable")  # abort_connection always raises
 
     def _guard_stream(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         try:

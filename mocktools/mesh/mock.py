@@ -22,8 +22,8 @@ from ..clock import Clock
 from ..errors import MockStartError
 from ..http_mock import HTTPMockServer
 from ..routing import Router
+from ..visual.routes import register_mesh_visual_routes
 from .chaos import ChaosController
-from .consul_api import ConsulAPI
 from .controls import register_mesh_admin_routes
 from .discovery import PASSING, STATUSES, ServiceEntry, ServiceRegistry
 from .edge_breakers import BreakerRegistry
@@ -32,8 +32,9 @@ from .instance import ServiceInstance
 from .link import MeshLink
 from .otlp_export import export_spans
 from .discovery_records import instance_address
-from .spans import Completeness, ContextEvent, Span, SpanStore, TraceNode
+from .spans import Completeness, ContextEvent, MeshSpan, SpanStore, TraceNode
 from .spec import CALL_MODES, CallSpec, EndpointSpec, MeshSpec, ServiceSpec
+from .wire import ConsulAPI
 
 __all__ = ["MockServiceMesh"]
 
@@ -77,6 +78,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         self.otlp_endpoint = otlp_endpoint
         self.breakers = BreakerRegistry(self.clock, breakers if breakers is not None else self.spec.breakers)
         self.graph.state_provider = self.breakers.graph_state
+        self.graph.owner = self
         self.chaos = ChaosController(self, self.seed or 0)
         self._failed: deque[dict[str, Any]] = deque(maxlen=10_000)
         self.instances: dict[str, list[ServiceInstance]] = {n: [] for n in self.spec.services}
@@ -92,6 +94,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
 
     def register_admin_routes(self, router: Router) -> None:
         register_mesh_admin_routes(self, router)
+        register_mesh_visual_routes(self, router)
 
     # ---- lifecycle -----------------------------------------------------------------------
     def _open(self) -> int:
@@ -304,7 +307,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         return list(self._failed)
 
     # ---- tracing --------------------------------------------------------------------------
-    def trace(self, trace_id: str) -> list[Span]:
+    def trace(self, trace_id: str) -> list[MeshSpan]:
         return self.spans.spans(trace_id)
 
     def trace_tree(self, trace_id: str) -> list[TraceNode]:
@@ -355,6 +358,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
                 self.spec = MeshSpec.from_dict(self._original)
                 self.graph = DependencyGraph.from_spec(self.spec)
                 self.graph.state_provider = self.breakers.graph_state
+                self.graph.owner = self
                 self.instances = {n: [] for n in self.spec.services}
                 if running:
                     todo = [(n, self._new_instance(n)) for n, s in self.spec.services.items()

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ..journal import WaitInterrupted
 
-__all__ = ["Span", "SpanEvent", "ContextEvent", "TraceNode", "Completeness", "SpanStore"]
+__all__ = ["MeshSpan", "SpanEvent", "ContextEvent", "TraceNode", "Completeness", "SpanStore"]
 
 
 @dataclass(slots=True)
@@ -26,7 +26,7 @@ class SpanEvent:
 
 
 @dataclass(slots=True)
-class Span:
+class MeshSpan:
     trace_id: str
     span_id: str
     parent_span_id: str | None
@@ -81,10 +81,10 @@ DEFAULT_MAX_SPANS_PER_TRACE = 10_000
 
 @dataclass(slots=True)
 class TraceNode:
-    span: Span
+    span: MeshSpan
     children: list[TraceNode] = field(default_factory=list)
 
-    def walk(self) -> list[Span]:
+    def walk(self) -> list[MeshSpan]:
         out, todo = [], [self]
         while todo:
             n = todo.pop()
@@ -127,8 +127,8 @@ class Completeness:
     """``complete`` when there is one root, no orphan, and every expected (service, endpoint) hop."""
 
     trace_id: str
-    roots: list[Span]
-    orphans: list[Span]
+    roots: list[MeshSpan]
+    orphans: list[MeshSpan]
     missing: list[tuple[str, str]]
     span_count: int
 
@@ -151,7 +151,7 @@ class SpanStore:
     def __init__(self, max_traces: int = DEFAULT_MAX_TRACES, max_context_events: int = 10_000, *,
                  max_spans: int = DEFAULT_MAX_SPANS, max_spans_per_trace: int = DEFAULT_MAX_SPANS_PER_TRACE) -> None:
         self._cond = threading.Condition(threading.RLock())
-        self._traces: OrderedDict[str, list[Span]] = OrderedDict()
+        self._traces: OrderedDict[str, list[MeshSpan]] = OrderedDict()
         self._max = max(1, max_traces)
         self.max_spans = max(1, max_spans)
         self.max_spans_per_trace = max(1, max_spans_per_trace)
@@ -162,14 +162,14 @@ class SpanStore:
         self.evicted_spans = 0  # stored, then evicted with their (old) trace
         self.total_context_events = 0
         self._interrupts = 0
-        self._listeners: list[Callable[[Span], None]] = []
+        self._listeners: list[Callable[[MeshSpan], None]] = []
 
-    def subscribe(self, listener: Callable[[Span], None]) -> Callable[[], None]:
+    def subscribe(self, listener: Callable[[MeshSpan], None]) -> Callable[[], None]:
         """Call ``listener(span)`` for every span recorded from now on; returns an unsubscribe."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
-    def add(self, span: Span) -> None:
+    def add(self, span: MeshSpan) -> None:
         with self._cond:
             self.total_spans += 1
             spans = self._traces.get(span.trace_id)
@@ -213,7 +213,7 @@ class SpanStore:
             return list(self._traces)
 
     def spans(self, trace_id: str | None = None, *, service: str | None = None,
-              kind: str | None = None) -> list[Span]:
+              kind: str | None = None) -> list[MeshSpan]:
         with self._cond:
             if trace_id is not None:
                 pool = list(self._traces.get(trace_id, ()))
@@ -225,7 +225,7 @@ class SpanStore:
         with self._cond:
             return list(self._context_events)
 
-    def wait_for_spans(self, trace_id: str, count: int, timeout: float = 5.0, *, kind: str | None = None) -> list[Span]:
+    def wait_for_spans(self, trace_id: str, count: int, timeout: float = 5.0, *, kind: str | None = None) -> list[MeshSpan]:
         """Block (on a Condition) until the trace has ``count`` spans (of ``kind``); fire-and-forget
         calls finish after the caller answered, so a test waits here instead of sleeping."""
         deadline = time.monotonic() + timeout

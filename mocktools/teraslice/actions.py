@@ -8,10 +8,11 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from mocktools.errors import WireError
+
 from .. import safe_json
 from .entities import Execution, Job
 from .states import INIT, RUNNING, TERMINAL, StatusError
-from mocktools.errors import WireError
 
 if TYPE_CHECKING:
     from threading import RLock

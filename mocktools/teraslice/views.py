@@ -8,7 +8,6 @@ from werkzeug.wrappers import Request, Response
 
 from .. import safe_json
 from ..errors import ApiError
-from ..wsgi_server import abort_connection
 from . import render as rec
 from .states import RUNNING, TERMINAL
 
@@ -247,7 +246,7 @@ class ViewsMixin:
             if blocking and status not in TERMINAL:
                 status = self._wait_for_stop(ex_id)
                 if self.stopping.is_set():  # type: ignore[attr-defined]  # the mock stopped: no answer
-                    abort_connection(request.environ, "close")
+                    self.http_listener.drop(request.environ, "stopped")  # type: ignore[attr-defined]
             return _pretty({"status": status})
         if verb == "_pause":
             return _pretty(c.pause(ex_id))

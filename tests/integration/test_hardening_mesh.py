@@ -9,7 +9,8 @@ import requests
 
 from mocktools.mesh import MockServiceMesh
 from mocktools.mesh.discovery_records import RegistrationError, validate_address
-from mocktools.mesh.spans import Span, SpanStore, TraceNode
+from mocktools.mesh.spans import MeshSpan as Span
+from mocktools.mesh.spans import SpanStore, TraceNode
 from mocktools.otlp import MockOTLPCollector
 
 SPEC = {"services": {"api": {"calls": ["db:/q"]}, "db": {"endpoints": {"/q": {"response": {"rows": 1}}}}}}

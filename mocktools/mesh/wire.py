@@ -11,14 +11,23 @@ from __future__ import annotations
 import hmac
 import json
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from mocktools.errors import WireError
+
 from .. import safe_json
 from ..routing import Router
-from .discovery import CRITICAL, PASSING, WARNING, RegistrationError, ServiceRegistry, parse_duration
-from mocktools.errors import WireError
+from .discovery import (
+    CRITICAL,
+    PASSING,
+    WARNING,
+    RegistrationError,
+    ServiceRegistry,
+    parse_duration,
+)
 
 MAX_WAIT = 600.0
 _WRITE_METHODS = {"PUT", "POST", "DELETE", "PATCH"}
