@@ -18,8 +18,8 @@ from .control_api import AdminAPI
 from .errors import ApiError
 from .faults import FaultDecision
 from .routing import Router, json_response, to_response
-from .http_engines import make_http_server
-from .wsgi_server import ConnectionAborted, MockWSGIServer, abort_connection
+from .http_connection import ConnectionAborted, abort_connection, close_after_response
+from .http_engines import HTTPServer, make_http_server
 from .lifecycle import MockServerBase
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
@@ -47,15 +47,16 @@ class HTTPMockServer(MockServerBase):
     fault_exempt_paths: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, max_body_bytes: int | None = None,
-                 **kwargs: Any) -> None:
+                 engine: str | None = None, **kwargs: Any) -> None:
         super().__init__(host, port, **kwargs)
+        self.engine_name = engine  # the HTTP engine (see http_engines); None: MOCKTOOLS_HTTP_ENGINE or the default
         if max_body_bytes is not None:
             self.max_body_bytes = max_body_bytes
         self.router = Router()
         self.register_routes(self.router)
         self.admin = AdminAPI(self)
         self.register_admin_routes(self.admin.router)
-        self._server: MockWSGIServer | None = None
+        self._server: HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- hooks -------------------------------------------------------------------------------
@@ -81,7 +82,8 @@ class HTTPMockServer(MockServerBase):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _open(self) -> int:
-        server = make_http_server(self.host, self._requested_port, self.wsgi_app, verbose=self.verbose)
+        server = make_http_server(self.host, self._requested_port, self.wsgi_app, verbose=self.verbose,
+                                  engine=self.engine_name)
         thread = threading.Thread(target=server.serve_until_stopped, daemon=True,
                                   name=f"mocktools-{self.name}:{server.port}")
         thread.start()
@@ -122,7 +124,7 @@ class HTTPMockServer(MockServerBase):
             else:
                 response = self._dispatch(request, environ)
         except _BodyTooLarge:
-            environ["mocktools.handler"].close_connection = True
+            close_after_response(environ)
             response = self.error_response(
                 413, f"request body exceeds the limit of {self.max_body_bytes} bytes", type="payload_too_large")
         self._record(environ, path, body, response.status_code, started, fault)
