@@ -15,8 +15,8 @@ from typing import Any, Callable, Protocol
 
 from .http_framing import ServerLimits
 
-ENGINES = ("werkzeug",)
-DEFAULT_ENGINE = "werkzeug"
+ENGINES = ("asyncio", "werkzeug")
+DEFAULT_ENGINE = "asyncio"
 ENGINE_ENV = "MOCKTOOLS_HTTP_ENGINE"
 
 

@@ -5,8 +5,6 @@ import argparse
 import hmac
 import json
 import os
-import select
-import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -15,6 +13,7 @@ from werkzeug.wrappers import Request, Response
 from ..clock import SystemClock
 from ..errors import ApiError
 from ..routing import Router, json_response
+from ..http_connection import ClientConnection, connection_of
 from ..http_mock import HTTPMockServer
 from .engine import TRUNCATE, Engine, _error_type
 from .generation import Reply
@@ -174,9 +173,9 @@ class MockVLLMServer(HTTPMockServer):
         request.environ["mocktools.meta"] = job.meta
         if not job.stream:
             return self.engine.run(job)
-        sock = request.environ.get("werkzeug.socket")
-        alive = (lambda: _socket_alive(sock)) if sock is not None else None
-        return Response(_sse_bytes(self.engine.stream(job, alive), sock), status=200,
+        conn = connection_of(request.environ)  # engine-agnostic (see mocktools.http_connection)
+        alive = conn.alive if conn is not None else None
+        return Response(_sse_bytes(self.engine.stream(job, alive), conn), status=200,
                         content_type="text/event-stream; charset=utf-8")
 
     def create_embeddings(self, request: Request) -> Any:
@@ -263,23 +262,11 @@ def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _socket_alive(sock: socket.socket) -> bool:
-    """False once the client has closed its end (readable with nothing to read)."""
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        return not readable or sock.recv(1, socket.MSG_PEEK) != b""
-    except (OSError, ValueError):
-        return False
-
-
-def _sse_bytes(items: Iterable[Any], sock: socket.socket | None) -> Iterator[bytes]:
-    """Pass stream bytes through; on TRUNCATE shut the socket so the chunked body never completes."""
+def _sse_bytes(items: Iterable[Any], conn: ClientConnection | None) -> Iterator[bytes]:
+    """Pass stream bytes through; on TRUNCATE close the connection so the chunked body never completes."""
     for item in items:
         if item is TRUNCATE:
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            if conn is not None:
+                conn.abort("close")
             return
         yield item

@@ -1,0 +1,90 @@
+"""An elastic pool of worker threads for blocking WSGI handlers (joined on shutdown, reaped when idle).
+
+Threads are made only when every existing one is busy, so a mock that serves one request at a
+time keeps one thread, while 1,000 concurrent SSE streams each get a thread that sleeps between
+tokens; idle threads beyond `keep` exit after `idle_seconds`.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Any, Callable
+
+_STOP = object()
+
+
+class WorkerPool:
+    def __init__(self, name: str, *, max_workers: int = 4096, keep: int = 4, idle_seconds: float = 30.0) -> None:
+        self.name = name
+        self.max_workers = max_workers
+        self.keep = keep
+        self.idle_seconds = idle_seconds
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()
+        self._idle = 0
+        self._pending = 0
+        self._closed = False
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("worker pool is shut down")
+            self._pending += 1
+            spawn = self._pending > self._idle and len(self._threads) < self.max_workers
+            if spawn:
+                thread = threading.Thread(target=self._work, name=f"{self.name}-worker", daemon=True)
+                self._threads.add(thread)
+        self._queue.put((fn, args))
+        if spawn:
+            thread.start()
+
+    def _work(self) -> None:
+        me = threading.current_thread()
+        while True:
+            with self._lock:
+                self._idle += 1
+            try:
+                item = self._queue.get(timeout=self.idle_seconds)
+            except queue.Empty:
+                with self._lock:
+                    self._idle -= 1
+                    stranded = self._pending > self._idle  # a task was queued as this wait timed out
+                    if not stranded and (len(self._threads) > self.keep or self._closed):
+                        self._threads.discard(me)
+                        return
+                continue
+            with self._lock:
+                self._idle -= 1
+                if item is not _STOP:
+                    self._pending -= 1
+            if item is _STOP:
+                with self._lock:
+                    self._threads.discard(me)
+                return
+            fn, args = item
+            try:
+                fn(*args)
+            except BaseException:  # a task's own errors are its business; the worker lives on
+                pass
+            del item, fn, args
+
+    @property
+    def size(self) -> int:
+        with self._lock:
+            return len(self._threads)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop every worker once its current task ends; wait up to `timeout` for them in total."""
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        for _ in threads:
+            self._queue.put(_STOP)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+__all__ = ["WorkerPool"]
