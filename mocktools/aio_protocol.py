@@ -113,14 +113,15 @@ class Exchange:
         self.body = body
         self.chunked = chunked
         self.close = False
-        self.aborted = False
+        self.aborted = self.abort_requested = False
         self.final: bytes | None = None
         self.complete = body is None
 
     # the handle the app sees
     def abort(self, kind: str) -> None:
-        self.aborted = self.close = True
-        self.proto.call(self.proto.abort, kind)
+        # worker side: no more sends; the loop marks `aborted` after writing what came before
+        self.abort_requested = self.close = True
+        self.proto.call(self.proto.abort, kind, self)
 
     def close_after_response(self) -> None:
         self.close = True
@@ -135,7 +136,7 @@ class Exchange:
 
     def send(self, data: bytes, final: bool) -> None:
         proto = self.proto
-        if proto.lost or self.aborted:
+        if proto.lost or self.abort_requested:
             raise ConnectionResetError("client connection closed")
         if final:
             self.final = data
@@ -357,7 +358,9 @@ class HTTPProtocol:
         if not self.lost and self.active is not None and not self.active.aborted:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
-    def abort(self, kind: str) -> None:
+    def abort(self, kind: str, exchange: Exchange | None = None) -> None:
+        if exchange is not None:
+            exchange.aborted = True
         if self.lost:
             return
         if kind == "reset":

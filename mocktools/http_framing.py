@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import IO, Iterable
+from typing import IO, Iterable, Iterator
 
 HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding"})
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
@@ -27,7 +27,7 @@ _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 class ServerLimits:
     """Per-server protections; every HTTP engine applies the same ones."""
 
-    max_request_line: int = 8190        # longer request line: 414
+    max_request_line: int = 65536       # longer request line: 414 (http.server's own limit)
     max_header_bytes: int = 65536       # request head larger than this: 431
     max_headers: int = 200              # more header fields: 431
     header_timeout: float = 10.0        # a request head must arrive whole within this (slowloris): 408
@@ -238,6 +238,38 @@ def body_framing(headers: list[tuple[str, str]], version: tuple[int, int]) -> tu
     return None, False
 
 
+class LengthReader:
+    """A Content-Length request body; a read past a short body fails instead of returning less."""
+
+    def __init__(self, rfile: IO[bytes], length: int) -> None:
+        self._rfile = rfile
+        self.remaining = length
+
+    def read(self, size: int = -1) -> bytes:
+        want = self.remaining if size is None or size < 0 else min(size, self.remaining)
+        if want <= 0:
+            return b""
+        data = self._rfile.read(want)
+        if len(data) < want:
+            self.remaining = 0
+            raise FramingError(400, "request body ended before its Content-Length")
+        self.remaining -= len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        want = self.remaining if size is None or size < 0 else min(size, self.remaining)
+        data = self._rfile.readline(want) if want > 0 else b""
+        self.remaining -= len(data)
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(lambda: self.read(65536), b"")
+
+    def exhaust(self) -> None:
+        while self.remaining > 0 and self.read(min(self.remaining, 65536)):
+            pass
+
+
 class ChunkedReader:
     """A strict chunked request body (extensions skipped, trailers read and dropped)."""
 
@@ -300,5 +332,5 @@ class ChunkedReader:
 
 
 __all__ = ["ServerLimits", "DEFAULT_LIMITS", "FramingError", "error_bytes", "response_head", "http_date",
-           "read_request_head", "body_framing", "parse_content_length", "ChunkedReader", "RequestHead",
+           "read_request_head", "body_framing", "parse_content_length", "ChunkedReader", "LengthReader", "RequestHead",
            "wants_close", "status_type", "HOP_HEADERS"]

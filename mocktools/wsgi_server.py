@@ -21,12 +21,11 @@ import time
 from typing import Any, Callable
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
-from werkzeug.wsgi import LimitedStream
 
 from .errors import MockStartError
 from .http_connection import ConnectionAborted, abort_connection
-from .http_framing import (DEFAULT_LIMITS, ChunkedReader, FramingError, ServerLimits, error_bytes,
-                           read_request_head, wants_close)
+from .http_framing import (DEFAULT_LIMITS, ChunkedReader, FramingError, LengthReader, ServerLimits,
+                           error_bytes, read_request_head, wants_close)
 from .wsgi_driver import run_request
 from .wsgi_environ import build_environ
 
@@ -159,8 +158,8 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
         if head.chunked:
             stream = ChunkedReader(self._continue_first(expect))
         else:
-            stream = LimitedStream(self._continue_first(expect) if head.content_length else self.rfile,
-                                   head.content_length or 0)
+            stream = LengthReader(self._continue_first(expect) if head.content_length else self.rfile,
+                                  head.content_length or 0)
         environ = build_environ(head.method, head.target, head.version, head.headers,
                                 server=self.server.server_address[:2], remote=self.client_address[:2],
                                 body=stream, chunked=head.chunked, connection=self.handle_conn)
@@ -180,8 +179,8 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
     def _drain(self, stream: Any) -> None:
         """Consume what is left of the request body so the next request on this connection parses."""
         try:
-            if isinstance(stream, LimitedStream):
-                if stream.limit - stream._pos > _DRAIN_LIMIT:
+            if isinstance(stream, LengthReader):
+                if stream.remaining > _DRAIN_LIMIT:
                     self.close_connection = True
                     return
                 stream.exhaust()
