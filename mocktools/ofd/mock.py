@@ -8,7 +8,7 @@ from werkzeug.wrappers import Request
 
 from ..routing import Router, read_json_object
 from ..http_mock import HTTPMockServer
-from .ledger import Acknowledgement, ReceiptLedger
+from .ledger import DEFAULT_WINDOW, Acknowledgement, ReceiptLedger
 
 RECEIPT_PATH = "/ofd/v1/receipt"
 HEALTH_PATH = "/ofd/v1/health"
@@ -29,8 +29,10 @@ class MockOFDServer(HTTPMockServer):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> None:
         id_fields = kwargs.pop("id_fields", None)
+        window = kwargs.pop("receipt_window", DEFAULT_WINDOW)  # documents kept whole; counts stay exact
         super().__init__(host, port, **kwargs)
-        self.ledger = ReceiptLedger(self.clock, self.seed, *(() if id_fields is None else (id_fields,)))
+        self.ledger = ReceiptLedger(self.clock, self.seed, *(() if id_fields is None else (id_fields,)),
+                                    window=window)
         self._started_at = self.clock.time()
 
     # -- wire --------------------------------------------------------------------------------
