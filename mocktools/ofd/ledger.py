@@ -18,7 +18,7 @@ import json
 import threading
 import uuid
 from array import array
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
@@ -45,7 +45,8 @@ class Acknowledgement:
     accepted_at: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"receipt_id": self.receipt_id, "document_id": self.document_id, "fiscal_sign": self.fiscal_sign,
+                "accepted_at": self.accepted_at}
 
 
 class DigestTable:
