@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -54,12 +55,13 @@ end
 # -- the servers (each runs in its own process: `bench_serving serve TARGET PORT`) ---------------
 def serve(target: str, port: int) -> None:
     """Serve one target until stdin closes; answer `count` (server-side requests) and `rss`."""
-    count: Any
-    stop: Any
-    if target.startswith("mocktools"):
-        from mocktools import MockOFDServer
+    count: Callable[[], int]
+    stop: Callable[[], Any]
+    if target.startswith("mocktools") or target == "baseline":
+        from mocktools.ofd.mock import MockOFDServer
 
-        mock = MockOFDServer(port=port, engine=target.split("-", 1)[1], journal_limit=1000).start()
+        engine = {} if target == "baseline" else {"engine": target.split("-", 1)[1]}
+        mock = MockOFDServer(port=port, **engine).start()
         count, stop = (lambda: mock.get_call_count(None)), mock.stop
     elif target == "pytest-httpserver":
         import logging
@@ -86,13 +88,16 @@ def serve(target: str, port: int) -> None:
 
 
 class Target:
-    def __init__(self, name: str, port: int) -> None:
-        self.name, self.port = name, port
+    """A server process; `baseline` runs the mocktools of another checkout (`--baseline PATH`)."""
+
+    def __init__(self, name: str, port: int, pythonpath: str = ROOT) -> None:
+        self.name, self.port, self.pythonpath = name, port, pythonpath
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "bench.bench_serving", "serve", self.name, str(self.port)],
-                                     cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "serve", self.name, str(self.port)],
+                                     cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     env={**os.environ, "PYTHONPATH": self.pythonpath})
         assert self.proc.stdout is not None
         if self.proc.stdout.readline().strip() != "READY":
             raise RuntimeError(f"{self.name} did not start")
@@ -158,7 +163,7 @@ def wrk(port: int, path: str, *, connections: int, seconds: float, post: bool, r
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
     try:
-        out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s", "-s", f.name,
+        out = subprocess.run(check=False, args=["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s", "-s", f.name,
                               f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, timeout=seconds + 60)
     finally:
         os.unlink(f.name)
@@ -175,8 +180,10 @@ SCENARIOS = [("POST receipt c=16", "/ofd/v1/receipt", 16, True), ("POST receipt 
              ("GET health c=16", "/ofd/v1/health", 16, False)]
 
 
-def side_by_side(names: list[str], seconds: float, rounds: int) -> None:
+def side_by_side(names: list[str], seconds: float, rounds: int, baseline: str | None = None) -> None:
     targets: list[Target] = []
+    if baseline:
+        targets.append(Target("baseline", free_port(), baseline))
     for name in names:
         if name == "mountebank":
             if shutil.which("mb") is None:
@@ -211,7 +218,7 @@ def side_by_side(names: list[str], seconds: float, rounds: int) -> None:
             runs = results.get((label, target.name), [])
             if not runs:
                 continue
-            med = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
+            med = lambda key, runs=runs: statistics.median(r[key] for r in runs)
             print(f"{label:20} {target.name:20} {med('rps'):9.0f} {med('p50_us') / 1000:8.2f} "
                   f"{med('p99_us') / 1000:8.2f} {sum(r['errors'] for r in runs):7d} "
                   f"{sum(r['requests'] for r in runs):10d} {sum(r['server'] for r in runs):12d}")
@@ -255,11 +262,12 @@ def main(argv: list[str] | None = None) -> None:
                                                          "pytest-httpserver", "mountebank"])
     parser.add_argument("--receipts", type=int, default=1_000_000)
     parser.add_argument("--engine", default="asyncio")
+    parser.add_argument("--baseline", help="also serve the mocktools of this checkout (e.g. /work/main)")
     args = parser.parse_args(argv)
     if args.mode == "soak":
         soak(args.receipts, args.engine)
     else:
-        side_by_side(args.targets, args.seconds, args.rounds)
+        side_by_side(args.targets, args.seconds, args.rounds, args.baseline)
 
 
 if __name__ == "__main__":

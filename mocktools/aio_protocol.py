@@ -33,7 +33,7 @@ _GARBAGE = b"\x00\x17garbage that is not HTTP\xff\r\n\r\n"
 class Body:
     """A request body fed by the loop and read by the worker (`wsgi.input`)."""
 
-    def __init__(self, proto: "HTTPProtocol", expect_continue: bool) -> None:
+    def __init__(self, proto: HTTPProtocol, expect_continue: bool) -> None:
         self._proto = proto
         self._cond = threading.Condition(threading.Lock())
         self._chunks: collections.deque[bytes] = collections.deque()
@@ -106,7 +106,7 @@ class Body:
 class Exchange:
     """One request/response; also the connection handle the app sees (`mocktools.connection`)."""
 
-    def __init__(self, proto: "HTTPProtocol", method: str, target: str, version: tuple[int, int],
+    def __init__(self, proto: HTTPProtocol, method: str, target: str, version: tuple[int, int],
                  headers: list[tuple[str, str]], body: Body | None, chunked: bool) -> None:
         self.proto = proto
         self.method, self.target, self.version, self.headers = method, target, version, headers
@@ -158,7 +158,7 @@ class Exchange:
 class HTTPProtocol:
     """asyncio.Protocol for one HTTP/1.1 connection (callbacks run on the loop thread)."""
 
-    def __init__(self, server: "AsyncHTTPServer", peer: Any) -> None:
+    def __init__(self, server: AsyncHTTPServer, peer: Any) -> None:
         self.server = server
         self.loop = server.loop
         self.peer = (peer[0], peer[1]) if isinstance(peer, tuple) else ("", 0)
@@ -181,11 +181,7 @@ class HTTPProtocol:
 
     def call(self, fn: Any, *args: Any) -> bool:
         """Run `fn` on the loop from a worker; False once the loop is gone."""
-        try:
-            self.loop.call_soon_threadsafe(fn, *args)
-            return True
-        except RuntimeError:
-            return False
+        return self.server.post(fn, *args)
 
     # -- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: Any) -> None:
@@ -446,4 +442,4 @@ class _EmptyBody:
 
 _EMPTY = _EmptyBody()
 
-__all__ = ["HTTPProtocol", "Exchange", "Body"]
+__all__ = ["Body", "Exchange", "HTTPProtocol"]

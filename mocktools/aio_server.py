@@ -9,15 +9,18 @@ in the constructor, `serve_until_stopped()` in the thread, `wake()`, `close_conn
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import os
 import socket
+import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+from .aio_protocol import HTTPProtocol
 from .errors import MockStartError
 from .http_framing import DEFAULT_LIMITS, ServerLimits, error_bytes
-from .aio_protocol import HTTPProtocol
 from .worker_pool import WorkerPool
 
 _OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
@@ -53,10 +56,30 @@ def refuse_socket(conn: socket.socket, message: str) -> None:
         conn.close()
 
 
+def _close_loop_and_sockets(loop: asyncio.AbstractEventLoop, protos: list[HTTPProtocol]) -> None:
+    for proto in protos:
+        proto.lost = True
+        if proto.active is not None:
+            proto.writable.set()
+            if proto.active.body is not None:
+                proto.active.body.fail(ConnectionResetError("server stopped"))
+        transport = proto.transport
+        sock = getattr(transport, "_sock", None)
+        if sock is not None:
+            transport._sock = None  # the loop is done; nothing will use this transport again
+            try:
+                sock.close()
+            except OSError:
+                pass
+    loop.close()
+
+
 class AsyncHTTPServer:
     """An HTTP/1.1 server for one WSGI app on its own asyncio loop."""
 
     backlog = 4096
+    #: above this many open connections at stop, their sockets are closed by a helper thread
+    sync_close_limit = 256
     #: how long stop() waits for a handler stuck in the mock's own code before giving up on it
     join_timeout = 5.0
 
@@ -81,6 +104,31 @@ class AsyncHTTPServer:
         self.pool = WorkerPool(f"mocktools-http:{self.port}")
         self._accepting = False
         self._closed = False
+        self._closer: threading.Thread | None = None
+        self._outbox: collections.deque[tuple[Any, tuple[Any, ...]]] = collections.deque()
+        self._outbox_armed = False
+
+    def post(self, fn: Any, *args: Any) -> bool:
+        """Run `fn(*args)` on the loop, from any thread. Calls posted while the loop has not yet
+        woken share one wake-up (one self-pipe write for a burst of SSE chunks, not one each)."""
+        self._outbox.append((fn, args))
+        if not self._outbox_armed:
+            self._outbox_armed = True
+            try:
+                self.loop.call_soon_threadsafe(self._run_outbox)
+            except RuntimeError:  # the loop is closed: the server stopped
+                return False
+        return not self.loop.is_closed()
+
+    def _run_outbox(self) -> None:
+        self._outbox_armed = False
+        outbox = self._outbox
+        while outbox:
+            fn, args = outbox.popleft()
+            try:
+                fn(*args)
+            except (RuntimeError, OSError):  # a transport closed under a late write: nothing to do
+                pass
 
     # -- serving ---------------------------------------------------------------------------
     def serve_until_stopped(self) -> None:
@@ -141,7 +189,7 @@ class AsyncHTTPServer:
 
     async def _connect(self, conn: socket.socket, peer: Any) -> None:
         try:
-            await self.loop.connect_accepted_socket(lambda: HTTPProtocol(self, peer), conn)
+            await self.loop.connect_accepted_socket(lambda: HTTPProtocol(self, peer), conn)  # type: ignore[type-var]
         except OSError:
             conn.close()
         finally:
@@ -177,6 +225,9 @@ class AsyncHTTPServer:
         """Abort every connection and let the loop run their close callbacks (loop thread)."""
         loop = self.loop
         protos = list(self.connections)
+        if len(protos) > self.sync_close_limit:
+            self._hand_off_closing(protos)
+            protos = []
         for proto in protos:
             if proto.transport is not None:
                 proto.transport.abort()
@@ -185,6 +236,16 @@ class AsyncHTTPServer:
         loop.call_soon(loop.stop)
         loop.run_forever()
         self.connections.clear()
+
+    def _hand_off_closing(self, protos: list[HTTPProtocol]) -> None:
+        """Thousands of connections: the kernel needs ~40 us to close each (and the epoll set
+        ~3 us to drop each), so closing 10,000 would hold stop() for half a second. The (finished)
+        loop and its connections go to a short-lived thread that closes them and ends by itself;
+        the listening port is already free, and nothing is served any more."""
+        self.connections.clear()
+        self._closer = threading.Thread(target=_close_loop_and_sockets, args=(self.loop, protos),
+                                        name=f"mocktools-http-closer:{self.port}", daemon=True)
+        self._closer.start()
 
     def close_connections(self) -> None:
         """Connections are closed by the loop thread as `serve_until_stopped` returns."""
@@ -198,7 +259,7 @@ class AsyncHTTPServer:
         self.closing = True
         self.socket.close()
         self.pool.shutdown(self.join_timeout)
-        if not self.loop.is_running():
+        if self._closer is None and not self.loop.is_running():
             self.loop.close()
         if self._reserve_fd is not None:
             os.close(self._reserve_fd)

@@ -18,8 +18,7 @@ from .errors import MockStartError
 from .faults import FaultDecision
 from .routing import Router
 from .lifecycle import MockServerBase, url_host
-from .http_engines import make_http_server
-from .wsgi_server import MockWSGIServer
+from .http_engines import HTTPServer, make_http_server
 
 HTTP_TO_GRPC: dict[int, grpc.StatusCode] = {
     400: grpc.StatusCode.INVALID_ARGUMENT, 401: grpc.StatusCode.UNAUTHENTICATED,
@@ -165,7 +164,7 @@ class GRPCMockServer(MockServerBase):
         self.register_admin_routes(self.admin.router)
         self._server: grpc.Server | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._admin_server: MockWSGIServer | None = None
+        self._admin_server: HTTPServer | None = None
         self._admin_thread: threading.Thread | None = None
 
     def register_services(self, server: grpc.Server) -> None:

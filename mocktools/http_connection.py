@@ -49,5 +49,12 @@ def client_alive(environ: dict[str, Any]) -> bool:
     return True if conn is None else conn.alive()
 
 
-__all__ = ["ConnectionAborted", "ClientConnection", "CONNECTION_KEY", "abort_connection",
-           "close_after_response", "client_alive", "connection_of"]
+__all__ = [
+    "CONNECTION_KEY",
+    "ClientConnection",
+    "ConnectionAborted",
+    "abort_connection",
+    "client_alive",
+    "close_after_response",
+    "connection_of",
+]

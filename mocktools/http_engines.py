@@ -11,7 +11,8 @@ connection). `MOCKTOOLS_HTTP_ENGINE` picks the default for mocks that name none.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from .http_framing import ServerLimits
 
@@ -53,4 +54,4 @@ def make_http_server(host: str, port: int, app: Callable[..., Any], *, verbose: 
     return AsyncHTTPServer(host, port, app, verbose=verbose, limits=limits)
 
 
-__all__ = ["make_http_server", "resolve_engine", "HTTPServer", "ENGINES", "DEFAULT_ENGINE", "ENGINE_ENV"]
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "ENGINE_ENV", "HTTPServer", "make_http_server", "resolve_engine"]

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import IO, Iterable, Iterator
+from typing import IO
 
 HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding"})
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
@@ -317,7 +318,7 @@ class ChunkedReader:
     def readline(self, size: int = -1) -> bytes:
         return self.read(size if size and size > 0 else 65536)
 
-    def __iter__(self) -> "ChunkedReader":
+    def __iter__(self) -> ChunkedReader:
         return self
 
     def __next__(self) -> bytes:
@@ -331,6 +332,20 @@ class ChunkedReader:
         return self._done
 
 
-__all__ = ["ServerLimits", "DEFAULT_LIMITS", "FramingError", "error_bytes", "response_head", "http_date",
-           "read_request_head", "body_framing", "parse_content_length", "ChunkedReader", "LengthReader", "RequestHead",
-           "wants_close", "status_type", "HOP_HEADERS"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "HOP_HEADERS",
+    "ChunkedReader",
+    "FramingError",
+    "LengthReader",
+    "RequestHead",
+    "ServerLimits",
+    "body_framing",
+    "error_bytes",
+    "http_date",
+    "parse_content_length",
+    "read_request_head",
+    "response_head",
+    "status_type",
+    "wants_close",
+]

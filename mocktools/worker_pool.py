@@ -2,7 +2,7 @@
 
 Threads are made only when every existing one is busy, so a mock that serves one request at a
 time keeps one thread. Up to `soft_limit` threads are made at once; beyond it a thread is added
-only for a task that has waited `starve_after` seconds (its workers are blocked, e.g. in
+only for a task that has waited `starve_after` seconds while no worker took one (they are blocked, e.g. in
 1,000 concurrent SSE streams that sleep between tokens, not merely busy): many runnable threads
 contending for one GIL are what made the thread-per-connection tail latency. Idle threads beyond
 `keep` exit after `idle_seconds`.
@@ -13,7 +13,8 @@ import collections
 import queue
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _STOP = object()
 
@@ -34,6 +35,7 @@ class WorkerPool:
         self._threads: set[threading.Thread] = set()
         self._idle = 0
         self._pending = 0
+        self._taken = 0
         self._closed = False
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -63,6 +65,7 @@ class WorkerPool:
 
     def _watch(self) -> None:
         """While tasks wait, add workers for those that waited `starve_after` (blocked pool)."""
+        taken = -1
         while True:
             time.sleep(self.starve_after)
             fresh: list[threading.Thread] = []
@@ -71,7 +74,9 @@ class WorkerPool:
                     self._watchdog = None
                     return
                 waited = time.monotonic() - self._queued_at[0]
-                if waited >= self.starve_after:
+                stuck = self._taken == taken  # no worker took a task since the last look: all blocked
+                taken = self._taken
+                if waited >= self.starve_after and stuck:
                     room = self.max_workers - len(self._threads)
                     fresh = [self._new_thread() for _ in range(max(0, min(self._pending - self._idle, room)))]
             for thread in fresh:
@@ -96,6 +101,7 @@ class WorkerPool:
                 self._idle -= 1
                 if item is not _STOP:
                     self._pending -= 1
+                    self._taken += 1
                     self._queued_at.popleft()
             if item is _STOP:
                 with self._lock:
@@ -104,7 +110,7 @@ class WorkerPool:
             fn, args = item
             try:
                 fn(*args)
-            except BaseException:  # a task's own errors are its business; the worker lives on
+            except BaseException:  # noqa: BLE001,S110 - a task's own errors are its business; the worker lives on
                 pass
             del item, fn, args
 

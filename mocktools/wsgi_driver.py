@@ -6,7 +6,8 @@ yields it, so SSE tokens leave when they are made.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from .http_connection import ConnectionAborted
 from .http_framing import FramingError, ResponseHead, error_bytes, response_head
@@ -96,7 +97,7 @@ def run_request(app: Callable[..., Iterable[bytes]], environ: dict[str, Any], si
         return True
     except (ConnectionError, OSError):
         return True
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         # The app failed: before the response began that is a 500; after it, the only honest
         # answer is to drop the connection (the mock layer already turned handler errors into 500s).
         if not started:
@@ -114,4 +115,4 @@ def _send_quietly(sink: Sink, data: bytes) -> None:
         pass
 
 
-__all__ = ["run_request", "Sink"]
+__all__ = ["Sink", "run_request"]

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from .http_connection import CONNECTION_KEY
@@ -43,7 +44,7 @@ def build_environ(method: str, target: str, version: tuple[int, int], headers: I
         "REMOTE_PORT": remote[1],
         "SERVER_NAME": server[0],
         "SERVER_PORT": str(server[1]),
-        "SERVER_PROTOCOL": "HTTP/%d.%d" % version,
+        "SERVER_PROTOCOL": f"HTTP/{version[0]}.{version[1]}",
         CONNECTION_KEY: connection,
     }
     for key, value in headers:

@@ -18,14 +18,23 @@ import socket
 import struct
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from .errors import MockStartError
 from .http_connection import ConnectionAborted, abort_connection
-from .http_framing import (DEFAULT_LIMITS, ChunkedReader, FramingError, LengthReader, ServerLimits,
-                           error_bytes, read_request_head, wants_close)
+from .http_framing import (
+    DEFAULT_LIMITS,
+    ChunkedReader,
+    FramingError,
+    LengthReader,
+    ServerLimits,
+    error_bytes,
+    read_request_head,
+    wants_close,
+)
 from .wsgi_driver import run_request
 from .wsgi_environ import build_environ
 
@@ -55,7 +64,7 @@ class _TimedSocketIO(io.RawIOBase):
 class _Connection:
     """The engine-agnostic connection handle (`environ["mocktools.connection"]`) for one socket."""
 
-    def __init__(self, handler: "KeepAliveRequestHandler") -> None:
+    def __init__(self, handler: KeepAliveRequestHandler) -> None:
         self.handler = handler
 
     def abort(self, kind: str) -> None:
@@ -99,13 +108,13 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     timeout = None
-    server: "MockWSGIServer"
+    server: MockWSGIServer
 
     def setup(self) -> None:
         super().setup()
         self.rfile.close()  # http.server's own reader; an open one would keep the fd alive after close()
         self._raw = _TimedSocketIO(self.connection)
-        self.rfile = io.BufferedReader(self._raw, 65536)
+        self.rfile = self._reader = io.BufferedReader(self._raw, 65536)
         self.handle_conn = _Connection(self)
         self.server.track(self.connection)
 
@@ -129,7 +138,7 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
         limits, sock = self.server.limits, self.connection
         sock.settimeout(limits.idle_timeout)
         try:
-            if not self.rfile.peek(1):
+            if not self._reader.peek(1):
                 self.close_connection = True
                 return
         except TimeoutError:  # idle keep-alive connection: close it quietly
@@ -137,7 +146,7 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
             return
         self._raw.deadline = time.monotonic() + limits.header_timeout
         try:
-            head = read_request_head(self.rfile, limits)
+            head = read_request_head(self._reader, limits)
         except FramingError as exc:
             self._refuse(exc.status, exc.message, exc.type)
             return
@@ -150,7 +159,7 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
             self.close_connection = True
             return
         sock.settimeout(limits.body_timeout)
-        self.command, self.request_version = head.method, "HTTP/%d.%d" % head.version
+        self.command, self.request_version = head.method, f"HTTP/{head.version[0]}.{head.version[1]}"
         connection = next((v for k, v in head.headers if k.lower() == "connection"), "")
         self.close_connection = wants_close(head.version, connection)
         expect = next((v for k, v in head.headers if k.lower() == "expect"), "")
@@ -158,10 +167,11 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
         if head.chunked:
             stream = ChunkedReader(self._continue_first(expect))
         else:
-            stream = LengthReader(self._continue_first(expect) if head.content_length else self.rfile,
+            stream = LengthReader(self._continue_first(expect) if head.content_length else self._reader,
                                   head.content_length or 0)
         environ = build_environ(head.method, head.target, head.version, head.headers,
-                                server=self.server.server_address[:2], remote=self.client_address[:2],
+                                server=(str(self.server.server_address[0]), int(self.server.server_address[1])),
+                                remote=self.client_address[:2],
                                 body=stream, chunked=head.chunked, connection=self.handle_conn)
         environ["werkzeug.socket"] = sock
         close = run_request(self.server.app, environ, self.handle_conn, close=self.close_connection,
@@ -173,7 +183,7 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
     def _continue_first(self, expect: str) -> Any:
         """The body stream; with `Expect: 100-continue`, the first read sends one `100 Continue`."""
         if expect.strip(" \t").lower() != "100-continue":
-            return self.rfile
+            return self._reader
         return _ContinueReader(self.rfile, self.connection)
 
     def _drain(self, stream: Any) -> None:
@@ -364,7 +374,7 @@ class MockWSGIServer(ThreadedWSGIServer):
                 for key, _ in selector.select():
                     if key.fileobj is self._wake_r or self.closing:
                         return
-                    self._handle_request_noblock()
+                    self._handle_request_noblock()  # type: ignore[attr-defined]
 
     def wake(self) -> None:
         self.closing = True
@@ -404,4 +414,4 @@ def _refuse_quickly(conn: socket.socket, message: str) -> None:
         conn.close()
 
 
-__all__ = ["MockWSGIServer", "KeepAliveRequestHandler", "ConnectionAborted", "abort_connection"]
+__all__ = ["ConnectionAborted", "KeepAliveRequestHandler", "MockWSGIServer", "abort_connection"]

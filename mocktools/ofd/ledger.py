@@ -18,9 +18,10 @@ import json
 import threading
 import uuid
 from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any
 
 from ..clock import Clock, SystemClock
 
@@ -237,4 +238,4 @@ def _thaw(stored: Any) -> Any:
     return json.loads(stored)
 
 
-__all__ = ["ReceiptLedger", "Acknowledgement", "DigestTable", "DEFAULT_ID_FIELDS", "DEFAULT_WINDOW", "iso_utc"]
+__all__ = ["DEFAULT_ID_FIELDS", "DEFAULT_WINDOW", "Acknowledgement", "DigestTable", "ReceiptLedger", "iso_utc"]

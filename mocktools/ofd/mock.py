@@ -31,7 +31,7 @@ class MockOFDServer(HTTPMockServer):
         id_fields = kwargs.pop("id_fields", None)
         window = kwargs.pop("receipt_window", DEFAULT_WINDOW)  # documents kept whole; counts stay exact
         super().__init__(host, port, **kwargs)
-        self.ledger = ReceiptLedger(self.clock, self.seed, *(() if id_fields is None else (id_fields,)),
+        self.ledger = ReceiptLedger(self.clock, self.seed, **({} if id_fields is None else {"id_fields": id_fields}),
                                     window=window)
         self._started_at = self.clock.time()
 

@@ -11,13 +11,15 @@ import socket
 import subprocess
 import sys
 import threading
-from typing import Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from mocktools import HTTPMockServer, MockOFDServer
 from mocktools.http_engines import make_http_server
 from mocktools.http_framing import ServerLimits
+from mocktools.http_mock import HTTPMockServer
+from mocktools.ofd.mock import MockOFDServer
 from mocktools.routing import Router
 
 pytestmark = pytest.mark.usefixtures("each_http_engine")
@@ -38,7 +40,7 @@ def read_all(sock: socket.socket) -> bytes:
     while True:
         try:
             data = sock.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             pytest.fail(f"server neither answered nor closed; got {out!r}")
         except ConnectionResetError:
             return out
@@ -77,7 +79,7 @@ def ofd() -> Iterator[MockOFDServer]:
 
 
 @contextlib.contextmanager
-def served(app, engine: str, **limits: float) -> Iterator[int]:
+def served(app, engine: str, **limits: Any) -> Iterator[int]:
     """A bare engine serving `app` with tightened limits; yields its port."""
     server = make_http_server("127.0.0.1", 0, app, engine=engine, limits=ServerLimits(**limits))
     thread = threading.Thread(target=server.serve_until_stopped, daemon=True)
@@ -210,26 +212,23 @@ def test_h2c_upgrade_is_ignored_and_answered_as_http11(echo: Echo) -> None:
 
 # -- slow, idle and too many clients -------------------------------------------------------------
 def test_slowloris_head_is_evicted_with_408(echo: Echo, each_http_engine: str) -> None:
-    with served(echo.wsgi_app, each_http_engine, header_timeout=0.2) as port:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            sock.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-            got = read_all(sock)
+    with served(echo.wsgi_app, each_http_engine, header_timeout=0.2) as port, socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        got = read_all(sock)
     assert statuses(got) == [408] and error_of(got)["code"] == 408
 
 
 def test_slow_body_is_evicted_with_408(echo: Echo, each_http_engine: str) -> None:
-    with served(echo.wsgi_app, each_http_engine, body_timeout=0.2) as port:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part")
-            got = read_all(sock)
+    with served(echo.wsgi_app, each_http_engine, body_timeout=0.2) as port, socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part")
+        got = read_all(sock)
     assert statuses(got) == [408]
 
 
 def test_idle_keep_alive_connection_is_closed_after_idle_timeout(echo: Echo, each_http_engine: str) -> None:
-    with served(echo.wsgi_app, each_http_engine, idle_timeout=0.2) as port:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            sock.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
-            got = read_all(sock)  # answered, then closed once idle
+    with served(echo.wsgi_app, each_http_engine, idle_timeout=0.2) as port, socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = read_all(sock)  # answered, then closed once idle
     assert statuses(got) == [200]
 
 
