@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from . import http_framing
 from .http_framing import ServerLimits
 
 ENGINES = ("asyncio", "werkzeug")
@@ -43,8 +44,12 @@ def resolve_engine(engine: str | None = None) -> str:
 
 def make_http_server(host: str, port: int, app: Callable[..., Any], *, verbose: bool = False,
                      engine: str | None = None, limits: ServerLimits | None = None) -> HTTPServer:
-    """Bind `host:port` (0 picks a free port) and return the server, not yet serving."""
+    """Bind `host:port` (0 picks a free port) and return the server, not yet serving.
+
+    `limits` defaults to `mocktools.http_framing.DEFAULT_LIMITS`, read at each call, so a test
+    session may assign its own `ServerLimits` there for every mock it starts afterwards."""
     name = resolve_engine(engine)
+    limits = limits if limits is not None else http_framing.DEFAULT_LIMITS
     if name == "werkzeug":
         from .wsgi_server import MockWSGIServer
 
