@@ -147,7 +147,7 @@ class ReceiptLedger:
 
     def fiscal_sign(self, document_id: str) -> str:
         """A 10-digit fiscal sign, deterministic for the ledger's seed and the document id."""
-        digest = hmac.new(self._key, document_id.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+        digest = hmac.digest(self._key, document_id.encode("utf-8", "surrogatepass"), "sha256")
         return f"{int.from_bytes(digest[:8], 'big') % 10**10:010d}"
 
     def _ack(self, doc_id: str, accepted: float) -> Acknowledgement:

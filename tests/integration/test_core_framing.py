@@ -289,3 +289,27 @@ def test_accept_at_the_fd_limit_answers_503(each_http_engine: str) -> None:
         for sock in clients:
             sock.close()
         server.communicate("", timeout=10)
+
+
+def test_a_thousand_idle_connections_cost_no_thread_each(each_http_engine: str) -> None:
+    """The asyncio engine holds idle keep-alive clients on its loop: a normal client is still
+    served and stop() closes them all (the 10,000-connection figure is in bench/README.md)."""
+    if each_http_engine != "asyncio":
+        pytest.skip("the werkzeug engine uses a thread per connection by design")
+    before = threading.active_count()
+    with Echo() as mock:
+        held = [socket.create_connection(("127.0.0.1", mock.port), timeout=5) for _ in range(1000)]
+        try:
+            for sock in held[::100]:
+                sock.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            assert raw(mock.port, b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").startswith(
+                b"HTTP/1.1 200")
+            assert threading.active_count() < before + 20
+            mock.stop()
+            for sock in held[:50]:
+                assert read_all(sock) == b""  # closed by the server
+        finally:
+            for sock in held:
+                sock.close()
+    assert threading.active_count() <= before + 1  # a closer thread may still be finishing
