@@ -151,7 +151,7 @@ class Exchange:
         """On a worker: serve the request, then hand the connection back to the loop."""
         proto = self.proto
         close = run_request(proto.server.app, environ, self, close=self.close,
-                            http10=self.version < (1, 1))
+                            http10=self.version < (1, 1), verbose=proto.server.verbose)
         proto.call(proto.complete, self, close or self.close)
 
 

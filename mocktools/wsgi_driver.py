@@ -6,6 +6,8 @@ yields it, so SSE tokens leave when they are made.
 """
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -26,8 +28,18 @@ class Sink(Protocol):
 
 
 def run_request(app: Callable[..., Iterable[bytes]], environ: dict[str, Any], sink: Sink, *,
-                close: bool, http10: bool) -> bool:
-    """Serve one request through `app`; returns whether the connection must close afterwards."""
+                close: bool, http10: bool, verbose: bool = False) -> bool:
+    """Serve one request through `app`; returns whether the connection must close afterwards.
+
+    `verbose` prints an access-log line per request to stderr (`mocktools serve --verbose`)."""
+    if verbose:
+        try:
+            return run_request(app, environ, sink, close=close, http10=http10)
+        finally:
+            status = environ.get("mocktools.status", "-")
+            sys.stderr.write(f'{environ.get("REMOTE_ADDR", "-")} - - [{time.strftime("%d/%b/%Y %H:%M:%S")}] '
+                             f'"{environ.get("REQUEST_METHOD")} {environ.get("REQUEST_URI")} '
+                             f'{environ.get("SERVER_PROTOCOL")}" {status}\n')
     head_request = environ["REQUEST_METHOD"] == "HEAD"
     state: list[Any] = [None, None]  # status, headers
     head: ResponseHead | None = None
@@ -39,6 +51,7 @@ def run_request(app: Callable[..., Iterable[bytes]], environ: dict[str, Any], si
         if exc_info and head is not None:
             raise exc_info[1].with_traceback(exc_info[2])
         state[0], state[1] = status, headers
+        environ["mocktools.status"] = status[:3]
         return write
 
     def begin() -> ResponseHead:

@@ -175,7 +175,7 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
                                 body=stream, chunked=head.chunked, connection=self.handle_conn)
         environ["werkzeug.socket"] = sock
         close = run_request(self.server.app, environ, self.handle_conn, close=self.close_connection,
-                            http10=head.version < (1, 1))
+                            http10=head.version < (1, 1), verbose=self.server.verbose)
         if close:
             self.close_connection = True
         self._drain(stream)  # even before a close: unread input would turn the close into an RST
