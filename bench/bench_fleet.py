@@ -39,7 +39,9 @@ def serve(kind: str, port: int, engine: str, extra: str) -> None:
     """The server process: answers `stop` with the milliseconds `stop()` took."""
     raise_fd_limit()
     options = json.loads(extra)
-    kwargs: dict[str, Any] = {} if engine == "baseline" else {"engine": engine}
+    if engine != "baseline":  # every mock of the process picks the engine from the env var
+        os.environ["MOCKTOOLS_HTTP_ENGINE"] = engine
+    kwargs: dict[str, Any] = {}
     if kind == "vllm":
         from mocktools.vllm.mock import MockVLLMServer
 

@@ -1,0 +1,45 @@
+"""Wire helpers shared by every vLLM route: JSON bodies as vLLM reads them, SSE responses that can
+be cut mid-body, and a client-gone probe."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from ..errors import ApiError
+from ..http_connection import ClientConnection, connection_of
+from .engine import TRUNCATE
+from .protocol import bad_request
+
+
+def _json_body(request: Request) -> dict[str, Any]:
+    """vLLM accepts only application/json bodies and answers every body problem with 400."""
+    if request.mimetype != "application/json":
+        raise bad_request("Unsupported Media Type: Only 'application/json' is allowed")
+    try:
+        body = json.loads(request.get_data(cache=True) or b"")
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, f"JSON decode error: {exc}", type="Bad Request") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "Input should be a valid dictionary or object to extract fields from",
+                       type="Bad Request")
+    return body
+
+
+def _sse_bytes(items: Iterable[Any], conn: ClientConnection | None) -> Iterator[bytes]:
+    """Pass stream bytes through; on TRUNCATE close the connection so the chunked body never completes."""
+    for item in items:
+        if item is TRUNCATE:
+            if conn is not None:
+                conn.abort("close")
+            return
+        yield item
+
+
+def sse_response(request: Request, items: Any) -> Response:
+    """A streamed ``text/event-stream`` answer over ``items(client_alive)`` (bytes or TRUNCATE)."""
+    conn = connection_of(request.environ)  # engine-agnostic (see mocktools.http_connection)
+    alive = conn.alive if conn is not None else None
+    return Response(_sse_bytes(items(alive), conn), status=200, content_type="text/event-stream; charset=utf-8")
