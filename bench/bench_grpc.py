@@ -13,8 +13,9 @@ import argparse
 import statistics
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent import futures
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import grpc
 
@@ -55,7 +56,7 @@ class PlainServer:
         self.server.add_generic_rpc_handlers((_handlers(),))
         self.port = self.server.add_insecure_port("127.0.0.1:0")
 
-    def start(self) -> "PlainServer":
+    def start(self) -> PlainServer:
         self.server.start()
         return self
 

@@ -19,8 +19,8 @@ from werkzeug.wrappers import Request, Response
 
 from ..errors import WireError
 from ..faults import FaultDecision
-from ..http_engines import make_http_server
 from ..http_connection import ConnectionAborted, abort_connection, close_after_response
+from ..http_engines import make_http_server
 from .base import Listener, serve_in_thread
 
 if TYPE_CHECKING:
