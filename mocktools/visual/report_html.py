@@ -181,11 +181,25 @@ def _section(view: MockView, t0: float) -> str:
     return "".join(parts)
 
 
+def _by_clock(views: list[MockView]) -> list[tuple[str, list[MockView]]]:
+    """Mocks on the system clock share one timeline; each fake clock (its own epoch) gets its own."""
+    from ..clock import SystemClock
+
+    groups: dict[int, list[MockView]] = {}
+    for v in views:
+        clock = getattr(v.mock, "clock", None)
+        groups.setdefault(0 if clock is None or isinstance(clock, SystemClock) else id(clock), []).append(v)
+    out = []
+    for key, group in groups.items():
+        label = "" if key == 0 or len(groups) == 1 else f" (on the fake clock of {', '.join(v.name for v in group)})"
+        out.append((label, group))
+    return out
+
+
 def report_html(mocks: Iterable[tuple[str, Any]], *, title: str = "mocktools report", failure: str | None = None,
                 max_records: int = 200) -> str:
     """The report of ``mocks`` ((name, mock) pairs) as one HTML document; ``failure``: the test's error."""
     views = [collect(name, mock, max_records) for name, mock in mocks]
-    lanes, start, end = timeline_lanes(views)
     t0 = min((r.time for v in views for _, r in v.records), default=0.0)
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     nav = "".join(f"<a href='#mock-{_e(v.name)}'>{_e(v.name)} ({v.total_calls} calls, {len(v.faults)} faults)</a>"
@@ -194,9 +208,11 @@ def report_html(mocks: Iterable[tuple[str, Any]], *, title: str = "mocktools rep
             f"<nav>{nav}</nav>"]
     if failure:
         body.append(f"<div class='failure'><b>Test failure</b><pre>{_e(failure[-20000:])}</pre></div>")
-    if lanes:
-        body.append("<h2>Timeline: faults, breakers, chaos</h2>"
-                    + _pic(render_timeline(lanes, start, end, title="faults, breakers and chaos").svg))
+    for label, group in _by_clock(views):
+        lanes, start, end = timeline_lanes(group)
+        if lanes:
+            body.append(f"<h2>Timeline: faults, breakers, chaos{_e(label)}</h2>"
+                        + _pic(render_timeline(lanes, start, end, title="faults, breakers and chaos").svg))
     body += [_section(v, t0) for v in views]
     body.append("</main>")
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>" + _e(title) + "</title>"

@@ -164,3 +164,15 @@ def test_report_plugin_is_its_own_pytest11_entry_point() -> None:
     assert plugins["mocktools"] == "mocktools.pytest_plugin"
     assert {"grandalf", "networkx"} <= {d.split(">")[0].split("=")[0] for d in project["dependencies"]}
     assert "-p no:mocktools_report" in (root / "setup.cfg").read_text()  # loaded by conftest, under coverage
+
+
+def test_mocks_on_a_fake_clock_get_their_own_timeline() -> None:
+    from mocktools.clock import FakeClock
+
+    slow, fast = MockOFDServer(clock=FakeClock(1_000.0)), MockOFDServer()
+    with MockRegistry({"slow": slow, "fast": fast}):
+        for mock in (slow, fast):
+            mock.set_failure_count(1)
+            requests.post(f"{mock.url}/ofd/v1/receipt", json={"id": "x"}, timeout=5)
+        doc = report_html([("slow", slow), ("fast", fast)])
+    assert doc.count("<h2>Timeline") == 2 and "(on the fake clock of slow)" in doc
