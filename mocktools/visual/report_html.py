@@ -35,6 +35,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}tr.fault td{background
 pre{background:#f5f7fa;border:1px solid #e0e0e0;padding:6px 8px;overflow:auto;max-height:420px;margin:4px 0;
 font:12px/1.35 'DejaVu Sans Mono',Menlo,Consolas,monospace;white-space:pre-wrap;word-break:break-all}
 .note{color:#6d4c41;font-size:12px}.pic{overflow:auto;border:1px solid #eceff1;margin:6px 0;max-height:900px}
+.pic.fit svg{max-width:100%;height:auto}
 .pill{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;background:#eceff1;margin-right:4px}
 .pill.bad{background:#ffcdd2}.failure{background:#fff3e0;border:1px solid #ffb74d;border-radius:8px;
 padding:8px 14px;margin:16px 0}details summary{cursor:pointer}nav a{margin-right:12px}
@@ -104,8 +105,9 @@ def _faults(view: MockView) -> str:
                   + rows + "</table>")
 
 
-def _pic(svg: str) -> str:
-    return f"<div class='pic'>{svg.split('?>', 1)[-1]}</div>"
+def _pic(svg: str, fit: bool = True) -> str:
+    """Inline SVG; a waterfall or timeline shrinks to the page, a wide graph keeps its size and scrolls."""
+    return f"<div class='pic{' fit' if fit else ''}'>{svg.split('?>', 1)[-1]}</div>"
 
 
 def _mesh_extra(view: MockView) -> str:
@@ -116,7 +118,7 @@ def _mesh_extra(view: MockView) -> str:
     out = [] if mesh.running else [
         ("<p class='note'>The mesh is stopped: its instances, and the calls each of them received, are gone; "
         "spans, breakers, chaos and failed calls are kept. Report before stopping to see every instance.</p>")]
-    out += ["<h3>Dependency graph</h3>", _pic(mesh.graph.to_svg(trace_id=ids[-1] if ids else None))]
+    out += ["<h3>Dependency graph</h3>", _pic(mesh.graph.to_svg(trace_id=ids[-1] if ids else None), fit=False)]
     events = mesh.breakers.edge_events()
     out.append(f"<h3>Circuit breakers ({len(mesh.breakers.states())} edges, {len(events)} transitions)</h3>")
     if events:
