@@ -13,16 +13,23 @@ from .faults import FaultDecision, FaultPlan
 from .http_mock import HTTPMockServer
 from .journal import CallRecord, Journal
 from .lifecycle import MockServerBase
-from .mock_group import MockRegistry, MockServerConfig, start_mock_servers_async, stop_mock_servers
+from .mock_group import (
+    MockRegistry,
+    MockServerConfig,
+    start_mock_servers_async,
+    stop_mock_servers,
+)
 
 if TYPE_CHECKING:
-    from .e6data.mock import MockE6DataServer
-    from .grpc_mock import GRPCMockServer
-    from .mesh.mock import MockServiceMesh
-    from .ofd.mock import MockOFDServer
-    from .otlp.mock import MockOTLPCollector
-    from .teraslice.mock import MockTerasliceServer
-    from .vllm.mock import MockVLLMServer
+    from .doubles.app_server import MockHTTPServer as MockHTTPServer
+    from .e6data.mock import MockE6DataServer as MockE6DataServer
+    from .grpc_mock import GRPCMockServer as GRPCMockServer
+    from .mesh.mock import MockServiceMesh as MockServiceMesh
+    from .ofd.mock import MockOFDServer as MockOFDServer
+    from .otlp.mock import MockOTLPCollector as MockOTLPCollector
+    from .redis.mock import MockRedisServer as MockRedisServer
+    from .teraslice.mock import MockTerasliceServer as MockTerasliceServer
+    from .vllm.mock import MockVLLMServer as MockVLLMServer
 
 __version__ = "0.1.0"
 
@@ -40,6 +47,24 @@ def __getattr__(name: str) -> type:
     return cls
 
 
-__all__ = ["Clock", "FakeClock", "SystemClock", "ApiError", "MockError", "MockServerError", "MockStartError",
-           "WireError", "FaultDecision", "FaultPlan", "CallRecord", "Journal", "MockRegistry", "MockServerConfig",
-           "start_mock_servers_async", "stop_mock_servers", "HTTPMockServer", "MockServerBase", *_LAZY]
+__all__ = [
+    "ApiError",
+    "CallRecord",
+    "Clock",
+    "FakeClock",
+    "FaultDecision",
+    "FaultPlan",
+    "HTTPMockServer",
+    "Journal",
+    "MockError",
+    "MockRegistry",
+    "MockServerBase",
+    "MockServerConfig",
+    "MockServerError",
+    "MockStartError",
+    "SystemClock",
+    "WireError",
+    "start_mock_servers_async",
+    "stop_mock_servers",
+]
+__all__ += list(_LAZY)  # the mock classes, from catalog.BUILTIN_MOCKS

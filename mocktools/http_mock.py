@@ -13,6 +13,7 @@ from werkzeug.wrappers import Request, Response
 
 from .clock import Clock
 from .control_api import AdminAPI
+from .doubles.mixin import TestDoubles
 from .faults import FaultDecision
 from .lifecycle import MockServerBase
 from .listeners.http import HTTPListener, status_type
@@ -21,7 +22,7 @@ from .routing import Router, json_response, to_response
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
 
-class HTTPMockServer(MockServerBase):
+class HTTPMockServer(TestDoubles, MockServerBase):
     """A mock served over HTTP/1.1 (keep-alive, threaded) on one port."""
 
     protocol: ClassVar[str] = "HTTP"
@@ -70,6 +71,9 @@ class HTTPMockServer(MockServerBase):
 
     def _dispatch(self, request: Request, environ: dict[str, Any]) -> Response:
         """Route one request to the mock's handlers (errors are translated by the listener)."""
+        answered = self.dispatch_doubles(request, environ)  # stubs, then test-added routes (doubles/)
+        if answered is not None:
+            return answered
         handler, args = self.router.match(environ)
         return to_response(handler(request, **args))
 

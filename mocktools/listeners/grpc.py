@@ -214,7 +214,8 @@ class GRPCListener(Listener):
         body = request if isinstance(request, bytes) else getattr(request, "SerializeToString", bytes)()
         mock.journal.add(time=mock.clock.time(), method="POST", path=method, headers=metadata,
                          body=body, status=code.value[0], duration=time.perf_counter() - started,
-                         fault=fault, meta={**(meta or {}), "grpc_code": code.name})
+                         fault=fault, meta={**(meta or {}), "grpc_code": code.name},
+                         payload=None if isinstance(request, bytes) else request)
 
 
 def _code_of(context: grpc.ServicerContext) -> grpc.StatusCode | None:

@@ -119,6 +119,8 @@ class HTTPListener(Listener):
         assert site is not None
         try:
             response = site._dispatch(request, environ)
+        except ConnectionAborted:  # a stub dropped the connection on purpose (doubles/), already journaled
+            raise
         except WireError as exc:
             return site.error_response(exc.wire_status, exc.message, type=exc.type, headers=exc.headers, **exc.extra)
         except HTTPException as exc:

@@ -63,7 +63,7 @@ def _journal(view: MockView, t0: float) -> str:
     rows = []
     for where, r in view.records:
         content_type = r.headers.get("Content-Type", "")
-        decoded = decoded_body(r) if view.kind == "otlp" and r.json is None else None
+        decoded = decoded_body(r) if view.kind == "otlp" else None
         body, note = pretty_body(r.body, decoded if decoded is not None else r.json, content_type)
         if decoded is not None:
             note = f"protobuf ({len(r.body)} bytes) shown as OTLP/JSON" + (f"; {note}" if note else "")
