@@ -19,7 +19,7 @@ from .report_data import MockView, collect, decoded_body, pretty_body, timeline_
 from .svg import fmt_duration
 from .timeline_svg import render_timeline
 
-__all__ = ["report_html", "write_report"]
+__all__ = ["failure_box", "report_html", "write_report"]
 
 MAX_TRACES = 6
 CSS = """
@@ -158,6 +158,32 @@ def _otlp_extra(view: MockView) -> str:
     return "".join(out)
 
 
+def _doubles(mock: Any) -> str:
+    """Stubs, unmet expectations and unanswered requests (with near misses) of a mock that has them."""
+    def value(name: str) -> list[Any]:
+        found = getattr(mock, name, None)
+        found = found() if callable(found) else found
+        return list(found) if isinstance(found, (list, tuple)) else []
+
+    stubs, unanswered = value("stubs"), value("unanswered")
+    unmet_fn = getattr(mock, "unmet_expectations", None)
+    unmet = list(unmet_fn()) if callable(unmet_fn) else []
+    if not (stubs or unanswered or unmet):
+        return ""
+    out = [f"<h3>Stubs ({len(stubs)}), unmet expectations ({len(unmet)}), unanswered requests ({len(unanswered)})</h3>"]
+    if stubs:
+        out.append("<table><tr><th>stub</th><th>calls</th></tr>" + "".join(
+            f"<tr><td><code>{_e(st.describe())}</code></td><td class='num'>{_e(getattr(st, 'calls', ''))}</td></tr>"
+            for st in stubs[:200]) + "</table>")
+    if unmet:
+        out.append("<div class='failure'><b>Never used</b><pre>" + _e("\n".join(st.describe() for st in unmet))
+                   + "</pre></div>")
+    if unanswered:
+        out.append("<div class='failure'><b>Nothing answered these</b><pre>"
+                   + _e("\n".join(u.format() for u in unanswered[-50:])) + "</pre></div>")
+    return "".join(out)
+
+
 def _section(view: MockView, t0: float) -> str:
     m = view.mock
     statuses = Counter(r.status for _, r in view.records)
@@ -179,7 +205,8 @@ def _section(view: MockView, t0: float) -> str:
         parts.append(_mesh_extra(view))
     elif view.kind == "otlp":
         parts.append(_otlp_extra(view))
-    parts += ["<h3>Faults applied</h3>", _faults(view), "<h3>Calls received</h3>", _journal(view, t0), "</section>"]
+    parts += [_doubles(m), "<h3>Faults applied</h3>", _faults(view), "<h3>Calls received</h3>", _journal(view, t0),
+              "</section>"]
     return "".join(parts)
 
 
@@ -209,7 +236,7 @@ def report_html(mocks: Iterable[tuple[str, Any]], *, title: str = "mocktools rep
     body = [f"<header><h1>{_e(title)}</h1><p>{len(views)} mock(s) · written {made}</p></header><main>",
             f"<nav>{nav}</nav>"]
     if failure:
-        body.append(f"<div class='failure'><b>Test failure</b><pre>{_e(failure[-20000:])}</pre></div>")
+        body.append(failure_box(failure))
     for label, group in _by_clock(views):
         lanes, start, end = timeline_lanes(group)
         if lanes:
@@ -220,6 +247,10 @@ def report_html(mocks: Iterable[tuple[str, Any]], *, title: str = "mocktools rep
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>" + _e(title) + "</title>"
             "<meta name='viewport' content='width=device-width'><style>" + CSS + "</style></head><body>"
             + "".join(body) + "</body></html>\n")
+
+
+def failure_box(failure: str) -> str:
+    return f"<div class='failure'><b>Test failure</b><pre>{_e(failure[-20000:])}</pre></div>"
 
 
 def write_report(mocks: Iterable[tuple[str, Any]], path: str | Path, **kwargs: Any) -> Path:

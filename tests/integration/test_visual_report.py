@@ -105,6 +105,34 @@ def test_pytest_option_writes_one_report_per_failing_test(pytester: pytest.Pytes
     result.stdout.fnmatch_lines(["*mocktools reports*", f"*{files[0].name}"])
 
 
+TEARDOWN = '''
+import requests
+
+def test_unanswered(mock_http):
+    mock_http.expect_request("/ok").respond_with_json({"ok": True})
+    requests.get(mock_http.url + "/ok", timeout=5)
+    requests.get(mock_http.url + "/typo", timeout=5)  # nothing answers: the fixture's check() fails
+
+def test_clean(mock_http):
+    mock_http.expect_request("/ok").respond_with_json({"ok": True})
+    requests.get(mock_http.url + "/ok", timeout=5)
+'''
+
+
+def test_a_teardown_failure_gets_the_report_taken_before_reset(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester.makepyfile(test_stubs=TEARDOWN)
+    out = tmp_path / "reports"
+    result = pytester.runpytest("-p", "no:mocktools", "-p", "no:mocktools_report", "-p", "mocktools.pytest_plugin",
+                                "-p", "mocktools.visual.pytest_report", "-p", "no:cacheprovider",
+                                f"--mocktools-report={out}")
+    result.assert_outcomes(passed=2, errors=1)
+    files = sorted(out.iterdir())
+    assert [f.name for f in files] == [report_name("test_stubs.py::test_unanswered")]
+    doc = files[0].read_text()
+    assert "failed (teardown)" in doc and "Test failure" in doc and "ExpectationError" in doc
+    assert "Nothing answered these" in doc and "GET /typo" in doc and "/ok" in doc
+
+
 def test_without_the_option_nothing_is_written(pytester: pytest.Pytester) -> None:
     result = _run(pytester)
     result.assert_outcomes(passed=1, failed=1)
