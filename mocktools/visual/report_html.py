@@ -15,7 +15,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .report_data import MockView, collect, decoded_body, pretty_body, timeline_lanes
+from .report_data import (
+    MockView,
+    collect,
+    control_marks,
+    decoded_body,
+    pretty_body,
+    timeline_lanes,
+)
 from .svg import fmt_duration
 from .timeline_svg import render_timeline
 
@@ -225,9 +232,18 @@ def _by_clock(views: list[MockView]) -> list[tuple[str, list[MockView]]]:
     return out
 
 
+def _schedule(timeline: Any) -> str:
+    rows = "".join(f"<tr><td class='num'>+{at:g}s</td><td><code>{_e(label)}</code></td>"
+                   f"<td>{'fired' if at <= timeline.now + 1e-9 else 'pending'}</td></tr>"
+                   for at, label in timeline.schedule()[:500])
+    return (f"<h2>Scheduled controls (registry timeline, now +{timeline.now:g}s)</h2>"
+            "<table><tr><th>at</th><th>control</th><th></th></tr>" + rows + "</table>")
+
+
 def report_html(mocks: Iterable[tuple[str, Any]], *, title: str = "mocktools report", failure: str | None = None,
-                max_records: int = 200) -> str:
-    """The report of ``mocks`` ((name, mock) pairs) as one HTML document; ``failure``: the test's error."""
+                max_records: int = 200, timeline: Any = None) -> str:
+    """The report of ``mocks`` ((name, mock) pairs) as one HTML document; ``failure``: the test's error;
+    ``timeline``: a registry's :class:`~mocktools.timeline.Timeline`, whose controls are drawn too."""
     views = [collect(name, mock, max_records) for name, mock in mocks]
     t0 = min((r.time for v in views for _, r in v.records), default=0.0)
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -237,11 +253,17 @@ def report_html(mocks: Iterable[tuple[str, Any]], *, title: str = "mocktools rep
             f"<nav>{nav}</nav>"]
     if failure:
         body.append(failure_box(failure))
-    for label, group in _by_clock(views):
-        lanes, start, end = timeline_lanes(group)
+    groups = _by_clock(views)
+    shares = [any(getattr(v.mock, "clock", None) is getattr(timeline, "clock", 0) for v in g) for _, g in groups]
+    with_controls = shares.index(True) if True in shares else 0  # the timeline's controls join its clock's lanes
+    for i, (label, group) in enumerate(groups):
+        controls = control_marks(timeline) if timeline is not None and i == with_controls else None
+        lanes, start, end = timeline_lanes(group, controls)
         if lanes:
             body.append(f"<h2>Timeline: faults, breakers, chaos{_e(label)}</h2>"
                         + _pic(render_timeline(lanes, start, end, title="faults, breakers and chaos").svg))
+    if timeline is not None and timeline.schedule():
+        body.append(_schedule(timeline))
     body += [_section(v, t0) for v in views]
     body.append("</main>")
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>" + _e(title) + "</title>"

@@ -204,3 +204,21 @@ def test_mocks_on_a_fake_clock_get_their_own_timeline() -> None:
             requests.post(f"{mock.url}/ofd/v1/receipt", json={"id": "x"}, timeout=5)
         doc = report_html([("slow", slow), ("fast", fast)])
     assert doc.count("<h2>Timeline") == 2 and "(on the fake clock of slow)" in doc
+
+
+def test_a_registry_timeline_is_drawn_with_its_controls(tmp_path: Path) -> None:
+    from mocktools.clock import FakeClock
+
+    registry = MockRegistry(clock=FakeClock(), seed=3)
+    ofd = registry.add("ofd", MockOFDServer)
+    with registry:
+        timeline = registry.timeline()
+        timeline.at(1.0, "ofd", "set_failure_count", 1, status=503)
+        timeline.at(5.0, "ofd", "set_success")
+        timeline.run_until(2.0)
+        requests.post(f"{ofd.url}/ofd/v1/receipt", json={"id": "late"}, timeout=5)
+        doc = registry.report(tmp_path / "timeline.html").read_text()
+    assert "scheduled controls (1)" in doc and "control-mark" in doc
+    assert "Scheduled controls (registry timeline, now +2s)" in doc
+    assert "ofd.set_failure_count(1, status=503)" in doc and "pending" in doc and "fired" in doc
+    assert "ofd: faults (1)" in doc
