@@ -172,7 +172,7 @@ def prepare(engine: Engine, body: dict) -> tuple[Job, ChatPlan]:
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and cfg.choice not in ("required", "named"):
         constraint = structured.Constraint("json", fmt.get("schema", {"type": "object"}), "output_config")
     plan = ChatPlan(tools.normalize_messages(chat_messages(body)), cfg, constraint, include,
-                    engine.agent.reasoning_parser is not None)
+                    engine.agent.reasoning_parser is not None, thinking=include)
     if constraint is not None:
         plan.deferred = structured.compile_error(constraint)
     sampling: dict[str, Any] = {k: body[k] for k in ("temperature", "top_p") if body.get(k) is not None}

@@ -24,6 +24,9 @@ REASONING_PARSERS = ("deepseek_r1", "deepseek_v3", "qwen3", "granite", "gemma4",
                      "ernie45", "basic")
 
 
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     """The server flags that decide tool extraction and reasoning."""
@@ -54,6 +57,7 @@ class ChatPlan:
     constraint: structured.Constraint | None = None
     include_reasoning: bool = True
     reasoning: bool = False  # the server has a reasoning parser
+    thinking: bool = True  # the default reply thinks (off: chat_template_kwargs.enable_thinking false)
     deferred: ApiError | None = None  # raised when the engine "compiles" the request
 
     @property
@@ -73,10 +77,16 @@ def plan_chat(body: dict, messages: list[dict], agent: AgentConfig) -> ChatPlan:
     """Validate tools, structured outputs and reasoning options of a chat completion body."""
     cfg = tools.parse_chat_tools(body, agent.tools_enabled)
     constraint = structured.parse_chat(body, cfg)
+    effort = body.get("reasoning_effort")
+    if effort is not None and effort not in REASONING_EFFORTS:
+        raise tools.schema_error(f"Input should be {', '.join(repr(e) for e in REASONING_EFFORTS)}",
+                                 "reasoning_effort")
     include = body.get("include_reasoning", True)
     if not isinstance(include, bool):
         raise tools.schema_error("Input should be a valid boolean", "include_reasoning")
     plan = ChatPlan(tools.normalize_messages(messages), cfg, constraint, include, agent.reasoning_parser is not None)
+    kwargs = body.get("chat_template_kwargs")
+    plan.thinking = not (isinstance(kwargs, dict) and kwargs.get("enable_thinking") is False)
     if constraint is not None:
         plan.deferred = structured.compile_error(constraint)
     return plan
@@ -93,7 +103,7 @@ def default_turn(plan: ChatPlan, req: GenerationRequest, gen: Generator) -> Turn
         if content is None:
             content = gen.default_text(req)
     reasoning = None
-    if plan.reasoning:
+    if plan.reasoning and plan.thinking:
         rng = gen.rng("reasoning", req)
         words = [rng.choice(WORDS) for _ in range(rng.randint(6, 24))]
         reasoning = " ".join(words).capitalize() + "."

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..errors import ApiError
-from . import chat_plan, chat_render, protocol, responses
+from . import chat_plan, chat_render, protocol, responses, structured
 from .chat_render import ChatStyle
 from .embeddings import embed, encode_base64
 from .engine_stream import TRUNCATE, StreamingMixin  # noqa: F401  (TRUNCATE: re-exported)
@@ -29,6 +29,7 @@ from .metrics import Metrics, RequestStats
 from .scheduler import Scheduler, SchedulerStopped
 from .stream_codec import sse  # noqa: F401  (re-exported)
 from .tokenizer import Tokenizer
+from .tools import ToolConfig
 from .turns import to_turn
 
 STREAM_FAULTS = ("error", "truncate", "stall", "no_done")
@@ -203,6 +204,10 @@ class Engine(StreamingMixin):
         outputs: list[ChoiceOutput] = []
         echo_texts: list[str] = []
         deferred = plan.deferred if plan is not None else None
+        constraint = None
+        if plan is None:  # completions take structured outputs too (no tools)
+            constraint = structured.parse_chat(body, ToolConfig())
+            deferred = structured.compile_error(constraint) if constraint is not None else None
         for p_index, (text, ids) in enumerate(prompts):
             def make(i: int, text: str = text, ids: list[int] = ids, p_index: int = p_index) -> GenerationRequest:
                 return GenerationRequest(kind, model, text, ids, params, plan.messages if plan else messages,
@@ -221,13 +226,24 @@ class Engine(StreamingMixin):
             for i in range(params.n):
                 if reply is not None and reply.tool_calls:
                     raise TypeError("a completion request cannot be answered with tool calls")
+                req = first if i == 0 else make(i)
                 text_reply = None if reply is None else (reply.content or "")
-                outputs.append(self.generator.generate(first if i == 0 else make(i), text_reply))
+                if text_reply is None and constraint is not None:
+                    try:
+                        text_reply = structured.generate(constraint, self.generator.rng("structured", req))
+                    except ApiError as exc:
+                        deferred = exc
+                        break
+                outputs.append(self.generator.generate(req, text_reply))
                 echo_texts.append(text if echo else "")
+            if deferred is not None:
+                break
         meta = {"kind": kind, "model": model, "prompt": prompts[0][0] if len(prompts) == 1
                 else [p for p, _ in prompts], "messages": messages, "stream": stream,
                 "params": dataclasses.asdict(params)}
         style = ChatStyle(fingerprint=self.fingerprint)
+        if constraint is not None:
+            meta["format"] = constraint.describe()
         if plan is not None:
             meta.update(plan.describe())
             style = ChatStyle(named_tool=plan.tools.choice == "named",

@@ -106,7 +106,9 @@ class ReplyScript:
 
     def enqueue_replies(self, texts: Sequence[Any]) -> None:
         """Queue replies, one per request: strings, Turns, ToolCalls, lists of ToolCalls or functions."""
-        from .turns import to_turn
+        from .turns import UnservableReply, to_turn
+        if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
+            raise UnservableReply(f"replies must be a list (one item per request), got {type(texts).__name__}")
         items = list(texts)
         for t in items:
             if not callable(t):

@@ -70,7 +70,7 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
 
     def enqueue_replies(self, texts: Sequence[str]) -> None:
         """Answer the next requests with these texts, one per request, then fall back."""
-        self.engine.script.enqueue_replies(list(texts))
+        self.engine.script.enqueue_replies(texts)
 
     def set_reply_table(self, table: Mapping[str, str] | None) -> None:
         """Replies keyed by prompt: the completion prompt, the last user message, or the rendered chat."""

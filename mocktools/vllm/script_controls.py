@@ -28,7 +28,7 @@ class ScriptControls:
         generated from the tool's schema), a list of tool calls (parallel), ``json_reply(value)``, or a
         function of the GenerationRequest returning one of these (None: fall through to the default).
         """
-        self.engine.script.enqueue_replies(list(turns))
+        self.engine.script.enqueue_replies(turns)
 
     def set_responses_store(self, enabled: bool = True) -> None:
         """Store Responses API results (vLLM's ``VLLM_ENABLE_RESPONSES_API_STORE=1``)."""

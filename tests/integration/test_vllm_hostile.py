@@ -81,3 +81,12 @@ def test_hostile_agentic_bodies_never_500(agentic_mock, path, data):
     r = requests.post(agentic_mock.url + path, json=body, timeout=10)
     assert r.status_code < 500, (body, r.text)
     agentic_mock.check()
+
+
+def test_vllm_replies_as_a_string_is_refused_not_split_into_characters():
+    with MockVLLMServer() as m:
+        r = requests.post(m.url + "/_mock/vllm/replies", json={"texts": "abc"}, timeout=5)
+        assert r.status_code == 400
+        with pytest.raises(TypeError):
+            m.enqueue_turns("abc")
+        assert m.engine.script.describe()["queued"] == 0

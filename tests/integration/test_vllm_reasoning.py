@@ -79,3 +79,16 @@ def test_responses_reasoning_item(client, mock):
     assert types[2:5] == ["response.output_item.added", "response.content_part.added",
                           "response.reasoning_text.delta"]
     assert "response.reasoning_text.done" in types and not any("summary" in t for t in types)
+
+
+def test_reasoning_effort_is_validated(mock):
+    ok = requests.post(mock.url + "/v1/chat/completions", json={"messages": ASK, "reasoning_effort": "low"})
+    bad = requests.post(mock.url + "/v1/chat/completions", json={"messages": ASK, "reasoning_effort": "huge"})
+    assert ok.status_code == 200 and bad.status_code == 400 and bad.json()["error"]["param"] == "body.reasoning_effort"
+
+
+def test_enable_thinking_false_answers_without_reasoning(mock):
+    r = requests.post(mock.url + "/v1/chat/completions", json={
+        "messages": ASK, "chat_template_kwargs": {"enable_thinking": False}}).json()
+    assert r["choices"][0]["message"]["reasoning"] is None and r["choices"][0]["message"]["content"]
+    assert r["usage"]["completion_tokens_details"] == {"reasoning_tokens": 0}

@@ -260,3 +260,38 @@ def test_tool_header_chunk_bytes(mock):
                 '"token_ids":null}],"kv_transfer_params":null}')
     assert header == expected.replace("ID", chunk["id"], 1).replace("CREATED", str(chunk["created"])).replace(
         "CALL", call_id)
+
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.unit.test_vllm_json_schema_gen import SCHEMAS
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(["a", "b", "c"]), SCHEMAS, min_size=1, max_size=3), st.integers(0, 99))
+def test_generated_arguments_validate_for_hypothesis_schemas(server, props, seed):
+    params = {"type": "object", "properties": props, "required": sorted(props)}
+    tool = [{"type": "function", "function": {"name": "f", "parameters": params}}]
+    r = requests.post(server.url + "/v1/chat/completions", json={
+        "messages": ASK, "tools": tool, "tool_choice": {"type": "function", "function": {"name": "f"}},
+        "seed": seed}, timeout=10).json()
+    args = json.loads(r["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"])
+    jsonschema.validate(args, params, format_checker=jsonschema.FormatChecker())
+
+
+def test_logprobs_cover_withheld_markup(mock):
+    mock.enqueue_turns([tool_call("get_time", tz="CET")])
+    r = requests.post(mock.url + "/v1/chat/completions", json={"messages": ASK, "tools": TOOLS, "stream": True,
+                                                               "logprobs": True, "stream_options": {
+                                                                   "include_usage": True}})
+    chunks = _sse(r)
+    with_lp = [c for c in chunks if c["choices"] and c["choices"][0]["logprobs"] is not None]
+    assert len(with_lp) == chunks[-1]["usage"]["completion_tokens"]  # every token, markup included
+    assert any(c["choices"][0]["delta"] == {} for c in with_lp[:-1])  # withheld markup: empty delta
+
+
+def test_n_choices_each_call_a_tool(client):
+    r = client.chat.completions.create(model="mock-llm", messages=BOTH, tools=TOOLS, n=2)
+    assert [len(c.message.tool_calls) for c in r.choices] == [2, 2]
+    assert r.choices[0].message.tool_calls[0].id != r.choices[1].message.tool_calls[0].id
