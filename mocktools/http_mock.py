@@ -14,7 +14,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from .control_api import AdminAPI
+from .control_api import AdminAPI, install_root_page
 from .errors import ApiError
 from .faults import FaultDecision
 from .routing import Router, json_response, to_response
@@ -55,6 +55,7 @@ class HTTPMockServer(MockServerBase):
         self.register_routes(self.router)
         self.admin = AdminAPI(self)
         self.register_admin_routes(self.admin.router)
+        install_root_page(self)
         self._server: MockWSGIServer | None = None
         self._thread: threading.Thread | None = None
 

@@ -6,8 +6,10 @@ from typing import Any, ClassVar
 
 from werkzeug.wrappers import Request
 
-from ..routing import Router, read_json_object
+from ..control_api import requires_token
 from ..http_mock import HTTPMockServer
+from ..routing import Router, read_json_object
+from .controls import ofd_controls
 from .ledger import Acknowledgement, ReceiptLedger
 
 RECEIPT_PATH = "/ofd/v1/receipt"
@@ -32,15 +34,14 @@ class MockOFDServer(HTTPMockServer):
         super().__init__(host, port, **kwargs)
         self.ledger = ReceiptLedger(self.clock, self.seed, *(() if id_fields is None else (id_fields,)))
         self._started_at = self.clock.time()
+        self.admin.add_controls(ofd_controls(self.ledger))
 
     # -- wire --------------------------------------------------------------------------------
     def register_routes(self, router: Router) -> None:
         router.add(RECEIPT_PATH, self.post_receipt, methods=["POST"])
         router.add(HEALTH_PATH, self.get_health)
-        router.add(RESET_PATH, self.post_reset, methods=["POST"])
+        router.add(RESET_PATH, requires_token(self, self.post_reset), methods=["POST"])  # off loopback: token
 
-    def register_admin_routes(self, router: Router) -> None:
-        router.add("/_mock/receipts", lambda request: {"receipts": self.get_received_receipts()})
 
     def post_receipt(self, request: Request) -> dict[str, Any]:
         document = read_json_object(request)
@@ -84,7 +85,7 @@ class MockOFDServer(HTTPMockServer):
         parser.add_argument("--fail-status", type=int, default=503, help="status for injected failures")
 
     @classmethod
-    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> "MockOFDServer":
+    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> MockOFDServer:
         mock = cls(**kwargs)
         if getattr(args, "fail_count", 0):
             mock.set_failure_count(args.fail_count, status=args.fail_status, path=RECEIPT_PATH)
@@ -93,4 +94,4 @@ class MockOFDServer(HTTPMockServer):
         return mock
 
 
-__all__ = ["MockOFDServer", "RECEIPT_PATH", "HEALTH_PATH", "RESET_PATH"]
+__all__ = ["HEALTH_PATH", "RECEIPT_PATH", "RESET_PATH", "MockOFDServer"]
