@@ -7,8 +7,10 @@ keyword arguments. The same schemas make the OpenAPI document (`openapi.py`).
 """
 from __future__ import annotations
 
+import inspect
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,7 @@ from . import faults as fp
 from .errors import ApiError
 
 Schema = dict[str, Any]
+_RULE_ARGS = re.compile(r"<(?:[^>:]+:)?(\w+)>")
 
 # -- schema building blocks (also used by every package's controls.py) -------------------------
 STRING: Schema = {"type": "string", "maxLength": 100_000}
@@ -93,6 +96,21 @@ class ControlRoute:
         if self.schema is None:
             self.schema = obj()
         self._validator = _VALIDATOR(self.schema)
+        self._check_handler()
+
+    def _check_handler(self) -> None:
+        """Fail at declaration, not at the first request, when the handler cannot take the fields."""
+        try:
+            params = inspect.signature(self.handler).parameters
+        except (TypeError, ValueError):  # a builtin without a signature: trust it
+            return
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return
+        wanted = set((self.schema or {}).get("properties", {})) | set(_RULE_ARGS.findall(self.path))
+        wanted |= {"request"} if self.pass_request else set()
+        missing = sorted(wanted - set(params))
+        if missing:
+            raise TypeError(f"control {self.method} {self.path}: handler {self.handler!r} takes no {missing}")
 
     @property
     def reads_query(self) -> bool:

@@ -12,19 +12,18 @@ from typing import Any, Callable, Mapping
 from werkzeug.wrappers import Request, Response
 
 from ..errors import ApiError
-from ..routing import Router, read_json_object
+from ..routing import Router
 from ..http_mock import HTTPMockServer
 from . import render as rec
-from .actions import ActionError
+from .controls import teraslice_controls
 from .model import TerasliceCluster
 from .openapi import DOCS_HTML, openapi_spec
 from .query import QueryError, check_window, parse_int, parse_query, parse_sort, sort_fast
-from .states import RUNNING, StatusError
+from .states import RUNNING
 from .txt import make_table, parse_fields
 from .views import ViewsMixin
 
 JSON_MIME = "application/json; charset=utf-8"
-MAX_ADVANCE = 366 * 86400.0
 #: sort fields every object carries, read without rendering the record
 FAST_KEYS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "ex": {"_updated": attrgetter("updated"), "_created": attrgetter("created"),
@@ -60,6 +59,7 @@ class MockTerasliceServer(ViewsMixin, HTTPMockServer):
         super().__init__(host, port, **kwargs)
         self.cluster = TerasliceCluster(clock=self.clock, seed=self.seed, jobs=jobs, nodes=nodes,
                                         lifecycle_events=lifecycle_events)
+        self.admin.add_controls(teraslice_controls(self.cluster))
 
     # ------------------------------------------------------------------ Python controls
     def set_cluster_size(self, nodes: int, slots_per_node: int | None = None) -> None:
@@ -159,51 +159,6 @@ class MockTerasliceServer(ViewsMixin, HTTPMockServer):
         router.add("/<path:anything>", self.not_supported,
                    ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
         router.add("/", self.not_supported, ("POST", "PUT", "DELETE", "PATCH", "OPTIONS"))
-
-    def register_admin_routes(self, router: Router) -> None:
-        """Domain controls for another process: advance, cluster size, add job, force status."""
-        router.add("/_mock/teraslice/advance", self._admin_advance, ("POST",))
-        router.add("/_mock/teraslice/cluster-size", self._admin_cluster_size, ("POST",))
-        router.add("/_mock/teraslice/jobs", self._admin_add_job, ("POST",))
-        router.add("/_mock/teraslice/status", self._admin_force_status, ("POST",))
-
-    def _admin_advance(self, request: Request) -> dict[str, Any]:
-        body = read_json_object(request)
-        try:
-            seconds = float(body.get("seconds", 0))
-            if seconds > MAX_ADVANCE:
-                raise ValueError(f"seconds must be at most {MAX_ADVANCE:.0f} (one year) per call")
-            now = self.advance(seconds)
-        except (TypeError, ValueError) as exc:
-            raise ApiError(400, str(exc), type="bad_request") from None
-        return {"ok": True, "clock": rec.iso(now)}
-
-    def _admin_cluster_size(self, request: Request) -> dict[str, Any]:
-        body = read_json_object(request)
-        try:
-            self.set_cluster_size(int(body["nodes"]), body.get("slots_per_node"))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ApiError(400, f"nodes (>= 1) is required: {exc}", type="bad_request") from None
-        return {"ok": True, "nodes": len(self.cluster.nodes)}
-
-    def _admin_add_job(self, request: Request) -> dict[str, Any]:
-        body = read_json_object(request)
-        start = bool(body.pop("start", True))
-        try:
-            return self.add_job(body, start=start)
-        except ActionError as exc:
-            raise ApiError(exc.status, exc.message, type="bad_request") from None
-
-    def _admin_force_status(self, request: Request) -> dict[str, Any]:
-        body = read_json_object(request)
-        try:
-            status = self.force_status(str(body["ex_id"]), str(body["status"]))
-        except KeyError as exc:
-            raise ApiError(404, f"unknown execution or missing field: {exc}",
-                           type="not_found") from None
-        except StatusError as exc:
-            raise ApiError(exc.status, exc.message, type="invalid_transition") from None
-        return {"ok": True, "status": status}
 
     def not_supported(self, request: Request, anything: str = "") -> Response:
         url = request.path + (f"?{request.query_string.decode('latin-1')}"

@@ -20,7 +20,7 @@ from .engine import TRUNCATE, Engine, _error_type
 from .generation import Reply
 from .metrics import CONTENT_TYPE
 from .protocol import ModelConfig, bad_request
-from .controls import register_vllm_admin
+from .controls import vllm_controls
 
 VLLM_VERSION = "0.33.0"
 GUARDED_PREFIXES = ("/v1", "/v2", "/inference", "/cohere")
@@ -45,6 +45,7 @@ class MockVLLMServer(HTTPMockServer):
         super().__init__(host, port, **kwargs)
         self.engine = Engine(self.model_config, clock=self.clock, seed=self.seed, max_num_seqs=max_num_seqs,
                              ttft=ttft, itl=itl, wait=self._wait, stop=self.stopping)
+        self.admin.add_controls(vllm_controls(self.engine, self.journal))
 
     def _wait(self, seconds: float) -> bool:
         """Sleep on the mock's clock; real sleeps end at once when the mock stops."""
@@ -135,9 +136,6 @@ class MockVLLMServer(HTTPMockServer):
         add("/load", lambda request: {"server_load": self.engine.in_flight})
         add("/metrics", lambda request: Response(self.metrics_text(), content_type=CONTENT_TYPE))
         add("/invocations", self.invocations, methods=["POST"])
-
-    def register_admin_routes(self, router: Router) -> None:
-        register_vllm_admin(self, router)
 
     def _guard(self, handler: Callable[..., Any]) -> Callable[..., Any]:
         """vLLM's --api-key middleware: Bearer token required on /v1 routes when keys are set."""
