@@ -42,7 +42,6 @@ class MockOFDServer(HTTPMockServer):
         router.add(HEALTH_PATH, self.get_health)
         router.add(RESET_PATH, requires_token(self, self.post_reset), methods=["POST"])  # off loopback: token
 
-
     def post_receipt(self, request: Request) -> dict[str, Any]:
         document = read_json_object(request)
         ack, duplicate = self.ledger.submit(document)
@@ -85,7 +84,7 @@ class MockOFDServer(HTTPMockServer):
         parser.add_argument("--fail-status", type=int, default=503, help="status for injected failures")
 
     @classmethod
-    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> MockOFDServer:
+    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> "MockOFDServer":
         mock = cls(**kwargs)
         if getattr(args, "fail_count", 0):
             mock.set_failure_count(args.fail_count, status=args.fail_status, path=RECEIPT_PATH)
@@ -94,4 +93,4 @@ class MockOFDServer(HTTPMockServer):
         return mock
 
 
-__all__ = ["HEALTH_PATH", "RECEIPT_PATH", "RESET_PATH", "MockOFDServer"]
+__all__ = ["MockOFDServer", "RECEIPT_PATH", "HEALTH_PATH", "RESET_PATH"]
