@@ -77,7 +77,8 @@ class ControlRoute:
     """One control: `handler(**path_args, **fields)` returns JSON (None answers `{"ok": true}`).
 
     `schema` is the JSON Schema of the JSON body (POST/PUT/DELETE) or, for GET, of the query
-    string (each property one parameter; values are converted to the declared type first).
+    string (each property one parameter; values are converted to the declared type first); DELETE
+    reads the query string too.
     """
 
     path: str
@@ -114,7 +115,8 @@ class ControlRoute:
 
     @property
     def reads_query(self) -> bool:
-        return self.method in ("GET", "HEAD")
+        """GET, HEAD and DELETE take their input from the query string; the rest from a JSON body."""
+        return self.method in ("GET", "HEAD", "DELETE")
 
     def __call__(self, request: Request, **path_args: Any) -> Any:
         fields = self.parse_query(request) if self.reads_query else self.parse_body(request)

@@ -21,7 +21,7 @@ import requests
 from ..errors import MockStartError
 from ..routing import Router
 from ..http_mock import HTTPMockServer
-from .controls import register_mesh_admin_routes
+from .controls import mesh_controls
 from .edge_breakers import BreakerRegistry
 from .chaos import ChaosController
 from .consul_api import ConsulAPI
@@ -75,12 +75,10 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         self._ids = itertools.count()
         self._topology = threading.RLock()
         self._session = requests.Session()
+        self.admin.add_controls(mesh_controls(self))
 
     def register_routes(self, router: Router) -> None:
         self.register_consul_routes(router)
-
-    def register_admin_routes(self, router: Router) -> None:
-        register_mesh_admin_routes(self, router)
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> MockServiceMesh:

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Request, Response
 from mocktools.errors import ApiError
 from mocktools.routing import Router
 from mocktools.otlp import codec
-from mocktools.otlp.controls import register_otlp_admin_routes
+from mocktools.otlp.controls import otlp_controls
 from mocktools.otlp.codec import SIGNALS, CodecError
 from mocktools.otlp.grpc_servicer import OTLPGrpcReceiver
 from mocktools.otlp.model import LogRecord, MetricPoint, Span, Trace
@@ -57,6 +57,7 @@ class MockOTLPCollector(HTTPMockServer):
         super().__init__(host, port, **kwargs)
         self.max_decompressed_bytes = max_decompressed_bytes
         self.store = TelemetryStore(self.clock, max_items=max_items, max_raw=max_raw_requests)
+        self.admin.add_controls(otlp_controls(self.store))
         if grpc_port == "auto":
             grpc_port = self.default_grpc_port if int(port) == self.default_port else 0
         self.grpc = OTLPGrpcReceiver(self, int(grpc_port)) if grpc_port is not None else None
@@ -65,9 +66,6 @@ class MockOTLPCollector(HTTPMockServer):
     def register_routes(self, router: Router) -> None:
         for signal in SIGNALS.values():
             router.add(signal.path, self._exporter_for(signal.name), methods=["POST"])
-
-    def register_admin_routes(self, router: Router) -> None:
-        register_otlp_admin_routes(self, router)
 
     def _exporter_for(self, signal: str) -> Callable[[Request], Response]:
         def handler(request: Request) -> Response:
