@@ -29,14 +29,12 @@ def _path_and_parameters(rule: str) -> tuple[str, list[dict[str, Any]]]:
 
     def swap(match: re.Match[str]) -> str:
         conv, name = match["conv"] or "default", match["name"]
-        schema: Schema = {"type": "string", "minLength": 1}
+        schema: Schema = {"type": "string"}
         if conv == "int":
             schema = {"type": "integer", "minimum": 0}
         elif conv == "any":
             schema = {"type": "string", "enum": re.findall(r"'([^']*)'|\"([^\"]*)\"|([\w-]+)", match["args"] or "")}
             schema["enum"] = ["".join(parts) for parts in schema["enum"]]
-        elif conv in ("default", "string"):
-            schema["pattern"] = "^[^/]+$"
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
         return "{" + name + "}"
 
