@@ -254,6 +254,12 @@ def describe_error(error: ValidationError) -> tuple[str, str]:
         extra = sorted(k for k in instance if k not in known)
         name = ".".join(filter(None, [where, extra[0] if extra else ""]))
         return name, f"{name}: unknown field; allowed: {known}"
+    if kind in ("anyOf", "oneOf") and error.context:
+        # a branch that fits the value's shape but fails inside it names the deeper field
+        inside = [e for e in error.context
+                  if e.relative_path or e.validator in ("additionalProperties", "required", "minItems", "maxItems")]
+        if inside:
+            return describe_error(max(inside, key=relevance))
     label = where or "body"
     if kind in ("anyOf", "oneOf", "type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum"):
         return where, f"{label}: must be {phrase(schema)}, got {_short(instance)} ({_json_type(instance)})"
