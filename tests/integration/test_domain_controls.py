@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 import requests
@@ -43,8 +44,8 @@ def test_issue17_item1_vllm_timing_out_of_range_is_refused_and_completions_still
 
 @pytest.mark.parametrize("route, body, field", [
     ("/max-num-seqs", '{"n": 1.5}', "n"), ("/max-num-seqs", '{"n": 0}', "n"), ("/health", '{"healthy": "false"}', "healthy"),
-    ("/stream-fault", '{"kind": "error", "status": 99}', "status"), ("/stream-fault", '{"kind": "stall", '
-                                                                    '"stall_seconds": 1e400}', "stall_seconds"),
+    ("/stream-fault", '{"kind": "error", "status": 99}', "status"),
+    ("/stream-fault", '{"kind": "stall", "stall_seconds": 1e400}', "stall_seconds"),
     ("/reply", '{"text": 5}', "text"), ("/reply-table", '{"table": {"a": 1}}', "table.a")])
 def test_vllm_controls_refuse_junk_naming_the_field(route: str, body: str, field: str) -> None:
     with MockVLLMServer() as vllm:
@@ -106,7 +107,7 @@ def test_e6data_controls_refuse_junk_naming_the_field() -> None:
 
 
 def test_mesh_controls_refuse_junk_naming_the_field() -> None:
-    spec = {"services": {"a": {"endpoints": {"/": {}}}}}
+    spec: dict[str, Any] = {"services": {"a": {"endpoints": {"/": {}}}}}
     with MockServiceMesh(spec) as mesh:
         base = f"{mesh.url}/_mock/mesh"
         _bad(f"{base}/services/a/scale", '{"replicas": true}', "replicas")
