@@ -48,7 +48,7 @@ class CallRecord:
         if self._json is _UNPARSED:
             try:
                 self._json = json.loads(self.body) if self.body else None
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse
                 self._json = None
         return self._json
 

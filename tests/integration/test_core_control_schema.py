@@ -198,3 +198,12 @@ def test_grpc_mock_admin_port_has_a_root_page() -> None:
         assert info["name"] == "e6data" and info["docs"].endswith("/_mock/docs")
     finally:
         mock.stop()
+
+
+def test_issue17_item7_a_deep_body_in_the_journal_does_not_break_get_calls() -> None:
+    with MockOFDServer() as ofd:
+        deep = "[" * 990 + "]" * 990
+        assert _raw(f"{ofd.url}/ofd/v1/receipt", deep).status_code == 400
+        calls = requests.get(f"{ofd.url}/_mock/calls", timeout=5)
+        assert calls.status_code == 200 and calls.json()["calls"][0]["body"] == deep
+        assert requests.get(f"{ofd.url}/_mock/control-errors", timeout=5).json()["errors"] == []
