@@ -246,14 +246,5 @@ def install_root_page(mock: Any) -> None:
     mock.fault_exempt_paths = frozenset(mock.fault_exempt_paths | {"/"})
 
 
-__all__ = [
-    "MAX_WAIT",
-    "AdminAPI",
-    "ControlRoute",
-    "ControlRouter",
-    "add_controls",
-    "install_root_page",
-    "requires_token",
-    "root_page",
-    "token_ok",
-]
+__all__ = ["MAX_WAIT", "AdminAPI", "ControlRoute", "ControlRouter", "add_controls", "install_root_page",
+           "requires_token", "root_page", "token_ok"]

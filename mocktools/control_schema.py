@@ -289,21 +289,5 @@ def phrase(schema: Schema) -> str:
             "array": "an array"}.get(str(kind), "valid")
 
 
-__all__ = [
-    "BOOLEAN",
-    "PATH",
-    "RETRY_AFTER",
-    "STATUS",
-    "STRING",
-    "ControlRoute",
-    "Schema",
-    "array",
-    "describe_error",
-    "enum",
-    "field_error",
-    "integer",
-    "nullable",
-    "number",
-    "obj",
-    "parse_json",
-]
+__all__ = ["BOOLEAN", "PATH", "RETRY_AFTER", "STATUS", "STRING", "ControlRoute", "Schema", "array",
+           "describe_error", "enum", "field_error", "integer", "nullable", "number", "obj", "parse_json"]

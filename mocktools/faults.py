@@ -33,29 +33,25 @@ MAX_SEED = 2**63 - 1
 #: an injected HTTP status is a final answer: 1xx are interim responses a client keeps waiting after
 MIN_STATUS, MAX_STATUS = 200, 599
 #: gRPC code names a fault may use (OK is not a failure), with the HTTP status an HTTP mock answers
-GRPC_CODE_HTTP = {
-    "CANCELLED": 499, "UNKNOWN": 500, "INVALID_ARGUMENT": 400, "DEADLINE_EXCEEDED": 504, "NOT_FOUND": 404,
-    "ALREADY_EXISTS": 409, "PERMISSION_DENIED": 403, "RESOURCE_EXHAUSTED": 429, "FAILED_PRECONDITION": 400,
-    "ABORTED": 409, "OUT_OF_RANGE": 400, "UNIMPLEMENTED": 501, "INTERNAL": 500, "UNAVAILABLE": 503,
-    "DATA_LOSS": 500, "UNAUTHENTICATED": 401,
-}
+GRPC_CODE_HTTP = {"CANCELLED": 499, "UNKNOWN": 500, "INVALID_ARGUMENT": 400, "DEADLINE_EXCEEDED": 504,
+                  "NOT_FOUND": 404, "ALREADY_EXISTS": 409, "PERMISSION_DENIED": 403, "RESOURCE_EXHAUSTED": 429,
+                  "FAILED_PRECONDITION": 400, "ABORTED": 409, "OUT_OF_RANGE": 400, "UNIMPLEMENTED": 501,
+                  "INTERNAL": 500, "UNAVAILABLE": 503, "DATA_LOSS": 500, "UNAUTHENTICATED": 401}
 GRPC_CODE_NAMES = tuple(GRPC_CODE_HTTP)
 
 
-class ControlValueError(ValueError):
+class _ControlError(Exception):
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(f"{param}: {message}")
+        self.param = param
+
+
+class ControlValueError(_ControlError, ValueError):
     """A control value out of range or unknown; `param` names the parameter."""
 
-    def __init__(self, param: str, message: str) -> None:
-        super().__init__(f"{param}: {message}")
-        self.param = param
 
-
-class ControlTypeError(TypeError):
+class ControlTypeError(_ControlError, TypeError):
     """A control value of the wrong type; `param` names the parameter."""
-
-    def __init__(self, param: str, message: str) -> None:
-        super().__init__(f"{param}: {message}")
-        self.param = param
 
 
 class GrpcStatusName(str):
@@ -133,16 +129,15 @@ def check_status(param: str, value: Any) -> Any:
     """An HTTP status 200-599, a gRPC code name (`"UNAVAILABLE"`) or a `grpc.StatusCode`."""
     if isinstance(value, Enum) and value.name in GRPC_CODE_HTTP:  # grpc.StatusCode, without importing grpc
         return GrpcStatusName(value.name)
+    wanted = f"must be an HTTP status {MIN_STATUS}-{MAX_STATUS} or a gRPC code name"
     if isinstance(value, str):
         if value.upper() in GRPC_CODE_HTTP:
             return GrpcStatusName(value.upper())
-        raise ControlValueError(param, f"must be an HTTP status {MIN_STATUS}-{MAX_STATUS} or a gRPC code "
-                                       f"name ({', '.join(GRPC_CODE_NAMES)}), {_got(value)}")
+        raise ControlValueError(param, f"{wanted} ({', '.join(GRPC_CODE_NAMES)}), {_got(value)}")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ControlTypeError(param, f"must be an HTTP status {MIN_STATUS}-{MAX_STATUS} or a gRPC code name, "
-                                      f"{_got(value)}")
+        raise ControlTypeError(param, f"{wanted}, {_got(value)}")
     if not MIN_STATUS <= value <= MAX_STATUS:
-        raise ControlValueError(param, f"must be an HTTP status between {MIN_STATUS} and {MAX_STATUS}, got {value}")
+        raise ControlValueError(param, f"{wanted}, got {value}")
     return value
 
 
@@ -421,27 +416,7 @@ class FaultPlan:
             }
 
 
-__all__ = [
-    "CONNECTION_FAULTS",
-    "DISTRIBUTIONS",
-    "GRPC_CODE_NAMES",
-    "MAX_COUNT",
-    "MAX_LATENCY",
-    "MAX_PATH_LENGTH",
-    "MAX_RETRY_AFTER",
-    "MAX_SEED",
-    "MAX_STATUS",
-    "MAX_WINDOW",
-    "MIN_STATUS",
-    "ControlTypeError",
-    "ControlValueError",
-    "FaultDecision",
-    "FaultPlan",
-    "GrpcStatusName",
-    "check_bool",
-    "check_choice",
-    "check_int",
-    "check_number",
-    "check_path",
-    "check_status",
-]
+__all__ = ["CONNECTION_FAULTS", "DISTRIBUTIONS", "GRPC_CODE_NAMES", "MAX_COUNT", "MAX_LATENCY", "MAX_PATH_LENGTH",
+           "MAX_RETRY_AFTER", "MAX_SEED", "MAX_STATUS", "MAX_WINDOW", "MIN_STATUS", "ControlTypeError",
+           "ControlValueError", "FaultDecision", "FaultPlan", "GrpcStatusName", "check_bool", "check_choice",
+           "check_int", "check_number", "check_path", "check_status"]
