@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -207,3 +209,13 @@ def test_issue17_item7_a_deep_body_in_the_journal_does_not_break_get_calls() -> 
         calls = requests.get(f"{ofd.url}/_mock/calls", timeout=5)
         assert calls.status_code == 200 and calls.json()["calls"][0]["body"] == deep
         assert requests.get(f"{ofd.url}/_mock/control-errors", timeout=5).json()["errors"] == []
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs chromium")
+def test_docs_page_renders_in_a_browser_with_no_network() -> None:
+    with MockOFDServer() as ofd:  # all but loopback goes to a dead proxy: no network
+        dom = subprocess.run(["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                              "--proxy-server=127.0.0.1:9", "--dump-dom", f"{ofd.url}/_mock/docs"],
+                             check=False, capture_output=True, text=True, timeout=50).stdout
+        assert dom.count("class=\"op\"") == len(ofd.admin.router.controls)
+        assert "/_mock/faults/failure-count" in dom and "<button" in dom
