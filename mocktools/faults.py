@@ -131,8 +131,8 @@ def check_status(param: str, value: Any) -> Any:
         return GrpcStatusName(value.name)
     wanted = f"must be an HTTP status {MIN_STATUS}-{MAX_STATUS} or a gRPC code name"
     if isinstance(value, str):
-        if value.upper() in GRPC_CODE_HTTP:
-            return GrpcStatusName(value.upper())
+        if value in GRPC_CODE_HTTP:
+            return GrpcStatusName(value)
         raise ControlValueError(param, f"{wanted} ({', '.join(GRPC_CODE_NAMES)}), {_got(value)}")
     if isinstance(value, bool) or not isinstance(value, int):
         raise ControlTypeError(param, f"{wanted}, {_got(value)}")

@@ -219,3 +219,25 @@ def test_docs_page_renders_in_a_browser_with_no_network() -> None:
                              check=False, capture_output=True, text=True, timeout=50).stdout
         assert dom.count("class=\"op\"") == len(ofd.admin.router.controls)
         assert "/_mock/faults/failure-count" in dom and "<button" in dom
+
+
+def test_a_grpc_code_name_set_over_http_fails_grpc_calls_with_that_code() -> None:
+    import grpc
+
+    from mocktools.grpc_mock import GRPCMockServer
+
+    class Echo(GRPCMockServer):
+        def register_services(self, server: grpc.Server) -> None:
+            handler = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
+            server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("t.E", {"E": handler}),))
+
+    with Echo(admin_port=0) as mock:
+        url = f"{mock.admin_url}/_mock/faults/failure-count"
+        assert requests.post(url, json={"n": 1, "status": "DATA_LOSS"}, timeout=5).ok
+        assert mock.faults.describe()["failures"][0]["status"] == "DATA_LOSS"
+        with grpc.insecure_channel(mock.target) as channel:
+            call = channel.unary_unary("/t.E/E")
+            with pytest.raises(grpc.RpcError) as info:
+                call(b"x", timeout=5)
+            assert info.value.code() == grpc.StatusCode.DATA_LOSS
+            assert call(b"x", timeout=5) == b"x"
