@@ -53,8 +53,27 @@ def item_to_dict(item: Any) -> dict[str, Any]:
     return out
 
 
-def _node_to_dict(node: SpanNode) -> dict[str, Any]:
-    return {"span": item_to_dict(node.span), "children": [_node_to_dict(c) for c in node.children]}
+#: the deepest nesting a trace tree is rendered to (JSON encoders refuse ~1000 levels); spans
+#: below it are listed flat in `deeper_spans`, each with its parent_span_id
+MAX_TREE_DEPTH = 200
+
+
+def _tree_to_dicts(roots: list[SpanNode]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The trace as nested dicts (iteratively, so a 3,000-span parent chain is fine) plus the
+    spans below MAX_TREE_DEPTH."""
+    out: list[dict[str, Any]] = []
+    deeper: list[dict[str, Any]] = []
+    stack: list[tuple[SpanNode, list[dict[str, Any]], int]] = [(n, out, 1) for n in reversed(roots)]
+    while stack:
+        node, siblings, depth = stack.pop()
+        if depth > MAX_TREE_DEPTH:
+            deeper.append(item_to_dict(node.span))
+            stack.extend((c, siblings, depth + 1) for c in reversed(node.children))
+            continue
+        entry: dict[str, Any] = {"span": item_to_dict(node.span), "children": []}
+        siblings.append(entry)
+        stack.extend((c, entry["children"], depth + 1) for c in reversed(node.children))
+    return out, deeper
 
 
 def otlp_controls(store: TelemetryStore) -> list[ControlRoute]:
@@ -73,7 +92,8 @@ def otlp_controls(store: TelemetryStore) -> list[ControlRoute]:
             tr = store.get_trace(trace_id)
         except KeyError as exc:
             raise ApiError(404, str(exc.args[0]), type="not_found") from None
-        return {"trace_id": tr.trace_id, "span_count": len(tr), "roots": [_node_to_dict(n) for n in tr.roots]}
+        roots, deeper = _tree_to_dicts(tr.roots)
+        return {"trace_id": tr.trace_id, "span_count": len(tr), "roots": roots, "deeper_spans": deeper}
 
     def wait(signal: str = "traces", n: int = 1, timeout: float = 5.0,
              filters: dict[str, Any] | None = None) -> Any:

@@ -141,3 +141,31 @@ def test_a_control_is_declared_once_and_its_handler_checked_at_declaration() -> 
         _bad(f"{counter.url}/_mock/counter", '{"by": 11}', "by")
         doc = requests.get(f"{counter.url}/_mock/openapi.json", timeout=5).json()
         assert doc["paths"]["/_mock/counter"]["post"]["summary"] == "Add `by` to the counter"
+
+
+def test_issue17_item8_otlp_trace_of_a_3000_span_parent_chain_answers() -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    from mocktools.otlp.samples import new_trace_id, span
+
+    tid, spans, parent = new_trace_id(), [], b""
+    for i in range(3000):
+        item = span(f"s{i}", trace_id=tid, parent=parent, start=1_000 + i)
+        spans.append(item)
+        parent = item.span_id
+    request = ExportTraceServiceRequest()
+    scope = request.resource_spans.add().scope_spans.add()
+    scope.spans.extend(spans)
+    with MockOTLPCollector() as otlp:
+        assert requests.post(f"{otlp.url}/v1/traces", data=request.SerializeToString(),
+                             headers={"Content-Type": "application/x-protobuf"}, timeout=10).status_code == 200
+        tree = requests.get(f"{otlp.url}/_mock/otlp/traces/{tid.hex()}", timeout=10)
+        assert tree.status_code == 200
+        body = tree.json()
+        assert body["span_count"] == 3000 and len(body["deeper_spans"]) == 3000 - 200
+        depth, node = 1, body["roots"][0]
+        while node["children"]:
+            depth, node = depth + 1, node["children"][0]
+        assert depth == 200 and body["deeper_spans"][0]["parent_span_id"] == node["span"]["span_id"]
