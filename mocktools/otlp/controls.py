@@ -78,7 +78,6 @@ def _tree_to_dicts(roots: list[SpanNode]) -> tuple[list[dict[str, Any]], list[di
 
 def otlp_controls(store: TelemetryStore) -> list[ControlRoute]:
     def listing(kind: str) -> Any:
-
         def handler(limit: int = 1000, **filters: Any) -> dict[str, Any]:
             items: list[Any] = list(getattr(store, f"get_{kind}")(**filters))
             selected = items[-limit:] if limit > 0 else []
