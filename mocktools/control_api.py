@@ -239,7 +239,12 @@ def root_page(mock: MockServerBase, request: Request) -> Response:
 
 
 def install_root_page(mock: Any) -> None:
-    """Give an HTTP mock a `GET /` info page unless it routes `/` itself (not faulted: it is a help page)."""
+    """The core's additions to an HTTP mock's public routes, once they are registered: the public
+    rules the mock lists in `token_protected_paths` (test-reset routes) need the control token off
+    loopback, and `GET /` is an info page unless the mock routes `/` itself (never faulted)."""
+    protected: frozenset[str] = getattr(mock, "token_protected_paths", frozenset())
+    if protected:
+        mock.router.wrap(protected, lambda handler: requires_token(mock, handler))
     if any(rule == "/" and "GET" in methods for rule, methods in mock.router.rules()):
         return
     mock.router.add("/", lambda request: root_page(mock, request))

@@ -51,6 +51,9 @@ class MockTerasliceServer(ViewsMixin, HTTPMockServer):
 
     name = "teraslice"
     default_port = 5678
+    #: off loopback the routes that regenerate the simulated cluster need the control token
+    token_protected_paths = frozenset({"/v1/data/refresh", "/data/refresh", "/v1/cluster/state/refresh",
+                                       "/cluster/state/refresh"})
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, jobs: int | None = None,
                  nodes: int | None = None, lifecycle_events: bool = True,

@@ -148,6 +148,17 @@ def test_issue17_item12_ofd_test_reset_needs_the_token_off_loopback() -> None:
         assert requests.post(f"{local.url}/ofd/v1/_test/reset", timeout=5).ok
 
 
+def test_teraslice_data_refresh_needs_the_token_off_loopback() -> None:
+    mock = get_mock_class("teraslice")(host="0.0.0.0", clock=FakeClock(), seed=1)
+    with mock:
+        for path in ("/v1/data/refresh", "/data/refresh", "/v1/cluster/state/refresh"):
+            denied = requests.post(f"{mock.url}{path}", timeout=5)
+            assert denied.status_code == 401 and denied.json()["error"] == 401
+        token = {"Authorization": f"Bearer {mock.admin_token}"}
+        assert requests.post(f"{mock.url}/v1/data/refresh", headers=token, timeout=5).ok
+        assert requests.get(f"{mock.url}/v1/jobs", timeout=5).ok  # the wire API stays open
+
+
 # -- issue 13: the API describes itself ----------------------------------------------------------
 @pytest.mark.parametrize("name", list(CATALOG))
 def test_openapi_document_is_valid_and_lists_what_the_listing_lists(name: str) -> None:
