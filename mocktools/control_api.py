@@ -41,6 +41,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("mocktools.control")
 #: the longest a `/_mock/calls/wait` may park (seconds)
 MAX_WAIT = 60.0
+#: the shared controls' schemas, built once
+_PATH = nullable(PATH)
+_CALLS = obj(limit=integer(0, 100_000, default=100), path=PATH, method=STRING)
+_COUNT = obj(path=PATH)
+_WAIT = obj(n=integer(0, default=1), timeout=number(0.0, MAX_WAIT, default=5.0), path=_PATH)
+_FAILURE_COUNT = obj(["n"], n=integer(), status=STATUS, path=_PATH, retry_after=RETRY_AFTER)
+_PERMANENT = obj(enabled=BOOLEAN, status=STATUS, path=_PATH, retry_after=RETRY_AFTER)
+_RATE_LIMIT = obj(["limit"], limit=nullable(integer()), window=number(0.0, fp.MAX_WINDOW, exclusive_minimum=True),
+                  path=_PATH, retry_after=RETRY_AFTER)
+_LATENCY = obj(seconds=number(), distribution=enum(*fp.DISTRIBUTIONS), low=nullable(number()),
+               high=nullable(number()), mean=nullable(number()), stddev=nullable(number()),
+               seed=nullable(integer(-fp.MAX_SEED, fp.MAX_SEED)), path=_PATH)
+_CONNECTION = obj(["kind"], kind=nullable(enum(*fp.CONNECTION_FAULTS)), count=nullable(integer()), path=_PATH)
 
 
 class ControlRouter(Router):
@@ -122,7 +135,6 @@ def shared_controls(mock: MockServerBase, api: AdminAPI) -> list[ControlRoute]:
 
     from .openapi import docs_page, openapi_document
 
-    path_field = nullable(PATH)
     fault_tag = "faults"
     return [
         ControlRoute("/_mock", "GET", lambda: api.listing(), summary="What this mock is, its state and every "
@@ -132,13 +144,12 @@ def shared_controls(mock: MockServerBase, api: AdminAPI) -> list[ControlRoute]:
         ControlRoute("/_mock/docs", "GET", lambda request: docs_page(mock, api, request.host_url),
                      summary="This control API as a self-contained HTML page", tag="about", pass_request=True),
         ControlRoute("/_mock/state", "GET", mock.describe_state, summary="The domain state", tag="about"),
-        ControlRoute("/_mock/calls", "GET", calls, obj(limit=integer(0, 100_000, default=100), path=PATH,
-                                                       method=STRING),
+        ControlRoute("/_mock/calls", "GET", calls, _CALLS,
                      summary="Recorded calls (the newest `limit`) and the exact count", tag="journal"),
         ControlRoute("/_mock/calls/count", "GET", lambda path=None: {"count": mock.get_call_count(path)},
-                     obj(path=PATH), summary="How many calls were received (to `path`)", tag="journal"),
+                     _COUNT, summary="How many calls were received (to `path`)", tag="journal"),
         ControlRoute("/_mock/calls/wait", "POST", wait,
-                     obj(n=integer(0, default=1), timeout=number(0.0, MAX_WAIT, default=5.0), path=path_field),
+                     _WAIT,
                      summary="Wait until `n` calls (to `path`) were received", responses={408: "timed out"},
                      tag="journal"),
         ControlRoute("/_mock/errors", "GET", lambda: {"errors": [f"{type(e).__name__}: {e}" for e in mock.errors]},
@@ -147,24 +158,20 @@ def shared_controls(mock: MockServerBase, api: AdminAPI) -> list[ControlRoute]:
                      summary="Exceptions raised by control routes (never kept for check())", tag="journal"),
         ControlRoute("/_mock/faults", "GET", mock.faults.describe, summary="The active fault rules", tag=fault_tag),
         ControlRoute("/_mock/faults/failure-count", "POST", faults_after(mock.set_failure_count),
-                     obj(["n"], n=integer(), status=STATUS, path=path_field, retry_after=RETRY_AFTER),
+                     _FAILURE_COUNT,
                      summary="The next `n` calls fail with `status`", tag=fault_tag),
         ControlRoute("/_mock/faults/permanent-failure", "POST", faults_after(mock.set_permanent_failure),
-                     obj(enabled=BOOLEAN, status=STATUS, path=path_field, retry_after=RETRY_AFTER),
+                     _PERMANENT,
                      summary="Every call fails until disabled", tag=fault_tag),
         ControlRoute("/_mock/faults/rate-limit", "POST", faults_after(mock.set_rate_limit),
-                     obj(["limit"], limit=nullable(integer()), window=number(0.0, fp.MAX_WINDOW, exclusive_minimum=True),
-                         path=path_field, retry_after=RETRY_AFTER),
+                     _RATE_LIMIT,
                      summary="`limit` calls per `window` seconds, then 429 with Retry-After (null: no limit)",
                      tag=fault_tag),
         ControlRoute("/_mock/faults/latency", "POST", faults_after(mock.set_latency),
-                     obj(seconds=number(), distribution=enum(*fp.DISTRIBUTIONS), low=nullable(number()),
-                         high=nullable(number()), mean=nullable(number()), stddev=nullable(number()),
-                         seed=nullable(integer(-fp.MAX_SEED, fp.MAX_SEED)), path=path_field),
+                     _LATENCY,
                      summary="Delay calls: fixed, or seeded uniform/normal/exponential", tag=fault_tag),
         ControlRoute("/_mock/faults/connection", "POST", faults_after(mock.set_connection_fault),
-                     obj(["kind"], kind=nullable(enum(*fp.CONNECTION_FAULTS)), count=nullable(integer()),
-                         path=path_field),
+                     _CONNECTION,
                      summary="Answer calls with a network fault (reset, close, garbage); null clears", tag=fault_tag),
         ControlRoute("/_mock/faults/success", "POST", faults_after(mock.set_success),
                      summary="Clear every fault", tag=fault_tag),

@@ -24,6 +24,7 @@ from .errors import ApiError
 
 Schema = dict[str, Any]
 _RULE_ARGS = re.compile(r"<(?:[^>:]+:)?(\w+)>")
+_CHECKED: set[tuple[Any, ...]] = set()
 
 # -- schema building blocks (also used by every package's controls.py) -------------------------
 STRING: Schema = {"type": "string", "maxLength": 100_000}
@@ -96,22 +97,26 @@ class ControlRoute:
         self.method = self.method.upper()
         if self.schema is None:
             self.schema = obj()
-        self._validator = _VALIDATOR(self.schema)
+        self._validator: Any = None  # compiled on first use: a mock builds dozens of routes it may never call
         self._check_handler()
 
     def _check_handler(self) -> None:
         """Fail at declaration, not at the first request, when the handler cannot take the fields."""
-        try:
-            params = inspect.signature(self.handler).parameters
-        except (TypeError, ValueError):  # a builtin without a signature: trust it
+        func = getattr(self.handler, "__func__", self.handler)
+        key = (getattr(func, "__code__", None), self.path, self.pass_request,
+               tuple((self.schema or {}).get("properties", {})))
+        if key[0] is not None and key in _CHECKED:  # the same control of another mock instance
             return
-        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        accepted = _parameters(self.handler)
+        if accepted is None:
             return
         wanted = set((self.schema or {}).get("properties", {})) | set(_RULE_ARGS.findall(self.path))
         wanted |= {"request"} if self.pass_request else set()
-        missing = sorted(wanted - set(params))
+        missing = sorted(wanted - accepted)
         if missing:
             raise TypeError(f"control {self.method} {self.path}: handler {self.handler!r} takes no {missing}")
+        if key[0] is not None and len(_CHECKED) < 10_000:
+            _CHECKED.add(key)
 
     @property
     def reads_query(self) -> bool:
@@ -152,10 +157,30 @@ class ControlRoute:
         return out
 
     def validate(self, fields: Any) -> None:
+        if self._validator is None:
+            self._validator = _VALIDATOR(self.schema)
         errors = list(self._validator.iter_errors(fields))
         if errors:  # the most relevant error at the shallowest place, without descending into anyOf
             name, message = describe_error(max(errors, key=relevance))
             raise field_error(name, message)
+
+
+def _parameters(handler: Callable[..., Any]) -> set[str] | None:
+    """The keyword names `handler` takes (None: any). Read from the code object, which is far
+    cheaper than inspect.signature and the same for every mock instance."""
+    func = getattr(handler, "__func__", handler)
+    code = getattr(func, "__code__", None)
+    if code is None:
+        try:
+            params = inspect.signature(handler).parameters
+        except (TypeError, ValueError):  # a builtin without a signature: trust it
+            return None
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return None
+        return set(params)
+    if code.co_flags & inspect.CO_VARKEYWORDS:
+        return None
+    return set(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
 
 
 def field_error(name: str, message: str) -> ApiError:
