@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("mocktools.control")
 #: the longest a `/_mock/calls/wait` may park (seconds)
 MAX_WAIT = 60.0
+#: the largest control body (a reply table or a query result can be big; a gigabyte is not)
+MAX_CONTROL_BODY = 16 * 1024 * 1024
 #: the shared controls' schemas, built once
 _PATH = nullable(PATH)
 _CALLS = obj(limit=integer(0, 100_000, default=100), path=PATH, method=STRING)
@@ -209,6 +211,7 @@ class AdminAPI:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
+        request.max_content_length = MAX_CONTROL_BODY
         response: Response
         if not token_ok(self.mock, request) and request.path != "/":
             response = json_response({"error": {"code": 401, "type": "unauthorized",

@@ -252,3 +252,10 @@ def test_a_grpc_code_name_set_over_http_fails_grpc_calls_with_that_code() -> Non
                 call(b"x", timeout=5)
             assert info.value.code() == grpc.StatusCode.DATA_LOSS
             assert call(b"x", timeout=5) == b"x"
+
+
+def test_an_oversized_control_body_is_refused_with_413() -> None:
+    with MockOFDServer() as ofd:
+        big = '{"n": 1, "path": "' + "x" * (17 * 1024 * 1024) + '"}'
+        assert _raw(f"{ofd.url}/_mock/faults/failure-count", big).status_code == 413
+        assert requests.get(f"{ofd.url}/_mock", timeout=5).ok
