@@ -41,6 +41,7 @@ def _main_parser() -> argparse.ArgumentParser:
     _common(up)
     up.add_argument("--only", default="", help="comma-separated mock names (default: all)")
     sub.add_parser("serve", help="serve one mock (see `mocktools serve NAME --help`)", add_help=False)
+    sub.add_parser("record", help="record an upstream into a cassette (see `mocktools record --help`)", add_help=False)
     return parser
 
 
@@ -126,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv and argv[0] == "serve":
             return _serve(argv[1:])
+        if argv and argv[0] == "record":
+            from .record.cli import record_main
+
+            return record_main(argv[1:])
         args = _main_parser().parse_args(argv)
         if args.command == "list":
             for entry in CATALOG.values():

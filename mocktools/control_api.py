@@ -31,6 +31,7 @@ from .control_schema import (
     nullable,
     number,
     obj,
+    read_body,
 )
 from .errors import ApiError
 from .routing import Router, json_response, to_response
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("mocktools.control")
 #: the longest a `/_mock/calls/wait` may park (seconds)
 MAX_WAIT = 60.0
+#: the old name of read_body (doubles/admin.py reads its bodies with it until its routes are declared)
+_optional_json = read_body
 #: the largest control body (a reply table or a query result can be big; a gigabyte is not)
 MAX_CONTROL_BODY = 16 * 1024 * 1024
 #: the shared controls' schemas, built once
@@ -255,6 +258,8 @@ def install_root_page(mock: Any) -> None:
     protected: frozenset[str] = getattr(mock, "token_protected_paths", frozenset())
     if protected:
         mock.router.wrap(protected, lambda handler: requires_token(mock, handler))
+    if getattr(mock, "strict_unanswered", False):  # MockHTTPServer: `/` is the user's app's or stubs'
+        return
     if any(rule == "/" and "GET" in methods for rule, methods in mock.router.rules()):
         return
     mock.router.add("/", lambda request: root_page(mock, request))

@@ -136,17 +136,7 @@ class ControlRoute:
 
     # -- input -----------------------------------------------------------------------------------
     def parse_body(self, request: Request) -> dict[str, Any]:
-        data = request.get_data(cache=True)
-        if not data.strip():
-            return {}
-        mimetype = request.mimetype
-        if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
-            raise ApiError(415, f"Content-Type must be application/json, got {mimetype!r}",
-                           type="unsupported_media_type")
-        body = parse_json(data)
-        if not isinstance(body, dict):
-            raise ApiError(422, f"control body must be a JSON object, got {_json_type(body)}", type="invalid_body")
-        return body
+        return read_body(request)
 
     def parse_query(self, request: Request) -> dict[str, Any]:
         properties = (self.schema or {}).get("properties", {})
@@ -181,6 +171,21 @@ def _parameters(handler: Callable[..., Any]) -> set[str] | None:
     if code.co_flags & inspect.CO_VARKEYWORDS:
         return None
     return set(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+
+
+def read_body(request: Request) -> dict[str, Any]:
+    """A control's JSON object body ({} when empty): 415 for another content type, 400 for bad
+    JSON or a non-finite number (naming the field), 422 for a JSON value that is not an object."""
+    data = request.get_data(cache=True)
+    if not data.strip():
+        return {}
+    mimetype = request.mimetype
+    if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise ApiError(415, f"Content-Type must be application/json, got {mimetype!r}", type="unsupported_media_type")
+    body = parse_json(data)
+    if not isinstance(body, dict):
+        raise ApiError(422, f"control body must be a JSON object, got {_json_type(body)}", type="invalid_body")
+    return body
 
 
 def field_error(name: str, message: str) -> ApiError:
@@ -315,4 +320,4 @@ def phrase(schema: Schema) -> str:
 
 
 __all__ = ["BOOLEAN", "PATH", "RETRY_AFTER", "STATUS", "STRING", "ControlRoute", "Schema", "array",
-           "describe_error", "enum", "field_error", "integer", "nullable", "number", "obj", "parse_json"]
+           "describe_error", "enum", "field_error", "integer", "nullable", "number", "obj", "parse_json", "read_body"]

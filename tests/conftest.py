@@ -20,4 +20,4 @@ def thread_baseline() -> int:
 
 # The plugin is loaded here, not through its pytest11 entry point (disabled in setup.cfg), so that
 # coverage is already measuring when mocktools is first imported.
-pytest_plugins = ["mocktools.pytest_plugin"]
+pytest_plugins = ["mocktools.pytest_plugin", "mocktools.visual.pytest_report"]

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Iterable, Pattern, Sequence
+from collections.abc import Iterable, Sequence
+from re import Pattern
+from typing import Any
 
 import grpc
 
+from mocktools.clock import Clock
 from mocktools.grpc_mock import GRPCMockServer
 
-from .controls import e6data_controls
 from .catalog import ResultSet
 from .columns import ColumnSpec
+from .controls import e6data_controls
 from .engine import E6DataEngine, QueryRecord
-from .servicer import add_to_server
 from .strategy import StrategyEvent
+from .wire import add_to_server
 
 
 class MockE6DataServer(GRPCMockServer):
@@ -27,6 +30,7 @@ class MockE6DataServer(GRPCMockServer):
 
     name = "e6data"
     default_port = 50051
+    protocol = "e6data engine over gRPC"
     # The connector pings every 30 s even when idle; without this policy the server answers
     # GOAWAY "too_many_pings" after ~90 s idle and the client has to reconnect.
     grpc_options = (("grpc.keepalive_permit_without_calls", 1),
@@ -36,8 +40,11 @@ class MockE6DataServer(GRPCMockServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, strategy_interval: float | None = 120.0,
                  drain_timeout: float = 60.0, initial_strategy: str = "blue", session_ttl: float | None = 3600.0,
                  batch_size: int = 1000, credentials: dict[str, str] | None = None,
-                 enforce_strategy: bool = True, **kwargs: Any) -> None:
-        super().__init__(host, port, **kwargs)
+                 enforce_strategy: bool = True, clock: Clock | None = None, seed: int | None = None,
+                 journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
+                 max_workers: int = 16, admin_port: int | None = None) -> None:
+        super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
+                         verbose=verbose, max_workers=max_workers, admin_port=admin_port)
         self.engine = E6DataEngine(
             self.clock, seed=self.seed or 0, strategy_interval=strategy_interval, drain_timeout=drain_timeout,
             initial_strategy=initial_strategy, session_ttl=session_ttl, batch_size=batch_size,
@@ -138,7 +145,7 @@ class MockE6DataServer(GRPCMockServer):
         parser.add_argument("--session-ttl", type=float, default=3600.0, help="idle seconds before a session expires")
 
     @classmethod
-    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> "MockE6DataServer":
+    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> MockE6DataServer:
         return cls(strategy_interval=getattr(args, "strategy_interval", 120.0) or None,
                    initial_strategy=getattr(args, "initial_strategy", "blue"),
                    drain_timeout=getattr(args, "drain_timeout", 60.0),

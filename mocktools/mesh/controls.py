@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 from ..control_schema import (
     BOOLEAN,
@@ -19,6 +19,7 @@ from ..control_schema import (
     obj,
 )
 from ..errors import ApiError
+from ..visual.routes import graph_svg_response
 from .chaos import KINDS
 from .discovery_records import STATUSES
 from .otlp_export import OTLPExportError
@@ -26,7 +27,7 @@ from .otlp_export import OTLPExportError
 if TYPE_CHECKING:
     from .mock import MockServiceMesh
 
-GRAPH_FORMATS = ("json", "dot", "mermaid")
+GRAPH_FORMATS = ("json", "dot", "mermaid", "svg")
 MAX_REPLICAS = 64
 _SECONDS = number(0.0, 86_400.0)
 #: one breaker's settings (BreakerConfig): the domain checks the finer rules
@@ -50,11 +51,13 @@ SCENARIO = obj(["kind"], additional=True, kind=enum(*KINDS), service=STRING, edg
 
 
 def mesh_controls(mesh: MockServiceMesh) -> list[ControlRoute]:
-    def graph(format: str = "json") -> Any:
+    def graph(request: Request, format: str = "json", trace_id: str | None = None) -> Any:
         if format == "dot":
             return Response(mesh.graph.to_dot(mesh.spec.name), mimetype="text/vnd.graphviz")
         if format == "mermaid":
             return Response(mesh.graph.to_mermaid(), mimetype="text/plain")
+        if format == "svg":  # trace_id: that trace's path drawn over the graph
+            return graph_svg_response(mesh, request)
         return mesh.graph.to_dict()
 
     def trace(trace_id: str) -> Any:
@@ -153,8 +156,10 @@ def mesh_controls(mesh: MockServiceMesh) -> list[ControlRoute]:
         ControlRoute("/_mock/mesh/chaos", "DELETE", clear_chaos, obj(id=STRING),
                      summary="End one scenario (`id`) or all", responses={404: "no such scenario"}, tag=t),
         ControlRoute("/_mock/mesh/chaos/report", "GET", mesh.chaos.report, summary="What chaos did", tag=t),
-        ControlRoute("/_mock/mesh/graph", "GET", graph, obj(format=enum(*GRAPH_FORMATS, default="json")),
-                     summary="The dependency graph as JSON, Graphviz dot or Mermaid", tag=t),
+        ControlRoute("/_mock/mesh/graph", "GET", graph, obj(format=enum(*GRAPH_FORMATS, default="json"),
+                                                            trace_id=STRING),
+                     summary="The dependency graph as JSON, Graphviz dot, Mermaid or SVG (with a trace's path)",
+                     responses={404: "no spans for that trace"}, tag=t, pass_request=True),
         ControlRoute("/_mock/mesh/traces", "GET", lambda: {"trace_ids": mesh.spans.trace_ids()},
                      summary="Recorded trace ids", tag=t),
         ControlRoute("/_mock/mesh/traces/<trace_id>", "GET", trace, summary="One trace: spans, tree, completeness",

@@ -18,7 +18,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationSc
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from .spans import Span
+from .spans import MeshSpan
+from mocktools.errors import WireError
 
 __all__ = ["spans_to_request", "export_spans", "OTLPExportError"]
 
@@ -27,12 +28,20 @@ _KIND = {"server": trace_pb2.Span.SPAN_KIND_SERVER, "client": trace_pb2.Span.SPA
          "producer": trace_pb2.Span.SPAN_KIND_PRODUCER, "internal": trace_pb2.Span.SPAN_KIND_INTERNAL}
 
 
-class OTLPExportError(RuntimeError):
-    """The collector refused or could not be reached; ``status`` is the HTTP status or 0."""
+class OTLPExportError(WireError, RuntimeError):
+    """The collector refused or could not be reached; ``status`` is its HTTP status or 0.
+
+    On the mesh's control API it answers 502 `export_failed` (a bad gateway, whatever the
+    collector said)."""
+
+    type = "export_failed"
 
     def __init__(self, message: str, status: int = 0):
-        self.status = status
-        super().__init__(message)
+        super().__init__(message, status=status)
+
+    @property
+    def wire_status(self) -> int:
+        return 502
 
 
 def _value(v: Any) -> AnyValue:
@@ -53,7 +62,7 @@ def _nanos(seconds: float) -> int:
     return int(round(seconds * 1e9))
 
 
-def _span(s: Span) -> trace_pb2.Span:
+def _span(s: MeshSpan) -> trace_pb2.Span:
     attrs = {"mesh.service": s.service, "mesh.instance": s.instance, "mesh.endpoint": s.endpoint}
     if s.status_code:
         attrs["http.response.status_code"] = s.status_code
@@ -74,9 +83,9 @@ def _span(s: Span) -> trace_pb2.Span:
     )
 
 
-def spans_to_request(spans: Iterable[Span]) -> ExportTraceServiceRequest:
+def spans_to_request(spans: Iterable[MeshSpan]) -> ExportTraceServiceRequest:
     """Group spans by (service, instance) into ResourceSpans."""
-    groups: dict[tuple[str, str], list[Span]] = {}
+    groups: dict[tuple[str, str], list[MeshSpan]] = {}
     for s in spans:
         groups.setdefault((s.service, s.instance), []).append(s)
     req = ExportTraceServiceRequest()
@@ -95,7 +104,7 @@ def traces_url(endpoint: str) -> str:
     return endpoint if endpoint.endswith("/v1/traces") else endpoint + "/v1/traces"
 
 
-def export_spans(spans: Iterable[Span], endpoint: str, *, timeout: float = 10.0,
+def export_spans(spans: Iterable[MeshSpan], endpoint: str, *, timeout: float = 10.0,
                  headers: dict[str, str] | None = None, session: requests.Session | None = None) -> int:
     """POST the spans as one protobuf ExportTraceServiceRequest; return how many were sent.
 

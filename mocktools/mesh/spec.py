@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from mocktools.errors import WireError
 
 __all__ = ["CallSpec", "EndpointSpec", "ServiceSpec", "MeshSpec", "SpecError", "CALL_MODES", "parse_call"]
 
@@ -37,8 +38,10 @@ _PATH = re.compile(r"/[A-Za-z0-9_.~\-/]*\Z")
 _MAX_INSTANCES = 64
 
 
-class SpecError(ValueError):
+class SpecError(WireError, ValueError):
     """A mesh declaration that cannot run; ``errors`` lists every problem found."""
+
+    type = "invalid_spec"
 
     def __init__(self, errors: list[str]):
         self.errors = list(errors)

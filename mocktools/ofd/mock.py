@@ -2,21 +2,17 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from werkzeug.wrappers import Request
-
+from ..clock import Clock
 from ..http_mock import HTTPMockServer
-from ..routing import Router, read_json_object
 from .controls import ofd_controls
 from .ledger import Acknowledgement, ReceiptLedger
-
-RECEIPT_PATH = "/ofd/v1/receipt"
-HEALTH_PATH = "/ofd/v1/health"
-RESET_PATH = "/ofd/v1/_test/reset"
+from .wire import HEALTH_PATH, RECEIPT_PATH, RESET_PATH, OFDWire
 
 
-class MockOFDServer(HTTPMockServer):
+class MockOFDServer(OFDWire, HTTPMockServer):
     """Accepts fiscal documents at POST /ofd/v1/receipt and acknowledges each exactly once.
 
     `get_call_count()` counts receipt submissions (the OFD's API calls); pass `path=None` to
@@ -25,36 +21,22 @@ class MockOFDServer(HTTPMockServer):
 
     name = "ofd"
     default_port = 9000
+    protocol = "HTTP/JSON fiscal data operator"
     max_body_bytes: ClassVar[int] = 1024 * 1024
     fault_exempt_paths = frozenset({HEALTH_PATH, RESET_PATH})
     #: off loopback the test-reset route needs the control token, like /_mock/ (issue 17 item 12)
     token_protected_paths = frozenset({RESET_PATH})
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> None:
-        id_fields = kwargs.pop("id_fields", None)
-        super().__init__(host, port, **kwargs)
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, clock: Clock | None = None, seed: int | None = None,
+                 journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
+                 max_body_bytes: int | None = None,
+                 id_fields: Sequence[str] | None = None) -> None:
+        super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
+                         verbose=verbose, max_body_bytes=max_body_bytes)
         self.ledger = ReceiptLedger(self.clock, self.seed, *(() if id_fields is None else (id_fields,)))
         self._started_at = self.clock.time()
         self.admin.add_controls(ofd_controls(self.ledger))
 
-    # -- wire --------------------------------------------------------------------------------
-    def register_routes(self, router: Router) -> None:
-        router.add(RECEIPT_PATH, self.post_receipt, methods=["POST"])
-        router.add(HEALTH_PATH, self.get_health)
-        router.add(RESET_PATH, self.post_reset, methods=["POST"])
-
-    def post_receipt(self, request: Request) -> dict[str, Any]:
-        document = read_json_object(request)
-        ack, duplicate = self.ledger.submit(document)
-        return {"status": "accepted", **ack.to_dict(), "duplicate": duplicate}
-
-    def get_health(self, request: Request) -> dict[str, Any]:
-        return {"status": "ok", "mode": self.faults.mode(), **self.describe_state(),
-                "call_count": self.get_call_count(), "uptime_s": round(self.clock.time() - self._started_at, 3)}
-
-    def post_reset(self, request: Request) -> dict[str, Any]:
-        self.reset()
-        return {"status": "reset"}
 
     # -- domain controls ---------------------------------------------------------------------
     def get_received_receipts(self) -> list[dict[str, Any]]:
@@ -85,7 +67,7 @@ class MockOFDServer(HTTPMockServer):
         parser.add_argument("--fail-status", type=int, default=503, help="status for injected failures")
 
     @classmethod
-    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> "MockOFDServer":
+    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> MockOFDServer:
         mock = cls(**kwargs)
         if getattr(args, "fail_count", 0):
             mock.set_failure_count(args.fail_count, status=args.fail_status, path=RECEIPT_PATH)
@@ -94,4 +76,4 @@ class MockOFDServer(HTTPMockServer):
         return mock
 
 
-__all__ = ["MockOFDServer", "RECEIPT_PATH", "HEALTH_PATH", "RESET_PATH"]
+__all__ = ["HEALTH_PATH", "RECEIPT_PATH", "RESET_PATH", "MockOFDServer"]

@@ -11,6 +11,8 @@ import fnmatch
 import re
 from typing import Any, Callable, Iterable, TypeVar
 
+from mocktools.errors import WireError
+
 T = TypeVar("T")
 Predicate = Callable[[dict[str, Any]], bool]
 MAX_RESULT_WINDOW = 10_000
@@ -19,7 +21,7 @@ _TOKEN = re.compile(r'\s*(?:(\()|(\))|(AND\b|&&)|(OR\b|\|\|)|(NOT\b|!)|'
                     r'([^\s()"]+:"(?:[^"\\]|\\.)*")|("(?:[^"\\]|\\.)*")|([^\s()"][^\s()]*))')
 
 
-class QueryError(ValueError):
+class QueryError(WireError, ValueError):
     """A query, sort or paging option Elasticsearch would refuse (HTTP 400)."""
 
 

@@ -33,7 +33,7 @@ def vllm_controls(engine: Engine, journal: Journal) -> list[ControlRoute]:
     def requests() -> dict[str, Any]:
         return {"requests": [c.meta for c in journal.calls() if c.meta]}
 
-    seconds = nullable(number(description="seconds on the mock's clock"))
+    seconds = nullable(number(title="a number of seconds from 0 to 3600", description="seconds on the mock's clock"))
     return [
         ControlRoute("/_mock/vllm/reply", "POST", engine.script.set_reply, obj(["text"], text=nullable(STRING)),
                      summary="Answer every request with `text` (null: back to generated text)", tag="vllm"),
