@@ -15,6 +15,7 @@ import random
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import Enum
 from fnmatch import fnmatchcase
 from typing import Any
@@ -84,9 +85,12 @@ def check_int(param: str, value: Any, *, minimum: int = 0, maximum: int = MAX_CO
 
 def check_number(param: str, value: Any, *, minimum: float = 0.0, maximum: float,
                  exclusive_minimum: bool = False, optional: bool = False) -> Any:
-    """A finite int or float (not a bool) within bounds, as a float; None when `optional`."""
+    """A finite int or float (not a bool; a timedelta counts as its seconds) within bounds, as a
+    float; None when `optional`."""
     if value is None and optional:
         return None
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ControlTypeError(param, f"must be a number, {_got(value)}")
     number = float(value)
@@ -246,7 +250,7 @@ class FaultPlan:
 
     # -- configuration -------------------------------------------------------------------
     def set_failure_count(self, n: int, status: Any = 503, path: str | None = None,
-                          retry_after: float | None = None) -> None:
+                          retry_after: float | timedelta | None = None) -> None:
         """The next `n` calls (to `path`) fail with `status`, then calls succeed again."""
         n = check_int("n", n)
         status, path, retry_after = check_status("status", status), check_path("path", path), _retry_after(retry_after)
@@ -256,7 +260,7 @@ class FaultPlan:
                 _place(self._failures, _Failure(path, n, status, retry_after))
 
     def set_permanent_failure(self, enabled: bool = True, status: Any = 503, path: str | None = None,
-                              retry_after: float | None = None) -> None:
+                              retry_after: float | timedelta | None = None) -> None:
         """Every call (to `path`) fails until disabled; disabling with no path clears all of them."""
         enabled = check_bool("enabled", enabled)
         status, path, retry_after = check_status("status", status), check_path("path", path), _retry_after(retry_after)
@@ -266,8 +270,8 @@ class FaultPlan:
             if enabled:
                 _place(self._failures, _Failure(path, None, status, retry_after))
 
-    def set_rate_limit(self, limit: int | None, window: float = 1.0, path: str | None = None,
-                       retry_after: float | None = None) -> None:
+    def set_rate_limit(self, limit: int | None, window: float | timedelta = 1.0, path: str | None = None,
+                       retry_after: float | timedelta | None = None) -> None:
         """Allow `limit` calls per `window` seconds (on the clock); beyond that answer 429 + Retry-After.
 
         `limit=None` removes the limit for `path`.
@@ -280,7 +284,7 @@ class FaultPlan:
             if limit is not None:
                 _place(self._rate_limits, _RateLimit(path, limit, window, retry_after))
 
-    def set_latency(self, seconds: float = 0.0, *, distribution: str = "fixed",
+    def set_latency(self, seconds: float | timedelta = 0.0, *, distribution: str = "fixed",
                     low: float | None = None, high: float | None = None, mean: float | None = None,
                     stddev: float | None = None, seed: int | None = None, path: str | None = None) -> None:
         """Delay calls: a fixed delay, or seeded `uniform(low, high)`, `normal(mean, stddev)`,
