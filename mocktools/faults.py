@@ -277,40 +277,41 @@ class FaultPlan:
         `limit=None` removes the limit for `path`.
         """
         limit = check_int("limit", limit, optional=True)
-        window = check_number("window", window, maximum=MAX_WINDOW, exclusive_minimum=True)
-        path, retry_after = check_path("path", path), _retry_after(retry_after)
+        window_s: float = check_number("window", window, maximum=MAX_WINDOW, exclusive_minimum=True)
+        path, retry_after_s = check_path("path", path), _retry_after(retry_after)
         with self._lock:
             self._rate_limits = [r for r in self._rate_limits if r.path != path]
             if limit is not None:
-                _place(self._rate_limits, _RateLimit(path, limit, window, retry_after))
+                _place(self._rate_limits, _RateLimit(path, limit, window_s, retry_after_s))
 
     def set_latency(self, seconds: float | timedelta = 0.0, *, distribution: str = "fixed",
-                    low: float | None = None, high: float | None = None, mean: float | None = None,
-                    stddev: float | None = None, seed: int | None = None, path: str | None = None) -> None:
+                    low: float | timedelta | None = None, high: float | timedelta | None = None,
+                    mean: float | timedelta | None = None, stddev: float | timedelta | None = None,
+                    seed: int | None = None, path: str | None = None) -> None:
         """Delay calls: a fixed delay, or seeded `uniform(low, high)`, `normal(mean, stddev)`,
         `exponential(mean)`, each at most MAX_LATENCY. `set_latency(0)` removes the delay for `path`."""
-        seconds = check_number("seconds", seconds, maximum=MAX_LATENCY)
+        secs: float = check_number("seconds", seconds, maximum=MAX_LATENCY)
         distribution = check_choice("distribution", distribution, DISTRIBUTIONS)
-        low, high, mean, stddev = (check_number(name, value, maximum=MAX_LATENCY, optional=True) for name, value in
+        lo_s, hi_s, mean_s, sd_s = (check_number(name, value, maximum=MAX_LATENCY, optional=True) for name, value in
                                    (("low", low), ("high", high), ("mean", mean), ("stddev", stddev)))
         seed = check_int("seed", seed, minimum=-MAX_SEED, maximum=MAX_SEED, optional=True)
         path = check_path("path", path)
         params: dict[str, float]
         if distribution == "fixed":
-            params = {"seconds": seconds}
+            params = {"seconds": secs}
         elif distribution == "uniform":
-            lo, hi = (low if low is not None else 0.0), (high if high is not None else seconds)
+            lo, hi = (lo_s if lo_s is not None else 0.0), (hi_s if hi_s is not None else secs)
             if lo > hi:
                 raise ControlValueError("low", f"uniform latency needs low <= high, got low={lo:g} high={hi:g}")
             params = {"low": lo, "high": hi}
         elif distribution == "normal":
-            params = {"mean": mean if mean is not None else seconds, "stddev": stddev or 0.0}
+            params = {"mean": mean_s if mean_s is not None else secs, "stddev": sd_s or 0.0}
         else:
-            params = {"mean": mean if mean is not None else seconds}
+            params = {"mean": mean_s if mean_s is not None else secs}
         rng = random.Random(seed if seed is not None else self.seed)
         with self._lock:
             self._latencies = [rule for rule in self._latencies if rule.path != path]
-            if distribution != "fixed" or seconds > 0:
+            if distribution != "fixed" or secs > 0:
                 _place(self._latencies, _Latency(path, distribution, params, rng))
 
     def set_connection_fault(self, kind: str | None, count: int | None = None, path: str | None = None) -> None:
