@@ -177,6 +177,8 @@ def test_openapi_document_is_valid_and_lists_what_the_listing_lists(name: str) -
         assert {("POST", "/_mock/faults/failure-count"), ("GET", "/_mock/openapi.json")} <= documented
         body = doc["paths"]["/_mock/faults/failure-count"]["post"]["requestBody"]["content"]["application/json"]
         assert body["schema"]["required"] == ["n"] and body["schema"]["additionalProperties"] is False
+        page = requests.get(f"{base}/_mock/docs", timeout=5)
+        assert page.status_code == 200 and page.text.count("class='op'") == len(documented)
     finally:
         mock.stop()
 
