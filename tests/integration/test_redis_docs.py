@@ -16,4 +16,4 @@ def test_docs_have_examples():
 
 @pytest.mark.parametrize("name, index, code", BLOCKS, ids=lambda v: str(v)[:24])
 def test_doc_example_runs(name, index, code):
-    exec(compile(code, f"docs/{name}[{index}]", "exec"), {"__name__": "docs_example"})  # noqa: S102 - the docs are ours  # noqa: S102 - the docs are ours
+    exec(compile(code, f"docs/{name}[{index}]", "exec"), {"__name__": "docs_example"})  # noqa: S102 - the docs are ours
