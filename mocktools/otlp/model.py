@@ -8,7 +8,6 @@ instrumentation scope it arrived with, so a filter by service name needs no extr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.proto.common.v1 import common_pb2
@@ -225,10 +224,6 @@ class SpanNode:
         return out
 
 
-#: nesting of one rendered subtree; deeper spans continue in `Trace.render()`'s "continued" list
-RENDER_DEPTH = 64
-
-
 @dataclass(slots=True)
 class Trace:
     """All spans of one trace id as a parent/child tree.
@@ -265,34 +260,6 @@ class Trace:
         for node in self.roots:
             out.extend(node.walk())
         return out
-
-    def render(self, item: Callable[[Span], dict[str, Any]], max_depth: int = RENDER_DEPTH) -> dict[str, Any]:
-        """A JSON-ready tree: {"roots": [{"span": .., "children": [..]}], "continued": [..]}.
-
-        Built without recursion, and never nested deeper than `max_depth` spans: the children of
-        a span at that depth are cut (`"continued": true` on it) and rendered as subtrees of
-        their own in "continued" (each span keeps its parent_span_id), so a 3,000-span parent
-        chain still renders and serializes.
-        """
-        out_roots: list[dict[str, Any]] = []
-        continued: list[dict[str, Any]] = []
-        pending: list[tuple[SpanNode, list[dict[str, Any]]]] = [(n, out_roots) for n in reversed(self.roots)]
-        while pending:
-            top, target = pending.pop()
-            rendered = {"span": item(top.span), "children": []}
-            target.append(rendered)
-            stack: list[tuple[SpanNode, dict[str, Any], int]] = [(top, rendered, 1)]
-            while stack:
-                node, out, level = stack.pop()
-                if level >= max_depth and node.children:
-                    out["continued"] = True
-                    pending.extend((child, continued) for child in reversed(node.children))
-                    continue
-                for child in node.children:
-                    child_out = {"span": item(child.span), "children": []}
-                    out["children"].append(child_out)
-                    stack.append((child, child_out, level + 1))
-        return {"roots": out_roots, "continued": continued}
 
     def format(self) -> str:
         """An indented outline of span names, handy in assertion messages."""
