@@ -64,7 +64,7 @@ def to_regex(grammar: str) -> str | None:
         if root is None:
             return None
         return _expand(rules, root, ())
-    except (GrammarUnsupported, json.JSONDecodeError, re.error):
+    except (GrammarUnsupported, json.JSONDecodeError, re.error, RecursionError, OverflowError):
         return None
 
 
