@@ -57,7 +57,8 @@ FIELDS = {
     "/v1/chat/completions": ["messages", "tools", "tool_choice", "parallel_tool_calls", "response_format",
                              "structured_outputs", "stream", "include_reasoning", "max_tokens"],
     "/v1/responses": ["input", "instructions", "tools", "tool_choice", "text", "max_output_tokens", "stream",
-                      "previous_response_id", "background", "structured_outputs"],
+                      "previous_response_id", "background", "structured_outputs", "presence_penalty",
+                      "metadata", "reasoning", "store", "user", "parallel_tool_calls"],
     "/v1/messages": ["model", "messages", "max_tokens", "system", "tools", "tool_choice", "thinking",
                      "stop_sequences", "stream", "output_config"],
 }
