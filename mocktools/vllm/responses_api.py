@@ -174,7 +174,8 @@ def output_items(out: ChoiceOutput, ids: dict[str, Any], include_reasoning: bool
                       "content": [{"text": parsed.reasoning, "type": "reasoning_text"}],
                       "encrypted_content": None, "status": None})
     if parsed.content or not parsed.calls:
-        content: list[dict[str, Any]] = [{"annotations": [], "text": parsed.content, "type": "output_text", "logprobs": None}] \
+        content: list[dict[str, Any]] = [
+            {"annotations": [], "text": parsed.content, "type": "output_text", "logprobs": None}] \
             if parsed.content else []
         items.append({"id": ids["msg"], "content": content, "role": "assistant", "status": "completed",
                       "type": "message", "phase": None})

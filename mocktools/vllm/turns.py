@@ -73,7 +73,10 @@ def to_turn(value: Any, source: str = "scripted reply") -> Turn | None:
 
 
 def turn_from_dict(spec: Any, where: str = "turn") -> Turn:
-    """The JSON form used over HTTP: {"text"?, "reasoning"?, "json"?, "tool_calls"?: [{"name", "arguments"?, "id"?}]}."""
+    """The JSON form used over HTTP.
+
+    ``{"text"?, "reasoning"?, "json"?, "tool_calls"?: [{"name", "arguments"?, "id"?}]}``
+    """
     if isinstance(spec, str):
         return Turn(content=spec)
     if not isinstance(spec, dict):
