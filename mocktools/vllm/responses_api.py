@@ -259,8 +259,9 @@ def prepare(engine: Engine, body: dict, store: ResponseStore,
     cfg = tool_config(body, engine.agent.tools_enabled)
     constraint = None if cfg.choice in ("required", "named") else text_constraint(body)
     include = body.get("include_reasoning", True) is not False
+    effort = (body.get("reasoning") or {}).get("effort")
     plan = ChatPlan(tools.normalize_messages(messages), cfg, constraint, include, engine.agent.reasoning_parser
-                    is not None)
+                    is not None, thinking=effort != "none")
     if constraint is not None:
         plan.deferred = structured.compile_error(constraint)
     sampling = {k: body[k] for k in ("temperature", "top_p", "seed", "stop", "presence_penalty",
