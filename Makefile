@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 
-.PHONY: run test install install-test bench proto clean browser pictures
+
+.PHONY: run test install install-test bench bench-deps bench-serving bench-soak bench-fleet bench-grpc proto clean browser pictures
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,25 @@ pictures: install-test
 
 bench: install-test
 	$(PY) -m bench
+
+# wrk drives the serving benchmarks; installed from Debian's packages only when missing.
+bench-deps:
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@command -v mb >/dev/null 2>&1 || echo "optional: npm install -g mountebank (bench-serving skips it otherwise)"
+
+bench-serving: install-test bench-deps
+	$(PY) -m bench.bench_serving
+
+bench-soak: install-test bench-deps
+	$(PY) -m bench.bench_serving soak
+
+bench-fleet: install-test bench-deps
+	$(PY) -m bench.bench_fleet idle
+	$(PY) -m bench.bench_fleet sse
+	$(PY) -m bench.bench_fleet chat
+
+bench-grpc: install-test
+	$(PY) -m bench.bench_grpc
 
 proto: install-test
 	$(PY) -m mocktools.e6data.build_proto

@@ -21,3 +21,12 @@ def thread_baseline() -> int:
 # The plugin is loaded here, not through its pytest11 entry point (disabled in setup.cfg), so that
 # coverage is already measuring when mocktools is first imported.
 pytest_plugins = ["mocktools.pytest_plugin", "mocktools.visual.pytest_report"]
+
+
+@pytest.fixture(params=["asyncio", "werkzeug"])
+def each_http_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test once per HTTP engine: every mock it builds picks the engine from the env var."""
+    from mocktools.http_engines import ENGINE_ENV
+
+    monkeypatch.setenv(ENGINE_ENV, request.param)
+    return str(request.param)

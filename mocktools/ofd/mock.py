@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from ..clock import Clock
 from ..http_mock import HTTPMockServer
 from ..routing import Router
-from .ledger import Acknowledgement, ReceiptLedger
+from .ledger import DEFAULT_WINDOW, Acknowledgement, ReceiptLedger
 from .wire import HEALTH_PATH, RECEIPT_PATH, RESET_PATH, OFDWire
 
 
@@ -27,11 +27,13 @@ class MockOFDServer(OFDWire, HTTPMockServer):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, clock: Clock | None = None, seed: int | None = None,
                  journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
-                 max_body_bytes: int | None = None,
-                 id_fields: Sequence[str] | None = None) -> None:
+                 max_body_bytes: int | None = None, engine: str | None = None,
+                 id_fields: Sequence[str] | None = None, receipt_window: int = DEFAULT_WINDOW) -> None:
         super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
-                         verbose=verbose, max_body_bytes=max_body_bytes)
-        self.ledger = ReceiptLedger(self.clock, self.seed, *(() if id_fields is None else (id_fields,)))
+                         verbose=verbose, max_body_bytes=max_body_bytes, engine=engine)
+        # receipt_window: documents kept whole; counts and idempotency stay exact (see docs/ofd.md)
+        self.ledger = ReceiptLedger(self.clock, self.seed, **({} if id_fields is None else {"id_fields": id_fields}),
+                                    window=receipt_window)
         self._started_at = self.clock.time()
 
     def register_admin_routes(self, router: Router) -> None:
