@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httptools
 
 from .http_framing import FramingError, error_bytes, wants_close
-from .wsgi_driver import run_request
+from .wsgi_driver import RequestRun
 from .wsgi_environ import build_environ
 
 if TYPE_CHECKING:
@@ -116,6 +116,8 @@ class Exchange:
         self.aborted = self.abort_requested = False
         self.final: bytes | None = None
         self.complete = body is None
+        self.runner: RequestRun | None = None
+        self.timer: Any = None  # the loop timer of a paused stream
 
     # the handle the app sees
     def abort(self, kind: str) -> None:
@@ -126,8 +128,10 @@ class Exchange:
     def close_after_response(self) -> None:
         self.close = True
 
-    def alive(self) -> bool:
-        return not (self.proto.lost or self.proto.peer_eof)
+    @property
+    def alive(self) -> _AliveProbe:
+        """A callable probe (`conn.alive()`); `pausable`: a stream may yield `Pause` here."""
+        return _AliveProbe(self)
 
     # the sink the driver writes to (worker side)
     @property
@@ -148,11 +152,26 @@ class Exchange:
             raise ConnectionResetError("server stopped")
 
     def run(self, environ: dict[str, Any]) -> None:
-        """On a worker: serve the request, then hand the connection back to the loop."""
+        """On a worker: serve the request (until its body pauses), then hand back to the loop."""
         proto = self.proto
-        close = run_request(proto.server.app, environ, self, close=self.close,
-                            http10=self.version < (1, 1), verbose=proto.server.verbose)
-        proto.call(proto.complete, self, close or self.close)
+        self.runner = RequestRun(proto.server.app, environ, self, close=self.close,
+                                 http10=self.version < (1, 1), verbose=proto.server.verbose)
+        self.resume()
+
+    def resume(self) -> None:
+        """On a worker: go on after a pause; a paced stream holds a worker only while it works."""
+        runner, proto = self.runner, self.proto
+        if runner is None or runner.done:
+            return
+        pause = runner.step()
+        if pause is None:
+            proto.call(proto.complete, self, runner.close or self.close)
+        elif not proto.call(proto.pause_exchange, self, pause):
+            runner.abandon()
+
+    def abandon(self) -> None:
+        if self.runner is not None:
+            self.runner.abandon()
 
 
 class HTTPProtocol:
@@ -191,6 +210,11 @@ class HTTPProtocol:
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.lost = True
+        active = self.active
+        if active is not None and active.timer is not None:  # paused: nobody will resume it
+            active.timer.cancel()
+            active.timer = None
+            self.server.abandon(active)
         self.writable.set()
         self.server.connections.discard(self)
         for exchange in (self.active, self.parsing, *self.queue):
@@ -350,6 +374,23 @@ class HTTPProtocol:
         if self.parsing is None and self.phase == "busy":
             self.phase, self.deadline = "idle", time.monotonic() + self.server.limits.idle_timeout
 
+    def pause_exchange(self, exchange: Exchange, seconds: float) -> None:
+        """A stream paused: resume it on a worker when its timer fires (loop side)."""
+        if self.lost or exchange.aborted or self.server.closing:
+            self.server.abandon(exchange)
+            return
+        exchange.timer = self.loop.call_later(seconds, self._resume_exchange, exchange)
+
+    def _resume_exchange(self, exchange: Exchange) -> None:
+        exchange.timer = None
+        if self.lost or exchange.aborted:
+            self.server.abandon(exchange)
+            return
+        try:
+            self.server.pool.submit(exchange.resume)
+        except RuntimeError:
+            exchange.abandon()
+
     def send_continue(self) -> None:
         if not self.lost and self.active is not None and not self.active.aborted:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -425,6 +466,20 @@ class HTTPProtocol:
             self.active.body.fail(TimeoutError("request body timed out"))
         else:
             self.transport.abort() if self.phase == "linger" else self.transport.close()
+
+
+class _AliveProbe:
+    """`conn.alive()` for the asyncio engine; its `pausable` lets a stream yield `Pause`."""
+
+    __slots__ = ("exchange",)
+    pausable = True
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+
+    def __call__(self) -> bool:
+        proto = self.exchange.proto
+        return not (proto.lost or proto.peer_eof)
 
 
 class _EmptyBody:
