@@ -7,8 +7,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..clock import SystemClock
-from ..http_connection import Pause, can_pause
 from .scheduler import SchedulerStopped
 from .stream_codec import OpenAICodec
 
@@ -78,12 +76,7 @@ class StreamingMixin:
                         return
                     fault = None
                 if step > last_step:
-                    delay = self.ttft if first is None else self.itl * (step - last_step)
-                    if delay > 0 and can_pause(client_alive) and isinstance(self.clock, SystemClock):
-                        yield Pause(delay)  # engine work item: the asyncio engine waits on a loop timer
-                        stopped = self.stop_event.is_set()
-                    else:
-                        stopped = self._wait(delay)
+                    stopped = self._wait(self.ttft if first is None else self.itl * (step - last_step))
                     now = self.clock.monotonic()
                     if first is None:
                         first = now
