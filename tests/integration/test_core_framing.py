@@ -296,6 +296,13 @@ def test_a_thousand_idle_connections_cost_no_thread_each(each_http_engine: str) 
     served and stop() closes them all (the 10,000-connection figure is in bench/README.md)."""
     if each_http_engine != "asyncio":
         pytest.skip("the werkzeug engine uses a thread per connection by design")
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 4096 and (hard == resource.RLIM_INFINITY or hard >= 4096):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 2500:
+        pytest.skip("needs 2,500 file descriptors (client and server ends of 1,000 connections)")
     before = threading.active_count()
     with Echo() as mock:
         held = [socket.create_connection(("127.0.0.1", mock.port), timeout=5) for _ in range(1000)]
