@@ -30,11 +30,12 @@ test: install-test
 		--json-report --json-report-file=pytest_results.json
 
 # The picture tests open SVGs and reports in a real headless browser (Debian's chromium); without
-# one they skip and say why. Installs it only when /usr/bin/chromium is missing.
+# one they skip and say why. Installs it (and the monospace font the pictures measure text in)
+# only when /usr/bin/chromium is missing.
 browser:
 	@if [ -x /usr/bin/chromium ]; then echo "browser: /usr/bin/chromium is installed"; \
 	elif command -v apt-get >/dev/null 2>&1; then \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core) \
 		|| echo "browser: could not install chromium; the browser checks will be skipped"; \
 	else echo "browser: no apt-get here; install chromium to run the browser checks"; fi
 

@@ -154,7 +154,8 @@ class MockRedisServer(MockServerBase):
     @classmethod
     def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> MockRedisServer:
         port = int(kwargs.get("port") or 0)
-        kwargs.setdefault("admin_port", port + 1 if port else 0)  # /_mock/ beside it, as for gRPC mocks
+        chosen = getattr(args, "admin_port", None)  # `--admin-port`, else beside it as for gRPC mocks
+        kwargs.setdefault("admin_port", chosen if chosen is not None else (port + 1 if port else 0))
         return cls(password=getattr(args, "password", None), **kwargs)
 
 
