@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from werkzeug.wrappers import Request, Response
 
 from .clock import Clock
-from .control_api import AdminAPI
+from .control_api import AdminAPI, install_root_page
 from .doubles.mixin import TestDoubles
 from .faults import FaultDecision
 from .lifecycle import MockServerBase
@@ -41,6 +41,7 @@ class HTTPMockServer(TestDoubles, MockServerBase):
         self.register_routes(self.router)
         self.admin = AdminAPI(self)
         self.register_admin_routes(self.admin.router)
+        install_root_page(self)
         self.http_listener = self.add_listener(HTTPListener(self, port=self._requested_port, site=self, app=self.wsgi_app,
                                                             engine=engine))  # engine: see http_engines
 

@@ -116,6 +116,12 @@ class Router:
         index, args = self._url_map().bind_to_environ(environ).match()
         return self._handlers[index], args
 
+    def wrap(self, rules: Iterable[str], wrapper: Callable[[Handler], Handler]) -> None:
+        """Wrap the handlers of these rules in place (e.g. so they need a token); the rules stay."""
+        wanted = set(rules)
+        self._handlers = [wrapper(handler) if rule in wanted else handler
+                          for (rule, _), handler in zip(self._spec, self._handlers)]
+
     def rules(self) -> list[tuple[str, list[str]]]:
         return [(r.rule, sorted(r.methods or ())) for r in self._url_map().iter_rules()]
 

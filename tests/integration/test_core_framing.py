@@ -272,7 +272,7 @@ def test_accept_at_the_fd_limit_answers_503(each_http_engine: str) -> None:
         for _ in range(100):  # one at a time, each kept open, until the server is out of fds
             sock = socket.create_connection(("127.0.0.1", port), timeout=5)
             clients.append(sock)
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.sendall(b"GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n")
             seen.append(statuses(sock.recv(65536)))
             if seen[-1] == [503]:
                 break
@@ -281,7 +281,7 @@ def test_accept_at_the_fd_limit_answers_503(each_http_engine: str) -> None:
             sock.close()
         clients.clear()
         for _ in range(50):  # served again once descriptors are free (closing is asynchronous)
-            got = raw(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            got = raw(port, b"GET /nothing-here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             if statuses(got) == [404]:
                 break
         assert statuses(got) == [404]

@@ -145,7 +145,7 @@ def test_port_in_use_is_a_clear_start_error(server) -> None:
 
 
 def test_an_oversized_command_is_refused_and_the_server_keeps_serving(server, monkeypatch) -> None:
-    import mocktools.redis.resp as resp
+    from mocktools.redis import resp
 
     monkeypatch.setattr(resp, "MAX_REQUEST", 1024)
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
