@@ -16,143 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 
+from .aio_exchange import EMPTY, HIGH_WATER, Body, Exchange
 from .http_framing import FramingError, error_bytes, wants_close
-from .wsgi_driver import run_request
 from .wsgi_environ import build_environ
 
 if TYPE_CHECKING:
     from .aio_server import AsyncHTTPServer
 
-_HIGH_WATER = 1 << 20      # buffered request body that pauses reading
 _DISCARD_LIMIT = 16 << 20  # unread body the server will still read past to keep a connection
 _PIPELINE_DEPTH = 16       # parsed requests waiting behind the active one before reading pauses
 _INF = float("inf")
 _GARBAGE = b"\x00\x17garbage that is not HTTP\xff\r\n\r\n"
-
-
-class Body:
-    """A request body fed by the loop and read by the worker (`wsgi.input`)."""
-
-    def __init__(self, proto: HTTPProtocol, expect_continue: bool) -> None:
-        self._proto = proto
-        self._cond = threading.Condition(threading.Lock())
-        self._chunks: collections.deque[bytes] = collections.deque()
-        self.size = 0
-        self.done = False
-        self.error: BaseException | None = None
-        self.expect_continue = expect_continue
-        self.continue_sent = False
-        self.received = 0
-
-    # loop side
-    def feed(self, data: bytes) -> None:
-        with self._cond:
-            self._chunks.append(data)
-            self.size += len(data)
-            self.received += len(data)
-            self._cond.notify()
-
-    def finish(self) -> None:
-        with self._cond:
-            self.done = True
-            self._cond.notify()
-
-    def fail(self, exc: BaseException) -> None:
-        with self._cond:
-            if not self.done:
-                self.error = exc
-            self._cond.notify()
-
-    # worker side
-    def read(self, size: int | None = -1) -> bytes:
-        want = _INF if size is None or size < 0 else size
-        with self._cond:
-            if not self.done and self.expect_continue and not self.continue_sent:
-                self.continue_sent = True
-                self._proto.call(self._proto.send_continue)
-            while self.size < want and not self.done and self.error is None:
-                self._cond.wait()
-            if self.error is not None and not self.done and self.size < want:
-                raise self.error
-            if want >= self.size:
-                data = b"".join(self._chunks)
-                self._chunks.clear()
-            else:
-                joined = b"".join(self._chunks)
-                data, rest = joined[:int(want)], joined[int(want):]
-                self._chunks.clear()
-                self._chunks.append(rest)
-            self.size -= len(data)
-            resume = self.size < _HIGH_WATER // 2 and self._proto.paused
-        if resume:
-            self._proto.call(self._proto.resume)
-        return data
-
-    def readline(self, size: int = -1) -> bytes:
-        out = bytearray()
-        while size < 0 or len(out) < size:
-            byte = self.read(1)
-            if not byte:
-                break
-            out += byte
-            if byte == b"\n":
-                break
-        return bytes(out)
-
-    def __iter__(self) -> Any:
-        return iter(lambda: self.read(65536), b"")
-
-
-class Exchange:
-    """One request/response; also the connection handle the app sees (`mocktools.connection`)."""
-
-    def __init__(self, proto: HTTPProtocol, method: str, target: str, version: tuple[int, int],
-                 headers: list[tuple[str, str]], body: Body | None, chunked: bool) -> None:
-        self.proto = proto
-        self.method, self.target, self.version, self.headers = method, target, version, headers
-        self.body = body
-        self.chunked = chunked
-        self.close = False
-        self.aborted = self.abort_requested = False
-        self.final: bytes | None = None
-        self.complete = body is None
-
-    # the handle the app sees
-    def abort(self, kind: str) -> None:
-        # worker side: no more sends; the loop marks `aborted` after writing what came before
-        self.abort_requested = self.close = True
-        self.proto.call(self.proto.abort, kind, self)
-
-    def close_after_response(self) -> None:
-        self.close = True
-
-    def alive(self) -> bool:
-        return not (self.proto.lost or self.proto.peer_eof)
-
-    # the sink the driver writes to (worker side)
-    @property
-    def close_requested(self) -> bool:
-        return self.close
-
-    def send(self, data: bytes, final: bool) -> None:
-        proto = self.proto
-        if proto.lost or self.abort_requested:
-            raise ConnectionResetError("client connection closed")
-        if final:
-            self.final = data
-            return
-        while not proto.writable.wait(1.0):
-            if proto.lost or proto.server.closing:
-                raise ConnectionResetError("client connection closed")
-        if not proto.call(proto.write, self, data):
-            raise ConnectionResetError("server stopped")
-
-    def run(self, environ: dict[str, Any]) -> None:
-        """On a worker: serve the request, then hand the connection back to the loop."""
-        proto = self.proto
-        close = run_request(proto.server.app, environ, self, close=self.close,
-                            http10=self.version < (1, 1), verbose=proto.server.verbose)
-        proto.call(proto.complete, self, close or self.close)
 
 
 class HTTPProtocol:
@@ -191,6 +65,11 @@ class HTTPProtocol:
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.lost = True
+        active = self.active
+        if active is not None and active.timer is not None:  # paused: nobody will resume it
+            active.timer.cancel()
+            active.timer = None
+            self.server.abandon(active)
         self.writable.set()
         self.server.connections.discard(self)
         for exchange in (self.active, self.parsing, *self.queue):
@@ -292,7 +171,7 @@ class HTTPProtocol:
                 self.closing = True
             return
         exchange.body.feed(data)
-        if exchange.body.size > _HIGH_WATER and not self.paused:
+        if exchange.body.size > HIGH_WATER and not self.paused:
             self.pause()
 
     def on_message_complete(self) -> None:
@@ -311,7 +190,7 @@ class HTTPProtocol:
         exchange = self.active = self.queue.popleft()
         server = self.server
         environ = build_environ(exchange.method, exchange.target, exchange.version, exchange.headers,
-                                server=server.server_address, remote=self.peer, body=exchange.body or _EMPTY,
+                                server=server.server_address, remote=self.peer, body=exchange.body or EMPTY,
                                 chunked=exchange.chunked, connection=exchange)
         try:
             server.pool.submit(exchange.run, environ)
@@ -349,6 +228,23 @@ class HTTPProtocol:
             self.resume()
         if self.parsing is None and self.phase == "busy":
             self.phase, self.deadline = "idle", time.monotonic() + self.server.limits.idle_timeout
+
+    def pause_exchange(self, exchange: Exchange, seconds: float) -> None:
+        """A stream paused: resume it on a worker when its timer fires (loop side)."""
+        if self.lost or exchange.aborted or self.server.closing:
+            self.server.abandon(exchange)
+            return
+        exchange.timer = self.loop.call_later(seconds, self._resume_exchange, exchange)
+
+    def _resume_exchange(self, exchange: Exchange) -> None:
+        exchange.timer = None
+        if self.lost or exchange.aborted:
+            self.server.abandon(exchange)
+            return
+        try:
+            self.server.pool.submit(exchange.resume)
+        except RuntimeError:
+            exchange.abandon()
 
     def send_continue(self) -> None:
         if not self.lost and self.active is not None and not self.active.aborted:
@@ -426,20 +322,5 @@ class HTTPProtocol:
         else:
             self.transport.abort() if self.phase == "linger" else self.transport.close()
 
-
-class _EmptyBody:
-    """wsgi.input of a request without a body (stateless, so one serves every request)."""
-
-    def read(self, size: int | None = -1) -> bytes:
-        return b""
-
-    def readline(self, size: int = -1) -> bytes:
-        return b""
-
-    def __iter__(self) -> Any:
-        return iter(())
-
-
-_EMPTY = _EmptyBody()
 
 __all__ = ["Body", "Exchange", "HTTPProtocol"]

@@ -221,10 +221,23 @@ class AsyncHTTPServer:
         except RuntimeError:
             pass
 
+    def abandon(self, exchange: Any) -> None:
+        """Close a paused stream's body on a worker (its finally blocks free what it holds)."""
+        try:
+            self.pool.submit(exchange.abandon)
+        except RuntimeError:  # stopping: close it here
+            exchange.abandon()
+
     def _close_all(self) -> None:
         """Abort every connection and let the loop run their close callbacks (loop thread)."""
         loop = self.loop
         protos = list(self.connections)
+        for proto in protos:  # paused streams: nobody will resume them, so close their bodies now
+            active = proto.active
+            if active is not None and active.timer is not None:
+                active.timer.cancel()
+                active.timer = None
+                active.abandon()
         if len(protos) > self.sync_close_limit:
             self._hand_off_closing(protos)
             protos = []

@@ -31,7 +31,6 @@ from .control_schema import (
     nullable,
     number,
     obj,
-    read_body,
 )
 from .errors import ApiError
 from .journal import WaitInterrupted
@@ -44,8 +43,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("mocktools.control")
 #: the longest a `/_mock/calls/wait` may park (seconds)
 MAX_WAIT = 60.0
-#: the old name of read_body (doubles/admin.py reads its bodies with it until its routes are declared)
-_optional_json = read_body
 #: the largest control body (a reply table or a query result can be big; a gigabyte is not)
 MAX_CONTROL_BODY = 16 * 1024 * 1024
 #: the shared controls' schemas, built once

@@ -14,6 +14,23 @@ class ConnectionAborted(Exception):
     """Raised by the app after it dropped the connection on purpose (an injected network fault)."""
 
 
+class Pause:
+    """Yielded by a streamed body instead of sleeping: send nothing for `seconds`, then go on.
+
+    Yield it only where the connection's `alive` probe says `pausable` (the asyncio engine, which
+    turns it into a loop timer so a paced stream holds no thread while it waits)."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+
+def can_pause(client_alive: object) -> bool:
+    """Whether the body may yield `Pause` (the engine resumes it) instead of sleeping itself."""
+    return bool(getattr(client_alive, "pausable", False))
+
+
 class ClientConnection(Protocol):
     def abort(self, kind: str) -> None:
         """Break the connection now: `reset` (TCP RST), `close` (FIN, no response) or `garbage`."""
@@ -53,7 +70,9 @@ __all__ = [
     "CONNECTION_KEY",
     "ClientConnection",
     "ConnectionAborted",
+    "Pause",
     "abort_connection",
+    "can_pause",
     "client_alive",
     "close_after_response",
     "connection_of",

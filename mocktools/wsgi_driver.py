@@ -2,16 +2,18 @@
 
 A response with a known Content-Length is buffered and handed to the sink as one write (head and
 body together: one syscall, one packet); a streamed response is sent chunk by chunk as the app
-yields it, so SSE tokens leave when they are made.
+yields it, so SSE tokens leave when they are made. A streamed body may yield `Pause(seconds)`
+(see http_connection): the blocking driver sleeps, while `RequestRun` returns the pause to its
+engine, which resumes the body later (the asyncio engine: a loop timer, so no thread sleeps).
 """
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
-from .http_connection import ConnectionAborted
+from .http_connection import ConnectionAborted, Pause
 from .http_framing import FramingError, ResponseHead, error_bytes, response_head
 
 _MAX_BUFFER = 1 << 20
@@ -27,105 +29,131 @@ class Sink(Protocol):
         """Whether the app asked (through the connection handle) to close after this response."""
 
 
-def run_request(app: Callable[..., Iterable[bytes]], environ: dict[str, Any], sink: Sink, *,
-                close: bool, http10: bool, verbose: bool = False) -> bool:
-    """Serve one request through `app`; returns whether the connection must close afterwards.
+class RequestRun:
+    """One request through `app`, resumable at each `Pause` its body yields."""
 
-    `verbose` prints an access-log line per request to stderr (`mocktools serve --verbose`)."""
-    if verbose:
-        try:
-            return run_request(app, environ, sink, close=close, http10=http10)
-        finally:
-            status = environ.get("mocktools.status", "-")
-            sys.stderr.write(f'{environ.get("REMOTE_ADDR", "-")} - - [{time.strftime("%d/%b/%Y %H:%M:%S")}] '
-                             f'"{environ.get("REQUEST_METHOD")} {environ.get("REQUEST_URI")} '
-                             f'{environ.get("SERVER_PROTOCOL")}" {status}\n')
-    head_request = environ["REQUEST_METHOD"] == "HEAD"
-    state: list[Any] = [None, None]  # status, headers
-    head: ResponseHead | None = None
-    pending: list[bytes] = []
-    sent = buffered = 0
-    started = False  # bytes of this response reached the sink
+    def __init__(self, app: Callable[..., Iterable[bytes]], environ: dict[str, Any], sink: Sink, *,
+                 close: bool, http10: bool, verbose: bool = False) -> None:
+        self.app, self.environ, self.sink = app, environ, sink
+        self.close_in, self.http10, self.verbose = close, http10, verbose
+        self.head_request = environ["REQUEST_METHOD"] == "HEAD"
+        self.state: list[Any] = [None, None]  # status, headers
+        self.head: ResponseHead | None = None
+        self.pending: list[bytes] = []
+        self.sent = self.buffered = 0
+        self.started = False  # bytes of this response reached the sink
+        self.app_iter: Iterable[bytes] | None = None
+        self.iterator: Iterator[Any] | None = None
+        self.done = False
+        self.close = True  # whether the connection must close afterwards (valid once done)
 
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
-        if exc_info and head is not None:
+    # -- WSGI callables ----------------------------------------------------------------------
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
+        if exc_info and self.head is not None:
             raise exc_info[1].with_traceback(exc_info[2])
-        state[0], state[1] = status, headers
-        environ["mocktools.status"] = status[:3]
-        return write
+        self.state[0], self.state[1] = status, headers
+        self.environ["mocktools.status"] = status[:3]
+        return self.write
 
-    def begin() -> ResponseHead:
-        nonlocal head
-        if state[0] is None:
+    def _begin(self) -> ResponseHead:
+        if self.state[0] is None:
             raise RuntimeError("the WSGI app did not call start_response")
-        head = response_head(state[0], state[1], head_request=head_request, close=close or sink.close_requested,
-                             http10=http10)
-        pending.append(head.data)
-        return head
+        self.head = response_head(self.state[0], self.state[1], head_request=self.head_request,
+                                  close=self.close_in or self.sink.close_requested, http10=self.http10)
+        self.pending.append(self.head.data)
+        return self.head
 
-    def write(data: bytes) -> None:
-        nonlocal sent, buffered
-        h = head or begin()
-        if not data or head_request or h.length == 0:
+    def write(self, data: bytes) -> None:
+        h = self.head or self._begin()
+        if not data or self.head_request or h.length == 0:
             return
         if h.chunked:
-            pending.extend((b"%x\r\n" % len(data), data, b"\r\n"))
+            self.pending.extend((b"%x\r\n" % len(data), data, b"\r\n"))
         else:
-            pending.append(data)
-        sent += len(data)
-        buffered += len(data)
-        if h.length is None or buffered > _MAX_BUFFER:  # streamed: each piece leaves as it is made
-            buffered = 0
-            flush(False)
+            self.pending.append(data)
+        self.sent += len(data)
+        self.buffered += len(data)
+        if h.length is None or self.buffered > _MAX_BUFFER:  # streamed: each piece leaves as it is made
+            self.buffered = 0
+            self._flush(False)
 
-    def flush(final: bool) -> None:
-        nonlocal started
-        started = True
-        data = b"".join(pending)
-        pending.clear()
-        sink.send(data, final)
+    def _flush(self, final: bool) -> None:
+        self.started = True
+        data = b"".join(self.pending)
+        self.pending.clear()
+        self.sink.send(data, final)
 
-    try:
-        app_iter = app(environ, start_response)
+    # -- driving -----------------------------------------------------------------------------
+    def step(self) -> float | None:
+        """Serve until the body pauses (returns the pause in seconds) or the request is done (None)."""
         try:
-            for chunk in app_iter:
-                write(chunk)
-            h = head or begin()
+            if self.iterator is None:
+                self.app_iter = self.app(self.environ, self.start_response)
+                self.iterator = iter(self.app_iter)
+            for chunk in self.iterator:
+                if type(chunk) is Pause:
+                    if self.pending and self.head is not None and self.head.length is None:
+                        self._flush(False)
+                    return float(chunk.seconds)
+                self.write(chunk)
+            h = self.head or self._begin()
             if h.chunked:
-                pending.append(b"0\r\n\r\n")
-            flush(True)
-        finally:
-            closer = getattr(app_iter, "close", None)
-            if closer is not None:
+                self.pending.append(b"0\r\n\r\n")
+            self._flush(True)
+            self._end(h.close)
+        except ConnectionAborted:
+            self._end(True)
+        except FramingError as exc:
+            self._answer_error(exc.status, exc.message, exc.type)
+        except TimeoutError:
+            self._answer_error(408, "timed out reading the request body")
+        except (ConnectionError, OSError):
+            self._end(True)
+        except Exception as exc:  # noqa: BLE001
+            # The app failed: before the response began that is a 500; after it, the only honest
+            # answer is to drop the connection (the mock layer already turned handler errors into 500s).
+            self._answer_error(500, f"the WSGI app raised {type(exc).__name__}")
+        return None
+
+    def _answer_error(self, status: int, message: str, type: str | None = None) -> None:
+        if not self.started:
+            try:
+                self.sink.send(error_bytes(status, message, type, head_only=self.head_request), True)
+            except (ConnectionError, OSError):
+                pass
+        self._end(True)
+
+    def _end(self, close: bool) -> None:
+        self.done, self.close = True, close
+        closer = getattr(self.app_iter, "close", None)
+        self.app_iter = self.iterator = None
+        if closer is not None:
+            try:
                 closer()
-    except ConnectionAborted:
-        return True
-    except FramingError as exc:
-        if not started:
-            _send_quietly(sink, error_bytes(exc.status, exc.message, exc.type, head_only=head_request))
-        return True
-    except TimeoutError:
-        if not started:
-            _send_quietly(sink, error_bytes(408, "timed out reading the request body", head_only=head_request))
-        return True
-    except (ConnectionError, OSError):
-        return True
-    except Exception as exc:  # noqa: BLE001
-        # The app failed: before the response began that is a 500; after it, the only honest
-        # answer is to drop the connection (the mock layer already turned handler errors into 500s).
-        if not started:
-            _send_quietly(sink, error_bytes(500, f"the WSGI app raised {type(exc).__name__}",
-                                            head_only=head_request))
-        return True
-    assert head is not None
-    return head.close
+            except Exception:  # noqa: BLE001,S110 - a failing close() must not hide the response
+                pass
+        if self.verbose:
+            env = self.environ
+            sys.stderr.write(f'{env.get("REMOTE_ADDR", "-")} - - [{time.strftime("%d/%b/%Y %H:%M:%S")}] '
+                             f'"{env.get("REQUEST_METHOD")} {env.get("REQUEST_URI")} '
+                             f'{env.get("SERVER_PROTOCOL")}" {env.get("mocktools.status", "-")}\n')
+
+    def abandon(self) -> None:
+        """The client or the server went away during a pause: close the body (its finally runs)."""
+        if not self.done:
+            self._end(True)
 
 
-def _send_quietly(sink: Sink, data: bytes) -> None:
-    try:
-        sink.send(data, True)
-    except (ConnectionError, OSError):
-        pass
+def run_request(app: Callable[..., Iterable[bytes]], environ: dict[str, Any], sink: Sink, *,
+                close: bool, http10: bool, verbose: bool = False,
+                sleep: Callable[[float], Any] = time.sleep) -> bool:
+    """Serve one request, blocking through pauses; returns whether the connection must close."""
+    run = RequestRun(app, environ, sink, close=close, http10=http10, verbose=verbose)
+    pause = run.step()
+    while pause is not None:
+        sleep(pause)
+        pause = run.step()
+    return run.close
 
 
-__all__ = ["Sink", "run_request"]
+__all__ = ["RequestRun", "Sink", "run_request"]

@@ -43,4 +43,4 @@ def redis_controls(keyspace: Keyspace, clock: Clock) -> list[ControlRoute]:
     ]
 
 
-__all__ = ["redis_controls", "MAX_ADVANCE"]
+__all__ = ["MAX_ADVANCE", "redis_controls"]

@@ -141,7 +141,7 @@ def tool_config(body: dict, parser_enabled: bool) -> tools.ToolConfig:
         mapping = {"auto": "auto", "any": "required", "none": "none"}
         if kind == "tool":
             chat["tool_choice"] = {"type": "function", "function": {"name": choice.get("name")}}
-        elif kind in mapping:
+        elif isinstance(kind, str) and kind in mapping:
             chat["tool_choice"] = mapping[kind]
         else:
             raise invalid("tool_choice.type should be 'auto', 'any', 'tool' or 'none'", "tool_choice")

@@ -86,7 +86,7 @@ def plan_chat(body: dict, messages: list[dict], agent: AgentConfig) -> ChatPlan:
         raise tools.schema_error("Input should be a valid boolean", "include_reasoning")
     plan = ChatPlan(tools.normalize_messages(messages), cfg, constraint, include, agent.reasoning_parser is not None)
     kwargs = body.get("chat_template_kwargs")
-    plan.thinking = not (isinstance(kwargs, dict) and kwargs.get("enable_thinking") is False)
+    plan.thinking = not (isinstance(kwargs, dict) and kwargs.get("enable_thinking") is False) and effort != "none"
     if constraint is not None:
         plan.deferred = structured.compile_error(constraint)
     return plan

@@ -252,7 +252,8 @@ class Engine(StreamingMixin):
                               fingerprint=self.fingerprint)
         prefix = "chatcmpl-" if kind == "chat" else "cmpl-"
         return Job(kind, model, sum(len(ids) for _, ids in prompts), params, outputs, stream, include_usage,
-                   continuous, echo_texts, meta, prefix + (request_id or _request_id(body)), int(self.clock.time()), style,
+                   continuous, echo_texts, meta, prefix + (request_id or _request_id(body)), int(self.clock.time()),
+                   style,
                    deferred)
 
     def prepare_plan(self, kind: str, model: str, plan: chat_plan.ChatPlan, sampling_body: dict, *,

@@ -20,7 +20,7 @@ from .engine import Engine, _error_type
 from .generation import Reply
 from .metrics import CONTENT_TYPE
 from .protocol import ModelConfig, bad_request
-from .script_controls import ScriptControls, register_script_admin
+from .script_controls import ScriptControls, script_controls
 from .wire import _json_body, sse_response
 
 VLLM_VERSION = "0.33.0"
@@ -55,6 +55,7 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
                              ttft=ttft, itl=itl, wait=self._wait, stop=self.stopping, agent=agent)
         self.responses_store = bool(responses_store)  # vLLM's VLLM_ENABLE_RESPONSES_API_STORE=1
         self.admin.add_controls(vllm_controls(self.engine, self.journal))
+        self.admin.add_controls(script_controls(self))
 
     def _wait(self, seconds: float) -> bool:
         """Sleep on the mock's clock; real sleeps end at once when the mock stops."""
@@ -156,9 +157,6 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         add("/metrics", lambda request: Response(self.metrics_text(), content_type=CONTENT_TYPE))
         add("/invocations", self.invocations, methods=["POST"])
         register_agentic_routes(self, router)
-
-    def register_admin_routes(self, router: Router) -> None:
-        register_script_admin(self, router)
 
     def _guard(self, handler: Callable[..., Any]) -> Callable[..., Any]:
         """vLLM's --api-key middleware: Bearer token required on /v1 routes when keys are set."""

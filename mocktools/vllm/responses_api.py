@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from .engine import Engine, Job
 
 STORE_LIMIT = 1000
+_TYPES: dict[str, type] = {"metadata": dict, "user": str, "reasoning": dict, "instructions": str,
+                           "parallel_tool_calls": bool, "store": bool, "max_tool_calls": int, "top_logprobs": int,
+                           "include_reasoning": bool, "previous_response_id": str, "stream": bool,
+                           "background": bool, "text": dict}
+_TYPE_NAMES = {dict: "dictionary", str: "string", bool: "boolean", int: "integer"}
 
 
 def rid(prefix: str) -> str:
@@ -169,7 +174,8 @@ def output_items(out: ChoiceOutput, ids: dict[str, Any], include_reasoning: bool
                       "content": [{"text": parsed.reasoning, "type": "reasoning_text"}],
                       "encrypted_content": None, "status": None})
     if parsed.content or not parsed.calls:
-        content: list[dict[str, Any]] = [{"annotations": [], "text": parsed.content, "type": "output_text", "logprobs": None}] \
+        content: list[dict[str, Any]] = [
+            {"annotations": [], "text": parsed.content, "type": "output_text", "logprobs": None}] \
             if parsed.content else []
         items.append({"id": ids["msg"], "content": content, "role": "assistant", "status": "completed",
                       "type": "message", "phase": None})
@@ -224,6 +230,10 @@ def prepare(engine: Engine, body: dict, store: ResponseStore,
             store_on: bool) -> tuple[Job, ChatPlan, list[dict]]:
     """Validate a create request and build its Job (no waiting yet)."""
     model = engine.config.resolve(body.get("model"))
+    for key, kind in _TYPES.items():
+        value = body.get(key)
+        if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+            raise tools.schema_error(f"Input should be a valid {_TYPE_NAMES[kind]}", key)
     if body.get("prompt") is not None:
         raise bad_request("prompt template is not supported", "prompt")
     if body.get("background") is True:
@@ -249,11 +259,13 @@ def prepare(engine: Engine, body: dict, store: ResponseStore,
     cfg = tool_config(body, engine.agent.tools_enabled)
     constraint = None if cfg.choice in ("required", "named") else text_constraint(body)
     include = body.get("include_reasoning", True) is not False
+    effort = (body.get("reasoning") or {}).get("effort")
     plan = ChatPlan(tools.normalize_messages(messages), cfg, constraint, include, engine.agent.reasoning_parser
-                    is not None)
+                    is not None, thinking=effort != "none")
     if constraint is not None:
         plan.deferred = structured.compile_error(constraint)
-    sampling = {k: body[k] for k in ("temperature", "top_p", "seed", "stop") if body.get(k) is not None}
+    sampling = {k: body[k] for k in ("temperature", "top_p", "seed", "stop", "presence_penalty",
+                                     "frequency_penalty") if body.get(k) is not None}
     job = engine.prepare_plan("responses", model, plan, sampling, stream=body.get("stream") is True,
                               rid=rid("resp"), max_tokens=body.get("max_output_tokens"))
     if job.deferred is not None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.wrappers import Request
-
-from ..errors import ApiError
-from ..routing import Router, read_json_object
+from ..control_schema import BOOLEAN, STRING, ControlRoute, array, nullable, obj
+from ..faults import ControlValueError
 from .turns import turn_from_dict
 
 if TYPE_CHECKING:
@@ -35,25 +33,28 @@ class ScriptControls:
         self.responses_store = bool(enabled)
 
 
-def register_script_admin(mock: Any, router: Router) -> None:
-    def turns(request: Request) -> dict[str, Any]:
-        body = read_json_object(request)
-        if set(body) != {"turns"} or not isinstance(body["turns"], list) or not body["turns"]:
-            raise ApiError(400, 'body must be {"turns": [turn, ...]} with at least one turn', type="bad_request",
-                           field="turns")
+_CALL = obj(["name"], name={"type": "string", "minLength": 1, "maxLength": 1000},
+            arguments={"anyOf": [{"type": "object"}, STRING]}, id={"type": "string", "minLength": 1,
+                                                                  "maxLength": 1000})
+_TURN = {"anyOf": [STRING, obj(text=nullable(STRING), json={}, reasoning=nullable(STRING),
+                               tool_calls=array(_CALL, max_items=128))]}
+
+
+def script_controls(mock: Any) -> list[ControlRoute]:
+    """``POST /_mock/vllm/turns`` and ``/_mock/vllm/responses-store``, declared with their schemas."""
+    def turns(turns: list[Any]) -> dict[str, Any]:
         try:
-            parsed = [turn_from_dict(t, f"turns[{i}]") for i, t in enumerate(body["turns"])]
+            parsed = [turn_from_dict(t, f"turns[{i}]") for i, t in enumerate(turns)]
         except (TypeError, ValueError) as exc:
-            raise ApiError(400, str(exc), type="bad_request", field="turns") from None
+            raise ControlValueError("turns", str(exc)) from None
         mock.enqueue_turns(parsed)
         return {"ok": True, "queued": len(parsed)}
 
-    def store(request: Request) -> dict[str, Any]:
-        body = read_json_object(request)
-        if set(body) != {"enabled"} or not isinstance(body["enabled"], bool):
-            raise ApiError(400, 'body must be {"enabled": true|false}', type="bad_request", field="enabled")
-        mock.set_responses_store(body["enabled"])
-        return {"ok": True}
-
-    router.add("/_mock/vllm/turns", turns, methods=["POST"])
-    router.add("/_mock/vllm/responses-store", store, methods=["POST"])
+    return [
+        ControlRoute("/_mock/vllm/turns", "POST", turns, obj(["turns"], turns=array(_TURN, min_items=1)),
+                     summary="Queue assistant turns (text, json, reasoning, tool_calls), one per request",
+                     tag="vllm"),
+        ControlRoute("/_mock/vllm/responses-store", "POST", mock.set_responses_store,
+                     obj(["enabled"], enabled=BOOLEAN),
+                     summary="Store Responses API results (VLLM_ENABLE_RESPONSES_API_STORE=1)", tag="vllm"),
+    ]

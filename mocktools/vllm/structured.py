@@ -3,9 +3,10 @@
 
 Honoured exactly: ``json`` / ``json_schema`` (a value built from the schema and checked with
 ``jsonschema``), ``json_object``, ``regex`` (a string of the pattern's language, checked with
-``re.fullmatch``), ``choice``. Approximated (documented in docs/vllm.md): ``grammar`` (only a root
-rule of quoted alternatives is honoured; otherwise the grammar is checked for being non-empty
-and the reply is unconstrained text) and ``structural_tag`` (shape checked, output unconstrained).
+``re.fullmatch``), ``choice``, and ``grammar`` when it is not recursive (grammar_gen.py rewrites it
+as a regex). Approximated (documented in docs/vllm.md): a recursive ``grammar`` (checked for
+being non-empty, the reply is unconstrained text) and ``structural_tag`` (shape checked, output
+unconstrained).
 Errors a real engine raises only when it compiles the constraint are *deferred*: a non-stream
 request answers 400, a stream answers 200 with an error event (see Engine.stream).
 """
@@ -21,7 +22,7 @@ import jsonschema
 
 from .. import safe_json
 from ..errors import ApiError
-from . import json_schema_gen, regex_gen
+from . import grammar_gen, json_schema_gen, regex_gen
 from .protocol import bad_request
 from .tokenizer import WORDS
 from .tools import ToolConfig, schema_error
@@ -136,9 +137,6 @@ def compile_error(c: Constraint) -> ApiError | None:
     return None
 
 
-_ROOT_ALTS = re.compile(r'^\s*root\s*(?:::=|:)\s*((?:"(?:[^"\\]|\\.)*"\s*\|?\s*)+)$', re.MULTILINE)
-
-
 def generate(c: Constraint, rng: random.Random) -> str | None:
     """Text satisfying the constraint, or None where the mock does not constrain (grammar, structural tag)."""
     if c.kind == "json":
@@ -159,9 +157,10 @@ def generate(c: Constraint, rng: random.Random) -> str | None:
     if c.kind == "choice":
         return str(rng.choice(c.spec))
     if c.kind == "grammar":
-        m = _ROOT_ALTS.search(c.spec)
-        if m:
-            alts = re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(1))
-            if alts:
-                return json.loads(f'"{rng.choice(alts)}"')
+        pattern = grammar_gen.to_regex(c.spec)
+        if pattern is not None:
+            try:
+                return regex_gen.generate(pattern, rng)
+            except regex_gen.RegexUnsupported:
+                return None
     return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -183,8 +184,15 @@ def template_messages(messages: list[dict], tools: list[ToolSpec]) -> list[dict]
     """What the chat template sees: tool definitions as a system block, calls as hermes markup."""
     rendered = []
     if tools:
-        defs = json.dumps([t.as_chat_tool() for t in tools], ensure_ascii=False)
-        rendered.append({"role": "system", "content": f"# Tools\n<tools>\n{defs}\n</tools>"})
+        # One line per tool (name, parameter names, description), not the full JSON schema: the
+        # mock's tokenizer spells unknown words byte by byte, so schemas would cost ~1 token per
+        # character and a real agent's tool set would overflow the context.
+        lines = []
+        for t in tools:
+            props = t.schema().get("properties")
+            params = ", ".join(props) if isinstance(props, dict) else ""
+            lines.append(f"{t.name}({params})" + (f" - {t.description}" if t.description else ""))
+        rendered.append({"role": "system", "content": "# Tools\n" + "\n".join(lines)})
     for msg in messages:
         calls = msg.get("tool_calls") or []
         if calls:
@@ -212,12 +220,22 @@ def called_names(messages: list[dict]) -> list[str]:
     return names
 
 
+_FILLER = {"get", "set", "fetch", "the", "and", "for", "tool", "run", "call", "with", "from", "api"}
+
+
+def _name_words(name: str) -> set[str]:
+    """``get_current_weather`` / ``getWeather`` → {"current", "weather"} (filler verbs dropped)."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return {w for w in re.findall(r"[a-z0-9]+", spaced.lower()) if len(w) > 2 and w not in _FILLER}
+
+
 def choose_calls(cfg: ToolConfig, messages: list[dict], rng: random.Random) -> list[str]:
     """Names of the tools a default reply calls (empty: answer in text).
 
     named → that tool. After a ``tool`` result, ``auto`` answers in text (so an agent loop ends) and
     ``required`` calls the first tool not called yet. Otherwise every tool the last user message
-    names (``get_weather`` or "get weather"), or one tool picked by the seed; one only when
+    names (``get_weather`` or "get weather"), else the tool whose name words the message uses most
+    ("weather in Paris" → ``get_current_weather``), else one tool picked by the seed; one only when
     ``parallel_tool_calls`` is false.
     """
     if cfg.choice == "named" and cfg.named:
@@ -236,5 +254,8 @@ def choose_calls(cfg: ToolConfig, messages: list[dict], rng: random.Random) -> l
     low = user.lower()
     picks = [t.name for t in cfg.tools if t.name.lower() in low or t.name.lower().replace("_", " ") in low]
     if not picks:
-        picks = [rng.choice(cfg.tools).name]
+        words = set(re.findall(r"[a-z0-9]+", low))
+        scores = [(len(_name_words(t.name) & words), t.name) for t in cfg.tools]
+        best = max(score for score, _ in scores)
+        picks = [next(name for score, name in scores if score == best)] if best else [rng.choice(cfg.tools).name]
     return picks[:1] if not cfg.parallel else picks

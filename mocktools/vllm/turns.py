@@ -73,7 +73,10 @@ def to_turn(value: Any, source: str = "scripted reply") -> Turn | None:
 
 
 def turn_from_dict(spec: Any, where: str = "turn") -> Turn:
-    """The JSON form used over HTTP: {"text"?, "reasoning"?, "json"?, "tool_calls"?: [{"name", "arguments"?}]}."""
+    """The JSON form used over HTTP.
+
+    ``{"text"?, "reasoning"?, "json"?, "tool_calls"?: [{"name", "arguments"?, "id"?}]}``
+    """
     if isinstance(spec, str):
         return Turn(content=spec)
     if not isinstance(spec, dict):
@@ -97,7 +100,13 @@ def turn_from_dict(spec: Any, where: str = "turn") -> Turn:
         args = call.get("arguments")
         if args is not None and not isinstance(args, (dict, str)):
             raise ValueError(f"{where}.tool_calls[{i}].arguments must be an object or a JSON string")
-        calls.append(ToolCall(call["name"], args))
+        cid = call.get("id")
+        if cid is not None and (not isinstance(cid, str) or not cid):
+            raise ValueError(f"{where}.tool_calls[{i}].id must be a non-empty string")
+        unknown_call = set(call) - {"name", "arguments", "id"}
+        if unknown_call:
+            raise ValueError(f"{where}.tool_calls[{i}]: unknown fields {sorted(unknown_call)}")
+        calls.append(ToolCall(call["name"], args, cid))
     if content is None and not calls and spec.get("reasoning") is None:
         raise ValueError(f"{where} is empty: give text, json, reasoning or tool_calls")
     return Turn(content=content, tool_calls=tuple(calls), reasoning=spec.get("reasoning"))

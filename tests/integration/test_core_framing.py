@@ -296,6 +296,13 @@ def test_a_thousand_idle_connections_cost_no_thread_each(each_http_engine: str) 
     served and stop() closes them all (the 10,000-connection figure is in bench/README.md)."""
     if each_http_engine != "asyncio":
         pytest.skip("the werkzeug engine uses a thread per connection by design")
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 4096 and (hard == resource.RLIM_INFINITY or hard >= 4096):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 2500:
+        pytest.skip("needs 2,500 file descriptors (client and server ends of 1,000 connections)")
     before = threading.active_count()
     with Echo() as mock:
         held = [socket.create_connection(("127.0.0.1", mock.port), timeout=5) for _ in range(1000)]
@@ -313,3 +320,69 @@ def test_a_thousand_idle_connections_cost_no_thread_each(each_http_engine: str) 
             for sock in held:
                 sock.close()
     assert threading.active_count() <= before + 1  # a closer thread may still be finishing
+
+
+class Paced(HTTPMockServer):
+    """A stream paced by `Pause` where the engine supports it (else it sleeps itself)."""
+
+    name = "paced"
+
+    def __init__(self, pause: float) -> None:
+        super().__init__()
+        self.pause, self.closed = pause, 0
+        self.lock = threading.Lock()
+
+    def register_routes(self, router: Router) -> None:
+        router.add("/paced", self.paced)
+
+    def paced(self, request):
+        from werkzeug.wrappers import Response
+
+        from mocktools.http_connection import Pause, can_pause, connection_of
+
+        conn = connection_of(request.environ)
+        pausable = conn is not None and can_pause(conn.alive)
+
+        def body():
+            try:
+                for i in range(3):
+                    yield f"tick{i}\n".encode()
+                    if pausable:
+                        yield Pause(self.pause)
+                    else:
+                        self.stopping.wait(self.pause)
+            finally:
+                with self.lock:
+                    self.closed += 1
+
+        return Response(body(), mimetype="text/plain")
+
+
+def test_a_paced_stream_is_delivered_whole_on_either_engine() -> None:
+    with Paced(0.01) as mock:
+        got = raw(mock.port, b"GET /paced HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert b"tick0\n" in got and b"tick2\n" in got and got.endswith(b"0\r\n\r\n") and mock.closed == 1
+
+
+def test_paused_streams_hold_no_thread_and_stop_closes_them(each_http_engine: str) -> None:
+    if each_http_engine != "asyncio":
+        pytest.skip("only the asyncio engine turns Pause into a loop timer")
+    before = threading.active_count()
+    mock = Paced(30.0).start()
+    socks = [socket.create_connection(("127.0.0.1", mock.port), timeout=5) for _ in range(40)]
+    try:
+        for sock in socks:
+            sock.sendall(b"GET /paced HTTP/1.1\r\nHost: x\r\n\r\n")
+        for sock in socks:  # every stream has sent its first tick and now waits in a pause
+            data = b""
+            while b"tick0" not in data:
+                data += sock.recv(4096)
+        assert threading.active_count() < before + 15  # not one sleeping thread per stream
+        mock.stop()
+        assert mock.closed == 40  # each paused body was closed (its finally ran)
+        for sock in socks[:5]:
+            assert b"tick1" not in read_all(sock)  # cut, as a server that went away
+    finally:
+        for sock in socks:
+            sock.close()
+        mock.stop()

@@ -57,7 +57,8 @@ FIELDS = {
     "/v1/chat/completions": ["messages", "tools", "tool_choice", "parallel_tool_calls", "response_format",
                              "structured_outputs", "stream", "include_reasoning", "max_tokens"],
     "/v1/responses": ["input", "instructions", "tools", "tool_choice", "text", "max_output_tokens", "stream",
-                      "previous_response_id", "background", "structured_outputs"],
+                      "previous_response_id", "background", "structured_outputs", "presence_penalty",
+                      "metadata", "reasoning", "store", "user", "parallel_tool_calls"],
     "/v1/messages": ["model", "messages", "max_tokens", "system", "tools", "tool_choice", "thinking",
                      "stop_sequences", "stream", "output_config"],
 }
@@ -90,3 +91,11 @@ def test_vllm_replies_as_a_string_is_refused_not_split_into_characters():
         with pytest.raises(TypeError):
             m.enqueue_turns("abc")
         assert m.engine.script.describe()["queued"] == 0
+
+
+def test_anthropic_tool_choice_type_of_the_wrong_kind_is_a_400():
+    with MockVLLMServer(enable_auto_tool_choice=True, tool_call_parser="hermes") as m:
+        r = requests.post(m.url + "/v1/messages", json={"model": "mock-llm", "max_tokens": 5, "messages": [],
+                                                       "tool_choice": {"type": []}}, timeout=5)
+        assert r.status_code == 400 and r.json()["error"]["param"] == "body.tool_choice"
+        m.check()

@@ -154,7 +154,8 @@ def test_timeout_against_a_stall(client, mock):
     deadline = time.monotonic() + 5
     while mock.engine.scheduler.counts() != (0, 0) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert mock.engine.scheduler.counts() == (0, 0) and f'finished_reason="abort",model_name="{MODEL}"}} 1.0' in mock.metrics_text()
+    assert mock.engine.scheduler.counts() == (0, 0)
+    assert f'finished_reason="abort",model_name="{MODEL}"}} 1.0' in mock.metrics_text()
     mock.set_latency(5.0)  # a non-streaming stall: the shared latency fault
     with pytest.raises(openai.APITimeoutError):
         client.with_options(timeout=0.3).chat.completions.create(model=MODEL, messages=MSGS)

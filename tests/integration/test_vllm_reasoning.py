@@ -92,3 +92,11 @@ def test_enable_thinking_false_answers_without_reasoning(mock):
         "messages": ASK, "chat_template_kwargs": {"enable_thinking": False}}).json()
     assert r["choices"][0]["message"]["reasoning"] is None and r["choices"][0]["message"]["content"]
     assert r["usage"]["completion_tokens_details"] == {"reasoning_tokens": 0}
+
+
+def test_reasoning_effort_none_does_not_think(client, mock):
+    chat = client.chat.completions.create(model="mock-llm", messages=ASK, reasoning_effort="none")
+    assert chat.choices[0].message.model_dump()["reasoning"] is None
+    resp = client.responses.create(model="mock-llm", input="x", reasoning={"effort": "none"})
+    assert [o.type for o in resp.output] == ["message"]
+    assert [o.type for o in client.responses.create(model="mock-llm", input="x").output] == ["reasoning", "message"]

@@ -295,3 +295,19 @@ def test_n_choices_each_call_a_tool(client):
     r = client.chat.completions.create(model="mock-llm", messages=BOTH, tools=TOOLS, n=2)
     assert [len(c.message.tool_calls) for c in r.choices] == [2, 2]
     assert r.choices[0].message.tool_calls[0].id != r.choices[1].message.tool_calls[0].id
+
+
+def test_parse_with_pydantic_function_tools(client):
+    import pydantic
+
+    class GetWeather(pydantic.BaseModel):
+        city: str
+        days: int
+
+    tool = openai.pydantic_function_tool(GetWeather)
+    msgs = [{"role": "user", "content": "GetWeather for Rome"}]
+    r = client.chat.completions.parse(model="mock-llm", messages=msgs, tools=[tool])
+    assert isinstance(r.choices[0].message.tool_calls[0].function.parsed_arguments, GetWeather)
+    with client.chat.completions.stream(model="mock-llm", messages=msgs, tools=[tool]) as stream:
+        final = stream.get_final_completion()
+    assert isinstance(final.choices[0].message.tool_calls[0].function.parsed_arguments, GetWeather)

@@ -96,3 +96,20 @@ def test_unresolvable_ref_is_unsatisfiable_not_a_crash():
     for seed in range(4):
         with pytest.raises(json_schema_gen.SchemaUnsatisfiable):
             json_schema_gen.generate({"anyOf": [{"$ref": "#/nope"}, {"type": "string"}]}, random.Random(seed))
+
+
+@pytest.mark.parametrize("grammar, pattern", [
+    ('root ::= "red" | "green"', r"red|green"),
+    ('root ::= answer " " num\nanswer ::= ("yes" | "no")\nnum ::= [0-9]+ ("." [0-9]{1,2})?',
+     r"(yes|no) [0-9]+(\.[0-9]{1,2})?"),
+    ('start: WORD "-" WORD\nWORD: /[a-z]{3}/  // Lark style', r"[a-z]{3}-[a-z]{3}"),
+])
+def test_non_recursive_grammars_are_honoured(grammar, pattern):
+    for seed in range(5):
+        out = generate(Constraint("grammar", grammar, "structured_outputs"), random.Random(seed))
+        assert re.fullmatch(pattern, out), (grammar, out)
+
+
+def test_recursive_grammar_is_unconstrained():
+    assert generate(Constraint("grammar", 'root ::= obj\nobj ::= "{" obj? "}"', "structured_outputs"),
+                    random.Random(0)) is None

@@ -1,0 +1,194 @@
+"""A request/response of the asyncio engine as the worker sees it: its body and its connection handle.
+
+`Body` is fed by the loop and read by the worker (`wsgi.input`, with flow control); `Exchange` is
+the sink the WSGI driver writes to and the `mocktools.connection` handle the app sees.
+"""
+from __future__ import annotations
+
+import collections
+import threading
+from typing import TYPE_CHECKING, Any
+
+from .wsgi_driver import RequestRun
+
+if TYPE_CHECKING:
+    from .aio_protocol import HTTPProtocol
+
+HIGH_WATER = 1 << 20  # buffered request body that pauses reading
+_INF = float("inf")
+
+
+class Body:
+    """A request body fed by the loop and read by the worker (`wsgi.input`)."""
+
+    def __init__(self, proto: HTTPProtocol, expect_continue: bool) -> None:
+        self._proto = proto
+        self._cond = threading.Condition(threading.Lock())
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self.size = 0
+        self.done = False
+        self.error: BaseException | None = None
+        self.expect_continue = expect_continue
+        self.continue_sent = False
+        self.received = 0
+
+    # loop side
+    def feed(self, data: bytes) -> None:
+        with self._cond:
+            self._chunks.append(data)
+            self.size += len(data)
+            self.received += len(data)
+            self._cond.notify()
+
+    def finish(self) -> None:
+        with self._cond:
+            self.done = True
+            self._cond.notify()
+
+    def fail(self, exc: BaseException) -> None:
+        with self._cond:
+            if not self.done:
+                self.error = exc
+            self._cond.notify()
+
+    # worker side
+    def read(self, size: int | None = -1) -> bytes:
+        want = _INF if size is None or size < 0 else size
+        with self._cond:
+            if not self.done and self.expect_continue and not self.continue_sent:
+                self.continue_sent = True
+                self._proto.call(self._proto.send_continue)
+            while self.size < want and not self.done and self.error is None:
+                self._cond.wait()
+            if self.error is not None and not self.done and self.size < want:
+                raise self.error
+            if want >= self.size:
+                data = b"".join(self._chunks)
+                self._chunks.clear()
+            else:
+                joined = b"".join(self._chunks)
+                data, rest = joined[:int(want)], joined[int(want):]
+                self._chunks.clear()
+                self._chunks.append(rest)
+            self.size -= len(data)
+            resume = self.size < HIGH_WATER // 2 and self._proto.paused
+        if resume:
+            self._proto.call(self._proto.resume)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        out = bytearray()
+        while size < 0 or len(out) < size:
+            byte = self.read(1)
+            if not byte:
+                break
+            out += byte
+            if byte == b"\n":
+                break
+        return bytes(out)
+
+    def __iter__(self) -> Any:
+        return iter(lambda: self.read(65536), b"")
+
+
+class Exchange:
+    """One request/response; also the connection handle the app sees (`mocktools.connection`)."""
+
+    def __init__(self, proto: HTTPProtocol, method: str, target: str, version: tuple[int, int],
+                 headers: list[tuple[str, str]], body: Body | None, chunked: bool) -> None:
+        self.proto = proto
+        self.method, self.target, self.version, self.headers = method, target, version, headers
+        self.body = body
+        self.chunked = chunked
+        self.close = False
+        self.aborted = self.abort_requested = False
+        self.final: bytes | None = None
+        self.complete = body is None
+        self.runner: RequestRun | None = None
+        self.timer: Any = None  # the loop timer of a paused stream
+
+    # the handle the app sees
+    def abort(self, kind: str) -> None:
+        # worker side: no more sends; the loop marks `aborted` after writing what came before
+        self.abort_requested = self.close = True
+        self.proto.call(self.proto.abort, kind, self)
+
+    def close_after_response(self) -> None:
+        self.close = True
+
+    @property
+    def alive(self) -> _AliveProbe:
+        """A callable probe (`conn.alive()`); `pausable`: a stream may yield `Pause` here."""
+        return _AliveProbe(self)
+
+    # the sink the driver writes to (worker side)
+    @property
+    def close_requested(self) -> bool:
+        return self.close
+
+    def send(self, data: bytes, final: bool) -> None:
+        proto = self.proto
+        if proto.lost or self.abort_requested:
+            raise ConnectionResetError("client connection closed")
+        if final:
+            self.final = data
+            return
+        while not proto.writable.wait(1.0):
+            if proto.lost or proto.server.closing:
+                raise ConnectionResetError("client connection closed")
+        if not proto.call(proto.write, self, data):
+            raise ConnectionResetError("server stopped")
+
+    def run(self, environ: dict[str, Any]) -> None:
+        """On a worker: serve the request (until its body pauses), then hand back to the loop."""
+        proto = self.proto
+        self.runner = RequestRun(proto.server.app, environ, self, close=self.close,
+                                 http10=self.version < (1, 1), verbose=proto.server.verbose)
+        self.resume()
+
+    def resume(self) -> None:
+        """On a worker: go on after a pause; a paced stream holds a worker only while it works."""
+        runner, proto = self.runner, self.proto
+        if runner is None or runner.done:
+            return
+        pause = runner.step()
+        if pause is None:
+            proto.call(proto.complete, self, runner.close or self.close)
+        elif not proto.call(proto.pause_exchange, self, pause):
+            runner.abandon()
+
+    def abandon(self) -> None:
+        if self.runner is not None:
+            self.runner.abandon()
+
+
+class _AliveProbe:
+    """`conn.alive()` for the asyncio engine; its `pausable` lets a stream yield `Pause`."""
+
+    __slots__ = ("exchange",)
+    pausable = True
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+
+    def __call__(self) -> bool:
+        proto = self.exchange.proto
+        return not (proto.lost or proto.peer_eof)
+
+
+class _EmptyBody:
+    """wsgi.input of a request without a body (stateless, so one serves every request)."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        return b""
+
+    def readline(self, size: int = -1) -> bytes:
+        return b""
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+
+EMPTY = _EmptyBody()
+
+__all__ = ["EMPTY", "Body", "Exchange"]
