@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .lifecycle import MockServerBase
+if TYPE_CHECKING:  # importing the catalog stays cheap: the plugin and CLI read it first
+    from .lifecycle import MockServerBase
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,8 @@ class CatalogEntry:
     protocol: str
 
     def load(self) -> type[MockServerBase]:
-        return getattr(importlib.import_module(self.module), self.class_name)
+        cls: type[MockServerBase] = getattr(importlib.import_module(self.module), self.class_name)
+        return cls
 
 
 CATALOG: dict[str, CatalogEntry] = {e.name: e for e in (

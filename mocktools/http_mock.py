@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import threading
 import time
-from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, cast
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
@@ -50,7 +50,7 @@ class HTTPMockServer(MockServerBase):
                  **kwargs: Any) -> None:
         super().__init__(host, port, **kwargs)
         if max_body_bytes is not None:
-            self.max_body_bytes = max_body_bytes
+            self.max_body_bytes = max_body_bytes  # type: ignore[misc]  # per-instance override of the class default
         self.router = Router()
         self.register_routes(self.router)
         self.admin = AdminAPI(self)
@@ -165,7 +165,7 @@ class HTTPMockServer(MockServerBase):
             return self.error_response(500, f"mock handler raised {type(exc).__name__}: {exc}",
                                        type="mock_internal_error")
         if response.is_streamed:
-            response.response = self._guard_stream(response.response)
+            response.response = self._guard_stream(cast("Iterable[bytes]", response.response))
         return response
 
     def _guard_stream(self, chunks: Iterable[bytes]) -> Iterator[bytes]:

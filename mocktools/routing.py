@@ -105,7 +105,7 @@ class Router:
     def match(self, environ: dict[str, Any]) -> tuple[Handler, dict[str, Any]]:
         """The handler and URL arguments for a request; raises werkzeug's NotFound/MethodNotAllowed."""
         index, args = self._url_map().bind_to_environ(environ).match()
-        return self._handlers[index], args
+        return self._handlers[index], dict(args)
 
     def rules(self) -> list[tuple[str, list[str]]]:
         return [(r.rule, sorted(r.methods or ())) for r in self._url_map().iter_rules()]

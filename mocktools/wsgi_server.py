@@ -12,7 +12,7 @@ import selectors
 import socket
 import struct
 import threading
-from typing import Any, Callable, Iterable
+from typing import IO, Any, Callable, Iterable, cast
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wsgi import LimitedStream
@@ -56,7 +56,7 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
                 size = max(0, int(length)) if length else 0
             except ValueError:
                 size = 0
-            environ["wsgi.input"] = LimitedStream(self.rfile, size)
+            environ["wsgi.input"] = LimitedStream(cast("IO[bytes]", self.rfile), size)
         return environ
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -242,7 +242,7 @@ class MockWSGIServer(ThreadedWSGIServer):
                 for key, _ in selector.select():
                     if key.fileobj is self._wake_r or self.closing:
                         return
-                    self._handle_request_noblock()
+                    self._handle_request_noblock()  # type: ignore[attr-defined]  # socketserver internal
 
     def wake(self) -> None:
         self.closing = True

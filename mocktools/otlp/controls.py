@@ -54,7 +54,7 @@ def _filters(request: Request, signal: str, allowed: tuple[str, ...] = _QUERY_FI
 def register_otlp_admin_routes(mock: MockOTLPCollector, router: Router) -> None:
 
 
-    def query(kind: str):  # type: ignore[no-untyped-def]
+    def query(kind: str):
         signal = _PLURAL[kind]
 
         def handler(request: Request) -> dict[str, Any]:

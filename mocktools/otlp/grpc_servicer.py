@@ -97,7 +97,7 @@ class OTLPGrpcReceiver:
         except RuntimeError as exc:
             port, error = 0, exc
         else:
-            error = None
+            error = None  # type: ignore[assignment]
         if not port:
             server.stop(None)
             executor.shutdown(wait=True)

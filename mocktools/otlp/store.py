@@ -124,17 +124,19 @@ def _matcher(signal: str, filters: dict[str, Any]) -> Callable[[Any], bool]:
         if want is None:
             continue
         if key == "attributes":
-            checks.append(lambda it, w=want: all(k in it.attributes and it.attributes[k] == v for k, v in w.items()))
+            checks.append(lambda it, w=want: all(k in it.attributes and it.attributes[k] == v  # type: ignore[misc]
+                                                 for k, v in w.items()))
         elif key == "resource":
-            checks.append(lambda it, w=want: all(k in it.resource and it.resource[k] == v for k, v in w.items()))
+            checks.append(lambda it, w=want: all(k in it.resource and it.resource[k] == v  # type: ignore[misc]
+                                                 for k, v in w.items()))
         elif key == "scope_name":
-            checks.append(lambda it, w=want: it.scope.name == w)
+            checks.append(lambda it, w=want: it.scope.name == w)  # type: ignore[misc]
         elif key == "where":
             checks.append(want)
         elif key.endswith("_id") and isinstance(want, str):
-            checks.append(lambda it, k=key, w=want.lower(): getattr(it, k) == w)
+            checks.append(lambda it, k=key, w=want.lower(): getattr(it, k) == w)  # type: ignore[misc]
         else:
-            checks.append(lambda it, k=key, w=want: getattr(it, k) == w)
+            checks.append(lambda it, k=key, w=want: getattr(it, k) == w)  # type: ignore[misc]
     return lambda item: all(check(item) for check in checks)
 
 

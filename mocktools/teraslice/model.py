@@ -31,6 +31,9 @@ FAILURE_REASONS = (
 class TerasliceCluster(ClusterActions):
     """Jobs, executions, controllers and nodes of one simulated cluster (thread-safe)."""
 
+    job_count: int | None
+    node_count: int | None
+
     def __init__(self, clock: Clock | None = None, seed: int | None = None,
                  jobs: int | None = None, nodes: int | None = None,
                  lifecycle_events: bool = True) -> None:

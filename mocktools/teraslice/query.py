@@ -64,9 +64,9 @@ def _value_matches(actual: Any, expected: str) -> bool:
     text = str(actual)
     for op in (">=", "<=", ">", "<"):
         if expected.startswith(op):
-            bound = expected[len(op):]
-            return {">=": text >= bound, "<=": text <= bound,
-                    ">": text > bound, "<": text < bound}[op]
+            text_bound = expected[len(op):]
+            return {">=": text >= text_bound, "<=": text <= text_bound,
+                    ">": text > text_bound, "<": text < text_bound}[op]
     if "*" in expected or "?" in expected:
         return fnmatch.fnmatchcase(text, expected)
     return text == expected

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from typing import Generator as _Gen
 
 from ..clock import Clock, SystemClock
 from ..errors import ApiError
@@ -299,7 +300,8 @@ class Engine:
         finally:
             finish(reason)
 
-    def _apply_fault(self, fault: StreamFault, client_alive: Callable[[], bool] | None) -> Iterator[Any]:
+    def _apply_fault(self, fault: StreamFault,
+                     client_alive: Callable[[], bool] | None) -> _Gen[Any, None, str]:
         if fault.kind == "error":
             yield sse({"error": {"message": fault.message, "type": _error_type(fault.status), "param": None,
                                  "code": fault.status}})
