@@ -134,7 +134,7 @@ def _matcher(signal: str, filters: dict[str, Any]) -> Callable[[Any], bool]:
         elif key == "where":
             checks.append(want)
         elif key.endswith("_id") and isinstance(want, str):
-            checks.append(lambda it, k=key, w=want.lower(): getattr(it, k) == w)  # type: ignore[misc]
+            checks.append(lambda it, k=key, w=want.lower(): getattr(it, k) == w)  # type: ignore[misc]  # noqa: B008  # type: ignore[misc]
         else:
             checks.append(lambda it, k=key, w=want: getattr(it, k) == w)  # type: ignore[misc]
     return lambda item: all(check(item) for check in checks)

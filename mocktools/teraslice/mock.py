@@ -122,7 +122,7 @@ class MockTerasliceServer(ViewsMixin, HTTPMockServer):
     def register_routes(self, router: Router) -> None:
         get, post = ("GET",), ("POST",)
         for prefix in ("/v1", ""):
-            add: Callable[..., None] = lambda rule, fn, methods=get: router.add(  # noqa: E731
+            add: Callable[..., None] = lambda rule, fn, methods=get, prefix=prefix: router.add(  # noqa: E731
                 prefix + rule, fn, methods)
             add("/", self.get_info)
             add("/cluster/state", self.get_cluster_state)

@@ -147,7 +147,7 @@ def test_handler_exception_is_a_500_and_check_reraises_it() -> None:
             response = requests.get(mock.url + "/boom", timeout=5)
             assert response.status_code == 500 and "RuntimeError" in response.json()["error"]["message"]
             with pytest.raises(requests.RequestException):
-                requests.get(mock.url + "/stream-boom", timeout=5).content
+                _ = requests.get(mock.url + "/stream-boom", timeout=5).content
             assert requests.get(mock.url + "/text", timeout=5).text == "plain"  # still serving
     assert isinstance(info.value.__cause__, RuntimeError) and len(info.value.errors) == 2
     mock.check()  # errors are raised once
