@@ -17,7 +17,3 @@ def open_fds() -> int:
 @pytest.fixture
 def thread_baseline() -> int:
     return threading.active_count()
-
-# The plugin is loaded here, not through its pytest11 entry point (disabled in setup.cfg), so that
-# coverage is already measuring when mocktools is first imported.
-pytest_plugins = ["mocktools.pytest_plugin"]
