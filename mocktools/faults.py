@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from .clock import Clock, SystemClock
+from .clock import Clock, Duration, SystemClock, to_seconds, to_seconds_or_none
 
 CONNECTION_FAULTS = ("reset", "close", "garbage")
 DISTRIBUTIONS = ("fixed", "uniform", "normal", "exponential")
@@ -112,8 +112,9 @@ class FaultPlan:
 
     # -- configuration -------------------------------------------------------------------
     def set_failure_count(self, n: int, status: Any = 503, path: str | None = None,
-                          retry_after: float | None = None) -> None:
+                          retry_after: Duration | None = None) -> None:
         """The next `n` calls (to `path`) fail with `status`, then calls succeed again."""
+        retry_after = to_seconds_or_none(retry_after, "retry_after")
         if n < 0:
             raise ValueError("failure count must be >= 0")
         with self._lock:
@@ -122,20 +123,22 @@ class FaultPlan:
                 _place(self._failures, _Failure(path, n, status, retry_after))
 
     def set_permanent_failure(self, enabled: bool = True, status: Any = 503, path: str | None = None,
-                              retry_after: float | None = None) -> None:
+                              retry_after: Duration | None = None) -> None:
         """Every call (to `path`) fails until disabled; disabling with no path clears all of them."""
+        retry_after = to_seconds_or_none(retry_after, "retry_after")
         with self._lock:
             self._failures = [f for f in self._failures if not (
                 f.remaining is None and (f.path == path or (path is None and not enabled)))]
             if enabled:
                 _place(self._failures, _Failure(path, None, status, retry_after))
 
-    def set_rate_limit(self, limit: int | None, window: float = 1.0, path: str | None = None,
-                       retry_after: float | None = None) -> None:
+    def set_rate_limit(self, limit: int | None, window: Duration = 1.0, path: str | None = None,
+                       retry_after: Duration | None = None) -> None:
         """Allow `limit` calls per `window` seconds (on the clock); beyond that answer 429 + Retry-After.
 
         `limit=None` removes the limit for `path`.
         """
+        window, retry_after = to_seconds(window, "window"), to_seconds_or_none(retry_after, "retry_after")
         if window <= 0:
             raise ValueError("rate-limit window must be positive")
         with self._lock:
@@ -145,11 +148,13 @@ class FaultPlan:
                     raise ValueError("rate limit must be >= 0")
                 _place(self._rate_limits, _RateLimit(path, limit, window, retry_after))
 
-    def set_latency(self, seconds: float = 0.0, *, distribution: str = "fixed",
-                    low: float | None = None, high: float | None = None, mean: float | None = None,
-                    stddev: float | None = None, seed: int | None = None, path: str | None = None) -> None:
+    def set_latency(self, seconds: Duration = 0.0, *, distribution: str = "fixed",
+                    low: Duration | None = None, high: Duration | None = None, mean: Duration | None = None,
+                    stddev: Duration | None = None, seed: int | None = None, path: str | None = None) -> None:
         """Delay calls: a fixed delay, or seeded `uniform(low, high)`, `normal(mean, stddev)`,
-        `exponential(mean)`. `set_latency(0)` removes the delay for `path`."""
+        `exponential(mean)`. `set_latency(0)` removes the delay for `path`. Durations: seconds or timedelta."""
+        seconds, low, high = to_seconds(seconds, "seconds"), to_seconds_or_none(low, "low"), to_seconds_or_none(high, "high")
+        mean, stddev = to_seconds_or_none(mean, "mean"), to_seconds_or_none(stddev, "stddev")
         if distribution not in DISTRIBUTIONS:
             raise ValueError(f"distribution must be one of {DISTRIBUTIONS}")
         params: dict[str, float]

@@ -12,6 +12,8 @@ from collections import Counter, deque
 from fnmatch import fnmatchcase
 from typing import Any, Iterable
 
+from .clock import Duration, to_seconds
+
 _UNPARSED = object()
 
 
@@ -141,8 +143,9 @@ class Journal:
             self._by_status.clear()
             self._cond.notify_all()
 
-    def wait_for(self, n: int, timeout: float = 5.0, path: str | None = None) -> list[CallRecord]:
-        """Block until at least `n` calls (to `path`) were recorded; TimeoutError after `timeout` s."""
+    def wait_for(self, n: int, timeout: Duration = 5.0, path: str | None = None) -> list[CallRecord]:
+        """Block until at least `n` calls (to `path`) were recorded; TimeoutError after `timeout` (s or timedelta)."""
+        timeout = to_seconds(timeout, "timeout")
         with self._cond:
             if not self._cond.wait_for(lambda: self._count_locked(path) >= n, timeout):
                 raise TimeoutError(

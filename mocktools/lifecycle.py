@@ -13,7 +13,7 @@ import secrets
 import threading
 from typing import Any, ClassVar, TypeVar
 
-from .clock import Clock, SystemClock
+from .clock import Clock, Duration, SystemClock
 from .errors import MockServerError
 from .faults import FaultPlan
 from .journal import CallRecord, Journal
@@ -143,21 +143,21 @@ class MockServerBase:
 
     # -- shared controls ---------------------------------------------------------------------
     def set_failure_count(self, n: int, status: Any = 503, path: str | None = None,
-                          retry_after: float | None = None) -> None:
+                          retry_after: Duration | None = None) -> None:
         self.faults.set_failure_count(n, status, path, retry_after)
 
     def set_permanent_failure(self, enabled: bool = True, status: Any = 503, path: str | None = None,
-                              retry_after: float | None = None) -> None:
+                              retry_after: Duration | None = None) -> None:
         self.faults.set_permanent_failure(enabled, status, path, retry_after)
 
     def set_success(self) -> None:
         self.faults.set_success()
 
-    def set_rate_limit(self, limit: int | None, window: float = 1.0, path: str | None = None,
-                       retry_after: float | None = None) -> None:
+    def set_rate_limit(self, limit: int | None, window: Duration = 1.0, path: str | None = None,
+                       retry_after: Duration | None = None) -> None:
         self.faults.set_rate_limit(limit, window, path, retry_after)
 
-    def set_latency(self, seconds: float = 0.0, **kwargs: Any) -> None:
+    def set_latency(self, seconds: Duration = 0.0, **kwargs: Any) -> None:
         self.faults.set_latency(seconds, **kwargs)
 
     def set_connection_fault(self, kind: str | None, count: int | None = None, path: str | None = None) -> None:
@@ -170,7 +170,7 @@ class MockServerBase:
     def calls(self) -> list[CallRecord]:
         return self.journal.calls()
 
-    def wait_for_calls(self, n: int, timeout: float = 5.0, path: str | None = None) -> list[CallRecord]:
+    def wait_for_calls(self, n: int, timeout: Duration = 5.0, path: str | None = None) -> list[CallRecord]:
         return self.journal.wait_for(n, timeout, path)
 
     def reset(self) -> None:

@@ -7,6 +7,7 @@ from typing import Any, Iterable, Pattern, Sequence
 
 import grpc
 
+from mocktools.clock import Duration, to_seconds, to_seconds_or_none
 from mocktools.grpc_mock import GRPCMockServer
 from mocktools.routing import Router
 
@@ -77,8 +78,8 @@ class MockE6DataServer(GRPCMockServer):
         """Serve ``strategy`` from now on, without announcing it first."""
         self.engine.strategy.set_strategy(strategy)
 
-    def set_strategy_interval(self, seconds: float | None) -> None:
-        self.engine.strategy.interval = seconds
+    def set_strategy_interval(self, seconds: Duration | None) -> None:
+        self.engine.strategy.interval = to_seconds_or_none(seconds, "seconds")
 
     @property
     def strategy_events(self) -> list[StrategyEvent]:
@@ -103,9 +104,9 @@ class MockE6DataServer(GRPCMockServer):
     def cluster_status(self) -> str:
         return self.engine._cluster_status()
 
-    def set_resume_behavior(self, *, delay: float = 0.0, fails: bool = False) -> None:
-        """How ClusterService/resume behaves: ready after ``delay`` clock seconds, or "failed"."""
-        self.engine.resume_delay = delay
+    def set_resume_behavior(self, *, delay: Duration = 0.0, fails: bool = False) -> None:
+        """How ClusterService/resume behaves: ready after ``delay`` (clock seconds or timedelta), or "failed"."""
+        self.engine.resume_delay = to_seconds(delay, "delay")
         self.engine.resume_fails = fails
 
     # -- data ----------------------------------------------------------------------------

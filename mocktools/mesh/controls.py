@@ -112,13 +112,14 @@ def register_mesh_admin_routes(mesh: MockServiceMesh, router: Router) -> None:
 
     def chaos(request: Request) -> Any:
         if request.method == "GET":
-            return {"seed": mesh.chaos.seed, "scenarios": mesh.chaos.scenarios()}
+            active = request.args.get("active", "").lower() in ("1", "true", "yes")
+            return {"seed": mesh.chaos.seed, "scenarios": mesh.chaos.scenarios(active)}
         if request.method == "DELETE":
             try:
                 mesh.chaos.clear(request.args.get("id"))
             except KeyError:
                 raise ApiError(404, f"no scenario {request.args.get('id')}", type="not_found") from None
-            return {"scenarios": mesh.chaos.scenarios()}
+            return {"scenarios": mesh.chaos.scenarios(include_cleared=True)}
         try:
             scenario = mesh.chaos.add(read_json_object(request))
         except (TypeError, ValueError, KeyError) as exc:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from werkzeug.wrappers import Request, Response
 
+from mocktools.clock import Duration
 from mocktools.errors import ApiError
 from mocktools.routing import Router
 from mocktools.otlp import codec
@@ -188,13 +189,13 @@ class MockOTLPCollector(HTTPMockServer):
     def get_trace_ids(self) -> list[str]:
         return self.store.get_trace_ids()
 
-    def wait_for_spans(self, n: int, timeout: float = 5.0, **filters: Any) -> list[Span]:
+    def wait_for_spans(self, n: int, timeout: Duration = 5.0, **filters: Any) -> list[Span]:
         return self.store.wait_for_spans(n, timeout, **filters)
 
-    def wait_for_metrics(self, n: int, timeout: float = 5.0, **filters: Any) -> list[MetricPoint]:
+    def wait_for_metrics(self, n: int, timeout: Duration = 5.0, **filters: Any) -> list[MetricPoint]:
         return self.store.wait_for_metrics(n, timeout, **filters)
 
-    def wait_for_logs(self, n: int, timeout: float = 5.0, **filters: Any) -> list[LogRecord]:
+    def wait_for_logs(self, n: int, timeout: Duration = 5.0, **filters: Any) -> list[LogRecord]:
         return self.store.wait_for_logs(n, timeout, **filters)
 
     def get_raw_requests(self, signal: str | None = None) -> list[RawRequest]:

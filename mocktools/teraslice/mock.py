@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping
 
 from werkzeug.wrappers import Request, Response
 
+from ..clock import Duration
 from ..errors import ApiError
 from ..routing import Router, read_json_object
 from ..http_mock import HTTPMockServer
@@ -78,7 +79,7 @@ class MockTerasliceServer(ViewsMixin, HTTPMockServer):
         """Move an execution to `status` if the real status guard allows it (else StatusError)."""
         return self.cluster.force_status(ex_id, status)
 
-    def advance(self, seconds: float) -> float:
+    def advance(self, seconds: Duration) -> float:
         """Advance the (fake) clock and apply what became due."""
         return self.cluster.advance(seconds)
 

@@ -15,7 +15,7 @@ import random
 import threading
 from typing import Any, Callable
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock, Duration, SystemClock, to_seconds
 from .actions import ActionError, ClusterActions
 from .entities import Execution, Job, Node, draw_execution_params, new_id
 from .states import (FAILING_SECONDS, LIFECYCLE_EVENT_SECONDS, PROCESSING, RECOVERING_SECONDS,
@@ -262,8 +262,9 @@ class TerasliceCluster(ClusterActions):
         del self.events[:-100]
 
     # ------------------------------------------------------------------ controls
-    def advance(self, seconds: float) -> float:
-        """Move a FakeClock forward and apply what became due; returns the new time."""
+    def advance(self, seconds: Duration) -> float:
+        """Move a FakeClock forward (seconds or a timedelta) and apply what became due; returns the new time."""
+        seconds = to_seconds(seconds, "advance(seconds)")
         if not math.isfinite(seconds) or seconds < 0:
             raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}")
         advance = getattr(self.clock, "advance", None)

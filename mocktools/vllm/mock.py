@@ -12,7 +12,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from ..clock import SystemClock
+from ..clock import Duration, SystemClock, to_seconds_or_none
 from ..errors import ApiError
 from ..routing import Router, json_response
 from ..http_mock import HTTPMockServer
@@ -71,9 +71,9 @@ class MockVLLMServer(HTTPMockServer):
         """``fn(GenerationRequest) -> str | None`` decides the reply (None: fall through)."""
         self.engine.script.set_reply_function(fn)
 
-    def set_timing(self, ttft: float | None = None, itl: float | None = None) -> None:
-        """Time to first token and inter-token latency, in seconds on the mock's clock."""
-        self.engine.set_timing(ttft, itl)
+    def set_timing(self, ttft: Duration | None = None, itl: Duration | None = None) -> None:
+        """Time to first token and inter-token latency (seconds or timedelta) on the mock's clock."""
+        self.engine.set_timing(to_seconds_or_none(ttft, "ttft"), to_seconds_or_none(itl, "itl"))
 
     def set_max_num_seqs(self, n: int) -> None:
         self.engine.scheduler.set_max_num_seqs(n)
