@@ -13,6 +13,7 @@ from typing import Any, Callable, ClassVar, Iterator
 
 import grpc
 
+from . import log
 from .control_api import AdminAPI
 from .errors import MockStartError
 from .faults import FaultDecision
@@ -87,6 +88,7 @@ class _Interceptor(grpc.ServerInterceptor):
 
     def _apply_faults(self, method: str, context: grpc.ServicerContext) -> FaultDecision:
         decision = self.mock.faults.decide(method)
+        log.fault_applied(self.mock, "RPC", method, decision)
         if decision.latency > 0:
             self.mock.stopping.wait(decision.latency)
         return decision
@@ -147,6 +149,7 @@ class _Interceptor(grpc.ServerInterceptor):
         self.mock.journal.add(time=self.mock.clock.time(), method="POST", path=method, headers=metadata,
                               body=body, status=code.value[0], duration=time.perf_counter() - started,
                               fault=fault, meta={"grpc_code": code.name})
+        log.request(self.mock, "RPC", method, code.name, time.perf_counter() - started, fault)
 
 
 class GRPCMockServer(MockServerBase):

@@ -14,6 +14,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, cast
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
+from . import log
 from .control_api import AdminAPI
 from .errors import ApiError
 from .faults import FaultDecision
@@ -114,6 +115,7 @@ class HTTPMockServer(MockServerBase):
             if decision.latency > 0:
                 self.stopping.wait(decision.latency)
             fault = decision.fault
+            log.fault_applied(self, environ.get("REQUEST_METHOD", ""), path, decision)
             if decision.connection:
                 self._record(environ, path, body, None, started, fault)
                 abort_connection(environ, decision.connection)
@@ -183,6 +185,7 @@ class HTTPMockServer(MockServerBase):
                          query=environ.get("QUERY_STRING", ""), headers=_headers_of(environ), body=body,
                          status=status, duration=time.perf_counter() - started, fault=fault,
                          meta=environ.get("mocktools.meta"))
+        log.request(self, environ.get("REQUEST_METHOD", ""), path, status, time.perf_counter() - started, fault)
 
 
 def _status_type(status: int) -> str:

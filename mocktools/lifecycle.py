@@ -13,6 +13,7 @@ import secrets
 import threading
 from typing import Any, ClassVar, TypeVar
 
+from . import log
 from .clock import Clock, Duration, SystemClock
 from .errors import MockServerError
 from .faults import FaultPlan
@@ -94,6 +95,7 @@ class MockServerBase:
                 self.stopping.clear()
                 self._port = self._open()
                 self._running = True
+                log.started(self)
         return self
 
     def stop(self) -> None:
@@ -107,6 +109,7 @@ class MockServerBase:
             finally:
                 self._running = False
                 self._port = self._requested_port
+                log.stopped(self)
 
     async def await_start(self: Self) -> Self:
         """`start()` for async harnesses; runs in a worker thread so several start in parallel."""
@@ -145,23 +148,29 @@ class MockServerBase:
     def set_failure_count(self, n: int, status: Any = 503, path: str | None = None,
                           retry_after: Duration | None = None) -> None:
         self.faults.set_failure_count(n, status, path, retry_after)
+        log.fault_set(self, "failure_count", n=n, status=status, path=path, retry_after=retry_after)
 
     def set_permanent_failure(self, enabled: bool = True, status: Any = 503, path: str | None = None,
                               retry_after: Duration | None = None) -> None:
         self.faults.set_permanent_failure(enabled, status, path, retry_after)
+        log.fault_set(self, "permanent_failure", enabled=enabled, status=status, path=path, retry_after=retry_after)
 
     def set_success(self) -> None:
         self.faults.set_success()
+        log.fault_set(self, "success (faults cleared)")
 
     def set_rate_limit(self, limit: int | None, window: Duration = 1.0, path: str | None = None,
                        retry_after: Duration | None = None) -> None:
         self.faults.set_rate_limit(limit, window, path, retry_after)
+        log.fault_set(self, "rate_limit", limit=limit, window=window, path=path, retry_after=retry_after)
 
     def set_latency(self, seconds: Duration = 0.0, **kwargs: Any) -> None:
         self.faults.set_latency(seconds, **kwargs)
+        log.fault_set(self, "latency", seconds=seconds, **kwargs)
 
     def set_connection_fault(self, kind: str | None, count: int | None = None, path: str | None = None) -> None:
         self.faults.set_connection_fault(kind, count, path)
+        log.fault_set(self, "connection_fault", kind=kind, count=count, path=path)
 
     def get_call_count(self, path: str | None = None) -> int:
         return self.journal.count(path)
