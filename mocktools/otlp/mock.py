@@ -239,9 +239,11 @@ class MockOTLPCollector(HTTPMockServer):
 
     @classmethod
     def cli_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        from mocktools.cli import port_or_off
+
         parser.add_argument(
             "--grpc-port",
-            type=int,
+            type=port_or_off,
             default=cls.default_grpc_port,
             help="OTLP/gRPC port (default 4317; 0 = any free port, -1 = no gRPC)",
         )
