@@ -180,10 +180,9 @@ def test_latency_delays_and_stop_interrupts_it(echo: EchoMock) -> None:
     thread = threading.Thread(target=lambda: errors.append(_get_quietly(echo.url + "/text")))
     thread.start()
     time.sleep(0.05)
-    stop_started = time.perf_counter()
     echo.stop()
-    thread.join(5)
-    assert time.perf_counter() - stop_started < 5 and not thread.is_alive()
+    thread.join(20)
+    assert not thread.is_alive()  # stop() interrupted the 30 s delay
 
 
 def _get_quietly(url: str) -> object:
