@@ -275,8 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for entry in CATALOG.values():
                 print(f"{entry.name:<10} {entry.port:>5}  {entry.class_name:<20} {entry.protocol}")
             return 0
-        up_parser = Parser(prog="mocktools up")
-        return _up(up_parser, args)
+        if args.command == "up":
+            return _up(Parser(prog="mocktools up"), args)
+        handler: Callable[[argparse.Namespace], int] = args.handler  # other subcommands: set_defaults(handler=)
+        return handler(args)
     except MockStartError as exc:
         return _fail(str(exc), 1)
     except KeyboardInterrupt:

@@ -12,7 +12,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from ..clock import Duration, SystemClock, to_seconds_or_none
+from ..clock import Duration, SystemClock, to_seconds, to_seconds_or_none
 from ..errors import ApiError
 from ..routing import Router, json_response
 from ..http_mock import HTTPMockServer
@@ -82,7 +82,10 @@ class MockVLLMServer(HTTPMockServer):
         """Mid-stream fault: "error", "truncate", "stall" or "no_done" after K data events.
 
         Applies to the next ``count`` streams (None: every stream); replaces any earlier stream fault.
+        ``stall_seconds`` may be a timedelta.
         """
+        if kwargs.get("stall_seconds") is not None:
+            kwargs["stall_seconds"] = to_seconds(kwargs["stall_seconds"], "stall_seconds")
         self.engine.set_stream_fault(kind, after_chunks, count, **kwargs)
 
     def clear_stream_faults(self) -> None:

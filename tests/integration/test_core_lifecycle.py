@@ -204,8 +204,10 @@ def test_failure_fault_has_retry_after_and_json(echo: EchoMock) -> None:
 def test_await_start_and_wait_for_calls(echo: EchoMock) -> None:
     mock = EchoMock()
     assert asyncio.run(mock.await_start()) is mock and mock.running
-    threading.Timer(0.02, lambda: requests.get(mock.url + "/text", timeout=5)).start()
+    client = threading.Timer(0.02, lambda: requests.get(mock.url + "/text", timeout=5))
+    client.start()
     assert len(mock.wait_for_calls(1, timeout=5)) == 1
+    client.join(10)  # the call is journaled before its answer is written: let the client finish first
     mock.stop()
     assert "stopped" in repr(mock)
 
