@@ -35,14 +35,15 @@ class MockE6DataServer(GRPCMockServer):
                     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
                     ("grpc.http2.max_ping_strikes", 0))
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, strategy_interval: float | None = 120.0,
-                 drain_timeout: float = 60.0, initial_strategy: str = "blue", session_ttl: float | None = 3600.0,
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, strategy_interval: Duration | None = 120.0,
+                 drain_timeout: Duration = 60.0, initial_strategy: str = "blue", session_ttl: Duration | None = 3600.0,
                  batch_size: int = 1000, credentials: dict[str, str] | None = None,
                  enforce_strategy: bool = True, **kwargs: Any) -> None:
         super().__init__(host, port, **kwargs)
         self.engine = E6DataEngine(
-            self.clock, seed=self.seed or 0, strategy_interval=strategy_interval, drain_timeout=drain_timeout,
-            initial_strategy=initial_strategy, session_ttl=session_ttl, batch_size=batch_size,
+            self.clock, seed=self.seed or 0, strategy_interval=to_seconds_or_none(strategy_interval, "strategy_interval"),
+            drain_timeout=to_seconds(drain_timeout, "drain_timeout"), initial_strategy=initial_strategy,
+            session_ttl=to_seconds_or_none(session_ttl, "session_ttl"), batch_size=batch_size,
             engine_ip=host if host not in ("0.0.0.0", "::", "") else "127.0.0.1",
             enforce_strategy=enforce_strategy, credentials=credentials)
 

@@ -36,7 +36,7 @@ class MockVLLMServer(HTTPMockServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, model: str = "mock-llm",
                  served_model_name: str | Sequence[str] | None = None, api_key: str | Sequence[str] | None = None,
                  max_model_len: int = 4096, max_num_seqs: int = 256, embedding_dim: int = 384,
-                 ttft: float = 0.0, itl: float = 0.0, **kwargs: Any) -> None:
+                 ttft: Duration = 0.0, itl: Duration = 0.0, **kwargs: Any) -> None:
         names = [served_model_name] if isinstance(served_model_name, str) else list(served_model_name or [model])
         if not names or max_model_len < 2 or embedding_dim < 1:
             raise ValueError("need at least one served model name, max_model_len >= 2 and embedding_dim >= 1")
@@ -44,7 +44,8 @@ class MockVLLMServer(HTTPMockServer):
         self.model_config = ModelConfig(names, model, max_model_len, embedding_dim)
         super().__init__(host, port, **kwargs)
         self.engine = Engine(self.model_config, clock=self.clock, seed=self.seed, max_num_seqs=max_num_seqs,
-                             ttft=ttft, itl=itl, wait=self._wait, stop=self.stopping)
+                             ttft=to_seconds(ttft, "ttft"), itl=to_seconds(itl, "itl"), wait=self._wait,
+                             stop=self.stopping)
 
     def _wait(self, seconds: float) -> bool:
         """Sleep on the mock's clock; real sleeps end at once when the mock stops."""
