@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import requests
 
 from mocktools import FakeClock, FaultPlan, Journal
 from mocktools.clock import to_seconds
@@ -62,6 +63,8 @@ def test_chaos_builders_share_one_convention() -> None:
         clock.advance(timedelta(seconds=11))
         assert hang.id not in [s["id"] for s in mesh.chaos.scenarios(active=True)]
         assert errors.id in [s["id"] for s in mesh.chaos.scenarios(active=True)]
+        over_http = requests.get(f"{mesh.url}/_mock/mesh/chaos?active=true", timeout=5).json()["scenarios"]
+        assert [s["id"] for s in over_http] == [s["id"] for s in mesh.chaos.scenarios(active=True)]
         mesh.chaos.clear()
 
 
