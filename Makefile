@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint install install-test bench proto clean
+.PHONY: run test lint install install-test bench proto clean browser pictures
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,19 @@ lint: install-test
 test: install-test lint
 	$(PY) -m pytest -n 2 --timeout=120 --cov=mocktools --cov-report=term \
 		--json-report --json-report-file=pytest_results.json
+
+# The picture tests open SVGs and reports in a real headless browser (Debian's chromium); without
+# one they skip and say why. Installs it only when /usr/bin/chromium is missing.
+browser:
+	@if [ -x /usr/bin/chromium ]; then echo "browser: /usr/bin/chromium is installed"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		|| echo "browser: could not install chromium; the browser checks will be skipped"; \
+	else echo "browser: no apt-get here; install chromium to run the browser checks"; fi
+
+# Regenerate the pictures shown in docs/ (docs/img/*.svg).
+pictures: install-test
+	$(PY) scripts/render_pictures.py
 
 bench: install-test
 	$(PY) -m bench

@@ -169,6 +169,7 @@ def _main_parser() -> Parser:
     _common(up)
     up.add_argument("--only", default="", help="comma-separated mock names (default: all)")
     sub.add_parser("serve", help="serve one mock (see `mocktools serve NAME --help`)", add_help=False)
+    sub.add_parser("record", help="record an upstream into a cassette (see `mocktools record --help`)", add_help=False)
     return parser
 
 
@@ -217,7 +218,7 @@ def _transport_kwargs(cls: type[MockServerBase], port: int, admin_port: int | No
 
 def _serve(argv: Sequence[str]) -> int:
     name = next((a for a in argv if not a.startswith("-")), None)
-    cls = get_mock_class(name) if name in CATALOG else None
+    cls = get_mock_class(name) if name is not None and name in CATALOG else None
     parser = _serve_parser(name, cls)
     args = parser.parse_args(list(argv))
     assert cls is not None  # parse_args exits on an unknown name
@@ -269,6 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv and argv[0] == "serve":
             return _serve(argv[1:])
+        if argv and argv[0] == "record":
+            from .record.cli import record_main
+
+            return record_main(argv[1:])
         parser = _main_parser()
         args = parser.parse_args(argv)
         if args.command == "list":

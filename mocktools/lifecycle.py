@@ -1,8 +1,9 @@
 """One lifecycle for every mock: MockServerBase (the HTTP form is http_mock.HTTPMockServer).
 
 The base owns what every mock shares: start/stop/context manager, the fault plan, the journal,
-handler-error capture and the imperative controls. A transport subclass only binds, serves and
-closes; a mock subclass only adds its domain.
+handler-error capture and the imperative controls. A mock is a list of listeners (HTTP, gRPC,
+raw TCP; see `mocktools.listeners`) plus its domain: `_open` opens the listeners in order and
+closes those already open if one fails, `_close` closes them in reverse.
 """
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from .clock import Clock, Duration, SystemClock
 from .errors import MockServerError
 from .faults import FaultPlan
 from .journal import CallRecord, Journal
+from .listeners.base import Listener, url_host
 
 Self = TypeVar("Self", bound="MockServerBase")
+L = TypeVar("L", bound=Listener)
 
 
 def is_loopback(host: str) -> bool:
@@ -31,28 +34,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def url_host(host: str) -> str:
-    """The host to put in a URL: wildcard binds are reached through loopback."""
-    if host in ("0.0.0.0", ""):
-        return "127.0.0.1"
-    if host == "::":
-        return "[::1]"
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
 class MockServerBase:
     """Lifecycle, shared controls and journal; subclasses implement `_open()` and `_close()`."""
 
+    #: the catalog name (`mocktools serve NAME`, fixture `mock_NAME`), well-known port, protocol
     name: ClassVar[str] = "mock"
     default_port: ClassVar[int] = 0
+    protocol: ClassVar[str] = ""
     scheme: ClassVar[str] = "http"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, clock: Clock | None = None,
                  seed: int | None = None, journal_limit: int = 10_000, admin_token: str | None = None,
                  verbose: bool = False) -> None:
         self.host = host
-        self._requested_port = int(port)
-        self._port = int(port)
+        self._requested_port = check_port(port)
+        self._port = self._requested_port
         self.clock: Clock = clock or SystemClock()
         self.seed = seed
         self.faults = FaultPlan(self.clock, seed)
@@ -66,15 +62,37 @@ class MockServerBase:
         self._running = False
         self._errors: list[BaseException] = []
         self._errors_lock = threading.Lock()
+        self.listeners: list[Listener] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
+    def add_listener(self, listener: L) -> L:
+        """Add a socket to the mock; the first one added is its main port (`url`, `port`)."""
+        self.listeners.append(listener)
+        return listener
+
     def _open(self) -> int:
-        """Bind, start serving in the background, and return the bound port."""
-        raise NotImplementedError
+        """Open every listener in order (rolling back on a failure); return the main port."""
+        opened: list[Listener] = []
+        try:
+            for listener in self.listeners:
+                listener.open()
+                opened.append(listener)
+        except BaseException:
+            for listener in reversed(opened):
+                listener.close()
+            raise
+        return self.listeners[0].port if self.listeners else self._requested_port
 
     def _close(self) -> None:
-        """Stop serving, close every connection, join every thread, free the port."""
-        raise NotImplementedError
+        """Close every listener in reverse order: connections closed, threads joined, ports free."""
+        first: BaseException | None = None
+        for listener in reversed(self.listeners):
+            try:
+                listener.close()
+            except BaseException as exc:  # noqa: BLE001 - close the others anyway, then report the first
+                first = first or exc
+        if first is not None:
+            raise first
 
     @property
     def port(self) -> int:
@@ -199,8 +217,12 @@ class MockServerBase:
         return {}
 
     def endpoints(self) -> dict[str, str]:
-        """Every address the mock listens on, by role (a mock with a second listener adds it)."""
-        return {"url": self.url}
+        """Every address the mock listens on, by listener role ("url", "grpc", "admin", ...)."""
+        found = {"url": self.url}
+        for listener in self.listeners[1:]:
+            if listener.is_open or listener.requested_port:
+                found[listener.role] = getattr(listener, "endpoint", listener.url)
+        return found
 
     def status(self) -> dict[str, Any]:
         return {"name": self.name, "url": self.url, "running": self._running, "mode": self.faults.mode(),
@@ -221,4 +243,16 @@ class MockServerBase:
         return f"<{type(self).__name__} {self.url} {state}>"
 
 
-__all__ = ["MockServerBase", "is_loopback", "url_host"]
+def check_port(port: Any) -> int:
+    """A TCP port 0-65535 (0 picks a free one), or a ValueError naming the bad value."""
+    if isinstance(port, bool) or not isinstance(port, int):
+        try:
+            port = int(port)
+        except (TypeError, ValueError):
+            raise ValueError(f"port must be an integer 0-65535, got {port!r}") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port must be 0-65535, got {port}")
+    return int(port)
+
+
+__all__ = ["MockServerBase", "check_port", "is_loopback", "url_host"]

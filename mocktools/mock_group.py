@@ -6,29 +6,68 @@ The async harness helpers of the OTLP/vLLM seed (`MockServerConfig`, `start_mock
 from __future__ import annotations
 
 import asyncio
+import zlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
+from .clock import Clock
 from .errors import MockStartError
 from .lifecycle import MockServerBase
+from .timeline import Timeline
+
+
+def derive_seed(seed: int, name: str) -> int:
+    """One mock's seed from the registry's: stable across runs and processes."""
+    return zlib.crc32(f"{seed}:{name}".encode()) & 0x7FFFFFFF
 
 
 class MockRegistry:
-    """Mocks by name; `start()` starts all in parallel and stops the others if one fails."""
+    """Mocks by name; `start()` starts all in parallel and stops the others if one fails.
 
-    def __init__(self, mocks: dict[str, MockServerBase] | None = None) -> None:
+    With `clock=` every mock in it shares that clock (a FakeClock moves them all at once), and
+    with `seed=` each mock added as a class gets a seed derived from it and its name, so one
+    number reproduces the whole run, timeline included (`timeline()`).
+    """
+
+    def __init__(self, mocks: dict[str, MockServerBase] | None = None, *, clock: Clock | None = None,
+                 seed: int | None = None) -> None:
         self._mocks: dict[str, MockServerBase] = {}
+        self.clock = clock
+        self.seed = seed
+        self._timeline: Timeline | None = None
         for name, mock in (mocks or {}).items():
             self.add(name, mock)
 
     def add(self, name: str, mock: MockServerBase | type[MockServerBase], **kwargs: Any) -> MockServerBase:
-        """Add a mock instance, or a mock class to build with `kwargs`; returns the instance."""
+        """Add a mock instance, or a mock class to build with `kwargs`; returns the instance.
+
+        A class is built with the registry's clock and a derived seed unless `kwargs` say
+        otherwise; an instance must already use the registry's clock."""
         if name in self._mocks:
             raise ValueError(f"a mock named {name!r} is already registered")
-        instance = mock(**kwargs) if isinstance(mock, type) else mock
+        if isinstance(mock, type):
+            if self.clock is not None:
+                kwargs.setdefault("clock", self.clock)
+            if self.seed is not None:
+                kwargs.setdefault("seed", derive_seed(self.seed, name))
+            instance = mock(**kwargs)
+        else:
+            instance = mock
+            if self.clock is not None and instance.clock is not self.clock:
+                raise ValueError(f"mock {name!r} has its own clock; build it with clock=registry.clock, "
+                                 f"or add its class (registry.add({name!r}, {type(mock).__name__}))")
         self._mocks[name] = instance
         return instance
+
+    def timeline(self, seed: int | None = None) -> Timeline:
+        """The registry's timeline on its clock (created on first use; seeded by the registry)."""
+        if self._timeline is None:
+            if self.clock is None:
+                raise ValueError("a timeline needs the registry's clock: MockRegistry(clock=FakeClock())")
+            self._timeline = Timeline(self.clock, self._mocks, self.seed if seed is None else seed)
+        return self._timeline
 
     def __getitem__(self, name: str) -> MockServerBase:
         try:
@@ -51,7 +90,7 @@ class MockRegistry:
     def urls(self) -> dict[str, str]:
         return {name: mock.url for name, mock in self._mocks.items()}
 
-    def start(self) -> "MockRegistry":
+    def start(self) -> MockRegistry:
         """Start every mock in parallel; on any failure stop them all and name the failed ones."""
         if not self._mocks:
             return self
@@ -81,7 +120,13 @@ class MockRegistry:
         for mock in self._mocks.values():
             mock.check()
 
-    def __enter__(self) -> "MockRegistry":
+    def report(self, path: Any, *, title: str = "mocktools report", failure: str | None = None) -> Any:
+        """Write a self-contained HTML report of what every mock received, faults, traces, breakers."""
+        from .visual.report_html import write_report
+
+        return write_report(self.items(), path, title=title, failure=failure)
+
+    def __enter__(self) -> MockRegistry:
         return self.start()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -119,4 +164,4 @@ def stop_mock_servers(servers: dict[str, MockServerBase]) -> None:
     MockRegistry(dict(servers)).stop()
 
 
-__all__ = ["MockRegistry", "MockServerConfig", "start_mock_servers_async", "stop_mock_servers"]
+__all__ = ["MockRegistry", "MockServerConfig", "derive_seed", "start_mock_servers_async", "stop_mock_servers"]

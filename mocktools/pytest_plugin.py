@@ -8,20 +8,25 @@ module, as pytest-httpserver lets you override its listen address) or by the mar
 keywords, stopped after the test. After a passing test every mock it used is checked: an
 exception raised inside a mock's handler fails the test instead of hiding behind a 500.
 
-Nothing from mocktools is imported here at module level beyond the catalog, so loading the
-plugin (which pytest does before coverage starts) stays cheap; fixtures import their mock on use.
+Nothing from mocktools is imported here at module level beyond the catalog module (whose mock
+list is read lazily), so loading the plugin (which pytest does before coverage starts) stays
+cheap; fixtures import their mock on use. Mocks that outside packages add through the
+``mocktools.mocks`` entry point get the same fixtures, registered at ``pytest_configure``.
 See docs/testing.md.
 """
 from __future__ import annotations
 
+import types
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
+from . import catalog
 from .catalog import CATALOG
 
 if TYPE_CHECKING:
     from .clock import FakeClock
+    from .doubles.app_server import MockHTTPServer
     from .e6data import MockE6DataServer
     from .lifecycle import MockServerBase
     from .mesh import MockServiceMesh
@@ -35,7 +40,12 @@ MARKER = "mocktools"
 _USED = pytest.StashKey[list[Any]]()  # what a test used that has a check(): mocks, registries
 
 
+#: the shipped mocks, whose fixtures are written out below (typed for IDEs and type checkers)
+WRITTEN_OUT = ("ofd", "otlp", "vllm", "teraslice", "e6data", "mesh", "http")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _register_entry_point_fixtures(config)
     config.addinivalue_line(
         "markers", MARKER + "(**mocks): keyword arguments per mock for this test's mock_<name> fixtures, "
         "e.g. @pytest.mark.mocktools(ofd={'seed': 1}, mesh={'spec': 'mesh.yaml'}); "
@@ -158,6 +168,12 @@ def mocktools_e6data_kwargs() -> dict[str, Any]:
 
 
 @pytest.fixture
+def mocktools_http_kwargs() -> dict[str, Any]:
+    """Keyword arguments for MockHTTPServer in `mock_http`, e.g. ``{"app": flask_app}``."""
+    return {}
+
+
+@pytest.fixture
 def mocktools_mesh_kwargs() -> dict[str, Any]:
     """Keyword arguments for MockServiceMesh in `mock_mesh`, e.g. ``{"spec": "mesh.yaml"}`` or ``{"spec": {...}}``."""
     return {}
@@ -199,6 +215,12 @@ def mock_mesh(request: pytest.FixtureRequest) -> Iterator[MockServiceMesh]:
     yield from _provide(request, "mesh")
 
 
+@pytest.fixture
+def mock_http(request: pytest.FixtureRequest) -> Iterator[MockHTTPServer]:
+    """A started MockHTTPServer (see `mocktools_http_kwargs` and the `mocktools` marker)."""
+    yield from _provide(request, "http")
+
+
 def _generic_fixtures(name: str) -> dict[str, Callable[..., Any]]:
     """Fixtures for a catalog entry that has no written-out fixture above (e.g. an outside package's)."""
 
@@ -214,17 +236,21 @@ def _generic_fixtures(name: str) -> dict[str, Callable[..., Any]]:
             f"mock_{name}": pytest.fixture(mock, name=f"mock_{name}")}
 
 
-def _install_generic_fixtures() -> None:
-    """Add fixtures for new catalog names; a function, so no loop variable is left at module level
-    (a leftover module attribute holding a fixture registers it a second time and breaks
-    ``pytest --fixtures``)."""
-    namespace = globals()
+def _register_entry_point_fixtures(config: pytest.Config) -> None:
+    """Fixtures for the mocks of outside packages, as one extra plugin object. Built in a function,
+    so no loop variable is left at module level (a leftover module attribute holding a fixture
+    registers it a second time and breaks ``pytest --fixtures``); only when such entry points
+    exist, because reading the catalog imports every mock."""
+    if not catalog._entry_point_targets():
+        return
+    extra: dict[str, Callable[..., Any]] = {}
     for name in CATALOG:
-        if f"mock_{name}" not in namespace:
-            namespace.update(_generic_fixtures(name))
-
-
-_install_generic_fixtures()
+        if name not in WRITTEN_OUT:
+            extra.update(_generic_fixtures(name))
+    if extra:
+        holder = types.ModuleType("mocktools.pytest_plugin.entry_points")
+        holder.__dict__.update(extra)
+        config.pluginmanager.register(holder, "mocktools-entry-point-fixtures")
 
 
 @pytest.fixture

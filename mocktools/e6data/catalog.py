@@ -20,10 +20,13 @@ from decimal import Decimal
 from typing import Any, Iterable, Pattern, Sequence
 
 from .columns import Column, ColumnSpec, RowSource, generator_source, make_columns
+from mocktools.errors import WireError
 
 
-class QueryError(Exception):
+class EngineQueryError(WireError):
     """A query the engine refuses (unknown table, a test-registered error)."""
+
+    grpc_code = "INTERNAL"
 
 
 @dataclass
@@ -100,7 +103,7 @@ class DataCatalog:
     def reset(self) -> None:
         with self._lock:
             self.catalogs: dict[str, dict[str, Schema]] = {self.default_catalog: {}}
-            self._rules: list[tuple[Any, ResultSet | QueryError]] = []
+            self._rules: list[tuple[Any, ResultSet | EngineQueryError]] = []
             self.default_result = ResultSet.generated(DEFAULT_COLUMNS, 10, self.seed)
             self._install_sample_data()
 
@@ -156,7 +159,7 @@ class DataCatalog:
     def set_query_error(self, pattern: str | Pattern[str], message: str) -> None:
         """Make SQL matching ``pattern`` fail (the engine's error for a bad query)."""
         with self._lock:
-            self._rules.insert(0, (self._compile(pattern), QueryError(message)))
+            self._rules.insert(0, (self._compile(pattern), EngineQueryError(message)))
 
     def set_default_result(self, columns: Iterable[ColumnSpec], rows: Sequence[Sequence[Any]] | None = None,
                            *, row_count: int = 10, seed: int | None = None) -> None:
@@ -196,17 +199,17 @@ class DataCatalog:
             return sorted(self.catalogs)
 
     def resolve(self, sql: str, schema: str | None = None, catalog: str | None = None) -> ResultSet:
-        """The result of ``sql`` (see the module doc); QueryError for an unknown table."""
+        """The result of ``sql`` (see the module doc); EngineQueryError for an unknown table."""
         folded = fold(sql)
         if not folded:
-            raise QueryError("empty query")
+            raise EngineQueryError("empty query")
         with self._lock:
             rules = list(self._rules)
             default = self.default_result
         for pattern, outcome in rules:
             if self._matches(pattern, sql, folded):
-                if isinstance(outcome, QueryError):
-                    raise QueryError(str(outcome))
+                if isinstance(outcome, EngineQueryError):
+                    raise EngineQueryError(str(outcome))
                 return outcome
         match = _SELECT_TABLE.match(" ".join(sql.strip().rstrip(";").split()))
         if match:
@@ -233,7 +236,7 @@ class DataCatalog:
             catalog = None  # unknown catalog names fall back to the default one
         table = self.table(schema, name, catalog) or self.table(None, name, catalog)
         if table is None:
-            raise QueryError(f"Table '{'.'.join(parts)}' not found")
+            raise EngineQueryError(f"Table '{'.'.join(parts)}' not found")
         result = table.result
         if match.group("what") != "*":
             return ResultSet.from_rows([("count(*)", "LONG")], [(result.row_count,)])

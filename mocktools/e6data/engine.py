@@ -16,9 +16,10 @@ from typing import Any
 
 from mocktools.clock import Clock, SystemClock
 
-from .catalog import DataCatalog, QueryError, ResultSet
+from .catalog import DataCatalog, EngineQueryError, ResultSet
 from .encoding import encode_chunk, encode_metadata
 from .strategy import StrategyManager, StrategyMismatch
+from mocktools.errors import WireError
 
 log = logging.getLogger("mocktools.e6data")
 
@@ -27,13 +28,14 @@ SUSPENDED = "status: 503, cluster is suspended"
 ACCESS_DENIED = "Access denied"
 
 
-class EngineError(Exception):
+class EngineError(WireError):
     """An error the engine answers with; ``code`` is a grpc.StatusCode name."""
 
+    status = 500
+
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, grpc_code=code)
         self.code = code
-        self.message = message
 
 
 @dataclass
@@ -230,7 +232,7 @@ class E6DataEngine:
         record = QueryRecord(query_id, sql, session.id, session.user, strategy, schema, catalog, now)
         try:
             result = self.catalog.resolve(sql, schema or None, catalog or None)
-        except QueryError as exc:
+        except EngineQueryError as exc:
             record.status, record.error = "failed", str(exc)
             with self._lock:
                 self.journal.append(record)
@@ -346,7 +348,7 @@ class E6DataEngine:
         self._enter(session_id, strategy_header, "dryRun", bearer)
         try:
             result = self.catalog.resolve(sql, schema or None, catalog or None)
-        except QueryError as exc:
+        except EngineQueryError as exc:
             return f'{{"valid": false, "error": "{exc}"}}'
         return f'{{"valid": true, "columns": {len(result.columns)}, "rows": {result.row_count}}}'
 

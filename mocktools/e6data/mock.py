@@ -7,7 +7,7 @@ from typing import Any, Iterable, Pattern, Sequence
 
 import grpc
 
-from mocktools.clock import Duration, to_seconds, to_seconds_or_none
+from mocktools.clock import Clock, Duration, to_seconds, to_seconds_or_none
 from mocktools.grpc_mock import GRPCMockServer
 from mocktools.routing import Router
 
@@ -29,6 +29,7 @@ class MockE6DataServer(GRPCMockServer):
 
     name = "e6data"
     default_port = 50051
+    protocol = "e6data engine over gRPC"
     # The connector pings every 30 s even when idle; without this policy the server answers
     # GOAWAY "too_many_pings" after ~90 s idle and the client has to reconnect.
     grpc_options = (("grpc.keepalive_permit_without_calls", 1),
@@ -38,8 +39,11 @@ class MockE6DataServer(GRPCMockServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, strategy_interval: Duration | None = 120.0,
                  drain_timeout: Duration = 60.0, initial_strategy: str = "blue", session_ttl: Duration | None = 3600.0,
                  batch_size: int = 1000, credentials: dict[str, str] | None = None,
-                 enforce_strategy: bool = True, **kwargs: Any) -> None:
-        super().__init__(host, port, **kwargs)
+                 enforce_strategy: bool = True, clock: Clock | None = None, seed: int | None = None,
+                 journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
+                 max_workers: int = 16, admin_port: int | None = None) -> None:
+        super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
+                         verbose=verbose, max_workers=max_workers, admin_port=admin_port)
         self.engine = E6DataEngine(
             self.clock, seed=self.seed or 0, strategy_interval=to_seconds_or_none(strategy_interval, "strategy_interval"),
             drain_timeout=to_seconds(drain_timeout, "drain_timeout"), initial_strategy=initial_strategy,

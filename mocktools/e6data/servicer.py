@@ -41,11 +41,7 @@ def rpc(announce: bool = True) -> Callable:
     def decorate(handler: Callable) -> Callable:
         @functools.wraps(handler)
         def wrapper(self: "EngineServicer", request: Any, context: grpc.ServicerContext) -> Any:
-            info = CallInfo(context)
-            try:
-                response = handler(self, request, info)
-            except EngineError as exc:
-                context.abort(grpc.StatusCode[exc.code], exc.message)
+            response = handler(self, request, CallInfo(context))  # EngineError: the listener aborts
             if announce:
                 pending = self.engine.announcement()
                 if pending:
@@ -292,11 +288,7 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServiceServicer):
         self.engine = engine
 
     def _run(self, context: grpc.ServicerContext, action: Callable[[], str]) -> str:
-        try:
-            return action()
-        except EngineError as exc:
-            context.abort(grpc.StatusCode[exc.code], exc.message)
-            raise  # pragma: no cover - abort raises
+        return action()  # an EngineError is aborted with its code by the gRPC listener
 
     def status(self, request: Any, context: grpc.ServicerContext) -> Any:
         info = CallInfo(context)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mocktools.clock import Clock, SystemClock
+from mocktools.errors import WireError
 
 log = logging.getLogger("mocktools.e6data")
 
@@ -43,11 +44,11 @@ class StrategyEvent:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-class StrategyMismatch(Exception):
+class StrategyMismatch(WireError):
     """A request named a strategy the engine no longer serves (wire: UNKNOWN "status: 456")."""
 
     def __init__(self, sent: str, active: str) -> None:
-        super().__init__(f"strategy {sent!r} is not served (active: {active!r})")
+        super().__init__(f"strategy {sent!r} is not served (active: {active!r})", status=456, grpc_code="UNKNOWN")
         self.sent = sent
         self.active = active
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ..clock import Clock
+from mocktools.errors import WireError
 
 __all__ = ["BreakerConfig", "CircuitBreaker", "BreakerEvent", "CallNotPermitted", "is_flapping",
            "CLOSED", "OPEN", "HALF_OPEN", "FORCED_OPEN", "DISABLED"]
@@ -25,8 +26,10 @@ __all__ = ["BreakerConfig", "CircuitBreaker", "BreakerEvent", "CallNotPermitted"
 CLOSED, OPEN, HALF_OPEN, FORCED_OPEN, DISABLED = "CLOSED", "OPEN", "HALF_OPEN", "FORCED_OPEN", "DISABLED"
 
 
-class CallNotPermitted(RuntimeError):
+class CallNotPermitted(WireError, RuntimeError):
     """The breaker rejected the call without touching the callee."""
+
+    status = 503
 
 
 @dataclass(frozen=True)

@@ -10,21 +10,25 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, Mapping
 
 from werkzeug.wrappers import Request, Response
 
 from ..routing import Router
 from .discovery import CRITICAL, PASSING, WARNING, RegistrationError, ServiceRegistry, parse_duration
+from mocktools.errors import WireError
 
 MAX_WAIT = 600.0
 DEFAULT_WAIT = 300.0
 
 
-class ConsulError(Exception):
+class ConsulError(WireError):
+    """An error Consul answers in plain text (the mesh's error shape for type "consul")."""
+
+    type = "consul"
+
     def __init__(self, status: int, message: str):
-        self.status, self.message = status, message
-        super().__init__(message)
+        super().__init__(message, status=status)
 
 
 def _text(status: int, message: str) -> Response:
@@ -77,16 +81,20 @@ class ConsulAPI:
     def _route(self, router: Router) -> Any:
         def add(rule: str, handler: Any, methods: list[str] | None = None) -> None:
             def wrapped(request: Request, **kw: Any) -> Response:
-                try:
-                    if request.args.get("filter"):
-                        raise ConsulError(400, "filter expressions are not supported by this mock")
-                    return handler(request, **kw)
-                except ConsulError as exc:
-                    return _text(exc.status, exc.message)
-                except RegistrationError as exc:
-                    return _text(400, f"Invalid request: {exc}")
+                if request.args.get("filter"):
+                    raise ConsulError(400, "filter expressions are not supported by this mock")
+                return handler(request, **kw)
             router.add(rule, wrapped, methods=methods or ["GET"])
         return add
+
+    def error_response(self, status: int, message: str, *, type: str | None = None,
+                       headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
+        """Consul's errors are plain text; the mesh's own errors keep the JSON shape."""
+        if type == "consul":
+            return _text(status, message)
+        if type == "consul_registration":
+            return _text(status, f"Invalid request: {message}")
+        return super().error_response(status, message, type=type, headers=headers, **extra)  # type: ignore[misc]
 
     # ---- helpers --------------------------------------------------------------------------
     def _body(self, request: Request) -> Any:

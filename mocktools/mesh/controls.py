@@ -8,6 +8,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..errors import ApiError
 from ..routing import Router, read_json_object
+from ..visual.routes import graph_svg_response
 from .otlp_export import OTLPExportError
 
 if TYPE_CHECKING:
@@ -21,8 +22,10 @@ def register_mesh_admin_routes(mesh: MockServiceMesh, router: Router) -> None:
             return Response(mesh.graph.to_dot(mesh.spec.name), mimetype="text/vnd.graphviz")
         if fmt == "mermaid":
             return Response(mesh.graph.to_mermaid(), mimetype="text/plain")
+        if fmt == "svg":
+            return graph_svg_response(mesh, request)
         if fmt != "json":
-            raise ApiError(400, "format must be json, dot or mermaid", type="bad_request")
+            raise ApiError(400, "format must be json, dot, mermaid or svg", type="bad_request")
         return mesh.graph.to_dict()
 
     def traces(request: Request) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from mocktools.errors import WireError
 
 __all__ = ["ServiceEntry", "CheckState", "RegistrationError", "parse_duration", "PASSING", "WARNING", "CRITICAL",
            "MAINTENANCE", "STATUSES", "CHECK_KINDS", "fold_keys", "or_default", "parse_check"]
@@ -16,8 +17,10 @@ _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, 
 CHECK_KINDS = ("ttl", "http", "tcp", "grpc", "args", "script", "dockercontainerid", "h2ping", "udp", "aliasservice")
 
 
-class RegistrationError(ValueError):
-    """A malformed registration or check definition (answered as HTTP 400)."""
+class RegistrationError(WireError, ValueError):
+    """A malformed registration or check definition (answered as HTTP 400, Consul's plain text)."""
+
+    type = "consul_registration"
 
 
 def parse_duration(value: Any, what: str = "duration") -> float:

@@ -24,6 +24,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
+from mocktools.errors import WireError
 
 if TYPE_CHECKING:
     from .spec import MeshSpec
@@ -33,7 +34,7 @@ __all__ = ["DependencyGraph", "CycleError"]
 StateProvider = Callable[[], dict[str, Any]]
 
 
-class CycleError(ValueError):
+class CycleError(WireError, ValueError):
     """Raised where an acyclic graph is required; ``cycles`` names every cycle found."""
 
     def __init__(self, cycles: list[list[str]]):
@@ -49,6 +50,7 @@ class DependencyGraph:
         self._out: dict[str, dict[str, dict[str, set[str]]]] = {}
         self._in: dict[str, set[str]] = {}
         self.state_provider: StateProvider | None = None
+        self.owner: Any = None  # the mesh whose live state to_svg() draws (set by MockServiceMesh)
 
     @classmethod
     def from_spec(cls, spec: MeshSpec) -> DependencyGraph:
@@ -326,6 +328,16 @@ class DependencyGraph:
             label = ",".join(e["kinds"]) + (f" {e['state']}" if "state" in e else "")
             lines.append(f'  {ids[e["source"]]} {arrow}|"{_mermaid_text(label)}"| {ids[e["target"]]}')
         return "\n".join(lines) + "\n"
+
+
+    def to_svg(self, *, trace_id: str | None = None, title: str | None = None) -> str:
+        """SVG picture, layered from the entry points, with live state when it belongs to a mesh
+        (instances up/down, breakers, chaos) and ``trace_id``'s path highlighted."""
+        from ..visual.graph_state import GraphState, mesh_state
+        from ..visual.graph_svg import graph_svg
+
+        state = mesh_state(self.owner, trace_id) if self.owner is not None else GraphState()
+        return graph_svg(self.to_dict(), state, title=title)
 
 
 def _dot_id(text: str) -> str:

@@ -14,21 +14,21 @@ import itertools
 import json
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import urllib3
-from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, TimeoutError as URLTimeout
+from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError
+from urllib3.exceptions import TimeoutError as URLTimeout
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import ClosingIterator
 
-from ..routing import json_response
 from ..http_mock import HTTPMockServer
-from .propagation import TraceContext, child_context, extract, inject
+from ..routing import json_response
+from .link import MeshLink
+from .propagation import TraceContext, child_context
 from .spans import ContextEvent, Span
 from .spec import CallSpec, call_plan
-
-if TYPE_CHECKING:
-    from .mock import MockServiceMesh
 
 HOP_HEADER = "X-Mesh-Hops"
 CALLER_HEADER = "X-Mesh-Caller"
@@ -36,13 +36,13 @@ _METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 
 
 class ServiceInstance(HTTPMockServer):
-    """A replica of one mesh service on its own port (port=0)."""
+    """A replica of one mesh service on its own port (port=0); it sees its mesh only as a MeshLink."""
 
     name = "mesh-instance"
 
-    def __init__(self, mesh: MockServiceMesh, service: str, instance_id: str) -> None:
-        super().__init__(mesh.host, 0, clock=mesh.clock, journal_limit=1000)
-        self.mesh, self.service, self.instance_id = mesh, service, instance_id
+    def __init__(self, link: MeshLink, service: str, instance_id: str) -> None:
+        super().__init__(link.host, 0, clock=link.clock, journal_limit=1000)
+        self.link, self.service, self.instance_id = link, service, instance_id
         self.http = urllib3.PoolManager(num_pools=256, maxsize=16, retries=False)
         self._rr: dict[str, Iterable[int]] = {}
         self._inflight = 0
@@ -89,19 +89,18 @@ class ServiceInstance(HTTPMockServer):
 
     # ---- the hop ---------------------------------------------------------------------------------
     def handle(self, request: Request, subpath: str = "") -> Response:
-        mesh = self.mesh
+        link = self.link
         path = "/" + subpath
         started, t0 = time.time(), time.perf_counter()
-        svc = mesh.spec.services.get(self.service)
-        endpoint = svc.endpoints.get(path) if svc is not None else None
+        endpoint = link.endpoint(self.service, path)
         if endpoint is None:
             return self.error_response(404, f"{self.service} has no endpoint {path}", type="unknown_endpoint")
-        incoming = extract(request.headers, b3=mesh.accept_b3, jaeger=mesh.accept_jaeger)
+        incoming = link.extract(request.headers)
         ctx = child_context(incoming.context)
         span = Span(ctx.trace_id, ctx.span_id, incoming.context.span_id if incoming.context else None,
                     f"{request.method} {path}", self.service, self.instance_id, path, "server", started)
         if incoming.context_lost:
-            mesh.spans.add_context_event(ContextEvent(started, self.service, self.instance_id, path,
+            link.record_context_event(ContextEvent(started, self.service, self.instance_id, path,
                                                       incoming.error, incoming.tracestate_error, incoming.raw,
                                                       ctx.trace_id))
             span.add_event("context.invalid", started, error=incoming.error or "",
@@ -117,22 +116,21 @@ class ServiceInstance(HTTPMockServer):
             return self._finish(span, t0, ctx, self.error_response(
                 400, f"{HOP_HEADER} must be a non-negative integer", type="bad_hop_header"))
         span.attributes["mesh.hops"] = hops
-        if hops >= mesh.hop_limit:
+        if hops >= link.hop_limit:
             return self._finish(span, t0, ctx, self.error_response(
-                508, f"hop limit {mesh.hop_limit} reached at {self.service}{path}: circular call path?",
+                508, f"hop limit {link.hop_limit} reached at {self.service}{path}: circular call path?",
                 type="hop_limit_exceeded", service=self.service, endpoint=path, hops=hops))
-        if mesh.chaos.active:
-            fault = mesh.chaos.server_fault(self.service, self.instance_id)
-            if fault is not None:
-                span.attributes["chaos"] = fault[0]
-                if fault[0] == "status":
-                    return self._finish(span, t0, ctx, self.error_response(
-                        fault[1], f"chaos: {self.service} answers {fault[1]}", type="chaos_injected"))
-                if fault[0] == "hang":
-                    released, seconds = fault[1]
-                    _wait_any(released, self.stopping, seconds)
-                else:
-                    self.stopping.wait(fault[1])
+        fault = link.server_fault(self.service, self.instance_id)
+        if fault is not None:
+            span.attributes["chaos"] = fault[0]
+            if fault[0] == "status":
+                return self._finish(span, t0, ctx, self.error_response(
+                    fault[1], f"chaos: {self.service} answers {fault[1]}", type="chaos_injected"))
+            if fault[0] == "hang":
+                released, seconds = fault[1]
+                _wait_any(released, self.stopping, seconds)
+            else:
+                self.stopping.wait(fault[1])
         if endpoint.latency > 0:
             self.stopping.wait(endpoint.latency)
         results = self._run_calls(endpoint.calls, ctx, hops + 1) if endpoint.calls else []
@@ -153,7 +151,7 @@ class ServiceInstance(HTTPMockServer):
         span.duration = time.perf_counter() - t0
         span.status_code = response.status_code
         span.status = "error" if response.status_code >= 500 else "ok"
-        self.mesh.spans.add(span)
+        self.link.record_span(span)
         response.headers["traceresponse"] = ctx.traceparent
         response.headers["X-Mesh-Instance"] = self.instance_id
         return response
@@ -161,18 +159,18 @@ class ServiceInstance(HTTPMockServer):
     # ---- downstream calls ------------------------------------------------------------------------
     def _run_calls(self, calls: list[CallSpec], ctx: TraceContext, hops: int) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
-        pool = self.mesh.executor
+        submit = self.link.submit
         for mode, group in call_plan(calls):
             if mode == "sync":
                 results.append(self.call(group[0], ctx, hops))
             elif mode == "parallel":
-                futures = [pool.submit(self.call, c, ctx, hops) for c in group[1:]]
+                futures = [submit(self.call, c, ctx, hops) for c in group[1:]]
                 first = self.call(group[0], ctx, hops)  # this thread takes one branch itself
                 results.append(first)
                 results.extend(f.result() for f in futures)
             else:
                 for c in group:
-                    pool.submit(self._fire_and_forget, c, ctx, hops)
+                    submit(self._fire_and_forget, c, ctx, hops)
                     results.append({"service": c.service, "endpoint": c.endpoint, "mode": "async",
                                     "optional": c.optional, "ok": True, "queued": True})
         return results
@@ -181,7 +179,7 @@ class ServiceInstance(HTTPMockServer):
         try:
             self.call(call, ctx, hops)
         except Exception as exc:  # noqa: BLE001 - nobody waits for an async call: keep it for check()
-            self.mesh.record_error(exc)
+            self.link.record_error(exc)
 
     def _next(self, service: str) -> int:
         rr = self._rr.get(service)
@@ -192,12 +190,12 @@ class ServiceInstance(HTTPMockServer):
     def call(self, call: CallSpec, ctx: TraceContext, hops: int) -> dict[str, Any]:
         """One downstream call through its edge's breaker and discovery, with a CLIENT span;
         connection failures move on to the next instance, timeouts and answers do not."""
-        mesh = self.mesh
+        link = self.link
         client = child_context(ctx)
         started, t0 = time.time(), time.perf_counter()
         result: dict[str, Any] = {"service": call.service, "endpoint": call.endpoint, "mode": call.mode,
                                   "optional": call.optional, "ok": False}
-        breaker = mesh.breakers.get(self.service, call.service, call.endpoint) if mesh.breakers.enabled else None
+        breaker = link.breaker(self.service, call.service, call.endpoint)
         if breaker is not None and not breaker.try_acquire():
             result.update(status=503, error=f"circuit breaker {breaker.edge} is {breaker.state}",
                           breaker=breaker.state, short_circuited=True)
@@ -213,20 +211,18 @@ class ServiceInstance(HTTPMockServer):
                      "peer.instance": result.get("instance", "")})
         if result.get("short_circuited"):
             span.attributes["breaker"] = result["breaker"]
-        mesh.spans.add(span)
+        link.record_span(span)
         if not result["ok"]:
-            mesh.note_failure(self, result, client.trace_id)
+            link.note_failure(self, result, client.trace_id)
         return result
 
     def _attempts(self, call: CallSpec, client: TraceContext, hops: int, result: dict[str, Any]) -> str:
         """Try the discovered instances; return the failure kind for the breaker."""
-        mesh = self.mesh
-        headers = inject(client, formats=mesh.propagation)
+        link = self.link
+        headers = link.inject(client)
         headers[HOP_HEADER] = str(hops)
         headers[CALLER_HEADER] = self.service
-        if mesh.chaos.active:
-            mesh.chaos.tick()
-        instances = mesh.discover(call.service, caller=self.service)
+        instances = link.discover(call.service, caller=self.service)
         if not instances:
             result.update(status=503, error=f"no healthy instance of {call.service}")
             return "connection"
@@ -236,8 +232,7 @@ class ServiceInstance(HTTPMockServer):
         for i in range(max(len(instances), 2)):
             target = instances[(start + i) % len(instances)]
             attempts += 1
-            fault = mesh.chaos.client_fault(self.service, call.service, target.id, call.endpoint) \
-                if mesh.chaos.active else None
+            fault = link.client_fault(self.service, call.service, target.id, call.endpoint)
             if fault is not None:
                 if fault[0] == "refuse":
                     result.update(status=503, error=f"connection to {target.id} refused: {fault[1]}")

@@ -18,18 +18,20 @@ from typing import Any
 
 import requests
 
-from ..clock import Duration, to_seconds
+from ..clock import Clock, Duration, to_seconds
 from ..errors import MockStartError
-from ..routing import Router
 from ..http_mock import HTTPMockServer
-from .controls import register_mesh_admin_routes
-from .edge_breakers import BreakerRegistry
+from ..routing import Router
+from ..visual.routes import register_mesh_visual_routes
 from .chaos import ChaosController
 from .consul_api import ConsulAPI
+from .controls import register_mesh_admin_routes
+from .discovery import PASSING, STATUSES, ServiceEntry, ServiceRegistry
+from .edge_breakers import BreakerRegistry
 from .graph import DependencyGraph
 from .instance import ServiceInstance
+from .link import MeshLink
 from .otlp_export import export_spans
-from .discovery import PASSING, STATUSES, ServiceEntry, ServiceRegistry
 from .spans import Completeness, ContextEvent, Span, SpanStore, TraceNode
 from .spec import CALL_MODES, CallSpec, EndpointSpec, MeshSpec, ServiceSpec
 
@@ -51,15 +53,19 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
 
     name = "mesh"
     default_port = 8500
+    protocol = "service mesh + Consul-style registry"
 
     def __init__(self, spec: MeshSpec | dict[str, Any] | str | Path | None = None, host: str = "127.0.0.1",
                  port: int = 0, *, hop_limit: int | None = None, propagation: tuple[str, ...] = ("w3c",),
                  accept_b3: bool = True, accept_jaeger: bool = True, node: str = "mesh-node",
                  datacenter: str = "dc1", workers: int = 64, breakers: dict[str, Any] | None = None,
-                 **kwargs: Any) -> None:
+                 clock: Clock | None = None, seed: int | None = None,
+                 journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
+                 max_body_bytes: int | None = None) -> None:
         self.spec = _as_spec(spec)
         self._original = self.spec.to_dict()  # what reset() returns the topology to
-        super().__init__(host, port, **kwargs)
+        super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
+                         verbose=verbose, max_body_bytes=max_body_bytes)
         self.hop_limit = hop_limit or self.spec.hop_limit
         self.propagation = tuple(propagation)
         self.accept_b3, self.accept_jaeger = accept_b3, accept_jaeger
@@ -68,6 +74,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         self.spans = SpanStore()
         self.breakers = BreakerRegistry(self.clock, breakers if breakers is not None else self.spec.breakers)
         self.graph.state_provider = self.breakers.graph_state
+        self.graph.owner = self
         self.chaos = ChaosController(self, self.seed or 0)
         self._failed: deque[dict[str, Any]] = deque(maxlen=10_000)
         self.instances: dict[str, list[ServiceInstance]] = {n: [] for n in self.spec.services}
@@ -76,19 +83,20 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         self._ids = itertools.count()
         self._topology = threading.RLock()
         self._session = requests.Session()
+        self.link = MeshLink(self)
 
     def register_routes(self, router: Router) -> None:
         self.register_consul_routes(router)
 
     def register_admin_routes(self, router: Router) -> None:
         register_mesh_admin_routes(self, router)
+        register_mesh_visual_routes(self, router)
 
     # ---- lifecycle -----------------------------------------------------------------------
-    def start(self) -> MockServiceMesh:
+    def _open(self) -> int:
+        """The registry API's listener, then every instance in parallel (all rolled back on a failure)."""
         with self._topology:
-            if self.running:
-                return self
-            super().start()
+            port = super()._open()
             self.registry.open()
             if getattr(self.executor, "_shutdown", False):
                 self.executor = ThreadPoolExecutor(self._workers, thread_name_prefix="mesh-call")
@@ -100,20 +108,20 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
                     self._register(inst)
             except BaseException:
                 self._stop_instances()
-                super().stop()
+                super()._close()
                 raise
-        return self
+        return port
 
-    def stop(self) -> None:
+    def _close(self) -> None:
         with self._topology:
             self.registry.close()  # wake blocking queries first, or joining their threads would hang
             self.chaos.release_hangs()
             self._stop_instances()
             self.executor.shutdown(wait=False, cancel_futures=True)
-            super().stop()
+            super()._close()
 
     def _new_instance(self, service: str) -> ServiceInstance:
-        return ServiceInstance(self, service, f"{service}-{next(self._ids)}")
+        return ServiceInstance(self.link, service, f"{service}-{next(self._ids)}")
 
     def _start_all(self, instances: list[ServiceInstance]) -> None:
         if not instances:
@@ -332,6 +340,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
                 self.spec = MeshSpec.from_dict(self._original)
                 self.graph = DependencyGraph.from_spec(self.spec)
                 self.graph.state_provider = self.breakers.graph_state
+                self.graph.owner = self
                 self.instances = {n: [] for n in self.spec.services}
                 if running:
                     todo = [(n, self._new_instance(n)) for n, s in self.spec.services.items()

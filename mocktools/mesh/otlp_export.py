@@ -19,6 +19,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from .spans import Span
+from mocktools.errors import WireError
 
 __all__ = ["spans_to_request", "export_spans", "OTLPExportError"]
 
@@ -27,12 +28,20 @@ _KIND = {"server": trace_pb2.Span.SPAN_KIND_SERVER, "client": trace_pb2.Span.SPA
          "producer": trace_pb2.Span.SPAN_KIND_PRODUCER, "internal": trace_pb2.Span.SPAN_KIND_INTERNAL}
 
 
-class OTLPExportError(RuntimeError):
-    """The collector refused or could not be reached; ``status`` is the HTTP status or 0."""
+class OTLPExportError(WireError, RuntimeError):
+    """The collector refused or could not be reached; ``status`` is its HTTP status or 0.
+
+    On the mesh's control API it answers 502 `export_failed` (a bad gateway, whatever the
+    collector said)."""
+
+    type = "export_failed"
 
     def __init__(self, message: str, status: int = 0):
-        self.status = status
-        super().__init__(message)
+        super().__init__(message, status=status)
+
+    @property
+    def wire_status(self) -> int:
+        return 502
 
 
 def _value(v: Any) -> AnyValue:

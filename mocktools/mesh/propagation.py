@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote
+from mocktools.errors import WireError
 
 __all__ = [
     "TraceContext",
@@ -65,7 +66,7 @@ _TS_VALUE = re.compile(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c
 _OWS = " \t"
 
 
-class TraceContextError(ValueError):
+class TraceContextError(WireError, ValueError):
     """A propagation header that the spec says must be ignored."""
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from mocktools.errors import WireError
 
 __all__ = ["CallSpec", "EndpointSpec", "ServiceSpec", "MeshSpec", "SpecError", "CALL_MODES", "parse_call"]
 
@@ -48,8 +49,10 @@ def _unknown(keys: Any, known: tuple[str, ...], where: str, errors: list[str]) -
         errors.append(f"{where}: unknown key {key!r}{hint}; known: {', '.join(known)}")
 
 
-class SpecError(ValueError):
+class SpecError(WireError, ValueError):
     """A mesh declaration that cannot run; ``errors`` lists every problem found."""
+
+    type = "invalid_spec"
 
     def __init__(self, errors: list[str]):
         self.errors = list(errors)

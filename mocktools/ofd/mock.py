@@ -1,10 +1,12 @@
 """MockOFDServer: the fiscal data operator's receipt API on the shared HTTP lifecycle."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from werkzeug.wrappers import Request
 
+from ..clock import Clock
 from ..routing import Router, read_json_object
 from ..http_mock import HTTPMockServer
 from .ledger import Acknowledgement, ReceiptLedger
@@ -23,12 +25,16 @@ class MockOFDServer(HTTPMockServer):
 
     name = "ofd"
     default_port = 9000
+    protocol = "HTTP/JSON fiscal data operator"
     max_body_bytes: ClassVar[int] = 1024 * 1024
     fault_exempt_paths = frozenset({HEALTH_PATH, RESET_PATH})
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> None:
-        id_fields = kwargs.pop("id_fields", None)
-        super().__init__(host, port, **kwargs)
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, clock: Clock | None = None, seed: int | None = None,
+                 journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
+                 max_body_bytes: int | None = None,
+                 id_fields: Sequence[str] | None = None) -> None:
+        super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
+                         verbose=verbose, max_body_bytes=max_body_bytes)
         self.ledger = ReceiptLedger(self.clock, self.seed, *(() if id_fields is None else (id_fields,)))
         self._started_at = self.clock.time()
 

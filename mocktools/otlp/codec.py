@@ -23,16 +23,17 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from mocktools.errors import WireError
+
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
 
-class CodecError(ValueError):
+class CodecError(WireError, ValueError):
     """A request that cannot be decoded; `status` is the HTTP status to answer with."""
 
     def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status=status)
 
 
 @dataclass(frozen=True)

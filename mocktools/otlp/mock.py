@@ -1,4 +1,4 @@
-"""MockOTLPCollector: OTLP/HTTP on the shared HTTP lifecycle, plus an OTLP/gRPC receiver beside it.
+"""MockOTLPCollector: two listeners, OTLP/HTTP and OTLP/gRPC, over one telemetry store.
 
 The wire layer only decodes and answers; telemetry lives in `TelemetryStore`. Errors use the
 body a collector sends (a `google.rpc.Status`, protobuf for protobuf requests, JSON otherwise),
@@ -14,16 +14,18 @@ from typing import Any, ClassVar
 
 from werkzeug.wrappers import Request, Response
 
-from mocktools.clock import Duration
+from mocktools.clock import Clock, Duration
 from mocktools.errors import ApiError
-from mocktools.routing import Router
+from mocktools.http_mock import HTTPMockServer
+from mocktools.listeners.grpc import GRPCListener
 from mocktools.otlp import codec
+from mocktools.otlp.codec import SIGNALS
 from mocktools.otlp.controls import register_otlp_admin_routes
-from mocktools.otlp.codec import SIGNALS, CodecError
-from mocktools.otlp.grpc_servicer import OTLPGrpcReceiver
+from mocktools.otlp.grpc_servicer import add_otlp_servicers, retry_trailers
 from mocktools.otlp.model import LogRecord, MetricPoint, Span, Trace
 from mocktools.otlp.store import RawRequest, TelemetryStore
-from mocktools.http_mock import HTTPMockServer
+from mocktools.routing import Router
+from mocktools.visual.routes import register_otlp_visual_routes
 
 MAX_DECOMPRESSED = 20 * 1024 * 1024  # the spec's recommended limit after decompression
 _CONTENT_TYPES = {"protobuf": codec.PROTOBUF, "json": codec.JSON}
@@ -40,6 +42,7 @@ class MockOTLPCollector(HTTPMockServer):
 
     name: ClassVar[str] = "otlp"
     default_port: ClassVar[int] = 4318
+    protocol: ClassVar[str] = "OTLP/HTTP (+ gRPC) collector"
     default_grpc_port: ClassVar[int] = 4317
     max_body_bytes: ClassVar[int] = MAX_DECOMPRESSED
 
@@ -48,19 +51,30 @@ class MockOTLPCollector(HTTPMockServer):
         host: str = "127.0.0.1",
         port: int = 0,
         *,
+        clock: Clock | None = None,
+        seed: int | None = None,
+        journal_limit: int = 10_000,
+        admin_token: str | None = None,
+        verbose: bool = False,
+        max_body_bytes: int | None = None,
         grpc_port: int | str | None = "auto",
         max_decompressed_bytes: int = MAX_DECOMPRESSED,
         max_items: int = 200_000,
         max_raw_requests: int = 256,
-        **kwargs: Any,
     ) -> None:
         self._local = threading.local()
-        super().__init__(host, port, **kwargs)
+        super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
+                         verbose=verbose, max_body_bytes=max_body_bytes)
         self.max_decompressed_bytes = max_decompressed_bytes
         self.store = TelemetryStore(self.clock, max_items=max_items, max_raw=max_raw_requests)
         if grpc_port == "auto":
             grpc_port = self.default_grpc_port if int(port) == self.default_port else 0
-        self.grpc = OTLPGrpcReceiver(self, int(grpc_port)) if grpc_port is not None else None
+        self.grpc: GRPCListener | None = None
+        if grpc_port is not None:
+            self.grpc = self.add_listener(GRPCListener(
+                self, lambda server: add_otlp_servicers(self.store, server), port=int(grpc_port), role="grpc",
+                max_workers=8, options=[("grpc.max_receive_message_length", max_decompressed_bytes)],
+                fault_trailers=retry_trailers, what="OTLP/gRPC"))
 
     # ---- wire: HTTP -----------------------------------------------------------------------
     def register_routes(self, router: Router) -> None:
@@ -69,6 +83,7 @@ class MockOTLPCollector(HTTPMockServer):
 
     def register_admin_routes(self, router: Router) -> None:
         register_otlp_admin_routes(self, router)
+        register_otlp_visual_routes(self, router)
 
     def _exporter_for(self, signal: str) -> Callable[[Request], Response]:
         def handler(request: Request) -> Response:
@@ -94,11 +109,8 @@ class MockOTLPCollector(HTTPMockServer):
                 f"supported: {codec.PROTOBUF}, {codec.JSON}",
             )
         content_encoding = request.headers.get("Content-Encoding")
-        try:
-            data = codec.decompress(request.get_data(), content_encoding, self.max_decompressed_bytes)
-            message = codec.parse_request(signal, data, encoding)
-        except CodecError as exc:
-            raise ApiError(exc.status, str(exc)) from None
+        data = codec.decompress(request.get_data(), content_encoding, self.max_decompressed_bytes)
+        message = codec.parse_request(signal, data, encoding)
         headers = {k.lower(): v for k, v in request.headers.items()}
         result = self.store.ingest(
             signal_name,
@@ -131,24 +143,6 @@ class MockOTLPCollector(HTTPMockServer):
         encoding = getattr(self._local, "encoding", "json")
         body = codec.status_body(status, message, encoding)
         return Response(body, status, headers=dict(headers or {}), content_type=_CONTENT_TYPES[encoding])
-
-    # ---- lifecycle: both receivers --------------------------------------------------------
-    def _open(self) -> int:
-        port = super()._open()
-        if self.grpc is not None:
-            try:
-                self.grpc.start()
-            except BaseException:
-                super()._close()
-                raise
-        return port
-
-    def _close(self) -> None:
-        try:
-            if self.grpc is not None:
-                self.grpc.stop()
-        finally:
-            super()._close()
 
     @property
     def grpc_port(self) -> int | None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .entities import Execution, Job
 from .states import INIT, RUNNING, TERMINAL, StatusError
+from mocktools.errors import WireError
 
 if TYPE_CHECKING:
     from threading import RLock
@@ -22,13 +23,11 @@ JOB_DEFAULTS: dict[str, Any] = {
 }
 
 
-class ActionError(Exception):
+class ActionError(WireError):
     """An error the real master answers with `{"error": status, "message": message}`."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status=status)
 
 
 class ClusterActions:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from typing import Any, Callable, Iterable, TypeVar
+from mocktools.errors import WireError
 
 from .lucene import LuceneError, compile_query
 
@@ -20,7 +21,7 @@ Predicate = Callable[[dict[str, Any]], bool]
 MAX_RESULT_WINDOW = 10_000
 
 
-class QueryError(ValueError):
+class QueryError(WireError, ValueError):
     """A query, sort or paging option Elasticsearch would refuse (HTTP 400)."""
 
 

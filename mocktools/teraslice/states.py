@@ -5,6 +5,7 @@ Kept apart from the model so the rules can be read (and tested) on their own.
 from __future__ import annotations
 
 import time as _time
+from mocktools.errors import WireError
 
 INIT_STATUSES: tuple[str, ...] = ("pending", "scheduling", "initializing")
 RUNNING_STATUSES: tuple[str, ...] = ("recovering", "running", "failing", "paused", "stopping")
@@ -26,13 +27,13 @@ INIT_STEP_MAX = 4.0
 LIFECYCLE_EVENT_SECONDS = 180.0
 
 
-class StatusError(Exception):
+class StatusError(WireError):
     """A status write the real storage would refuse (HTTP 422 there)."""
 
+    type = "invalid_transition"
+
     def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status=status)
 
 
 def verify_status(current: str, desired: str) -> str:

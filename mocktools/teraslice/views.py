@@ -9,7 +9,6 @@ from werkzeug.wrappers import Request, Response
 
 from ..errors import ApiError
 from . import render as rec
-from .actions import ActionError
 from .states import RUNNING, TERMINAL
 
 if TYPE_CHECKING:
@@ -25,13 +24,6 @@ def _pretty(obj: Any) -> Response:
 
 def _raw(text: str) -> Response:
     return Response(text.encode("utf-8"), content_type=JSON_MIME)
-
-
-def _call(fn: Callable[..., Any], *args: Any) -> Any:
-    try:
-        return fn(*args)
-    except ActionError as exc:
-        raise ApiError(exc.status, exc.message) from None
 
 
 class ViewsMixin:
@@ -116,7 +108,7 @@ class ViewsMixin:
         c = self.cluster
         with c.lock:
             c.now()
-            job = _call(c.job, job_id)
+            job = c.job(job_id)
             ex_fields = request.args.get("ex")
             if ex_fields is not None:
                 return _pretty(rec.with_ex_fields(job, ex_fields.split(",")))
@@ -140,28 +132,28 @@ class ViewsMixin:
         if not isinstance(body, dict) or not body.get("operations"):
             raise ApiError(400, "No job was posted")
         start = request.args.get("start", "true") != "false"
-        return _pretty(_call(self.cluster.submit_job, body, start))
+        return _pretty(self.cluster.submit_job(body, start))
 
     def put_job(self, request: Request, job_id: str) -> Response:
         body = self._body(request)
         if not isinstance(body, dict) or not body:
             raise ApiError(400, f"no data was provided to update job {job_id}")
-        return _pretty(_call(self.cluster.update_job, job_id, body))
+        return _pretty(self.cluster.update_job(job_id, body))
 
     def delete_job(self, request: Request, job_id: str) -> Response:
-        return _pretty(_call(self.cluster.delete_job, job_id))
+        return _pretty(self.cluster.delete_job(job_id))
 
     def get_job_ex(self, request: Request, job_id: str) -> Response:
         c = self.cluster
         with c.lock:
             c.now()
-            return _pretty(rec.ex_record(_call(c.latest_execution, job_id)))
+            return _pretty(rec.ex_record(c.latest_execution(job_id)))
 
     def get_job_controller(self, request: Request, job_id: str) -> Response:
         c = self.cluster
         with c.lock:
             c.now()
-            ex = _call(c.latest_execution, job_id)
+            ex = c.latest_execution(job_id)
             return self._controller_of(ex.ex_id)
 
     # ---------------------------------------------------------------- executions
@@ -176,7 +168,7 @@ class ViewsMixin:
         c = self.cluster
         with c.lock:
             c.now()
-            return _pretty(rec.ex_record(_call(c.execution, ex_id)))
+            return _pretty(rec.ex_record(c.execution(ex_id)))
 
     def get_ex_controller(self, request: Request, ex_id: str) -> Response:
         with self.cluster.lock:
@@ -193,22 +185,19 @@ class ViewsMixin:
     def get_errors(self, request: Request, ex_id: str | None = None,
                    job_id: str | None = None) -> Response:
         """Slice errors of one execution, of a job's latest execution, or of all executions."""
-        from .query import QueryError, parse_query, parse_sort
+        from .query import parse_query, parse_sort
         from .slice_errors import SORTABLE, select_errors
 
         size, start, sort = self._search_options(request)  # type: ignore[attr-defined]
         query = request.args.get("filter") or ""
-        try:
-            keys = parse_sort(sort, SORTABLE)
-            keep = parse_query(query) if query.strip() else None
-        except QueryError as exc:
-            raise ApiError(400, str(exc)) from None
+        keys = parse_sort(sort, SORTABLE)
+        keep = parse_query(query) if query.strip() else None
         descending = keys[0][1] if keys else True
         c = self.cluster
         with c.lock:
             now = c.now()
             if job_id is not None:
-                ex_id = _call(c.latest_execution, job_id).ex_id
+                ex_id = c.latest_execution(job_id).ex_id
             if ex_id is None:
                 exs = list(c.executions.values())
             else:
@@ -222,14 +211,14 @@ class ViewsMixin:
             c = self.cluster
             cleanup = request.args.get("cleanup_type") or request.args.get("cleanup")
             if verb == "_start":
-                return _pretty(_call(c.start_job, job_id))
+                return _pretty(c.start_job(job_id))
             if verb == "_recover":
-                return _pretty(_call(c.recover_job, job_id, cleanup))
+                return _pretty(c.recover_job(job_id, cleanup))
             if verb in ("_active", "_inactive"):
-                return _pretty(_call(c.set_job_active, job_id, verb == "_active"))
+                return _pretty(c.set_job_active(job_id, verb == "_active"))
             with c.lock:
                 c.now()
-                ex_id = _call(c.latest_execution, job_id).ex_id
+                ex_id = c.latest_execution(job_id).ex_id
             return self._ex_verb(verb, ex_id, request)
 
         handler.__name__ = f"job{verb}"
@@ -239,7 +228,7 @@ class ViewsMixin:
         def handler(request: Request, ex_id: str) -> Response:
             if verb == "_recover":
                 cleanup = request.args.get("cleanup_type") or request.args.get("cleanup")
-                return _pretty(_call(self.cluster.recover_execution, ex_id, cleanup))
+                return _pretty(self.cluster.recover_execution(ex_id, cleanup))
             return self._ex_verb(verb, ex_id, request)
 
         handler.__name__ = f"ex{verb}"
@@ -250,7 +239,7 @@ class ViewsMixin:
         if verb == "_stop":
             force = request.args.get("force", "false") not in ("false", "")
             blocking = request.args.get("blocking", "true") == "true"
-            status = _call(c.stop, ex_id, force)
+            status = c.stop(ex_id, force)
             if force:
                 return _pretty({"message": f"Force stop complete for exId {ex_id}",
                                 "status": status})
@@ -258,13 +247,13 @@ class ViewsMixin:
                 status = self._wait_for_stop(ex_id)
             return _pretty({"status": status})
         if verb == "_pause":
-            return _pretty(_call(c.pause, ex_id))
+            return _pretty(c.pause(ex_id))
         if verb == "_resume":
-            return _pretty(_call(c.resume, ex_id))
+            return _pretty(c.resume(ex_id))
         if verb == "_settings":
-            return _pretty(_call(c.set_log_level, ex_id, request.args.get("log_level")))
+            return _pretty(c.set_log_level(ex_id, request.args.get("log_level")))
         action, count = _workers_query(request)
-        return _pretty(_call(c.change_workers, ex_id, action, count))
+        return _pretty(c.change_workers(ex_id, action, count))
 
     def _wait_for_stop(self, ex_id: str) -> str:
         """`blocking=true`: wait (on the mock's clock) until the execution is terminal."""

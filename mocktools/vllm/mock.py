@@ -12,7 +12,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from ..clock import Duration, SystemClock, to_seconds, to_seconds_or_none
+from ..clock import Clock, Duration, SystemClock, to_seconds, to_seconds_or_none
 from ..errors import ApiError
 from ..routing import Router, json_response
 from ..http_mock import HTTPMockServer
@@ -32,17 +32,21 @@ class MockVLLMServer(HTTPMockServer):
 
     name = "vllm"
     default_port = 8000
+    protocol = "vLLM OpenAI-compatible API"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, model: str = "mock-llm",
                  served_model_name: str | Sequence[str] | None = None, api_key: str | Sequence[str] | None = None,
                  max_model_len: int = 4096, max_num_seqs: int = 256, embedding_dim: int = 384,
-                 ttft: Duration = 0.0, itl: Duration = 0.0, **kwargs: Any) -> None:
+                 ttft: Duration = 0.0, itl: Duration = 0.0, clock: Clock | None = None, seed: int | None = None,
+                 journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
+                 max_body_bytes: int | None = None) -> None:
         names = [served_model_name] if isinstance(served_model_name, str) else list(served_model_name or [model])
         if not names or max_model_len < 2 or embedding_dim < 1:
             raise ValueError("need at least one served model name, max_model_len >= 2 and embedding_dim >= 1")
         self.api_keys = [api_key] if isinstance(api_key, str) else list(api_key or [])
         self.model_config = ModelConfig(names, model, max_model_len, embedding_dim)
-        super().__init__(host, port, **kwargs)
+        super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
+                         verbose=verbose, max_body_bytes=max_body_bytes)
         self.engine = Engine(self.model_config, clock=self.clock, seed=self.seed, max_num_seqs=max_num_seqs,
                              ttft=to_seconds(ttft, "ttft"), itl=to_seconds(itl, "itl"), wait=self._wait,
                              stop=self.stopping)

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from mocktools.e6data.catalog import DataCatalog, QueryError, ResultSet, fold
+from mocktools.e6data.catalog import DataCatalog, EngineQueryError, ResultSet, fold
 
 
 def test_sample_world_lists():
@@ -27,7 +27,7 @@ def test_select_star_count_and_limit():
     count = cat.resolve("select count(*) from sales.orders")
     assert count.rows() == [(100,)] and count.columns[0].type == "LONG"
     assert cat.resolve("select * from unknowncat.sales.orders").row_count == 100
-    with pytest.raises(QueryError, match="not found"):
+    with pytest.raises(EngineQueryError, match="not found"):
         cat.resolve("select * from missing_table")
 
 
@@ -51,9 +51,9 @@ def test_rules_exact_glob_regex_and_errors_newest_first():
     rx = cat.set_query_result(re.compile(r"from\s+events", re.I), result=ResultSet.from_rows(["e"], [("x",)]))
     assert cat.resolve("select * FROM events") is rx
     cat.set_query_error("select a from t", "boom")
-    with pytest.raises(QueryError, match="boom"):
+    with pytest.raises(EngineQueryError, match="boom"):
         cat.resolve("select a from t")
-    with pytest.raises(QueryError, match="empty"):
+    with pytest.raises(EngineQueryError, match="empty"):
         cat.resolve("  ;")
     with pytest.raises(ValueError):
         cat.set_query_result("x")

@@ -1,0 +1,182 @@
+"""The HTTP listener: a WSGI server from `make_http_server`, and the one place where an HTTP
+request is journaled, meets the fault plan, and has its handler's errors translated.
+
+Order per request: `/_mock/` goes to the control API untouched; otherwise read the body
+(bounded), decide faults (latency, a dropped connection, an injected status), route through
+`site._dispatch`, turn a `WireError` into the mock's error shape, any other exception into a
+500 kept for `check()`, and journal what was answered.
+"""
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
+
+from .. import log
+from ..errors import WireError
+from ..faults import FaultDecision
+from ..http_engines import make_http_server
+from ..wsgi_server import ConnectionAborted, abort_connection
+from .base import Listener, serve_in_thread
+
+if TYPE_CHECKING:
+    from ..http_mock import HTTPMockServer
+    from ..lifecycle import MockServerBase
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def headers_of(environ: Mapping[str, Any]) -> dict[str, str]:
+    headers = {key[5:].replace("_", "-").title(): value
+               for key, value in environ.items() if key.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        headers["Content-Type"] = environ["CONTENT_TYPE"]
+    if environ.get("CONTENT_LENGTH"):
+        headers["Content-Length"] = environ["CONTENT_LENGTH"]
+    return headers
+
+
+def status_type(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "error"
+
+
+class HTTPListener(Listener):
+    """One HTTP port. With `app` it serves that WSGI app as is (a control-only port); without,
+    it serves `serve()` for `site`, the HTTP mock whose routes, error shape and faults apply."""
+
+    scheme = "http"
+
+    def __init__(self, mock: MockServerBase, *, port: int = 0, host: str | None = None, role: str = "url",
+                 app: WSGIApp | None = None, site: HTTPMockServer | None = None) -> None:
+        super().__init__(mock, port=port, host=host, role=role)
+        self.site = site
+        self.app: WSGIApp = app if app is not None else self.serve
+        self._server: Any = None
+        self._thread: Any = None
+
+    def bind_and_serve(self) -> int:
+        server = make_http_server(self.host, self.requested_port, self.app, verbose=self.mock.verbose)
+        self._thread = serve_in_thread(server.serve_until_stopped, f"mocktools-{self.mock.name}:{server.port}")
+        self._server = server
+        return int(server.port)
+
+    def shutdown(self) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return
+        server.wake()
+        if thread is not None:
+            thread.join()
+        server.close_connections()
+        server.server_close()
+
+    # -- the glue ----------------------------------------------------------------------------
+    def serve(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        site = self.site
+        assert site is not None, "an HTTPListener without a site serves its own app"
+        path = environ.get("PATH_INFO") or "/"
+        if path == "/_mock" or path.startswith("/_mock/"):
+            return site.admin(environ, start_response)
+        started = time.perf_counter()
+        fault: str | None = None
+        body = b""
+        try:
+            body = self._read_body(environ, site.max_body_bytes)
+            request = Request(environ)
+            decision = FaultDecision() if path in site.fault_exempt_paths else site.faults.decide(path)
+            if decision.latency > 0:
+                site.stopping.wait(decision.latency)
+            fault = decision.fault
+            log.fault_applied(self.mock, environ.get("REQUEST_METHOD", ""), path, decision)
+            if decision.connection:
+                self._record(environ, path, body, None, started, fault)
+                abort_connection(environ, decision.connection)
+            if decision.status is not None:
+                response = site.fault_response(request, decision)
+            else:
+                response = self.dispatch(request, environ)
+        except BodyTooLarge:
+            environ["mocktools.handler"].close_connection = True
+            response = site.error_response(
+                413, f"request body exceeds the limit of {site.max_body_bytes} bytes", type="payload_too_large")
+        self._record(environ, path, body, response.status_code, started, fault)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request, environ: dict[str, Any]) -> Response:
+        """Route through the site; translate what its handlers raise (the only place that does)."""
+        site = self.site
+        assert site is not None
+        try:
+            response = site._dispatch(request, environ)
+        except ConnectionAborted:  # a stub dropped the connection on purpose (doubles/), already journaled
+            raise
+        except WireError as exc:
+            return site.error_response(exc.wire_status, exc.message, type=exc.type, headers=exc.headers, **exc.extra)
+        except HTTPException as exc:
+            headers = dict(exc.get_headers())
+            headers.pop("Content-Type", None)
+            code = exc.code or 500
+            return site.error_response(code, f"{exc.description} ({request.method} {request.path})",
+                                       type=status_type(code), headers=headers)
+        except Exception as exc:  # noqa: BLE001 - a bug in the mock itself: answer 500, keep it for check()
+            site.record_error(exc)
+            return site.error_response(500, f"mock handler raised {type(exc).__name__}: {exc}",
+                                       type="mock_internal_error")
+        if response.is_streamed:
+            response.response = self._guard_stream(response.response)  # type: ignore[arg-type]
+        return response
+
+    def _guard_stream(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        try:
+            yield from chunks
+        except (GeneratorExit, ConnectionAborted):  # a client gone, or a connection fault on purpose
+            raise
+        except Exception as exc:
+            self.mock.record_error(exc)
+            raise
+
+    @staticmethod
+    def _read_body(environ: dict[str, Any], limit: int) -> bytes:
+        """Read the whole body (bounded), and leave a re-readable copy for the handler."""
+        length = environ.get("CONTENT_LENGTH")
+        if length:
+            try:
+                size = int(length)
+            except ValueError:
+                size = 0
+            if size > limit:
+                raise BodyTooLarge()
+        elif not environ.get("wsgi.input_terminated"):
+            return b""
+        data = environ["wsgi.input"].read(limit + 1)
+        if len(data) > limit:
+            raise BodyTooLarge()
+        environ["wsgi.input"] = io.BytesIO(data)
+        environ["CONTENT_LENGTH"] = str(len(data))
+        environ["wsgi.input_terminated"] = True  # the body is whole now, whatever the framing was
+        return data
+
+    def _record(self, environ: dict[str, Any], path: str, body: bytes, status: int | None,
+                started: float, fault: str | None) -> None:
+        mock = self.mock
+        mock.journal.add(time=mock.clock.time(), method=environ.get("REQUEST_METHOD", ""), path=path,
+                         query=environ.get("QUERY_STRING", ""), headers=headers_of(environ), body=body,
+                         status=status, duration=time.perf_counter() - started, fault=fault,
+                         meta=environ.get("mocktools.meta"))
+        log.request(mock, environ.get("REQUEST_METHOD", ""), path, status, time.perf_counter() - started, fault)
+
+
+__all__ = ["HTTPListener", "WSGIApp", "headers_of", "status_type"]

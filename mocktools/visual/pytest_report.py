@@ -1,0 +1,119 @@
+"""pytest plugin: ``--mocktools-report DIR`` writes an HTML report for each failing test.
+
+The report covers every mock the test could reach: its fixtures (``mock_<name>``,
+``mock_registry``, or any fixture returning a mock, a registry, or a dict/list of them) and the
+mocks held in local variables of the failing frames (``with MockOTLPCollector() as c:``). It is
+written while the test's fixtures are still alive, before they reset the mocks. Registered as
+its own ``pytest11`` entry point (``mocktools_report``) beside the fixtures plugin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
+
+import pytest
+
+__all__ = ["find_mocks", "report_name"]
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mocktools")
+    group.addoption("--mocktools-report", metavar="DIR", default=None,
+                    help="write a self-contained HTML report of what every mock saw, one per failing test, into DIR")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("mocktools_report", None):
+        config.pluginmanager.register(_Written(), "mocktools-report-paths")
+
+
+def report_name(nodeid: str) -> str:
+    """A file name for a test id: readable, safe on every file system, unique by a short hash."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[:120]
+    return f"{safe}-{hashlib.sha1(nodeid.encode()).hexdigest()[:8]}.html"
+
+
+def _expand(name: str, value: Any, depth: int = 0) -> Iterator[tuple[str, Any]]:
+    from ..lifecycle import MockServerBase
+    from ..mock_group import MockRegistry
+
+    if isinstance(value, MockServerBase):
+        yield name, value
+    elif isinstance(value, MockRegistry):
+        for key, mock in value.items():
+            yield key, mock
+    elif depth == 0 and isinstance(value, dict):
+        for key, item in list(value.items())[:100]:
+            yield from _expand(str(key), item, 1)
+    elif depth == 0 and isinstance(value, (list, tuple)):
+        for i, item in enumerate(value[:100]):
+            yield from _expand(f"{name}[{i}]", item, 1)
+
+
+def find_mocks(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException] | None) -> list[tuple[str, Any]]:
+    """(name, mock) for every mock in the test's fixtures and in the failing frames' locals."""
+    found: dict[int, tuple[str, Any]] = {}
+    for name, value in getattr(item, "funcargs", {}).items():
+        for key, mock in _expand(name, value):
+            found.setdefault(id(mock), (key, mock))
+    if excinfo is not None:
+        tb: TracebackType | None = excinfo.tb
+        while tb is not None:
+            for name, value in list(tb.tb_frame.f_locals.items()):
+                if not name.startswith("@"):
+                    for key, mock in _expand(name, value):
+                        found.setdefault(id(mock), (key, mock))
+            tb = tb.tb_next
+    in_a_mesh = {id(inst) for _, mock in found.values() if isinstance(getattr(mock, "instances", None), dict)
+                 for group in list(mock.instances.values()) if isinstance(group, list) for inst in group}
+    names: set[str] = set()
+    out = []
+    for key, mock in found.values():
+        if id(mock) in in_a_mesh:
+            continue  # a mesh instance: already in its mesh's section
+        unique, n = key, 2
+        while unique in names:
+            unique, n = f"{key}-{n}", n + 1
+        names.add(unique)
+        out.append((unique, mock))
+    return out
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report: pytest.TestReport = yield
+    folder = item.config.getoption("mocktools_report", None)
+    if folder and report.failed and report.when in ("setup", "call"):
+        mocks = find_mocks(item, call.excinfo)
+        if mocks:
+            from .report_html import write_report
+
+            path = item.config.invocation_params.dir / folder / report_name(item.nodeid)
+            try:
+                write_report(mocks, path, title=f"{item.nodeid} failed ({report.when})",
+                             failure=str(report.longrepr))
+            except Exception as exc:  # noqa: BLE001 - a report must never hide the test's own failure
+                report.sections.append(("mocktools report", f"could not write the report: {exc!r}"))
+            else:
+                report.user_properties.append(("mocktools_report", str(path)))
+                report.sections.append(("mocktools report", f"written to {path}"))
+    return report
+
+
+class _Written:
+    """Collects the report paths (on the xdist controller too, from the workers' reports)."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.paths += [str(v) for k, v in report.user_properties if k == "mocktools_report"]
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.paths:
+            terminalreporter.section("mocktools reports")
+            for path in dict.fromkeys(self.paths):
+                terminalreporter.write_line(path)
