@@ -1,7 +1,7 @@
 """A user's script exercising the public API of every mock; `mypy --strict` must pass on it.
 
 Checked by tests/unit/test_typing.py (mypy's API, imports followed silently as for an installed
-package). It is type-checked, not run: it would bind the well-known ports.
+package), which also runs it: every mock on a free port, so the calls are real as well as typed.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from mocktools import (
     CallRecord,
     FakeClock,
     MockE6DataServer,
+    MockHTTPServer,
     MockOFDServer,
     MockOTLPCollector,
     MockRegistry,
@@ -117,6 +118,19 @@ def mesh(clock: FakeClock) -> None:
         print(url, len(active), report["seed"], len(m.failed_calls()))
 
 
+def http() -> None:
+    with MockHTTPServer() as server:
+        server.expect_request("/orders", method="POST").respond_with_json({"id": 1}, status=201)
+        server.expect_oneshot_request("/once").respond_with_data("ok")
+        url: str = server.url_for("/orders")
+        requests.post(url, json={}, timeout=5)
+        requests.get(server.url_for("/once"), timeout=5)
+        server.assert_request_made(count=2)
+        matching = server.get_matching_requests_count()
+        calls: list[CallRecord] = server.find_calls(path="/orders")
+        print(matching, len(calls), len(server.unanswered), len(server.stubs()))
+
+
 def registry() -> None:
     with MockRegistry() as group:
         ofd_mock = group.add("ofd", MockOFDServer)
@@ -136,6 +150,7 @@ def main() -> None:
     teraslice(clock)
     e6data()
     mesh(clock)
+    http()
     registry()
 
 

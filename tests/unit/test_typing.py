@@ -26,6 +26,16 @@ def test_user_script_and_typed_fixtures_pass_mypy_strict() -> None:
     assert status == 0, out
 
 
+@pytest.mark.timeout(60)
+def test_user_script_runs() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(ROOT / "tests/typing/user_script.py")], capture_output=True,
+                            text=True, timeout=50, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.mark.timeout(120)
 def test_readme_first_example_type_checks(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
