@@ -28,7 +28,7 @@ import requests
 
 from mocktools.mesh import MockServiceMesh
 from mocktools.mesh.propagation import TraceContext, child_context, extract, inject
-from mocktools.mesh.spans import Span, SpanStore
+from mocktools.mesh.spans import MeshSpan, SpanStore
 from mocktools.mesh.topology import layered_spec
 
 
@@ -131,10 +131,10 @@ def bench_tracing(n: int = 20_000) -> None:
     for _ in range(n):
         incoming = extract(headers, b3=True, jaeger=True)
         ctx = child_context(incoming.context)
-        store.add(Span(ctx.trace_id, ctx.span_id, parent.span_id, "GET /", "svc", "svc-0", "/", "server", 0.0))
+        store.add(MeshSpan(ctx.trace_id, ctx.span_id, parent.span_id, "GET /", "svc", "svc-0", "/", "server", 0.0))
         client = child_context(ctx)
         inject(client)
-        store.add(Span(client.trace_id, client.span_id, ctx.span_id, "call", "svc", "svc-0", "/", "client", 0.0))
+        store.add(MeshSpan(client.trace_id, client.span_id, ctx.span_id, "call", "svc", "svc-0", "/", "client", 0.0))
     per_hop = (time.perf_counter() - t0) / n
     print(f"tracing work per hop (extract+validate, 2 child contexts, inject, 2 spans stored): "
           f"{per_hop * 1e6:.1f} us (budget 5 ms, goal < 200 us)")

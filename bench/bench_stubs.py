@@ -4,7 +4,8 @@ Run: .venv/bin/python -m bench.bench_stubs   (prints numbers, asserts nothing)
 
 Measured in process, without sockets, so only the matching is timed: `select` is the stub
 lookup alone (the index over exact method+path, then the pattern stubs); `dispatch` adds
-building the view and the response (`dispatch_doubles`). pytest-httpserver's matching
+building the view and the response (`dispatch_doubles`); "miss" is a request no stub matches
+(the 404 with its near-miss search). pytest-httpserver's matching
 (`RequestHandlerList.match`, a linear scan) is timed on the same stubs and requests.
 """
 from __future__ import annotations
@@ -72,9 +73,13 @@ def measure(n: int, patterns: int, count: int, repeat: int, seed: int) -> dict[s
         return mock.dispatch_doubles(request, request.environ)
 
     assert all(select(r)[0] is not None for r in reqs[:50])
+    misses = [Request(EnvironBuilder(path=f"/itemz/{i}", method="GET").get_environ()) for i in range(20)]
     peer_reqs = reqs if n <= 100 else reqs[: max(20, count // 50)]  # a linear scan of 10,000 is slow
-    return {"select": per_call_us(select, reqs, repeat), "dispatch": per_call_us(dispatch, reqs, repeat),
-            "peer": per_call_us(peer.handlers.match, peer_reqs, repeat)}
+    result = {"select": per_call_us(select, reqs, repeat), "dispatch": per_call_us(dispatch, reqs, repeat),
+              "peer": per_call_us(peer.handlers.match, peer_reqs, repeat),
+              "miss_ms": per_call_us(dispatch, misses, 1) / 1000}  # a 404 with its near-miss search
+    mock.reset()
+    return result
 
 
 def main() -> None:
@@ -83,10 +88,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    print("stubs   (of which regex)  select µs  dispatch µs  pytest-httpserver match µs")
+    print("stubs   (of which regex)  select µs  dispatch µs  pytest-httpserver match µs  miss + near-miss ms")
     for n, patterns in ((1, 0), (100, 0), (10_000, 0), (100, 10), (10_000, 10)):
         r = measure(n, patterns, args.requests, args.repeat, args.seed)
-        print(f"{n:>6}  ({patterns:>3})            {r['select']:>8.2f}  {r['dispatch']:>11.2f}  {r['peer']:>12.2f}")
+        print(f"{n:>6}  ({patterns:>3})            {r['select']:>8.2f}  {r['dispatch']:>11.2f}  {r['peer']:>12.2f}"
+              f"  {r['miss_ms']:>22.2f}")
 
 
 if __name__ == "__main__":

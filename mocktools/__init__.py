@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .mock_group import stop_mock_servers as stop_mock_servers
     from .ofd.mock import MockOFDServer as MockOFDServer
     from .otlp.mock import MockOTLPCollector as MockOTLPCollector
+    from .redis.mock import MockRedisServer as MockRedisServer
     from .teraslice.mock import MockTerasliceServer as MockTerasliceServer
     from .vllm.mock import MockVLLMServer as MockVLLMServer
 

@@ -34,6 +34,7 @@ BUILTIN_MOCKS: tuple[str, ...] = (
     "mocktools.teraslice.mock:MockTerasliceServer",
     "mocktools.e6data.mock:MockE6DataServer",
     "mocktools.mesh.mock:MockServiceMesh",
+    "mocktools.redis.mock:MockRedisServer",
     "mocktools.doubles.app_server:MockHTTPServer",
 )
 
@@ -151,5 +152,13 @@ def available() -> dict[str, CatalogEntry]:
     return dict(CATALOG)
 
 
-__all__ = ["CATALOG", "BUILTIN_MOCKS", "ENTRY_POINT_GROUP", "CatalogEntry", "get_mock_class", "available",
-           "class_name_of", "load_class"]
+__all__ = [
+    "BUILTIN_MOCKS",
+    "CATALOG",
+    "ENTRY_POINT_GROUP",
+    "CatalogEntry",
+    "available",
+    "class_name_of",
+    "get_mock_class",
+    "load_class",
+]

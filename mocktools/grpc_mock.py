@@ -12,9 +12,8 @@ import grpc
 
 from .clock import Clock
 from .control_api import AdminAPI
-from .lifecycle import MockServerBase, check_port
+from .lifecycle import MockServerBase
 from .listeners.grpc import HTTP_TO_GRPC, GRPCListener, grpc_code_for, retry_trailers
-from .listeners.http import HTTPListener
 from .routing import Router
 
 
@@ -32,14 +31,13 @@ class GRPCMockServer(MockServerBase):
         super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit,
                          admin_token=admin_token, verbose=verbose)
         self.max_workers = max_workers
-        self.admin_port = None if admin_port is None else check_port(admin_port)
+        self.admin_port = admin_port
         self.admin = AdminAPI(self)
         self.register_admin_routes(self.admin.router)
         self.grpc_listener = self.add_listener(GRPCListener(
             self, self.register_services, port=self._requested_port, max_workers=max_workers,
             options=self.grpc_options))
-        self.admin_listener = None if self.admin_port is None else self.add_listener(
-            HTTPListener(self, port=self.admin_port, role="admin", app=self.admin))
+        self.admin_listener = self.add_admin_listener(admin_port)
 
     def register_services(self, server: grpc.Server) -> None:
         """Add the mock's servicers; a bare GRPCMockServer answers UNIMPLEMENTED to everything."""
@@ -51,11 +49,6 @@ class GRPCMockServer(MockServerBase):
     def target(self) -> str:
         """What a gRPC client dials: `host:port`."""
         return self.grpc_listener.target
-
-    @property
-    def admin_url(self) -> str | None:
-        listener = self.admin_listener
-        return listener.url if listener is not None and listener.is_open else None
 
 
 __all__ = ["HTTP_TO_GRPC", "GRPCMockServer", "grpc_code_for", "retry_trailers"]

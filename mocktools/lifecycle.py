@@ -70,6 +70,24 @@ class MockServerBase:
         self.listeners.append(listener)
         return listener
 
+    def add_admin_listener(self, admin_port: int | None) -> Listener | None:
+        """The /_mock/ control API on its own HTTP port, for a mock whose main port is not HTTP
+        (None: no control port). Needs `self.admin`, the mock's AdminAPI."""
+        if admin_port is None:
+            return None
+        from .listeners.http import HTTPListener
+
+        return self.add_listener(HTTPListener(self, port=check_port(admin_port), role="admin",
+                                              app=self.admin))  # type: ignore[attr-defined]
+
+    @property
+    def admin_url(self) -> str | None:
+        """Where the control API listens when it has a port of its own (else it is under `url`)."""
+        for listener in self.listeners:
+            if listener.role == "admin" and listener.is_open:
+                return listener.url
+        return None
+
     def _open(self) -> int:
         """Open every listener in order (rolling back on a failure); return the main port."""
         opened: list[Listener] = []
@@ -136,7 +154,7 @@ class MockServerBase:
     def __enter__(self: Self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self.stop()
         if exc_type is None:
             self.check()

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .mock_group import MockRegistry
     from .ofd import MockOFDServer
     from .otlp import MockOTLPCollector
+    from .redis.mock import MockRedisServer
     from .teraslice import MockTerasliceServer
     from .vllm import MockVLLMServer
 
@@ -41,7 +42,7 @@ _USED = pytest.StashKey[list[Any]]()  # what a test used that has a check(): moc
 
 
 #: the shipped mocks, whose fixtures are written out below (typed for IDEs and type checkers)
-WRITTEN_OUT = ("ofd", "otlp", "vllm", "teraslice", "e6data", "mesh", "http")
+WRITTEN_OUT = ("ofd", "otlp", "vllm", "teraslice", "e6data", "mesh", "http", "redis")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -174,6 +175,12 @@ def mocktools_http_kwargs() -> dict[str, Any]:
 
 
 @pytest.fixture
+def mocktools_redis_kwargs() -> dict[str, Any]:
+    """Keyword arguments for MockRedisServer in `mock_redis`; override to configure it (non-empty: a fresh mock per test)."""
+    return {}
+
+
+@pytest.fixture
 def mocktools_mesh_kwargs() -> dict[str, Any]:
     """Keyword arguments for MockServiceMesh in `mock_mesh`, e.g. ``{"spec": "mesh.yaml"}`` or ``{"spec": {...}}``."""
     return {}
@@ -219,6 +226,12 @@ def mock_mesh(request: pytest.FixtureRequest) -> Iterator[MockServiceMesh]:
 def mock_http(request: pytest.FixtureRequest) -> Iterator[MockHTTPServer]:
     """A started MockHTTPServer (see `mocktools_http_kwargs` and the `mocktools` marker)."""
     yield from _provide(request, "http")
+
+
+@pytest.fixture
+def mock_redis(request: pytest.FixtureRequest) -> Iterator[MockRedisServer]:
+    """A started MockRedisServer (see `mocktools_redis_kwargs` and the `mocktools` marker)."""
+    yield from _provide(request, "redis")
 
 
 def _generic_fixtures(name: str) -> dict[str, Callable[..., Any]]:

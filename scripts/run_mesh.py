@@ -24,14 +24,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mocktools.cli import Parser, add_fault_arguments, apply_fault_arguments, build_mock, port_number  # noqa: E402
-from mocktools.mesh import MockServiceMesh, Span  # noqa: E402
+from mocktools.mesh import MeshSpan, MockServiceMesh  # noqa: E402
 from mocktools.mesh.otlp_export import OTLPExportError  # noqa: E402
 from mocktools.mesh.topology import layered_spec  # noqa: E402
 
 DEFAULT_SPEC = Path(__file__).resolve().parents[1] / "examples" / "mesh.yaml"
 
 
-def describe(span: Span) -> str:
+def describe(span: MeshSpan) -> str:
     caller = span.attributes.get("mesh.caller", "client")
     return (f"trace={span.trace_id} {caller:>12} -> {span.service}/{span.instance} {span.name} "
             f"{span.status_code} {span.duration * 1000:.2f}ms hops={span.attributes.get('mesh.hops', 0)}")
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     apply_fault_arguments(mesh, args)
     lock = threading.Lock()
     if not args.quiet:
-        def on_span(span: Span) -> None:
+        def on_span(span: MeshSpan) -> None:
             if span.kind == "server":
                 with lock:
                     print(describe(span), flush=True)

@@ -43,7 +43,19 @@ def _regex(value: Any, field: str) -> re.Pattern[str]:
                        field=field) from None
 
 
+_TYPES: dict[str, tuple[type, ...]] = {"method": (str,), "path": (str,), "path_regex": (str,), "query": (str, dict),
+                                       "query_string": (str, dict), "headers": (dict,), "body": (str,)}
+
+
 def matcher_from_json(spec: dict[str, Any]) -> RequestMatcher:
+    for name, types in _TYPES.items():
+        if name in spec and not isinstance(spec[name], types):
+            kinds = " or ".join("an object" if t is dict else "a string" for t in types)
+            raise ApiError(422, f"request.{name} must be {kinds}", type="invalid_body", field=f"request.{name}")
+    for name in ("headers", "query", "query_string"):
+        value = spec.get(name)
+        if isinstance(value, dict) and not all(isinstance(v, (str, int, float, list)) for v in value.values()):
+            raise ApiError(422, f"request.{name} values must be strings", type="invalid_body", field=f"request.{name}")
     uri: Any = spec.get("path")
     if "path_regex" in spec:
         uri = _regex(spec["path_regex"], "request.path_regex")
@@ -138,9 +150,11 @@ def install_admin_routes(mock: TestDoubles) -> None:
         criteria = {k: v for k, v in body.items() if k in {"method", "path", "query", "headers", "json", "status"}}
         if "path_regex" in body:
             criteria["path"] = _regex(body["path_regex"], "path_regex")
+        limit = body.get("limit", 100)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise ApiError(422, "limit must be a non-negative integer", type="invalid_body", field="limit")
         found = mock.journal.find(CallQuery(**criteria))
-        limit = int(body.get("limit", 100))
-        return {"count": len(found), "calls": [r.to_dict() for r in found[-limit:]]}
+        return {"count": len(found), "calls": [r.to_dict() for r in found[-limit:]] if limit else []}
 
     router.add("/_mock/stubs", stubs, methods=["GET", "POST", "DELETE"])
     router.add("/_mock/scenarios", scenarios)

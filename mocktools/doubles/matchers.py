@@ -25,8 +25,9 @@ from ..journal import (
 UNDEFINED: Any = type("Undefined", (), {"__repr__": lambda self: "UNDEFINED"})()
 _UNPARSED = object()
 
-#: how much each field weighs in a near-miss distance (the path dominates, as in WireMock)
-WEIGHTS = {"path": 10.0, "method": 3.0, "query": 2.0, "headers": 1.0, "body": 2.0, "json": 2.0,
+#: how much each field weighs in a near-miss distance: WireMock's weights (URL 10, method 3, every
+#: other part 1; the headers together count as one part)
+WEIGHTS = {"path": 10.0, "method": 3.0, "query": 1.0, "headers": 1.0, "body": 1.0, "json": 1.0,
            "predicate": 1.0, "scenario": 1.0}
 
 
@@ -187,7 +188,7 @@ class RequestMatcher:
                 actual = req.headers.get(name)
                 if actual is None or not value_matches(actual, want):
                     out.append(("headers", f"{name}: {_show(want)}",
-                                "absent" if actual is None else f"{name}: {actual!r}", 1.0))
+                                "absent" if actual is None else f"{name}: {actual!r}", 1.0 / len(self.headers)))
         if self.data is not None and req.body != self.data:
             out.append(("body", _show(self.data), _show(req.body), 1.0 - _ratio(
                 self.data.decode("utf-8", "replace"), req.body.decode("utf-8", "replace"))))
@@ -224,7 +225,7 @@ class RequestMatcher:
 def distance(differences: list[tuple[str, str, str, float]], fields: list[str]) -> float:
     """A weighted distance in 0..1 from `differences()`: 0 is a match, 1 differs in everything."""
     total = sum(WEIGHTS.get(f, 1.0) for f in set(fields) | {"path", "method"})
-    return min(1.0, sum(WEIGHTS.get(field, 1.0) * d for field, _, _, d in differences) / total)
+    return min(1.0, sum(WEIGHTS.get(field, 1.0) * d for field, _, _, d in differences) / total)  # as WireMock
 
 
 __all__ = [

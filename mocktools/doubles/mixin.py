@@ -22,7 +22,7 @@ from ..journal import CallQuery, CallRecord
 from ..wsgi_server import abort_connection
 from . import verify
 from .matchers import UNDEFINED, RequestMatcher, RequestSnapshot, RequestView
-from .nearmiss import Unanswered, near_misses, summary
+from .nearmiss import PRESELECT, Unanswered, near_misses, summary
 from .routes import UserRoutes
 from .scenarios import Scenarios
 from .stubs import ONESHOT, ORDERED, PERMANENT, RequestHandler, StubSet
@@ -114,7 +114,7 @@ class TestDoubles:
             raise ValueError(f"handler_type must be one of {(PERMANENT, ONESHOT, ORDERED)}")
         with self._doubles_lock:
             self._stub_seq += 1
-            stub = RequestHandler(matcher, kind, self._stub_seq, name)
+            stub = RequestHandler(matcher, kind, self._stub_seq, name, self.wait_on_clock)
             if kind == ORDERED:
                 self._ordered.append(stub)
             else:
@@ -167,8 +167,8 @@ class TestDoubles:
                 responder = stub.take_responder() if stub is not None else None
             if stub is not None:
                 return self._doubles_answer(stub, responder, view, request, environ)
-            if problem is not None:
-                self._remember_unanswered(view.snapshot(), problem, environ)
+            if problem is not None:  # kept for check() by _doubles_select
+                environ["mocktools.meta"] = {**(environ.get("mocktools.meta") or {}), "out_of_order": True}
                 return self.error_response(500, problem, type="out_of_order")
         routes = self.user_routes
         if routes and routes.handles(environ):
@@ -244,15 +244,22 @@ class TestDoubles:
                 self.clock.sleep(seconds)
 
     # -- requests nothing answered -----------------------------------------------------------
-    def stub_candidates(self) -> Iterable[tuple[str, RequestMatcher, list[tuple[str, str, str, float]]]]:
+    def stub_candidates(self, path: str | None = None) -> Iterable[tuple[Any, RequestMatcher, list[Any]]]:
+        """(label, matcher, extra differences) of the stubs worth comparing with a request to
+        `path`: all of them, or past PRESELECT stubs those whose paths sort next to it."""
         scenarios = self.scenarios
-        for stub in self.stubs():
+        with self._doubles_lock:
+            if path is None or len(self._oneshot) + len(self._permanent) <= PRESELECT:
+                stubs = self.stubs()
+            else:
+                stubs = list(self._ordered) + self._oneshot.near(path, PRESELECT) + self._permanent.near(path, PRESELECT)
+        for stub in stubs:
             extra = []
             if stub.scenario is not None and stub.required_state is not None:
                 state = scenarios.get(stub.scenario)
                 if state != stub.required_state:
                     extra.append(("scenario", f"{stub.scenario!r} in {stub.required_state!r}", repr(state), 1.0))
-            yield stub.describe(), stub.matcher, extra
+            yield stub.describe, stub.matcher, extra
 
     def unanswered_response(self, snapshot: RequestSnapshot, environ: dict[str, Any], *,
                             candidates: Iterable[Any] | None = None, reason: str = "no stub or route matched",
@@ -265,7 +272,7 @@ class TestDoubles:
 
     def _remember_unanswered(self, snapshot: RequestSnapshot, reason: str, environ: dict[str, Any],
                              candidates: Iterable[Any] | None = None) -> Unanswered:
-        misses = near_misses(snapshot, self.stub_candidates() if candidates is None else candidates)
+        misses = near_misses(snapshot, self.stub_candidates(snapshot.path) if candidates is None else candidates)
         entry = Unanswered(snapshot, reason, misses)
         environ["mocktools.meta"] = {**(environ.get("mocktools.meta") or {}), "unmatched": True}
         with self._doubles_lock:

@@ -6,6 +6,7 @@ stubs of one kind the first registered wins, as in pytest-httpserver.
 """
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -39,8 +40,10 @@ def _responder(item: Any) -> Responder:
 class RequestHandler:
     """One stub (pytest-httpserver's name): a matcher and the response(s) it gives."""
 
-    def __init__(self, matcher: RequestMatcher, kind: str = PERMANENT, seq: int = 0, name: str | None = None) -> None:
+    def __init__(self, matcher: RequestMatcher, kind: str = PERMANENT, seq: int = 0, name: str | None = None,
+                 wait: Callable[[float], None] | None = None) -> None:
         self.matcher = matcher
+        self._wait = wait or (lambda seconds: None)  # the mock's clock, for streamed responses
         self.kind = kind
         self.seq = seq
         self.name = name or f"stub-{seq}"
@@ -74,6 +77,25 @@ class RequestHandler:
     def respond_with_handler(self, func: Callable[[Request], Any]) -> RequestHandler:
         """`func(request)` answers: a Response, JSON-able data, text, or (body, status[, headers])."""
         self._responders = [lambda request: to_response(func(request))]
+        return self
+
+    def respond_with_stream(self, chunks: Sequence[str | bytes], *, interval: float = 0.0, status: int = 200,
+                            headers: Mapping[str, str] | None = None,
+                            content_type: str = "text/event-stream") -> RequestHandler:
+        """Stream `chunks` (SSE events, NDJSON lines, ...) chunked, waiting `interval` seconds on
+        the mock's clock before each one; a FakeClock moves on instead of sleeping."""
+        if interval < 0:
+            raise ValueError("interval must be >= 0")
+        items = [c.encode() if isinstance(c, str) else c for c in chunks]
+        wait = self._wait
+
+        def stream() -> Iterator[bytes]:
+            for item in items:
+                if interval:
+                    wait(interval)
+                yield item
+
+        self._responders = [lambda request: Response(stream(), status, dict(headers or {}), content_type=content_type)]
         return self
 
     def respond_with_sequence(self, responses: Sequence[Any], *, cycle: bool = False) -> RequestHandler:
@@ -143,6 +165,7 @@ class StubSet:
         self._exact: dict[tuple[str | None, str], list[RequestHandler]] = {}
         self._patterns: list[RequestHandler] = []
         self._count = 0
+        self._sorted: Any = None  # the exact keys sorted by path and by reversed path, for near()
 
     def add(self, stub: RequestHandler) -> None:
         key = stub.matcher.index_key
@@ -150,6 +173,7 @@ class StubSet:
             self._patterns.append(stub)
         else:
             self._exact.setdefault(key, []).append(stub)
+            self._sorted = None
         self._count += 1
 
     def remove(self, stub: RequestHandler) -> None:
@@ -158,6 +182,7 @@ class StubSet:
         bucket.remove(stub)
         if key is not None and not bucket:
             del self._exact[key]
+            self._sorted = None
         self._count -= 1
 
     def find(self, req: Any, scenarios: Scenarios) -> RequestHandler | None:
@@ -179,6 +204,21 @@ class StubSet:
                 return stub
         return best
 
+    def near(self, path: str, k: int) -> list[RequestHandler]:
+        """About `k` stubs whose exact paths sort next to `path`, forwards and backwards (so share
+        its longest prefixes or suffixes), plus the first pattern stubs: the candidates worth a
+        near-miss comparison when there are too many to compare them all."""
+        if self._sorted is None:
+            forward = sorted(self._exact, key=lambda key: key[1])
+            backward = sorted(self._exact, key=lambda key: key[1][::-1])
+            self._sorted = ([key[1] for key in forward], forward, [key[1][::-1] for key in backward], backward)
+        paths, forward, rpaths, backward = self._sorted
+        chosen: dict[tuple[str | None, str], None] = {}
+        for keys, sorted_paths, probe in ((forward, paths, path), (backward, rpaths, path[::-1])):
+            at = bisect.bisect_left(sorted_paths, probe)
+            chosen.update(dict.fromkeys(keys[max(0, at - k // 4): at + k // 4]))
+        return [s for key in chosen for s in self._exact[key]] + self._patterns[:k]
+
     def __iter__(self) -> Iterator[RequestHandler]:
         stubs = [s for bucket in self._exact.values() for s in bucket] + self._patterns
         return iter(sorted(stubs, key=lambda s: s.seq))
@@ -190,6 +230,7 @@ class StubSet:
         self._exact.clear()
         self._patterns.clear()
         self._count = 0
+        self._sorted = None
 
 
 __all__ = ["ONESHOT", "ORDERED", "PERMANENT", "RequestHandler", "StubSet"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Iterable, Pattern, Sequence
+from collections.abc import Iterable, Sequence
+from re import Pattern
+from typing import Any
 
 import grpc
 
@@ -11,12 +13,12 @@ from mocktools.clock import Clock, Duration, to_seconds, to_seconds_or_none
 from mocktools.grpc_mock import GRPCMockServer
 from mocktools.routing import Router
 
-from .controls import register_e6data_admin_routes
 from .catalog import ResultSet
 from .columns import ColumnSpec
+from .controls import register_e6data_admin_routes
 from .engine import E6DataEngine, QueryRecord
-from .servicer import add_to_server
 from .strategy import StrategyEvent
+from .wire import add_to_server
 
 
 class MockE6DataServer(GRPCMockServer):
@@ -147,7 +149,7 @@ class MockE6DataServer(GRPCMockServer):
         parser.add_argument("--session-ttl", type=float, default=3600.0, help="idle seconds before a session expires")
 
     @classmethod
-    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> "MockE6DataServer":
+    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> MockE6DataServer:
         return cls(strategy_interval=getattr(args, "strategy_interval", 120.0) or None,
                    initial_strategy=getattr(args, "initial_strategy", "blue"),
                    drain_timeout=getattr(args, "drain_timeout", 60.0),

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .. import log
 from ..errors import WireError
+from ..faults import FaultDecision
 from .base import Listener, bind_error, serve_in_thread, url_host
 
 if TYPE_CHECKING:
@@ -72,42 +73,48 @@ class TCPConnection:
 
     def call(self, path: str, body: bytes, handler: Callable[[], bytes | None],
              error_reply: Callable[[WireError], bytes], *, method: str = "TCP",
-             meta: dict[str, Any] | None = None) -> None:
-        """Run one command under the journal, the fault plan and error translation."""
+             meta: dict[str, Any] | None = None, faults: bool = True) -> None:
+        """Run one command under the journal, the fault plan (unless `faults` is off, e.g. for a
+        protocol's handshake) and error translation."""
         mock = self.listener.mock
         started = time.perf_counter()
-        decision = mock.faults.decide(path)
+        decision = mock.faults.decide(path) if faults else FaultDecision()
         log.fault_applied(mock, method, path, decision)
         if decision.latency > 0:
             mock.stopping.wait(decision.latency)
         status: int | None = 200
-        try:
-            if decision.connection:
-                status = None
-                self.drop(decision.connection)
-            if decision.status is not None:
-                status = int(decision.status) if str(decision.status).isdigit() else 503
-                reply: bytes | None = error_reply(WireError(decision.reason, status=status))
-            else:
-                try:
-                    reply = handler()
-                except WireError as exc:
-                    status = exc.wire_status
-                    reply = error_reply(exc)
-                except ConnectionDropped:
-                    status = None
-                    raise
-                except Exception as exc:  # noqa: BLE001 - a bug in the mock itself: answer, keep it for check()
-                    status = 500
-                    mock.record_error(exc)
-                    reply = error_reply(WireError(f"mock handler raised {type(exc).__name__}: {exc}", status=500))
-            if reply:
-                self.send(reply)
-        finally:
+        reply: bytes | None = None
+
+        def record() -> None:  # before the reply goes out, so a client that saw it sees the record
             mock.journal.add(time=mock.clock.time(), method=method, path=path, body=body, status=status,
                              duration=time.perf_counter() - started, fault=decision.fault, meta=meta,
                              headers={"peer": f"{self.peer[0]}:{self.peer[1]}"} if self.peer else None)
             log.request(mock, method, path, status, time.perf_counter() - started, decision.fault)
+
+        if decision.connection:
+            status = None
+            record()
+            self.drop(decision.connection)
+        if decision.status is not None:
+            status = int(decision.status) if str(decision.status).isdigit() else 503
+            reply = error_reply(WireError(decision.reason, status=status))
+        else:
+            try:
+                reply = handler()
+            except WireError as exc:
+                status = exc.wire_status
+                reply = error_reply(exc)
+            except ConnectionDropped:
+                status = None
+                record()
+                raise
+            except Exception as exc:  # noqa: BLE001 - a bug in the mock itself: answer, keep it for check()
+                status = 500
+                mock.record_error(exc)
+                reply = error_reply(WireError(f"mock handler raised {type(exc).__name__}: {exc}", status=500))
+        record()
+        if reply:
+            self.send(reply)
 
     def close(self) -> None:
         for closer in (self.reader.close, lambda: self.sock.shutdown(socket.SHUT_RDWR), self.sock.close):

@@ -2,11 +2,11 @@
 
 from .graph import CycleError, DependencyGraph
 from .discovery import RegistrationError, ServiceRegistry
-from .spans import Span, SpanStore
+from .spans import MeshSpan, SpanStore
 from .spec import CallSpec, EndpointSpec, MeshSpec, ServiceSpec, SpecError
 
 __all__ = ["MeshSpec", "ServiceSpec", "EndpointSpec", "CallSpec", "SpecError", "DependencyGraph", "CycleError",
-           "ServiceRegistry", "RegistrationError", "Span", "SpanStore"]
+           "ServiceRegistry", "RegistrationError", "MeshSpan", "SpanStore"]
 
 from .mock import MockServiceMesh  # noqa: E402
 

@@ -27,7 +27,7 @@ from ..http_mock import HTTPMockServer
 from ..routing import json_response
 from .link import MeshLink
 from .propagation import TraceContext, child_context
-from .spans import ContextEvent, Span
+from .spans import ContextEvent, MeshSpan
 from .spec import CallSpec, call_plan
 
 HOP_HEADER = "X-Mesh-Hops"
@@ -97,7 +97,7 @@ class ServiceInstance(HTTPMockServer):
             return self.error_response(404, f"{self.service} has no endpoint {path}", type="unknown_endpoint")
         incoming = link.extract(request.headers)
         ctx = child_context(incoming.context)
-        span = Span(ctx.trace_id, ctx.span_id, incoming.context.span_id if incoming.context else None,
+        span = MeshSpan(ctx.trace_id, ctx.span_id, incoming.context.span_id if incoming.context else None,
                     f"{request.method} {path}", self.service, self.instance_id, path, "server", started)
         if incoming.context_lost:
             link.record_context_event(ContextEvent(started, self.service, self.instance_id, path,
@@ -147,7 +147,7 @@ class ServiceInstance(HTTPMockServer):
             return self._finish(span, t0, ctx, json_response(body, 502))
         return self._finish(span, t0, ctx, json_response(body, endpoint.status))
 
-    def _finish(self, span: Span, t0: float, ctx: TraceContext, response: Response) -> Response:
+    def _finish(self, span: MeshSpan, t0: float, ctx: TraceContext, response: Response) -> Response:
         span.duration = time.perf_counter() - t0
         span.status_code = response.status_code
         span.status = "error" if response.status_code >= 500 else "ok"
@@ -204,7 +204,7 @@ class ServiceInstance(HTTPMockServer):
             if breaker is not None:
                 breaker.record(breaker.config.is_failure(result.get("status", 0), kind), time.perf_counter() - t0)
                 result["breaker"] = breaker.state
-        span = Span(client.trace_id, client.span_id, ctx.span_id, f"call {call.service}{call.endpoint}",
+        span = MeshSpan(client.trace_id, client.span_id, ctx.span_id, f"call {call.service}{call.endpoint}",
                     self.service, self.instance_id, call.endpoint, "client", started, time.perf_counter() - t0,
                     "ok" if result["ok"] else "error", result.get("status", 0),
                     {"peer.service": call.service, "mesh.call_mode": call.mode,

@@ -14,7 +14,7 @@ from ..clock import Clock
 from .circuit_breaker import CircuitBreaker
 from .discovery import ServiceEntry
 from .propagation import Extracted, TraceContext, extract, inject
-from .spans import ContextEvent, Span
+from .spans import ContextEvent, MeshSpan
 from .spec import EndpointSpec
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class MeshLink:
     def inject(self, ctx: TraceContext) -> dict[str, str]:
         return inject(ctx, formats=self._mesh.propagation)
 
-    def record_span(self, span: Span) -> None:
+    def record_span(self, span: MeshSpan) -> None:
         self._mesh.spans.add(span)
 
     def record_context_event(self, event: ContextEvent) -> None:

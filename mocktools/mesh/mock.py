@@ -24,7 +24,6 @@ from ..http_mock import HTTPMockServer
 from ..routing import Router
 from ..visual.routes import register_mesh_visual_routes
 from .chaos import ChaosController
-from .consul_api import ConsulAPI
 from .controls import register_mesh_admin_routes
 from .discovery import PASSING, STATUSES, ServiceEntry, ServiceRegistry
 from .edge_breakers import BreakerRegistry
@@ -32,8 +31,9 @@ from .graph import DependencyGraph
 from .instance import ServiceInstance
 from .link import MeshLink
 from .otlp_export import export_spans
-from .spans import Completeness, ContextEvent, Span, SpanStore, TraceNode
+from .spans import Completeness, ContextEvent, MeshSpan, SpanStore, TraceNode
 from .spec import CALL_MODES, CallSpec, EndpointSpec, MeshSpec, ServiceSpec
+from .wire import ConsulAPI
 
 __all__ = ["MockServiceMesh"]
 
@@ -303,7 +303,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         return list(self._failed)
 
     # ---- tracing --------------------------------------------------------------------------
-    def trace(self, trace_id: str) -> list[Span]:
+    def trace(self, trace_id: str) -> list[MeshSpan]:
         return self.spans.spans(trace_id)
 
     def trace_tree(self, trace_id: str) -> list[TraceNode]:

@@ -18,7 +18,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationSc
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from .spans import Span
+from .spans import MeshSpan
 from mocktools.errors import WireError
 
 __all__ = ["spans_to_request", "export_spans", "OTLPExportError"]
@@ -62,7 +62,7 @@ def _nanos(seconds: float) -> int:
     return int(round(seconds * 1e9))
 
 
-def _span(s: Span) -> trace_pb2.Span:
+def _span(s: MeshSpan) -> trace_pb2.Span:
     attrs: dict[str, Any] = {"mesh.service": s.service, "mesh.instance": s.instance, "mesh.endpoint": s.endpoint}
     if s.status_code:
         attrs["http.response.status_code"] = s.status_code
@@ -83,9 +83,9 @@ def _span(s: Span) -> trace_pb2.Span:
     )
 
 
-def spans_to_request(spans: Iterable[Span]) -> ExportTraceServiceRequest:
+def spans_to_request(spans: Iterable[MeshSpan]) -> ExportTraceServiceRequest:
     """Group spans by (service, instance) into ResourceSpans."""
-    groups: dict[tuple[str, str], list[Span]] = {}
+    groups: dict[tuple[str, str], list[MeshSpan]] = {}
     for s in spans:
         groups.setdefault((s.service, s.instance), []).append(s)
     req = ExportTraceServiceRequest()
@@ -104,7 +104,7 @@ def traces_url(endpoint: str) -> str:
     return endpoint if endpoint.endswith("/v1/traces") else endpoint + "/v1/traces"
 
 
-def export_spans(spans: Iterable[Span], endpoint: str, *, timeout: float = 10.0,
+def export_spans(spans: Iterable[MeshSpan], endpoint: str, *, timeout: float = 10.0,
                  headers: dict[str, str] | None = None, session: requests.Session | None = None) -> int:
     """POST the spans as one protobuf ExportTraceServiceRequest; return how many were sent.
 

@@ -13,7 +13,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__all__ = ["Span", "SpanEvent", "ContextEvent", "TraceNode", "Completeness", "SpanStore"]
+__all__ = ["MeshSpan", "SpanEvent", "ContextEvent", "TraceNode", "Completeness", "SpanStore"]
 
 
 @dataclass(slots=True)
@@ -24,7 +24,7 @@ class SpanEvent:
 
 
 @dataclass(slots=True)
-class Span:
+class MeshSpan:
     trace_id: str
     span_id: str
     parent_span_id: str | None
@@ -71,10 +71,10 @@ class ContextEvent:
 
 @dataclass(slots=True)
 class TraceNode:
-    span: Span
+    span: MeshSpan
     children: list[TraceNode] = field(default_factory=list)
 
-    def walk(self) -> list[Span]:
+    def walk(self) -> list[MeshSpan]:
         out, todo = [], [self]
         while todo:
             n = todo.pop()
@@ -96,8 +96,8 @@ class Completeness:
     """``complete`` when there is one root, no orphan, and every expected (service, endpoint) hop."""
 
     trace_id: str
-    roots: list[Span]
-    orphans: list[Span]
+    roots: list[MeshSpan]
+    orphans: list[MeshSpan]
     missing: list[tuple[str, str]]
     span_count: int
 
@@ -114,19 +114,19 @@ class SpanStore:
 
     def __init__(self, max_traces: int = 10_000, max_context_events: int = 10_000) -> None:
         self._cond = threading.Condition(threading.RLock())
-        self._traces: OrderedDict[str, list[Span]] = OrderedDict()
+        self._traces: OrderedDict[str, list[MeshSpan]] = OrderedDict()
         self._max = max_traces
         self._context_events: deque[ContextEvent] = deque(maxlen=max_context_events)
         self.total_spans = 0
         self.total_context_events = 0
-        self._listeners: list[Callable[[Span], None]] = []
+        self._listeners: list[Callable[[MeshSpan], None]] = []
 
-    def subscribe(self, listener: Callable[[Span], None]) -> Callable[[], None]:
+    def subscribe(self, listener: Callable[[MeshSpan], None]) -> Callable[[], None]:
         """Call ``listener(span)`` for every span recorded from now on; returns an unsubscribe."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
-    def add(self, span: Span) -> None:
+    def add(self, span: MeshSpan) -> None:
         with self._cond:
             spans = self._traces.get(span.trace_id)
             if spans is None:
@@ -157,7 +157,7 @@ class SpanStore:
             return list(self._traces)
 
     def spans(self, trace_id: str | None = None, *, service: str | None = None,
-              kind: str | None = None) -> list[Span]:
+              kind: str | None = None) -> list[MeshSpan]:
         with self._cond:
             if trace_id is not None:
                 pool = list(self._traces.get(trace_id, ()))
@@ -169,7 +169,7 @@ class SpanStore:
         with self._cond:
             return list(self._context_events)
 
-    def wait_for_spans(self, trace_id: str, count: int, timeout: float = 5.0, *, kind: str | None = None) -> list[Span]:
+    def wait_for_spans(self, trace_id: str, count: int, timeout: float = 5.0, *, kind: str | None = None) -> list[MeshSpan]:
         """Block (on a Condition) until the trace has ``count`` spans (of ``kind``); fire-and-forget
         calls finish after the caller answered, so a test waits here instead of sleeping."""
         deadline = time.monotonic() + timeout

@@ -2,4 +2,4 @@
 from .ledger import Acknowledgement, ReceiptLedger
 from .mock import HEALTH_PATH, RECEIPT_PATH, RESET_PATH, MockOFDServer
 
-__all__ = ["MockOFDServer", "ReceiptLedger", "Acknowledgement", "RECEIPT_PATH", "HEALTH_PATH", "RESET_PATH"]
+__all__ = ["HEALTH_PATH", "RECEIPT_PATH", "RESET_PATH", "Acknowledgement", "MockOFDServer", "ReceiptLedger"]

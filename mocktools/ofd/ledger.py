@@ -12,9 +12,10 @@ import hmac
 import json
 import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any
 
 from ..clock import Clock, SystemClock
 
@@ -117,4 +118,4 @@ class ReceiptLedger:
             self._submissions = 0
 
 
-__all__ = ["ReceiptLedger", "Acknowledgement", "DEFAULT_ID_FIELDS", "iso_utc"]
+__all__ = ["DEFAULT_ID_FIELDS", "Acknowledgement", "ReceiptLedger", "iso_utc"]

@@ -4,19 +4,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from werkzeug.wrappers import Request
-
 from ..clock import Clock
-from ..routing import Router, read_json_object
 from ..http_mock import HTTPMockServer
+from ..routing import Router
 from .ledger import Acknowledgement, ReceiptLedger
-
-RECEIPT_PATH = "/ofd/v1/receipt"
-HEALTH_PATH = "/ofd/v1/health"
-RESET_PATH = "/ofd/v1/_test/reset"
+from .wire import HEALTH_PATH, RECEIPT_PATH, RESET_PATH, OFDWire
 
 
-class MockOFDServer(HTTPMockServer):
+class MockOFDServer(OFDWire, HTTPMockServer):
     """Accepts fiscal documents at POST /ofd/v1/receipt and acknowledges each exactly once.
 
     `get_call_count()` counts receipt submissions (the OFD's API calls); pass `path=None` to
@@ -38,27 +33,8 @@ class MockOFDServer(HTTPMockServer):
         self.ledger = ReceiptLedger(self.clock, self.seed, *(() if id_fields is None else (id_fields,)))
         self._started_at = self.clock.time()
 
-    # -- wire --------------------------------------------------------------------------------
-    def register_routes(self, router: Router) -> None:
-        router.add(RECEIPT_PATH, self.post_receipt, methods=["POST"])
-        router.add(HEALTH_PATH, self.get_health)
-        router.add(RESET_PATH, self.post_reset, methods=["POST"])
-
     def register_admin_routes(self, router: Router) -> None:
         router.add("/_mock/receipts", lambda request: {"receipts": self.get_received_receipts()})
-
-    def post_receipt(self, request: Request) -> dict[str, Any]:
-        document = read_json_object(request)
-        ack, duplicate = self.ledger.submit(document)
-        return {"status": "accepted", **ack.to_dict(), "duplicate": duplicate}
-
-    def get_health(self, request: Request) -> dict[str, Any]:
-        return {"status": "ok", "mode": self.faults.mode(), **self.describe_state(),
-                "call_count": self.get_call_count(), "uptime_s": round(self.clock.time() - self._started_at, 3)}
-
-    def post_reset(self, request: Request) -> dict[str, Any]:
-        self.reset()
-        return {"status": "reset"}
 
     # -- domain controls ---------------------------------------------------------------------
     def get_received_receipts(self) -> list[dict[str, Any]]:
@@ -86,4 +62,4 @@ class MockOFDServer(HTTPMockServer):
     cli_fault_path: ClassVar[str] = RECEIPT_PATH
 
 
-__all__ = ["MockOFDServer", "RECEIPT_PATH", "HEALTH_PATH", "RESET_PATH"]
+__all__ = ["HEALTH_PATH", "RECEIPT_PATH", "RESET_PATH", "MockOFDServer"]

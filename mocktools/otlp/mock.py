@@ -9,29 +9,23 @@ from __future__ import annotations
 
 import argparse
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, ClassVar
 
-from werkzeug.wrappers import Request, Response
-
 from mocktools.clock import Clock, Duration
-from mocktools.errors import ApiError
 from mocktools.http_mock import HTTPMockServer
 from mocktools.listeners.grpc import GRPCListener
-from mocktools.otlp import codec
 from mocktools.otlp.codec import SIGNALS
 from mocktools.otlp.controls import register_otlp_admin_routes
 from mocktools.otlp.grpc_servicer import add_otlp_servicers, retry_trailers
 from mocktools.otlp.model import LogRecord, MetricPoint, Span, Trace
 from mocktools.otlp.store import RawRequest, TelemetryStore
+from mocktools.otlp.wire import MAX_DECOMPRESSED, OTLPHTTPWire
 from mocktools.routing import Router
 from mocktools.visual.routes import register_otlp_visual_routes
 
-MAX_DECOMPRESSED = 20 * 1024 * 1024  # the spec's recommended limit after decompression
-_CONTENT_TYPES = {"protobuf": codec.PROTOBUF, "json": codec.JSON}
 
-
-class MockOTLPCollector(HTTPMockServer):
+class MockOTLPCollector(OTLPHTTPWire, HTTPMockServer):
     """An OpenTelemetry collector stand-in: receives traces, metrics and logs; tests assert on them.
 
     HTTP on `port` (well-known 4318) and gRPC on `grpc_port` (0 picks a free port, None disables
@@ -76,73 +70,9 @@ class MockOTLPCollector(HTTPMockServer):
                 max_workers=8, options=[("grpc.max_receive_message_length", max_decompressed_bytes)],
                 fault_trailers=retry_trailers, what="OTLP/gRPC"))
 
-    # ---- wire: HTTP -----------------------------------------------------------------------
-    def register_routes(self, router: Router) -> None:
-        for signal in SIGNALS.values():
-            router.add(signal.path, self._exporter_for(signal.name), methods=["POST"])
-
     def register_admin_routes(self, router: Router) -> None:
         register_otlp_admin_routes(self, router)
         register_otlp_visual_routes(self, router)
-
-    def _exporter_for(self, signal: str) -> Callable[[Request], Response]:
-        def handler(request: Request) -> Response:
-            return self._export(signal, request)
-
-        handler.__name__ = f"export_{signal}"
-        return handler
-
-    def wsgi_app(self, environ: dict[str, Any], start_response: Callable) -> Any:
-        # Remember the request's encoding on this handler thread: errors (including the core's
-        # 404/405/413 and injected faults) answer in it, as a collector does.
-        self._local.encoding = codec.encoding_of(environ.get("CONTENT_TYPE")) or "json"
-        return super().wsgi_app(environ, start_response)
-
-    def _export(self, signal_name: str, request: Request) -> Response:
-        signal = SIGNALS[signal_name]
-        content_type = request.headers.get("Content-Type")
-        encoding = codec.encoding_of(content_type)
-        if encoding is None:
-            raise ApiError(
-                415,
-                f"unsupported Content-Type {codec.media_type(content_type) or 'none'!r}; "
-                f"supported: {codec.PROTOBUF}, {codec.JSON}",
-            )
-        content_encoding = request.headers.get("Content-Encoding")
-        data = codec.decompress(request.get_data(), content_encoding, self.max_decompressed_bytes)
-        message = codec.parse_request(signal, data, encoding)
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        result = self.store.ingest(
-            signal_name,
-            message,
-            transport="http",
-            encoding=encoding,
-            body=data,
-            headers=headers,
-            content_encoding=content_encoding,
-        )
-        request.environ["mocktools.meta"] = {
-            "signal": signal_name,
-            "encoding": encoding,
-            "accepted": result.accepted,
-            "rejected": result.rejected,
-        }
-        body = codec.encode_message(codec.export_response(signal, result.rejected, result.message), encoding)
-        return Response(body, 200, content_type=_CONTENT_TYPES[encoding])
-
-    def error_response(
-        self,
-        status: int,
-        message: str,
-        *,
-        type: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        **extra: Any,
-    ) -> Response:
-        """A google.rpc.Status body in the request's encoding (JSON when it had none we know)."""
-        encoding = getattr(self._local, "encoding", "json")
-        body = codec.status_body(status, message, encoding)
-        return Response(body, status, headers=dict(headers or {}), content_type=_CONTENT_TYPES[encoding])
 
     @property
     def grpc_port(self) -> int | None:

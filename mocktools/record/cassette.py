@@ -199,8 +199,9 @@ class Cassette:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Cassette:
+        """Read a vcrpy cassette: YAML, or JSON for a `.json` file (vcrpy's two serializers)."""
         with open(path, encoding="utf-8") as f:
-            data = yaml.load(f, Loader=_Loader) or {}
+            data = json.load(f) if os.fspath(path).endswith(".json") else yaml.load(f, Loader=_Loader) or {}
         if not isinstance(data, dict) or not isinstance(data.get("interactions", []), list):
             raise ValueError(f"{os.fspath(path)} is not a VCR cassette (no 'interactions' list)")  # noqa: TRY004
         return cls(path, [Interaction.from_dict(i) for i in data.get("interactions", [])])
@@ -221,7 +222,13 @@ class Cassette:
         directory = os.path.dirname(target)
         if directory:
             os.makedirs(directory, exist_ok=True)
-        text = yaml.safe_dump(self.to_dict(), allow_unicode=True, sort_keys=False)
+        if target.endswith(".json"):  # vcrpy's json serializer (pytest-recording's --vcr-serializer=json)
+            try:
+                text = json.dumps(self.to_dict(), indent=4, ensure_ascii=False)
+            except TypeError:
+                raise ValueError(f"{target}: a binary body cannot be written as JSON; use a .yaml cassette") from None
+        else:
+            text = yaml.safe_dump(self.to_dict(), allow_unicode=True, sort_keys=False)
         tmp = f"{target}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from mocktools.errors import WireError
+
 from .entities import Execution, Job
 from .states import INIT, RUNNING, TERMINAL, StatusError
-from mocktools.errors import WireError
 
 if TYPE_CHECKING:
     from threading import RLock

@@ -14,6 +14,13 @@ from typing import Any
 
 from .states import INIT_STEP_MAX, INIT_STEP_MIN, PROCESSING, RUNNING, TERMINAL, iso
 
+#: why a generated or failing execution failed (what the real master reports)
+FAILURE_REASONS = (
+    "TSError: slice failed after max_retries, caused by Error: Request Timeout",
+    "TSError: execution controller lost connection to the cluster master",
+    "TSError: Failure to allocateWorkers, caused by Error: no available nodes",
+)
+
 #: ~1 slice per 10 seconds per active worker (the seed)
 SLICES_PER_WORKER_SECOND = 0.1
 

@@ -11,7 +11,7 @@ import random
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from .entities import Execution, Job, Node
+from .entities import FAILURE_REASONS, Execution, Job, Node
 from .states import TERMINAL_STATUSES
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def _running_status(rng: random.Random, age: float) -> str:
     return rng.choices(statuses, weights)[0]
 
 
-def place_living(model: "TerasliceCluster", ex: Execution, now: float,
+def place_living(model: TerasliceCluster, ex: Execution, now: float,
                  rng: random.Random) -> None:
     """Put a living execution where its age puts it on the timeline."""
     c = ex.created
@@ -122,14 +122,12 @@ def place_living(model: "TerasliceCluster", ex: Execution, now: float,
     ex.updated = since
     ex.seg_start = None
     ex.fold(now)
-    model._schedule(ex)
+    model.schedule(ex)
 
 
-def place_terminal(model: "TerasliceCluster", ex: Execution, ended: float, status: str,
+def place_terminal(model: TerasliceCluster, ex: Execution, ended: float, status: str,
                    rng: random.Random) -> None:
     """Make a historical execution that ended at `ended` in a terminal `status`."""
-    from .model import FAILURE_REASONS
-
     never_started = status == "rejected" or (status == "failed" and rng.random() < 0.25)
     if not never_started:
         started = min(ended, ex.created + sum(ex.steps))
@@ -151,7 +149,7 @@ def place_terminal(model: "TerasliceCluster", ex: Execution, ended: float, statu
         ex.failure_reason = rng.choice(FAILURE_REASONS)
 
 
-def populate(model: "TerasliceCluster", rng: random.Random, now: float,
+def populate(model: TerasliceCluster, rng: random.Random, now: float,
              job_count: int | None, node_count: int | None) -> None:
     """Fill `model` with nodes, jobs and executions drawn from `rng`."""
     n_nodes = node_count if node_count is not None else rng.randint(3, 8)
@@ -167,7 +165,7 @@ def populate(model: "TerasliceCluster", rng: random.Random, now: float,
             ex.slicer_hostname = model.nodes[zlib.crc32(ex.ex_id.encode()) % len(model.nodes)].hostname
 
 
-def add_generated_job(model: "TerasliceCluster", rng: random.Random, now: float,
+def add_generated_job(model: TerasliceCluster, rng: random.Random, now: float,
                       index: int) -> Job:
     """One job with 60 % chance of a living execution and 0-3 historical ones (the seed)."""
     spec = make_spec(rng, index)

@@ -13,18 +13,30 @@ import heapq
 import math
 import random
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..clock import Clock, Duration, SystemClock, to_seconds
 from .actions import ActionError, ClusterActions
-from .entities import Execution, Job, Node, draw_execution_params, new_id
-from .states import (FAILING_SECONDS, LIFECYCLE_EVENT_SECONDS, PROCESSING, RECOVERING_SECONDS,
-                     RUNNING, STOPPING_SECONDS, TERMINAL, StatusError, verify_status)
-
-FAILURE_REASONS = (
-    "TSError: slice failed after max_retries, caused by Error: Request Timeout",
-    "TSError: execution controller lost connection to the cluster master",
-    "TSError: Failure to allocateWorkers, caused by Error: no available nodes",
+from .entities import (
+    FAILURE_REASONS,
+    Execution,
+    Job,
+    Node,
+    draw_execution_params,
+    new_id,
+)
+from .generate import make_node, populate
+from .states import (
+    FAILING_SECONDS,
+    LIFECYCLE_EVENT_SECONDS,
+    PROCESSING,
+    RECOVERING_SECONDS,
+    RUNNING,
+    STOPPING_SECONDS,
+    TERMINAL,
+    StatusError,
+    verify_status,
 )
 
 
@@ -48,8 +60,6 @@ class TerasliceCluster(ClusterActions):
     def regenerate(self, seed: int | None = None, jobs: int | None = None,
                    nodes: int | None = None) -> None:
         """Throw the cluster away and build it again from the seed, aged relative to now."""
-        from .generate import populate  # local: generate imports this module's names
-
         with self.lock:
             if seed is not None:
                 self.seed = int(seed)
@@ -118,7 +128,7 @@ class TerasliceCluster(ClusterActions):
         job.executions.append(ex)
         self.executions[ex.ex_id] = ex
         self.sync_living(ex)
-        self._schedule(ex)
+        self.schedule(ex)
         self.version += 1
         return ex
 
@@ -166,7 +176,7 @@ class TerasliceCluster(ClusterActions):
         else:
             self.living[ex.ex_id] = ex
 
-    def _schedule(self, ex: Execution) -> None:
+    def schedule(self, ex: Execution) -> None:
         """Compute when the current status ends by itself and queue it."""
         status, since = ex.status, ex.since
         if status == "pending":
@@ -229,7 +239,7 @@ class TerasliceCluster(ClusterActions):
         self.sync_living(ex)
         if (old in RUNNING) != (new in RUNNING):
             self.placement_version += 1
-        self._schedule(ex)
+        self.schedule(ex)
         for listener in self._listeners:
             listener(old, ex, reason)
         return new
@@ -276,8 +286,6 @@ class TerasliceCluster(ClusterActions):
 
     def set_cluster_size(self, nodes: int, slots_per_node: int | None = None) -> None:
         """Resize the cluster to `nodes` nodes (existing nodes keep their ids)."""
-        from .generate import make_node
-
         if nodes < 1:
             raise ValueError("a cluster needs at least one node")
         with self.lock:
@@ -313,4 +321,4 @@ class TerasliceCluster(ClusterActions):
         verify_status(ex.status, desired)
 
 
-__all__ = ["TerasliceCluster", "StatusError", "ActionError"]
+__all__ = ["ActionError", "StatusError", "TerasliceCluster"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from typing import Any, Callable, Iterable, TypeVar
+
 from mocktools.errors import WireError
 
 from .lucene import LuceneError, compile_query

@@ -5,6 +5,7 @@ Kept apart from the model so the rules can be read (and tested) on their own.
 from __future__ import annotations
 
 import time as _time
+
 from mocktools.errors import WireError
 
 INIT_STATUSES: tuple[str, ...] = ("pending", "scheduling", "initializing")

@@ -48,7 +48,7 @@ def from_otlp(spans: list[Any]) -> list[ViewSpan]:
 
 
 def from_mesh(spans: list[Any]) -> list[ViewSpan]:
-    """Mesh spans (``mocktools.mesh.spans.Span``): epoch seconds, "error" status with an HTTP code."""
+    """Mesh spans (``mocktools.mesh.spans.MeshSpan``): epoch seconds, "error" status with an HTTP code."""
     out = []
     for s in spans:
         error = s.status == "error"

@@ -6,31 +6,42 @@ gets back a response body or an iterator of SSE bytes. Unit tests drive it direc
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from typing import Generator as _Gen
 
 from ..clock import Clock, SystemClock
 from ..errors import ApiError
-from . import protocol, responses
+from . import chat_plan, chat_render, protocol, responses, structured
+from .chat_render import ChatStyle
 from .embeddings import embed, encode_base64
-from .generation import ChoiceOutput, GenerationRequest, Generator, ReplyScript, SamplingParams
+from .engine_stream import TRUNCATE, StreamingMixin  # noqa: F401  (TRUNCATE: re-exported)
+from .generation import (
+    ChoiceOutput,
+    GenerationRequest,
+    Generator,
+    ReplyScript,
+    SamplingParams,
+)
 from .metrics import Metrics, RequestStats
 from .scheduler import Scheduler, SchedulerStopped
+from .stream_codec import sse  # noqa: F401  (re-exported)
 from .tokenizer import Tokenizer
+from .tools import ToolConfig
+from .turns import to_turn
 
 STREAM_FAULTS = ("error", "truncate", "stall", "no_done")
-TRUNCATE = object()  # yielded by a stream: the wire layer must drop the connection now
+MAX_TIMING_SECONDS = 3600.0  # ttft / itl beyond an hour are refused: they overflow waits and wedge slots
+MAX_SEQUENCES_PER_REQUEST = 1024  # prompts x n of one request (vLLM has no bound; the mock keeps all in memory)
 
 
-def sse(obj: Any) -> bytes:
-    data = obj if isinstance(obj, str) else json.dumps(obj, separators=(",", ":"))
-    return f"data: {data}\n\n".encode()
+def random_uuid() -> str:
+    """vLLM 0.33's random_uuid(): 16 lowercase hex characters."""
+    return f"{uuid.uuid4().int & (2 ** 64 - 1):016x}"
+
+
 
 
 @dataclass
@@ -61,15 +72,22 @@ class Job:
     meta: dict[str, Any] = field(default_factory=dict)
     rid: str = ""
     created: int = 0
+    style: ChatStyle = field(default_factory=ChatStyle)
+    deferred: ApiError | None = None  # a constraint the "engine" cannot compile
 
 
-class Engine:
+class Engine(StreamingMixin):
     """Thread-safe domain core of MockVLLMServer."""
 
     def __init__(self, config: protocol.ModelConfig, *, clock: Clock | None = None, seed: int | None = None,
                  max_num_seqs: int = 256, ttft: float = 0.0, itl: float = 0.0,
-                 wait: Callable[[float], bool] | None = None, stop: threading.Event | None = None) -> None:
+                 wait: Callable[[float], bool] | None = None, stop: threading.Event | None = None,
+                 agent: chat_plan.AgentConfig | None = None) -> None:
         self.config = config
+        self.agent = agent or chat_plan.AgentConfig()
+        import hashlib
+        digest = hashlib.sha256(f"{config.root}|{config.name}|{config.max_model_len}".encode("utf-8", "replace"))
+        self.fingerprint = f"vllm-0.33.0-{digest.hexdigest()[:8]}"
         self.clock = clock or SystemClock()
         self.seed = 0 if seed is None else seed
         self.tokenizer = Tokenizer()
@@ -86,6 +104,8 @@ class Engine:
         self._release = threading.Event()
         self.healthy = True
         self.in_flight = 0
+        from .responses_api import ResponseStore
+        self.responses = ResponseStore()
 
     def _default_wait(self, seconds: float) -> bool:
         if seconds > 0:
@@ -96,8 +116,10 @@ class Engine:
     def set_timing(self, ttft: float | None = None, itl: float | None = None) -> None:
         for name, value in (("ttft", ttft), ("itl", itl)):
             if value is not None:
-                if value < 0:
-                    raise ValueError(f"{name} must be >= 0")
+                if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                        or not 0 <= value <= MAX_TIMING_SECONDS:
+                    raise ValueError(f"{name} must be a number of seconds in [0, {MAX_TIMING_SECONDS:g}], "
+                                     f"got {value!r}")
                 setattr(self, name, float(value))
 
     def set_stream_fault(self, kind: str, after_chunks: int = 0, count: int | None = None, *,
@@ -138,7 +160,8 @@ class Engine:
         return {"served_model_names": self.config.served_model_names, "max_model_len": self.config.max_model_len,
                 "max_num_seqs": self.scheduler.max_num_seqs, "ttft": self.ttft, "itl": self.itl,
                 "running": running, "waiting": waiting, "healthy": self.healthy, "stream_faults": faults,
-                "replies": self.script.describe(), "metrics": self.metrics.snapshot()}
+                "replies": self.script.describe(), "metrics": self.metrics.snapshot(),
+                "agent": dataclasses.asdict(self.agent), "stored_responses": len(self.responses)}
 
     def reset(self) -> None:
         """Back to the constructor's settings: no script, no faults, zero metrics."""
@@ -148,19 +171,25 @@ class Engine:
         self.clear_stream_faults()
         self.metrics.reset()
         self.scheduler.reset()
+        self.responses.clear()
         self.healthy = True
 
     # -- requests ----------------------------------------------------------------------------
-    def prepare(self, kind: str, body: dict) -> Job:
-        """Validate a chat or completion body and generate its choices (no waiting yet)."""
+    def prepare(self, kind: str, body: dict, request_id: str | None = None) -> Job:
+        """Validate a chat or completion body and generate its choices (no waiting yet).
+
+        The id is ``chatcmpl-`` / ``cmpl-`` + the X-Request-Id header, else body ``request_id``, else random.
+        """
         cfg, tok = self.config, self.tokenizer
         model = cfg.resolve(body.get("model"))
         stream, include_usage, continuous = protocol.stream_settings(body)
         messages = None
+        plan: chat_plan.ChatPlan | None = None
         if kind == "chat":
             messages = protocol.chat_messages(body)
+            plan = chat_plan.plan_chat(body, messages, self.agent)
             add_gen = protocol.get_bool(body, "add_generation_prompt", True)
-            text = tok.apply_chat_template(messages, add_generation_prompt=add_gen)
+            text = tok.apply_chat_template(plan.template, add_generation_prompt=add_gen)
             prompts = [(text, tok.encode(text))]
         else:
             if body.get("suffix") is not None:
@@ -168,30 +197,97 @@ class Engine:
             prompts = protocol.completion_prompts(body, tok)
         longest = max(len(ids) for _, ids in prompts)
         params = protocol.sampling_params(body, kind, longest, cfg.max_model_len, tok)
+        if len(prompts) * params.n > MAX_SEQUENCES_PER_REQUEST:
+            raise protocol.bad_request(f"a request may ask for at most {MAX_SEQUENCES_PER_REQUEST} sequences "
+                                       f"(prompts x n), got {len(prompts) * params.n}", "prompt")
         echo = kind == "completion" and protocol.get_bool(body, "echo", False)
-        outputs, echo_texts = [], []
+        outputs: list[ChoiceOutput] = []
+        echo_texts: list[str] = []
+        deferred = plan.deferred if plan is not None else None
+        constraint = None
+        if plan is None:  # completions take structured outputs too (no tools)
+            constraint = structured.parse_chat(body, ToolConfig())
+            deferred = structured.compile_error(constraint) if constraint is not None else None
         for p_index, (text, ids) in enumerate(prompts):
-            reply: str | None = None
+            def make(i: int, text: str = text, ids: list[int] = ids, p_index: int = p_index) -> GenerationRequest:
+                return GenerationRequest(kind, model, text, ids, params, plan.messages if plan else messages,
+                                         body, p_index * params.n + i)
+            first = make(0)
+            if deferred is not None:
+                break
+            reply = to_turn(self.script.next_reply(first))
+            if plan is not None:
+                try:
+                    outputs.extend(chat_plan.choices(plan, first, params.n, self.generator, reply, make))
+                except ApiError as exc:  # a schema no generated value satisfies: the engine refuses it
+                    deferred = exc
+                    break
+                continue
             for i in range(params.n):
-                req = GenerationRequest(kind, model, text, ids, params, messages, body, p_index * params.n + i)
-                if i == 0:
-                    reply = self.script.next_reply(req)
-                outputs.append(self.generator.generate(req, reply))
+                if reply is not None and reply.tool_calls:
+                    raise TypeError("a completion request cannot be answered with tool calls")
+                req = first if i == 0 else make(i)
+                text_reply = None if reply is None else (reply.content or "")
+                if text_reply is None and constraint is not None:
+                    try:
+                        text_reply = structured.generate(constraint, self.generator.rng("structured", req))
+                    except ApiError as exc:
+                        deferred = exc
+                        break
+                outputs.append(self.generator.generate(req, text_reply))
                 echo_texts.append(text if echo else "")
+            if deferred is not None:
+                break
         meta = {"kind": kind, "model": model, "prompt": prompts[0][0] if len(prompts) == 1
                 else [p for p, _ in prompts], "messages": messages, "stream": stream,
                 "params": dataclasses.asdict(params)}
+        style = ChatStyle(fingerprint=self.fingerprint)
+        if constraint is not None:
+            meta["format"] = constraint.describe()
+        if plan is not None:
+            meta.update(plan.describe())
+            style = ChatStyle(named_tool=plan.tools.choice == "named",
+                              forced_tool=plan.tools.choice in ("named", "required"), parallel=plan.tools.parallel,
+                              reasoning_parser=plan.reasoning, include_reasoning=plan.include_reasoning,
+                              fingerprint=self.fingerprint)
         prefix = "chatcmpl-" if kind == "chat" else "cmpl-"
         return Job(kind, model, sum(len(ids) for _, ids in prompts), params, outputs, stream, include_usage,
-                   continuous, echo_texts, meta, prefix + uuid.uuid4().hex, int(self.clock.time()))
+                   continuous, echo_texts, meta, prefix + (request_id or _request_id(body)), int(self.clock.time()), style,
+                   deferred)
+
+    def prepare_plan(self, kind: str, model: str, plan: chat_plan.ChatPlan, sampling_body: dict, *,
+                     stream: bool, rid: str, max_tokens: int | None = None) -> Job:
+        """A one-choice Job for the Responses and Messages APIs: their own wire format, this engine.
+
+        ``max_tokens`` is clamped to what the context leaves, as vLLM does for ``max_output_tokens``.
+        """
+        tok = self.tokenizer
+        text = tok.apply_chat_template(plan.template)
+        ids = tok.encode(text)
+        if max_tokens is not None:
+            if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+                raise protocol.bad_request(f"max output tokens must be a positive integer, got {max_tokens!r}",
+                                           "max_output_tokens" if kind == "responses" else "max_tokens")
+            sampling_body = {**sampling_body, "max_tokens": max(1, min(max_tokens,
+                                                                       self.config.max_model_len - len(ids)))}
+        params = protocol.sampling_params(sampling_body, "chat", len(ids), self.config.max_model_len, tok)
+        req = GenerationRequest("chat", model, text, ids, params, plan.messages, sampling_body, 0)
+        meta = {"kind": kind, "model": model, "prompt": text, "messages": plan.messages, "stream": stream,
+                "params": dataclasses.asdict(params), **plan.describe()}
+        job = Job(kind, model, len(ids), params, [], stream, meta=meta, rid=rid, created=int(self.clock.time()),
+                  deferred=plan.deferred)
+        if plan.deferred is None:
+            reply = to_turn(self.script.next_reply(req))
+            job.outputs = chat_plan.choices(plan, req, 1, self.generator, reply, lambda i: req)
+        return job
 
     def _admit(self, job: Job) -> tuple[Any, float]:
         arrival = self.clock.monotonic()
         with self._lock:
             self.in_flight += 1
         try:
-            ticket = self.scheduler.acquire(len(job.outputs), job.prompt_tokens, self.stop_event)
-        except SchedulerStopped:
+            ticket = self.scheduler.acquire(max(1, len(job.outputs)), job.prompt_tokens, self.stop_event)
+        except BaseException:
             with self._lock:
                 self.in_flight -= 1
             raise
@@ -212,113 +308,41 @@ class Engine:
 
     def run(self, job: Job) -> dict[str, Any]:
         """Answer a non-streaming request after the simulated generation time."""
+        self.simulate(job)
+        tok = self.tokenizer
+        if job.kind == "chat":
+            return chat_render.chat_completion(job.rid, job.created, job.model, job.outputs, job.prompt_tokens,
+                                               tok, job.style)
+        return responses.text_completion(job.rid, job.created, job.model, job.outputs, job.prompt_tokens, tok,
+                                         job.echo_texts, self.fingerprint)
+
+    def simulate(self, job: Job) -> None:
+        """Admission, the simulated generation time and metrics of a non-streaming request.
+
+        The slot is released whatever happens while it is held (issue 17: a failed wait leaked it).
+        """
+        if job.deferred is not None:
+            raise job.deferred
         try:
             ticket, arrival = self._admit(job)
         except SchedulerStopped:
             raise ApiError(503, "The server is shutting down.", type="ServiceUnavailableError") from None
         admitted = self.clock.monotonic()
-        steps = max(len(o.token_ids) for o in job.outputs)
-        self._wait(self.ttft)
-        first = self.clock.monotonic()
-        itls = []
-        for _ in range(steps - 1):
-            before = self.clock.monotonic()
-            if self._wait(self.itl):
-                break
-            itls.append(self.clock.monotonic() - before)
-        self._finish(job, ticket, arrival, admitted, first, itls, None)
-        tok = self.tokenizer
-        if job.kind == "chat":
-            return responses.chat_completion(job.rid, job.created, job.model, job.outputs, job.prompt_tokens, tok)
-        return responses.text_completion(job.rid, job.created, job.model, job.outputs, job.prompt_tokens, tok,
-                                         job.echo_texts)
-
-    def stream(self, job: Job, client_alive: Callable[[], bool] | None = None) -> Iterator[Any]:
-        """SSE bytes for a streaming request; may yield TRUNCATE (drop the connection).
-
-        ``client_alive`` lets a stall end (as an abort) once the client has hung up.
-        """
-        yield b""  # the wire layer sends status and headers at once, as uvicorn does
-        fault = self._take_fault()
-        try:
-            ticket, arrival = self._admit(job)
-        except SchedulerStopped:
-            return
-        admitted = self.clock.monotonic()
         first: float | None = None
         itls: list[float] = []
         reason: str | None = "abort"
-        sent = 0
-        last_step, last_time = 0, admitted
-        finished = False
-
-        def finish(why: str | None) -> None:
-            # Metrics are settled before the last bytes go out, so a client that has just seen
-            # the end of the stream (or an error event) reads metrics that already count it.
-            nonlocal finished
-            if not finished:
-                finished = True
-                self._finish(job, ticket, arrival, admitted, first, itls, why)
-
         try:
-            chunks = responses.stream_chunks(
-                job.kind, job.rid, job.created, job.model, job.outputs, job.prompt_tokens, self.tokenizer,
-                include_usage=job.include_usage, continuous_usage=job.continuous_usage,
-                echo_texts=job.echo_texts)
-            for step, chunk in chunks:
-                if fault is not None and sent == fault.after_chunks and fault.kind != "no_done":
-                    if fault.kind == "error":
-                        finish("error")
-                    outcome = yield from self._apply_fault(fault, client_alive)
-                    if outcome == "stop":
-                        reason = "error" if fault.kind == "error" else "abort"
-                        return
-                    fault = None
-                if step > last_step:
-                    stopped = self._wait(self.ttft if first is None else self.itl * (step - last_step))
-                    now = self.clock.monotonic()
-                    if first is None:
-                        first = now
-                    else:
-                        itls.append(now - last_time)
-                    last_step, last_time = step, now
-                    if stopped:
-                        return
-                yield sse(chunk)
-                sent += 1
-            if fault is not None and fault.kind in ("error", "truncate", "stall"):
-                if fault.kind == "error":
-                    finish("error")
-                outcome = yield from self._apply_fault(fault, client_alive)
-                if outcome == "stop":
-                    reason = "error" if fault.kind == "error" else "abort"
-                    return
+            steps = max((len(o.token_ids) for o in job.outputs), default=0)
+            self._wait(self.ttft)
+            first = self.clock.monotonic()
+            for _ in range(steps - 1):
+                before = self.clock.monotonic()
+                if self._wait(self.itl):
+                    break
+                itls.append(self.clock.monotonic() - before)
             reason = None
-            finish(None)
-            if fault is None or fault.kind != "no_done":
-                yield sse("[DONE]")
         finally:
-            finish(reason)
-
-    def _apply_fault(self, fault: StreamFault,
-                     client_alive: Callable[[], bool] | None) -> _Gen[Any, None, str]:
-        if fault.kind == "error":
-            yield sse({"error": {"message": fault.message, "type": _error_type(fault.status), "param": None,
-                                 "code": fault.status}})
-            yield sse("[DONE]")
-            return "stop"
-        if fault.kind == "truncate":
-            yield TRUNCATE
-            return "stop"
-        deadline = None if fault.stall_seconds is None else time.monotonic() + fault.stall_seconds
-        while not self._release.is_set():
-            if self.stop_event.is_set() or (client_alive is not None and not client_alive()):
-                return "stop"
-            remaining = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
-            if remaining <= 0:
-                break
-            self.stop_event.wait(remaining)
-        return "continue"
+            self._finish(job, ticket, arrival, admitted, first, itls, reason)
 
     def embeddings(self, body: dict) -> dict[str, Any]:
         model = self.config.resolve(body.get("model"))
@@ -337,12 +361,17 @@ class Engine:
             data.append({"index": i, "object": "embedding",
                          "embedding": encode_base64(vec) if fmt == "base64" else vec})
         tokens = sum(n for _, n in inputs)
-        return {"id": "embd-" + uuid.uuid4().hex, "object": "list", "created": int(self.clock.time()),
+        return {"id": "embd-" + random_uuid(), "object": "list", "created": int(self.clock.time()),
                 "model": model, "data": data, "usage": responses.usage(tokens, 0)}
 
     def metrics_text(self) -> str:
         running, waiting = self.scheduler.counts()
         return self.metrics.render(running, waiting, self.scheduler.kv_cache_usage())
+
+
+def _request_id(body: dict) -> str:
+    rid = body.get("request_id")
+    return rid if isinstance(rid, str) and rid else random_uuid()
 
 
 def _renormalize(vec: list[float]) -> list[float]:

@@ -73,13 +73,17 @@ class ChoiceOutput:
     finish_reason: str
     stop_reason: str | int | None
     logprobs: list[TokenLogprob] | None
+    #: per generated token, which part of the turn it belongs to (see channels.py); None: all text
+    channels: list[Any] | None = None
+    #: (tool-call id, function name) per tool call the turn holds, in order
+    calls: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def text(self) -> str:
         return "".join(self.pieces)
 
 
-Reply = Callable[[GenerationRequest], "str | None"]
+Reply = Callable[[GenerationRequest], Any]
 
 
 class ReplyScript:
@@ -91,7 +95,7 @@ class ReplyScript:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queue: deque[str] = deque()
+        self._queue: deque[Any] = deque()
         self._table: dict[str, str] = {}
         self._function: Reply | None = None
         self._fixed: str | None = None
@@ -100,9 +104,17 @@ class ReplyScript:
         with self._lock:
             self._fixed = text
 
-    def enqueue_replies(self, texts: Sequence[str]) -> None:
+    def enqueue_replies(self, texts: Sequence[Any]) -> None:
+        """Queue replies, one per request: strings, Turns, ToolCalls, lists of ToolCalls or functions."""
+        from .turns import UnservableReply, to_turn
+        if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
+            raise UnservableReply(f"replies must be a list (one item per request), got {type(texts).__name__}")
+        items = list(texts)
+        for t in items:
+            if not callable(t):
+                to_turn(t, "queued reply")  # refuse what cannot be served now, not at request time
         with self._lock:
-            self._queue.extend(texts)
+            self._queue.extend(items)
 
     def set_reply_table(self, table: Mapping[str, str] | None) -> None:
         with self._lock:
@@ -124,19 +136,31 @@ class ReplyScript:
             return {"queued": len(self._queue), "table_keys": sorted(self._table),
                     "function": self._function is not None, "fixed": self._fixed}
 
-    def next_reply(self, req: GenerationRequest) -> str | None:
-        """The scripted reply for one request (shared by all its choices), or None."""
+    def next_reply(self, req: GenerationRequest) -> Any:
+        """The scripted reply for one request (shared by all its choices): a string, a Turn, or None.
+
+        A reply function's result must be servable (see turns.to_turn): anything else raises
+        UnservableReply instead of being sent as its repr.
+        """
+        from .turns import to_turn
         with self._lock:
-            if self._queue:
-                return self._queue.popleft()
-            for key in (req.prompt, req.last_user_message, _raw_prompt(req)):
-                if key is not None and key in self._table:
-                    return self._table[key]
+            item: Any = self._queue.popleft() if self._queue else None
+            if item is None:
+                for key in (req.prompt, req.last_user_message, _raw_prompt(req)):
+                    if key is not None and key in self._table:
+                        item = self._table[key]
+                        break
             fn, fixed = self._function, self._fixed
+        if item is not None:
+            if callable(item):
+                item = item(req)
+                to_turn(item, "queued reply function")
+            return item
         if fn is not None:
             out = fn(req)
+            to_turn(out, "reply function")
             if out is not None:
-                return str(out)
+                return out
         return fixed
 
 
@@ -185,6 +209,19 @@ class Generator:
         rng = _rng("text", *self._sampling_key(req))
         target = rng.randint(8, 40)
         return list(itertools.islice(self._word_stream(rng, True), target)) + self.tokenizer.encode(".") + [EOS_ID]
+
+    def default_text(self, req: GenerationRequest) -> str:
+        """The default answer as text (without EOS)."""
+        return self.tokenizer.decode(self.default_token_ids(req)[:-1])
+
+    def generate_ids(self, req: GenerationRequest, head: list[int]) -> ChoiceOutput:
+        """The token loop over ``head`` (the turn's tokens, EOS appended here) then pseudo-text."""
+        tail = self._word_stream(_rng("tail", *self._sampling_key(req)), False)
+        return self._decode_loop(req, itertools.chain(head + [EOS_ID], tail))
+
+    def rng(self, purpose: str, req: GenerationRequest) -> random.Random:
+        """A generator-seeded RNG for one purpose (tool choice, arguments, JSON) of one request."""
+        return _rng(purpose, *self._sampling_key(req))
 
     def generate(self, req: GenerationRequest, reply: str | None = None) -> ChoiceOutput:
         """Run the token loop over the scripted ``reply`` (plus EOS) or the default text.

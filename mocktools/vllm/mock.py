@@ -3,31 +3,32 @@ from __future__ import annotations
 
 import argparse
 import hmac
-import json
 import os
-import select
-import socket
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from ..clock import Clock, Duration, SystemClock, to_seconds, to_seconds_or_none
 from ..errors import ApiError
-from ..routing import Router, json_response
 from ..http_mock import HTTPMockServer
-from .engine import TRUNCATE, Engine, _error_type
+from ..routing import Router, json_dumps, json_response
+from .agentic_routes import register_agentic_routes
+from .chat_plan import AgentConfig
+from .controls import register_vllm_admin
+from .engine import Engine, _error_type
 from .generation import Reply
 from .metrics import CONTENT_TYPE
 from .protocol import ModelConfig, bad_request
-from .controls import register_vllm_admin
+from .script_controls import ScriptControls, register_script_admin
+from .wire import _json_body, sse_response
 
 VLLM_VERSION = "0.33.0"
 GUARDED_PREFIXES = ("/v1", "/v2", "/inference", "/cohere")
 _ROUTING_TYPES = {"not_found": "Not Found", "method_not_allowed": "Method Not Allowed"}
 
 
-class MockVLLMServer(HTTPMockServer):
+class MockVLLMServer(ScriptControls, HTTPMockServer):
     """A vLLM server without a GPU: OpenAI-compatible routes, SSE streaming, metrics, faults."""
 
     name = "vllm"
@@ -39,17 +40,21 @@ class MockVLLMServer(HTTPMockServer):
                  max_model_len: int = 4096, max_num_seqs: int = 256, embedding_dim: int = 384,
                  ttft: Duration = 0.0, itl: Duration = 0.0, clock: Clock | None = None, seed: int | None = None,
                  journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
-                 max_body_bytes: int | None = None) -> None:
+                 max_body_bytes: int | None = None, enable_auto_tool_choice: bool = False,
+                 tool_call_parser: str | None = None, reasoning_parser: str | None = None,
+                 responses_store: bool = False) -> None:
         names = [served_model_name] if isinstance(served_model_name, str) else list(served_model_name or [model])
         if not names or max_model_len < 2 or embedding_dim < 1:
             raise ValueError("need at least one served model name, max_model_len >= 2 and embedding_dim >= 1")
         self.api_keys = [api_key] if isinstance(api_key, str) else list(api_key or [])
         self.model_config = ModelConfig(names, model, max_model_len, embedding_dim)
+        agent = AgentConfig(enable_auto_tool_choice, tool_call_parser, reasoning_parser)
         super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
                          verbose=verbose, max_body_bytes=max_body_bytes)
         self.engine = Engine(self.model_config, clock=self.clock, seed=self.seed, max_num_seqs=max_num_seqs,
                              ttft=to_seconds(ttft, "ttft"), itl=to_seconds(itl, "itl"), wait=self._wait,
-                             stop=self.stopping)
+                             stop=self.stopping, agent=agent)
+        self.responses_store = bool(responses_store)  # vLLM's VLLM_ENABLE_RESPONSES_API_STORE=1
 
     def _wait(self, seconds: float) -> bool:
         """Sleep on the mock's clock; real sleeps end at once when the mock stops."""
@@ -66,7 +71,7 @@ class MockVLLMServer(HTTPMockServer):
 
     def enqueue_replies(self, texts: Sequence[str]) -> None:
         """Answer the next requests with these texts, one per request, then fall back."""
-        self.engine.script.enqueue_replies(list(texts))
+        self.engine.script.enqueue_replies(texts)
 
     def set_reply_table(self, table: Mapping[str, str] | None) -> None:
         """Replies keyed by prompt: the completion prompt, the last user message, or the rendered chat."""
@@ -124,12 +129,22 @@ class MockVLLMServer(HTTPMockServer):
             return json_response({"detail": _ROUTING_TYPES[type]}, status, headers)
         if status == 401 and type == "Unauthorized":
             return json_response({"error": "Unauthorized"}, 401, headers)
-        vtype = type if type and type[:1].isupper() else _error_type(status)
+        vtype = type if type and (type[:1].isupper() or type == "invalid_request_error") else _error_type(status)
         error = {"message": message, "type": vtype, "param": extra.get("param"), "code": status}
         return json_response({"error": error}, status, headers)
 
+    def fault_response(self, request: Request, decision: Any) -> Response:
+        """Injected status faults in the shape of the route's API (Anthropic on /v1/messages)."""
+        response = super().fault_response(request, decision)
+        if request.path.startswith("/v1/messages"):
+            from .anthropic_api import error_type
+            response.set_data(json_dumps({"type": "error", "error": {"type": error_type(response.status_code),
+                                                                     "message": decision.reason}}))
+        return response
+
     # -- routes ----------------------------------------------------------------------------------
     def register_routes(self, router: Router) -> None:
+        router = CountingRouter(router, self)  # type: ignore[assignment]
         add = router.add
         add("/v1/models", self._guard(self.list_models))
         add("/v1/chat/completions", self._guard(self.chat_completions), methods=["POST"])
@@ -143,9 +158,11 @@ class MockVLLMServer(HTTPMockServer):
         add("/load", lambda request: {"server_load": self.engine.in_flight})
         add("/metrics", lambda request: Response(self.metrics_text(), content_type=CONTENT_TYPE))
         add("/invocations", self.invocations, methods=["POST"])
+        register_agentic_routes(self, router)
 
     def register_admin_routes(self, router: Router) -> None:
         register_vllm_admin(self, router)
+        register_script_admin(self, router)
 
     def _guard(self, handler: Callable[..., Any]) -> Callable[..., Any]:
         """vLLM's --api-key middleware: Bearer token required on /v1 routes when keys are set."""
@@ -178,14 +195,11 @@ class MockVLLMServer(HTTPMockServer):
 
     def _generate(self, request: Request, kind: str, body: dict | None = None) -> Any:
         body = _json_body(request) if body is None else body
-        job = self.engine.prepare(kind, body)
+        job = self.engine.prepare(kind, body, request.headers.get("X-Request-Id") or None)
         request.environ["mocktools.meta"] = job.meta
         if not job.stream:
             return self.engine.run(job)
-        sock = request.environ.get("werkzeug.socket")
-        alive = (lambda: _socket_alive(sock)) if sock is not None else None
-        return Response(_sse_bytes(self.engine.stream(job, alive), sock), status=200,
-                        content_type="text/event-stream; charset=utf-8")
+        return sse_response(request, lambda alive: self.engine.stream(job, alive))
 
     def create_embeddings(self, request: Request) -> Any:
         body = _json_body(request)
@@ -201,7 +215,9 @@ class MockVLLMServer(HTTPMockServer):
         tok = self.engine.tokenizer
         if "messages" in body:
             from .protocol import chat_messages, get_bool
-            text = tok.apply_chat_template(chat_messages(body),
+            from .tools import normalize_messages, parse_chat_tools, template_messages
+            tools = parse_chat_tools(body, True).tools if body.get("tools") else []
+            text = tok.apply_chat_template(template_messages(normalize_messages(chat_messages(body)), tools),
                                            add_generation_prompt=get_bool(body, "add_generation_prompt", True))
             ids = tok.encode(text, add_special_tokens=get_bool(body, "add_special_tokens", False))
         elif isinstance(body.get("prompt"), str):
@@ -248,46 +264,50 @@ class MockVLLMServer(HTTPMockServer):
         parser.add_argument("--embedding-dim", type=int, default=384)
         parser.add_argument("--ttft", type=float, default=0.0, help="time to first token, seconds")
         parser.add_argument("--itl", type=float, default=0.0, help="inter-token latency, seconds")
+        parser.add_argument("--enable-auto-tool-choice", action="store_true",
+                            help="extract tool calls (needs --tool-call-parser)")
+        parser.add_argument("--tool-call-parser", default=None, help="e.g. hermes")
+        parser.add_argument("--reasoning-parser", default=None, help="e.g. deepseek_r1, qwen3")
+        parser.add_argument("--responses-store", action="store_true",
+                            help="store Responses (vLLM's VLLM_ENABLE_RESPONSES_API_STORE=1)")
 
     @classmethod
-    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> "MockVLLMServer":
+    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> MockVLLMServer:
         api_key = args.api_key or ([os.environ["VLLM_API_KEY"]] if os.environ.get("VLLM_API_KEY") else None)
         return cls(model=args.model, served_model_name=args.served_model_name, api_key=api_key,
                    max_model_len=args.max_model_len, max_num_seqs=args.max_num_seqs,
-                   embedding_dim=args.embedding_dim, ttft=args.ttft, itl=args.itl, **kwargs)
+                   embedding_dim=args.embedding_dim, ttft=args.ttft, itl=args.itl,
+                   enable_auto_tool_choice=args.enable_auto_tool_choice, tool_call_parser=args.tool_call_parser,
+                   reasoning_parser=args.reasoning_parser,
+                   responses_store=args.responses_store or os.environ.get("VLLM_ENABLE_RESPONSES_API_STORE") == "1",
+                   **kwargs)
 
 
-def _json_body(request: Request) -> dict[str, Any]:
-    """vLLM accepts only application/json bodies and answers every body problem with 400."""
-    if request.mimetype != "application/json":
-        raise bad_request("Unsupported Media Type: Only 'application/json' is allowed")
-    try:
-        body = json.loads(request.get_data(cache=True) or b"")
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, f"JSON decode error: {exc}", type="Bad Request") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "Input should be a valid dictionary or object to extract fields from",
-                       type="Bad Request")
-    return body
+class CountingRouter:
+    """Adds routes that count into ``http_requests_total`` as vLLM's instrumentator does (it leaves
+    out /metrics, /health, /ping, /load and /version)."""
 
+    EXCLUDED = ("/metrics", "/health", "/ping", "/load", "/version")
 
-def _socket_alive(sock: socket.socket) -> bool:
-    """False once the client has closed its end (readable with nothing to read)."""
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        return not readable or sock.recv(1, socket.MSG_PEEK) != b""
-    except (OSError, ValueError):
-        return False
+    def __init__(self, router: Router, mock: MockVLLMServer) -> None:
+        self.router, self.mock = router, mock
 
-
-def _sse_bytes(items: Iterable[Any], sock: socket.socket | None) -> Iterator[bytes]:
-    """Pass stream bytes through; on TRUNCATE shut the socket so the chunked body never completes."""
-    for item in items:
-        if item is TRUNCATE:
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+    def add(self, rule: str, handler: Callable[..., Any], methods: Sequence[str] = ("GET",)) -> None:
+        if rule in self.EXCLUDED:
+            self.router.add(rule, handler, methods)
             return
-        yield item
+        template = rule.replace("<", "{").replace(">", "}")
+
+        def counted(request: Request, **kwargs: Any) -> Any:
+            status = 500
+            try:
+                result = handler(request, **kwargs)
+                status = result.status_code if isinstance(result, Response) else (
+                    result[1] if isinstance(result, tuple) else 200)
+                return result
+            except ApiError as exc:
+                status = exc.status
+                raise
+            finally:
+                self.mock.engine.metrics.observe_http(template, request.method, status)
+        self.router.add(rule, counted, methods)

@@ -10,7 +10,8 @@ from .tokenizer import Tokenizer
 
 def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
     return {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens + completion_tokens,
-            "completion_tokens": completion_tokens, "prompt_tokens_details": None}
+            "completion_tokens": completion_tokens, "prompt_tokens_details": None,
+            "completion_tokens_details": None}
 
 
 def _lp_entry(tok: Tokenizer, token_id: int, logprob: float) -> dict[str, Any]:
@@ -33,25 +34,8 @@ def completion_logprobs(tok: Tokenizer, items: list[TokenLogprob], pieces: list[
             "top_logprobs": [{tok.token_str(t): lp for t, lp in it.top} if it.top else None for it in items]}
 
 
-def chat_completion(rid: str, created: int, model: str, outputs: list[ChoiceOutput], prompt_tokens: int,
-                    tok: Tokenizer) -> dict[str, Any]:
-    choices = []
-    for i, out in enumerate(outputs):
-        choices.append({
-            "index": i,
-            "message": {"role": "assistant", "content": out.text, "refusal": None, "annotations": None,
-                        "audio": None, "function_call": None, "tool_calls": [], "reasoning": None},
-            "logprobs": chat_logprobs(tok, out.logprobs) if out.logprobs is not None else None,
-            "finish_reason": out.finish_reason, "stop_reason": out.stop_reason, "token_ids": None,
-        })
-    return {"id": rid, "object": "chat.completion", "created": created, "model": model, "choices": choices,
-            "service_tier": None, "system_fingerprint": None,
-            "usage": usage(prompt_tokens, sum(len(o.token_ids) for o in outputs)),
-            "prompt_logprobs": None, "prompt_token_ids": None, "kv_transfer_params": None}
-
-
 def text_completion(rid: str, created: int, model: str, outputs: list[ChoiceOutput], prompt_tokens: int,
-                    tok: Tokenizer, echo_texts: list[str]) -> dict[str, Any]:
+                    tok: Tokenizer, echo_texts: list[str], fingerprint: str | None = None) -> dict[str, Any]:
     choices = []
     for i, out in enumerate(outputs):
         echo = echo_texts[i]
@@ -62,7 +46,7 @@ def text_completion(rid: str, created: int, model: str, outputs: list[ChoiceOutp
             "finish_reason": out.finish_reason, "stop_reason": out.stop_reason, "prompt_logprobs": None,
         })
     return {"id": rid, "object": "text_completion", "created": created, "model": model, "choices": choices,
-            "system_fingerprint": None,
+            "system_fingerprint": fingerprint,
             "usage": usage(prompt_tokens, sum(len(o.token_ids) for o in outputs))}
 
 

@@ -88,6 +88,11 @@ class Scheduler:
             self._cond.notify_all()
 
     def reset(self) -> None:
-        """Forget counters; in-flight requests keep their slots until they release them."""
+        """Forget counters and free every slot (issue 17: a leaked slot must not outlive a reset).
+
+        Requests still running keep going; their later release of a freed slot is a no-op.
+        """
         with self._cond:
             self.num_preemptions = 0
+            self._running.clear()
+            self._cond.notify_all()

@@ -168,7 +168,7 @@ def test_every_module_imports_alone_and_mocktools_after_it(chunk: int) -> None:
 @pytest.mark.parametrize("first", ["mocktools.http_mock", "mocktools.grpc_mock", "mocktools.listeners.http",
                                    "mocktools.lifecycle", "mocktools.teraslice.generate", "mocktools.catalog"])
 def test_a_fresh_interpreter_imports_a_module_first(first: str) -> None:
-    code = f"import {first}, mocktools; mocktools.MockOFDServer"
+    code = f"import {first}, mocktools; mocktools.MockOFDServer; mocktools.MockRedisServer"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr

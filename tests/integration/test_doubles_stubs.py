@@ -195,3 +195,35 @@ def test_near_miss_names_a_scenario_in_the_wrong_state(mock: MockHTTPServer) -> 
     assert requests.post(f"{mock.url}/refund", timeout=5).text == "ok" and mock.scenarios.get("order") == "refunded"
     with pytest.raises(ExpectationError, match="scenario"):
         mock.check()
+
+
+def test_bad_control_bodies_get_a_4xx_naming_the_field(mock: MockHTTPServer) -> None:
+    api = f"{mock.url}/_mock"
+    cases = [({"request": {"path": 5}}, "request.path"), ({"request": {"headers": ["x"]}}, "request.headers"),
+             ({"request": {"query": {"a": {"b": 1}}}}, "request.query"), ({"request": {"path": "/x"}, "kind": "often"}, None),
+             ({"request": {}, "response": {"status": 99}}, "response.status"), ({"request": {}, "responses": []}, "responses"),
+             ({"request": {}, "latency": "slow"}, None), ({"request": {}, "scenario": "x"}, None), ({"request": []}, "request")]
+    for body, field in cases:
+        r = requests.post(f"{api}/stubs", json=body, timeout=5)
+        assert 400 <= r.status_code < 500, body
+        if field:
+            assert field in r.json()["error"]["message"], (body, r.json())
+    assert "limit" in requests.post(f"{api}/calls/find", json={"limit": "all"}, timeout=5).json()["error"]["message"]
+    assert requests.post(f"{api}/calls/find", json={"colour": 1}, timeout=5).status_code == 400
+    assert requests.post(f"{api}/calls/find", json={"limit": 0}, timeout=5).json() == {"count": 0, "calls": []}
+    mock.check()  # none of it was a mock bug
+
+
+def test_a_streamed_stub_on_the_mock_clock() -> None:
+    clock = FakeClock()
+    with MockHTTPServer(clock=clock) as mock:
+        events = [f"data: {{\"n\": {i}}}\n\n" for i in range(3)] + ["data: [DONE]\n\n"]
+        mock.expect_request("/v1/stream", method="POST").respond_with_stream(events, interval=0.5)
+        before = clock.monotonic()
+        with httpx.stream("POST", f"{mock.url}/v1/stream", timeout=5) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            lines = [line for line in response.iter_lines() if line]
+        assert lines == ['data: {"n": 0}', 'data: {"n": 1}', 'data: {"n": 2}', "data: [DONE]"]
+        assert clock.monotonic() - before == 2.0
+        with pytest.raises(ValueError):
+            mock.expect_request("/x").respond_with_stream([], interval=-1)

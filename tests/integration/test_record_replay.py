@@ -15,7 +15,7 @@ import yaml
 
 from mocktools import FakeClock, MockHTTPServer, MockOFDServer, MockVLLMServer
 from mocktools.doubles import ExpectationError
-from mocktools.record import REDACTED, Cassette, record, replay
+from mocktools.record import REDACTED, Cassette, Interaction, record, replay
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,6 +40,7 @@ def test_record_a_vllm_stream_and_replay_it_to_openai_with_chunk_timing(tmp_path
     assert interaction["request"]["headers"]["Authorization"] == [REDACTED]
     chunks = interaction["response"]["x_mocktools"]["chunks"]
     assert len(chunks) >= 4 and all(c["delay"] >= 0 for c in chunks)
+    assert sum(c["delay"] for c in chunks) >= 0.02  # the last chunk cannot come before the TTFT has passed
     assert "".join(c["data"] for c in chunks) == interaction["response"]["body"]["string"]
     assert interaction["response"]["body"]["string"].rstrip().endswith("data: [DONE]")
     # the upstream is gone; the replay answers on a FakeClock, twice as fast as recorded
@@ -182,3 +183,41 @@ def test_cassette_over_the_control_api(tmp_path: Path) -> None:
         assert requests.post(f"{bare.url}/_mock/cassette/save", timeout=5).status_code == 404
     with MockHTTPServer(upstream=ofd.url) as memory:
         assert requests.post(f"{memory.url}/_mock/cassette/save", timeout=5).status_code == 409
+
+
+def test_a_chunked_body_through_the_proxy_to_httpx_and_back(tmp_path: Path) -> None:
+    import httpx
+    from flask import Flask
+
+    app = Flask("chunks")
+
+    @app.get("/export")
+    def export():
+        return app.response_class((f"part-{i};" for i in range(3)), mimetype="application/x-ndjson")
+
+    with MockHTTPServer(app=app) as upstream, record(upstream.url, tmp_path / "chunks.yaml") as proxy, \
+            httpx.stream("GET", f"{proxy.url}/export", timeout=5) as response:
+        assert response.headers["transfer-encoding"] == "chunked"
+        assert b"".join(response.iter_bytes()) == b"part-0;part-1;part-2;"
+    [interaction] = Cassette.load(tmp_path / "chunks.yaml").interactions
+    assert interaction.chunks is not None and [c for _, c in interaction.chunks] == [b"part-0;", b"part-1;", b"part-2;"]
+    with replay(tmp_path / "chunks.yaml", speed=float("inf")) as mock:
+        replayed = httpx.get(f"{mock.url}/export", timeout=5)
+        assert replayed.text == "part-0;part-1;part-2;" and replayed.headers["content-type"] == "application/x-ndjson"
+
+
+def test_json_cassettes_both_ways(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    with MockOFDServer() as ofd:
+        with vcr.VCR(serializer="json").use_cassette(str(path), record_mode="all"):
+            ack = requests.post(f"{ofd.url}/ofd/v1/receipt", json={"document_id": "J-1"}, timeout=5).json()
+        with replay(path) as mock:  # vcrpy's JSON cassette here
+            assert requests.post(f"{mock.url}/ofd/v1/receipt", json={"document_id": "J-1"}, timeout=5).json() == ack
+        ours = tmp_path / "ours.json"
+        with record(ofd.url, ours) as proxy:
+            health = requests.get(f"{proxy.url}/ofd/v1/health", timeout=5).json()
+        upstream = ofd.url
+    with vcr.VCR(serializer="json").use_cassette(str(ours), record_mode="none"):
+        assert requests.get(f"{upstream}/ofd/v1/health", timeout=5).json() == health
+    with pytest.raises(ValueError, match="binary"):
+        Cassette(tmp_path / "b.json", [Interaction("GET", "http://h/", response_body=b"\xff")]).save()

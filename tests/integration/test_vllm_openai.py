@@ -155,7 +155,7 @@ def test_timeout_against_a_stall(client, mock):
     deadline = time.monotonic() + 5
     while mock.engine.scheduler.counts() != (0, 0) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert mock.engine.scheduler.counts() == (0, 0) and 'finished_reason="abort"} 1.0' in mock.metrics_text()
+    assert mock.engine.scheduler.counts() == (0, 0) and f'finished_reason="abort",model_name="{MODEL}"}} 1.0' in mock.metrics_text()
     mock.set_latency(5.0)  # a non-streaming stall: the shared latency fault
     with pytest.raises(openai.APITimeoutError):
         client.with_options(timeout=0.3).chat.completions.create(model=MODEL, messages=MSGS)
@@ -230,8 +230,8 @@ def test_client_sees_time_to_first_token_and_inter_token_latency():
         assert "".join(pieces) == "the world hello" and len(pieces) == 3
         assert clock.monotonic() - started == pytest.approx(0.15 + 3 * 0.03)  # TTFT, then 3 gaps
         text = m.metrics_text()
-    assert 'vllm:time_to_first_token_seconds_bucket{engine="0",model_name="%s",le="0.1"} 0.0' % MODEL in text
-    assert 'vllm:time_to_first_token_seconds_bucket{engine="0",model_name="%s",le="0.25"} 1.0' % MODEL in text
-    assert 'vllm:inter_token_latency_seconds_bucket{engine="0",model_name="%s",le="0.025"} 0.0' % MODEL in text
-    assert 'vllm:inter_token_latency_seconds_bucket{engine="0",model_name="%s",le="0.05"} 3.0' % MODEL in text
+    assert 'vllm:time_to_first_token_seconds_bucket{engine="0",le="0.1",model_name="%s"} 0.0' % MODEL in text
+    assert 'vllm:time_to_first_token_seconds_bucket{engine="0",le="0.25",model_name="%s"} 1.0' % MODEL in text
+    assert 'vllm:inter_token_latency_seconds_bucket{engine="0",le="0.025",model_name="%s"} 0.0' % MODEL in text
+    assert 'vllm:inter_token_latency_seconds_bucket{engine="0",le="0.05",model_name="%s"} 3.0' % MODEL in text
     assert 'vllm:inter_token_latency_seconds_count{engine="0",model_name="%s"} 3.0' % MODEL in text

@@ -130,8 +130,8 @@ def test_metrics_count_what_was_served(mock, http):
     http.post(mock.url + "/v1/chat/completions", json=CHAT)
     http.post(mock.url + "/v1/completions", json={"prompt": "hi", "max_tokens": 1})
     text = http.get(mock.url + "/metrics").text
-    assert 'vllm:request_success_total{engine="0",model_name="m",finished_reason="stop"} 1.0' in text
-    assert 'vllm:request_success_total{engine="0",model_name="m",finished_reason="length"} 1.0' in text
+    assert 'vllm:request_success_total{engine="0",finished_reason="stop",model_name="m"} 1.0' in text
+    assert 'vllm:request_success_total{engine="0",finished_reason="length",model_name="m"} 1.0' in text
     assert 'vllm:generation_tokens_total{engine="0",model_name="m"} 4.0' in text
     assert 'vllm:e2e_request_latency_seconds_count{engine="0",model_name="m"} 2.0' in text
 

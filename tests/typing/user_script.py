@@ -17,6 +17,7 @@ from mocktools import (
     MockHTTPServer,
     MockOFDServer,
     MockOTLPCollector,
+    MockRedisServer,
     MockRegistry,
     MockServerBase,
     MockServerConfig,
@@ -131,6 +132,17 @@ def http() -> None:
         print(matching, len(calls), len(server.unanswered), len(server.stubs()))
 
 
+def redis_mock(clock: FakeClock) -> None:
+    with MockRedisServer(clock=clock) as server:
+        server.set("session", "abc", ttl=timedelta(seconds=30))
+        value = server.get("session")
+        left: float | None = server.ttl("session")
+        server.advance(timedelta(seconds=31))
+        keys: list[bytes] = server.keys("*")
+        received: int = server.publish("news", "hi")
+        print(value, left, keys, received, server.subscribers(), len(server.commands()))
+
+
 def registry() -> None:
     with MockRegistry() as group:
         ofd_mock = group.add("ofd", MockOFDServer)
@@ -151,6 +163,7 @@ def main() -> None:
     e6data()
     mesh(clock)
     http()
+    redis_mock(clock)
     registry()
 
 

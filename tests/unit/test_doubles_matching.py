@@ -130,3 +130,30 @@ def test_near_misses_rank_by_weighted_distance() -> None:
     assert misses[0].differences[0][:3] == ("method", "POST", "GET")
     assert "closest: orders POST; differs in method" in summary(misses[0]) and "nothing" in summary(None)
     assert misses[0].to_dict()["differences"][0]["field"] == "method" and "<<<<<" in misses[0].format()
+
+
+def test_the_package_exports_mockhttpserver_lazily() -> None:
+    import mocktools
+    from mocktools import doubles
+
+    assert doubles.MockHTTPServer is mocktools.MockHTTPServer
+    with pytest.raises(AttributeError):
+        doubles.NoSuchThing  # noqa: B018
+
+
+def test_a_miss_among_many_stubs_still_names_the_nearest() -> None:
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    from mocktools import MockHTTPServer
+
+    mock = MockHTTPServer()
+    for i in range(1000):
+        mock.expect_request(f"/items/{i}", method="GET").respond_with_json({})
+    mock.expect_request(re.compile(r"/files/.+"), method="PUT").respond_with_data("")
+    for path, method, closest in (("/itemz/77", "GET", "GET /items/77"), ("/items/512", "POST", "GET /items/512"),
+                                  ("/files/", "PUT", "PUT regex")):
+        environ = EnvironBuilder(path=path, method=method).get_environ()
+        message = mock.dispatch_doubles(Request(environ), environ).get_json()["error"]["message"]  # type: ignore
+        assert "closest: permanent stub-" in message and closest in message.split(";")[1], message
+    assert len(mock.unanswered) == 3

@@ -1,4 +1,4 @@
-"""Span store (trees, completeness, waiting) and OTLP export to a collector stood up in the test."""
+"""MeshSpan store (trees, completeness, waiting) and OTLP export to a collector stood up in the test."""
 
 import threading
 
@@ -10,16 +10,16 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from werkzeug.wrappers import Response
 
 from mocktools.mesh.otlp_export import OTLPExportError, export_spans, spans_to_request, traces_url
-from mocktools.mesh.spans import ContextEvent, Span, SpanStore
+from mocktools.mesh.spans import ContextEvent, MeshSpan, SpanStore
 
 T = "ab" * 16
 
 
-def chain() -> list[Span]:
+def chain() -> list[MeshSpan]:
     return [
-        Span(T, "1" * 16, None, "GET /", "edge", "edge-1", "/", "server", 10.0, 0.5, status_code=200),
-        Span(T, "2" * 16, "1" * 16, "call api", "edge", "edge-1", "/", "client", 10.1, 0.3),
-        Span(T, "3" * 16, "2" * 16, "GET /x", "api", "api-1", "/x", "server", 10.2, 0.1, "error", 503,
+        MeshSpan(T, "1" * 16, None, "GET /", "edge", "edge-1", "/", "server", 10.0, 0.5, status_code=200),
+        MeshSpan(T, "2" * 16, "1" * 16, "call api", "edge", "edge-1", "/", "client", 10.1, 0.3),
+        MeshSpan(T, "3" * 16, "2" * 16, "GET /x", "api", "api-1", "/x", "server", 10.2, 0.1, "error", 503,
              attributes={"retry": 2, "ratio": 0.5, "ok": False}),
     ]
 
@@ -53,7 +53,7 @@ def test_orphan_detected():
 def test_bounded_by_traces_and_clear():
     store = SpanStore(max_traces=2)
     for i in range(3):
-        store.add(Span(f"{i:032x}", "1" * 16, None, "x", "s"))
+        store.add(MeshSpan(f"{i:032x}", "1" * 16, None, "x", "s"))
     assert store.trace_ids() == [f"{1:032x}", f"{2:032x}"] and store.total_spans == 3
     store.add_context_event(ContextEvent(1.0, "s", "s-1", "/", "bad", None, {"traceparent": "x"}, T))
     assert store.context_events()[0].error == "bad" and store.total_context_events == 1

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mocktools.mesh.spans import Span as MeshSpan
+from mocktools.mesh.spans import MeshSpan
 from mocktools.visual.trace_rows import ViewSpan, to_rows, view_spans
 from mocktools.visual.waterfall_svg import LEFT, WIDTH, render_waterfall
 

@@ -46,7 +46,7 @@ def test_chat_response_shape_and_usage_matches_tokenizer(engine):
     prompt = T.encode(T.apply_chat_template(CHAT["messages"]))
     assert body["usage"] == {"prompt_tokens": len(prompt), "completion_tokens": len(T.encode("the answer")) + 1,
                              "total_tokens": len(prompt) + len(T.encode("the answer")) + 1,
-                             "prompt_tokens_details": None}
+                             "prompt_tokens_details": None, "completion_tokens_details": None}
 
 
 def test_completion_with_list_prompt_n_and_echo(engine):
@@ -146,9 +146,9 @@ def test_timing_on_fake_clock_feeds_metrics(engine, clock):
     assert clock.monotonic() - start == pytest.approx(0.5 + 0.1 * 3)
     events(engine.stream(engine.prepare("chat", {**CHAT, "stream": True})))
     text = engine.metrics_text()
-    assert 'vllm:time_to_first_token_seconds_bucket{engine="0",model_name="m",le="0.5"} 2.0' in text
+    assert 'vllm:time_to_first_token_seconds_bucket{engine="0",le="0.5",model_name="m"} 2.0' in text
     assert 'vllm:inter_token_latency_seconds_count{engine="0",model_name="m"} 6.0' in text
-    assert 'vllm:request_success_total{engine="0",model_name="m",finished_reason="stop"} 2.0' in text
+    assert 'vllm:request_success_total{engine="0",finished_reason="stop",model_name="m"} 2.0' in text
     assert 'vllm:generation_tokens_total{engine="0",model_name="m"} 8.0' in text
     with pytest.raises(ValueError):
         engine.set_timing(ttft=-1)
@@ -160,7 +160,7 @@ def test_stream_fault_error_event_after_k_chunks(engine):
     assert len(evs) == 4 and evs[2] == {"error": {"message": "boom", "type": "ServiceUnavailableError",
                                                   "param": None, "code": 503}} and evs[3] == "[DONE]"
     assert "error" not in events(engine.stream(engine.prepare("chat", {**CHAT, "stream": True})))[2]
-    assert 'finished_reason="error"} 1.0' in engine.metrics_text()
+    assert 'finished_reason="error",model_name="m"} 1.0' in engine.metrics_text()
 
 
 def test_stream_fault_truncate_no_done_and_late_fault(engine):
@@ -222,7 +222,7 @@ def test_client_disconnect_counts_as_abort(engine):
     s = engine.stream(engine.prepare("chat", {**CHAT, "stream": True}))
     next(s), next(s)
     s.close()
-    assert 'finished_reason="abort"} 1.0' in engine.metrics_text() and engine.scheduler.counts() == (0, 0)
+    assert 'finished_reason="abort",model_name="m"} 1.0' in engine.metrics_text() and engine.scheduler.counts() == (0, 0)
 
 
 def test_embeddings_deterministic_float_and_base64(engine):
@@ -255,7 +255,8 @@ def test_reset_and_describe(engine):
     assert d["metrics"]["vllm:prompt_tokens_total"] == 0
 
 
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 _scalars = st.none() | st.booleans() | st.integers(-5, 300) | st.floats(allow_nan=False) | st.text(max_size=20)
 _json = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4)

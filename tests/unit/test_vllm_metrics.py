@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from mocktools.vllm.metrics import Metrics, RequestStats, build_1_2_5_buckets, _fmt
+from mocktools.vllm.metrics import Metrics, RequestStats, _fmt, build_1_2_5_buckets
 from mocktools.vllm.scheduler import Scheduler, SchedulerStopped
 
 
@@ -24,13 +24,14 @@ def test_render_has_vllm_names_types_and_histograms():
                  f"vllm:kv_cache_usage_perc{{{lab}}} 0.25", f"vllm:gpu_cache_usage_perc{{{lab}}} 0.25",
                  f"vllm:prompt_tokens_total{{{lab}}} 8.0", f"vllm:generation_tokens_total{{{lab}}} 4.0",
                  f"vllm:num_preemptions_total{{{lab}}} 1.0",
-                 f'vllm:request_success_total{{{lab},finished_reason="length"}} 1.0',
-                 f'vllm:request_success_total{{{lab},finished_reason="error"}} 1.0',
-                 f'vllm:time_to_first_token_seconds_bucket{{{lab},le="0.01"}} 1.0',
-                 f'vllm:time_to_first_token_seconds_bucket{{{lab},le="0.02"}} 2.0',
-                 f'vllm:time_to_first_token_seconds_bucket{{{lab},le="+Inf"}} 2.0',
+                 # prometheus_client sorts label names, as on a real vLLM
+                 f'vllm:request_success_total{{engine="0",finished_reason="length",{lab[11:]}}} 1.0',
+                 f'vllm:request_success_total{{engine="0",finished_reason="error",{lab[11:]}}} 1.0',
+                 f'vllm:time_to_first_token_seconds_bucket{{engine="0",le="0.01",{lab[11:]}}} 1.0',
+                 f'vllm:time_to_first_token_seconds_bucket{{engine="0",le="0.02",{lab[11:]}}} 2.0',
+                 f'vllm:time_to_first_token_seconds_bucket{{engine="0",le="+Inf",{lab[11:]}}} 2.0',
                  f"vllm:inter_token_latency_seconds_count{{{lab}}} 2.0",
-                 f'vllm:request_prompt_tokens_bucket{{{lab},le="10.0"}} 2.0',
+                 f'vllm:request_prompt_tokens_bucket{{engine="0",le="10.0",{lab[11:]}}} 2.0',
                  "# TYPE vllm:prompt_tokens_total counter", "# TYPE vllm:e2e_request_latency_seconds histogram",
                  f"vllm:prompt_tokens_created{{{lab}}} 1.0"):
         assert line in text.splitlines(), line

@@ -15,9 +15,8 @@ from typing import Any, Callable
 import grpc
 
 from ._generated import cluster_pb2 as cpb
-from ._generated import cluster_pb2_grpc
+from ._generated import cluster_pb2_grpc, e6x_engine_pb2_grpc
 from ._generated import e6x_engine_pb2 as pb
-from ._generated import e6x_engine_pb2_grpc
 from .engine import E6DataEngine, EngineError
 
 

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from ..routing import Router
-from .discovery import CRITICAL, PASSING, WARNING, RegistrationError, ServiceRegistry, parse_duration
 from mocktools.errors import WireError
+
+from ..routing import Router
+from .discovery import (
+    CRITICAL,
+    PASSING,
+    WARNING,
+    RegistrationError,
+    ServiceRegistry,
+    parse_duration,
+)
 
 MAX_WAIT = 600.0
 DEFAULT_WAIT = 300.0

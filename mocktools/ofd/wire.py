@@ -1,0 +1,52 @@
+"""The OFD's public HTTP API: receipt submission, health, test reset; the ledger keeps the state."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request
+
+from ..routing import Router, read_json_object
+
+if TYPE_CHECKING:
+    from ..clock import Clock
+    from ..faults import FaultPlan
+    from .ledger import ReceiptLedger
+
+RECEIPT_PATH = "/ofd/v1/receipt"
+HEALTH_PATH = "/ofd/v1/health"
+RESET_PATH = "/ofd/v1/_test/reset"
+
+
+class OFDWire:
+    """Routes of a mock that has a `ledger`, `faults`, a clock and the shared controls."""
+
+    ledger: ReceiptLedger
+    faults: FaultPlan
+    clock: Clock
+    _started_at: float
+
+    if TYPE_CHECKING:  # provided by the mock class
+        def describe_state(self) -> dict[str, Any]: ...
+        def get_call_count(self, path: str | None = RECEIPT_PATH) -> int: ...
+        def reset(self) -> None: ...
+
+    def register_routes(self, router: Router) -> None:
+        router.add(RECEIPT_PATH, self.post_receipt, methods=["POST"])
+        router.add(HEALTH_PATH, self.get_health)
+        router.add(RESET_PATH, self.post_reset, methods=["POST"])
+
+    def post_receipt(self, request: Request) -> dict[str, Any]:
+        document = read_json_object(request)
+        ack, duplicate = self.ledger.submit(document)
+        return {"status": "accepted", **ack.to_dict(), "duplicate": duplicate}
+
+    def get_health(self, request: Request) -> dict[str, Any]:
+        return {"status": "ok", "mode": self.faults.mode(), **self.describe_state(),
+                "call_count": self.get_call_count(), "uptime_s": round(self.clock.time() - self._started_at, 3)}
+
+    def post_reset(self, request: Request) -> dict[str, Any]:
+        self.reset()
+        return {"status": "reset"}
+
+
+__all__ = ["HEALTH_PATH", "RECEIPT_PATH", "RESET_PATH", "OFDWire"]

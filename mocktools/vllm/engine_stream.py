@@ -1,0 +1,137 @@
+"""Timed stream output: the one loop that paces tokens (TTFT/ITL), applies mid-stream faults and
+settles metrics, for every stream format (the format itself is a codec, see stream_codec.py)."""
+from __future__ import annotations
+
+import collections.abc
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from .scheduler import SchedulerStopped
+from .stream_codec import OpenAICodec
+
+if TYPE_CHECKING:
+    from .engine import Job, StreamFault
+
+TRUNCATE = object()  # yielded by a stream: the wire layer must drop the connection now
+
+
+class StreamingMixin:
+    """Mixed into Engine; uses its clock, wait, admission, faults and metrics."""
+
+    _release: Any
+    stop_event: Any
+    ttft: float
+    itl: float
+    clock: Any
+    tokenizer: Any
+    _wait: Callable[[float], bool]
+    _take_fault: Callable[[], StreamFault | None]
+    _admit: Callable[..., Any]
+    _finish: Callable[..., None]
+
+    def stream(self, job: Job, client_alive: Callable[[], bool] | None = None, *,
+               chunks: Iterable[tuple[int, dict[str, Any]]] | None = None, codec: Any = None) -> Iterator[Any]:
+        """SSE bytes for a streaming request; may yield TRUNCATE (drop the connection).
+
+        ``chunks`` are (step, payload) pairs (step k: after the k-th token; see chat_render) and
+        ``codec`` frames them (stream_codec); both default to chat/completions. ``client_alive``
+        lets a stall end (as an abort) once the client has hung up.
+        """
+        codec = codec or OpenAICodec()
+        yield b""  # the wire layer sends status and headers at once, as uvicorn does
+        if job.deferred is not None:  # vLLM: HTTP 200, then the engine's error as an event
+            yield from codec.deferred(job.deferred)
+            return
+        fault = self._take_fault()
+        try:
+            ticket, arrival = self._admit(job)
+        except SchedulerStopped:
+            return
+        admitted = self.clock.monotonic()
+        first: float | None = None
+        itls: list[float] = []
+        reason: str | None = "abort"
+        sent = 0
+        last_step, last_time = 0, admitted
+        finished = False
+        no_done = fault is not None and fault.kind == "no_done"
+
+        def finish(why: str | None) -> None:
+            # Metrics are settled before the last bytes go out, so a client that has just seen
+            # the end of the stream (or an error event) reads metrics that already count it.
+            nonlocal finished
+            if not finished:
+                finished = True
+                self._finish(job, ticket, arrival, admitted, first, itls, why)
+
+        try:
+            for step, chunk in (chunks if chunks is not None else self._chunks(job)):
+                if fault is not None and sent == fault.after_chunks and not no_done:
+                    if fault.kind == "error":
+                        finish("error")
+                    outcome = yield from self._apply_fault(fault, client_alive, codec)
+                    if outcome == "stop":
+                        reason = "error" if fault.kind == "error" else "abort"
+                        return
+                    fault = None
+                if step > last_step:
+                    stopped = self._wait(self.ttft if first is None else self.itl * (step - last_step))
+                    now = self.clock.monotonic()
+                    if first is None:
+                        first = now
+                    else:
+                        itls.append(now - last_time)
+                    last_step, last_time = step, now
+                    if stopped:
+                        return
+                if no_done and codec.is_terminal(chunk):
+                    continue
+                if codec.is_terminal(chunk):
+                    finish(None)
+                yield codec.encode(chunk)
+                sent += 1
+            if fault is not None and fault.kind in ("error", "truncate", "stall"):
+                if fault.kind == "error":
+                    finish("error")
+                outcome = yield from self._apply_fault(fault, client_alive, codec)
+                if outcome == "stop":
+                    reason = "error" if fault.kind == "error" else "abort"
+                    return
+            reason = None
+            finish(None)
+            done = codec.done()
+            if done is not None and not no_done:
+                yield done
+        finally:
+            finish(reason)
+
+    def _chunks(self, job: Job) -> Iterator[tuple[int, dict[str, Any]]]:
+        from . import chat_render, responses
+        if job.kind == "chat":
+            return chat_render.chat_stream_chunks(
+                job.rid, job.created, job.model, job.outputs, job.prompt_tokens, self.tokenizer, job.style,
+                include_usage=job.include_usage, continuous_usage=job.continuous_usage)
+        return responses.stream_chunks(
+            job.kind, job.rid, job.created, job.model, job.outputs, job.prompt_tokens, self.tokenizer,
+            include_usage=job.include_usage, continuous_usage=job.continuous_usage, echo_texts=job.echo_texts)
+
+    def _apply_fault(self, fault: StreamFault, client_alive: Callable[[], bool] | None,
+                     codec: Any) -> collections.abc.Generator[Any, None, str]:
+        if fault.kind == "error":
+            from .engine import _error_type
+            yield from codec.error(fault.message, _error_type(fault.status), fault.status)
+            return "stop"
+        if fault.kind == "truncate":
+            yield TRUNCATE
+            return "stop"
+        deadline = None if fault.stall_seconds is None else time.monotonic() + fault.stall_seconds
+        while not self._release.is_set():
+            if self.stop_event.is_set() or (client_alive is not None and not client_alive()):
+                return "stop"
+            remaining = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
+            if remaining <= 0:
+                break
+            self.stop_event.wait(remaining)
+        return "continue"
+

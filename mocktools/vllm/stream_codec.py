@@ -1,0 +1,98 @@
+"""How each API frames its stream, ends it, and reports a mid-stream failure.
+
+The engine's timing, admission and fault loop is one (Engine.stream); these codecs are the only
+per-format part, so an injected error, a missing terminator or a truncation looks to each
+client as it would from that real server:
+
+* OpenAI chat/completions: ``data: <json>``, ``data: [DONE]``; errors ``data: {"error": …}`` + [DONE].
+* Responses: ``event: <type>`` + ``data: <json>`` with ``sequence_number``; no [DONE]; the terminal
+  event is ``response.completed`` / ``response.incomplete``; an error is an ``error`` event.
+* Anthropic Messages: ``event: <type>`` + ``data: <json>``; the terminal event is ``message_stop``;
+  an error stops the open content block, then ``event: error``.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import ApiError
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def sse(obj: Any) -> bytes:
+    data = obj if isinstance(obj, str) else _dumps(obj)
+    return f"data: {data}\n\n".encode()
+
+
+class OpenAICodec:
+    """vLLM's chat/completions SSE."""
+
+    def encode(self, chunk: dict[str, Any]) -> bytes:
+        return sse(chunk)
+
+    def is_terminal(self, chunk: dict[str, Any]) -> bool:
+        return False
+
+    def done(self) -> bytes | None:
+        return sse("[DONE]")
+
+    def error(self, message: str, etype: str, status: int) -> list[bytes]:
+        return [sse({"error": {"message": message, "type": etype, "param": None, "code": status}}), sse("[DONE]")]
+
+    def deferred(self, exc: ApiError) -> list[bytes]:
+        return [sse({"error": {"message": exc.message, "type": exc.type or "BadRequestError",
+                               "param": exc.extra.get("param"), "code": exc.status}}), sse("[DONE]")]
+
+
+class ResponsesCodec(OpenAICodec):
+    """Responses API events; numbers every event it sends, error events included."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+
+    def encode(self, chunk: dict[str, Any]) -> bytes:
+        event = {"type": chunk["type"], **{k: v for k, v in chunk.items() if k != "type"},
+                 "sequence_number": self.seq}
+        self.seq += 1
+        return f"event: {chunk['type']}\ndata: {_dumps(event)}\n\n".encode()
+
+    def is_terminal(self, chunk: dict[str, Any]) -> bool:
+        return chunk.get("type") in ("response.completed", "response.incomplete")
+
+    def done(self) -> bytes | None:
+        return None
+
+    def error(self, message: str, etype: str, status: int) -> list[bytes]:
+        return [self.encode({"type": "error", "code": etype, "message": message, "param": None})]
+
+
+class AnthropicCodec(OpenAICodec):
+    """Anthropic Messages events; remembers the open content block so an error can close it."""
+
+    def __init__(self) -> None:
+        self.open_block: int | None = None
+
+    def encode(self, chunk: dict[str, Any]) -> bytes:
+        kind = chunk["type"]
+        if kind == "content_block_start":
+            self.open_block = chunk["index"]
+        elif kind == "content_block_stop":
+            self.open_block = None
+        return f"event: {kind}\ndata: {_dumps(chunk)}\n\n".encode()
+
+    def is_terminal(self, chunk: dict[str, Any]) -> bool:
+        return chunk.get("type") == "message_stop"
+
+    def done(self) -> bytes | None:
+        return None
+
+    def error(self, message: str, etype: str, status: int) -> list[bytes]:
+        from .anthropic_api import error_type
+        out = []
+        if self.open_block is not None:
+            out.append(self.encode({"type": "content_block_stop", "index": self.open_block}))
+        out.append(self.encode({"type": "error", "error": {"type": error_type(status), "message": message}}))
+        return out
