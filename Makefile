@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint install install-test bench proto clean browser pictures
+
+.PHONY: run test lint install install-test bench bench-deps bench-serving bench-soak bench-fleet bench-grpc proto clean browser pictures
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,11 +34,12 @@ test: install-test lint
 		--json-report --json-report-file=pytest_results.json
 
 # The picture tests open SVGs and reports in a real headless browser (Debian's chromium); without
-# one they skip and say why. Installs it only when /usr/bin/chromium is missing.
+# one they skip and say why. Installs it (and the monospace font the pictures measure text in)
+# only when /usr/bin/chromium is missing.
 browser:
 	@if [ -x /usr/bin/chromium ]; then echo "browser: /usr/bin/chromium is installed"; \
 	elif command -v apt-get >/dev/null 2>&1; then \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core) \
 		|| echo "browser: could not install chromium; the browser checks will be skipped"; \
 	else echo "browser: no apt-get here; install chromium to run the browser checks"; fi
 
@@ -47,6 +49,25 @@ pictures: install-test
 
 bench: install-test
 	$(PY) -m bench
+
+# wrk drives the serving benchmarks; installed from Debian's packages only when missing.
+bench-deps:
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@command -v mb >/dev/null 2>&1 || echo "optional: npm install -g mountebank (bench-serving skips it otherwise)"
+
+bench-serving: install-test bench-deps
+	$(PY) -m bench.bench_serving
+
+bench-soak: install-test bench-deps
+	$(PY) -m bench.bench_serving soak
+
+bench-fleet: install-test bench-deps
+	$(PY) -m bench.bench_fleet idle
+	$(PY) -m bench.bench_fleet sse
+	$(PY) -m bench.bench_fleet chat
+
+bench-grpc: install-test
+	$(PY) -m bench.bench_grpc
 
 proto: install-test
 	$(PY) -m mocktools.e6data.build_proto

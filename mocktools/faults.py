@@ -3,20 +3,150 @@
 A mock asks `decide(path)` once per call and applies what comes back: a delay, then either a
 connection fault, an error status (with `Retry-After` for rate limits), or nothing. HTTP mocks
 answer statuses; the gRPC base maps them to status codes.
+
+Every setter checks its values here (types, ranges, finite numbers, known names), so the Python
+API and the `/_mock/` HTTP routes refuse the same inputs with an error naming the parameter, and
+nothing a control accepts can break a later call in a way the control did not ask for.
 """
 from __future__ import annotations
 
 import math
 import random
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import Enum
 from fnmatch import fnmatchcase
 from typing import Any
 
-from .clock import Clock, Duration, SystemClock, to_seconds, to_seconds_or_none
+from .clock import Clock, SystemClock
 
 CONNECTION_FAULTS = ("reset", "close", "garbage")
 DISTRIBUTIONS = ("fixed", "uniform", "normal", "exponential")
+#: bounds of every fault value (a 1e10-second delay or a status of 99 only breaks the mock)
+MAX_COUNT = 1_000_000_000
+MAX_LATENCY = 3600.0
+MAX_WINDOW = 86_400.0
+MAX_RETRY_AFTER = 86_400.0
+MAX_PATH_LENGTH = 2048
+MAX_SEED = 2**63 - 1
+#: an injected HTTP status is a final answer: 1xx are interim responses a client keeps waiting after
+MIN_STATUS, MAX_STATUS = 200, 599
+#: gRPC code names a fault may use (OK is not a failure), with the HTTP status an HTTP mock answers
+GRPC_CODE_HTTP = {"CANCELLED": 499, "UNKNOWN": 500, "INVALID_ARGUMENT": 400, "DEADLINE_EXCEEDED": 504,
+                  "NOT_FOUND": 404, "ALREADY_EXISTS": 409, "PERMISSION_DENIED": 403, "RESOURCE_EXHAUSTED": 429,
+                  "FAILED_PRECONDITION": 400, "ABORTED": 409, "OUT_OF_RANGE": 400, "UNIMPLEMENTED": 501,
+                  "INTERNAL": 500, "UNAVAILABLE": 503, "DATA_LOSS": 500, "UNAUTHENTICATED": 401}
+GRPC_CODE_NAMES = tuple(GRPC_CODE_HTTP)
+
+
+class _ControlError(Exception):
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(f"{param}: {message}")
+        self.param = param
+
+
+class ControlValueError(_ControlError, ValueError):
+    """A control value out of range or unknown; `param` names the parameter."""
+
+
+class ControlTypeError(_ControlError, TypeError):
+    """A control value of the wrong type; `param` names the parameter."""
+
+
+class GrpcStatusName(str):
+    """A gRPC code name used as a fault status: gRPC mocks answer the code, HTTP mocks its HTTP status."""
+
+    @property
+    def http_status(self) -> int:
+        return GRPC_CODE_HTTP[str(self)]
+
+    def __int__(self) -> int:
+        return self.http_status
+
+
+def _got(value: Any) -> str:
+    text = repr(value)
+    return f"got {text if len(text) <= 60 else text[:57] + '...'} ({type(value).__name__})"
+
+
+def check_int(param: str, value: Any, *, minimum: int = 0, maximum: int = MAX_COUNT,
+              optional: bool = False) -> Any:
+    """An int (not a bool, not 1.5) within [minimum, maximum]; None when `optional`."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ControlTypeError(param, f"must be an integer, {_got(value)}")
+    if not minimum <= value <= maximum:
+        raise ControlValueError(param, f"must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def check_number(param: str, value: Any, *, minimum: float = 0.0, maximum: float,
+                 exclusive_minimum: bool = False, optional: bool = False) -> Any:
+    """A finite int or float (not a bool; a timedelta counts as its seconds) within bounds, as a
+    float; None when `optional`."""
+    if value is None and optional:
+        return None
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ControlTypeError(param, f"must be a number, {_got(value)}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ControlValueError(param, f"must be a finite number, got {value!r}")
+    low_ok = number > minimum if exclusive_minimum else number >= minimum
+    if not low_ok or number > maximum:
+        low = f"greater than {minimum:g}" if exclusive_minimum else f"at least {minimum:g}"
+        raise ControlValueError(param, f"must be {low} and at most {maximum:g}, got {value!r}")
+    return number
+
+
+def check_bool(param: str, value: Any) -> bool:
+    """A real bool: the string "false" is not false."""
+    if not isinstance(value, bool):
+        raise ControlTypeError(param, f"must be true or false, {_got(value)}")
+    return value
+
+
+def check_choice(param: str, value: Any, choices: Sequence[str], *, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or value not in choices:
+        raise ControlValueError(param, f"must be one of {list(choices)}, {_got(value)}")
+    return value
+
+
+def check_path(param: str, value: Any) -> str | None:
+    """A path or fnmatch glob (`/v1/*`), or None for every path."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ControlTypeError(param, f"must be a path string or glob such as '/v1/*', {_got(value)}")
+    if not value or len(value) > MAX_PATH_LENGTH:
+        raise ControlValueError(param, f"must be 1 to {MAX_PATH_LENGTH} characters long")
+    return value
+
+
+def check_status(param: str, value: Any) -> Any:
+    """An HTTP status 200-599, a gRPC code name (`"UNAVAILABLE"`) or a `grpc.StatusCode`."""
+    if isinstance(value, Enum) and value.name in GRPC_CODE_HTTP:  # grpc.StatusCode, without importing grpc
+        return GrpcStatusName(value.name)
+    wanted = f"must be an HTTP status {MIN_STATUS}-{MAX_STATUS} or a gRPC code name"
+    if isinstance(value, str):
+        if value in GRPC_CODE_HTTP:
+            return GrpcStatusName(value)
+        raise ControlValueError(param, f"{wanted} ({', '.join(GRPC_CODE_NAMES)}), {_got(value)}")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ControlTypeError(param, f"{wanted}, {_got(value)}")
+    if not MIN_STATUS <= value <= MAX_STATUS:
+        raise ControlValueError(param, f"{wanted}, got {value}")
+    return value
+
+
+def _retry_after(value: Any) -> float | None:
+    return check_number("retry_after", value, maximum=MAX_RETRY_AFTER, optional=True)
 
 
 @dataclass
@@ -28,6 +158,11 @@ class FaultDecision:
     retry_after: float | None = None
     connection: str | None = None
     reason: str = ""
+
+    @property
+    def http_status(self) -> int:
+        """The status an HTTP mock answers (a gRPC code name maps to its HTTP equivalent)."""
+        return int(self.status)
 
     @property
     def ok(self) -> bool:
@@ -81,14 +216,17 @@ class _Latency:
     rng: random.Random = field(repr=False, default_factory=random.Random)
 
     def sample(self) -> float:
+        """One delay, never below 0 nor above MAX_LATENCY (a random tail is clipped, not unbounded)."""
         p, rng = self.params, self.rng
         if self.distribution == "fixed":
             return p["seconds"]
         if self.distribution == "uniform":
-            return rng.uniform(p["low"], p["high"])
-        if self.distribution == "normal":
-            return max(0.0, rng.gauss(p["mean"], p["stddev"]))
-        return rng.expovariate(1.0 / p["mean"]) if p["mean"] > 0 else 0.0
+            value = rng.uniform(p["low"], p["high"])
+        elif self.distribution == "normal":
+            value = rng.gauss(p["mean"], p["stddev"])
+        else:
+            value = rng.expovariate(1.0 / p["mean"]) if p["mean"] > 0 else 0.0
+        return min(MAX_LATENCY, max(0.0, value))
 
 
 @dataclass
@@ -112,76 +250,75 @@ class FaultPlan:
 
     # -- configuration -------------------------------------------------------------------
     def set_failure_count(self, n: int, status: Any = 503, path: str | None = None,
-                          retry_after: Duration | None = None) -> None:
+                          retry_after: float | timedelta | None = None) -> None:
         """The next `n` calls (to `path`) fail with `status`, then calls succeed again."""
-        retry_after = to_seconds_or_none(retry_after, "retry_after")
-        if n < 0:
-            raise ValueError("failure count must be >= 0")
+        n = check_int("n", n)
+        status, path, retry_after = check_status("status", status), check_path("path", path), _retry_after(retry_after)
         with self._lock:
             self._failures = [f for f in self._failures if not (f.path == path and f.remaining is not None)]
             if n:
                 _place(self._failures, _Failure(path, n, status, retry_after))
 
     def set_permanent_failure(self, enabled: bool = True, status: Any = 503, path: str | None = None,
-                              retry_after: Duration | None = None) -> None:
+                              retry_after: float | timedelta | None = None) -> None:
         """Every call (to `path`) fails until disabled; disabling with no path clears all of them."""
-        retry_after = to_seconds_or_none(retry_after, "retry_after")
+        enabled = check_bool("enabled", enabled)
+        status, path, retry_after = check_status("status", status), check_path("path", path), _retry_after(retry_after)
         with self._lock:
             self._failures = [f for f in self._failures if not (
                 f.remaining is None and (f.path == path or (path is None and not enabled)))]
             if enabled:
                 _place(self._failures, _Failure(path, None, status, retry_after))
 
-    def set_rate_limit(self, limit: int | None, window: Duration = 1.0, path: str | None = None,
-                       retry_after: Duration | None = None) -> None:
+    def set_rate_limit(self, limit: int | None, window: float | timedelta = 1.0, path: str | None = None,
+                       retry_after: float | timedelta | None = None) -> None:
         """Allow `limit` calls per `window` seconds (on the clock); beyond that answer 429 + Retry-After.
 
         `limit=None` removes the limit for `path`.
         """
-        window, retry_after = to_seconds(window, "window"), to_seconds_or_none(retry_after, "retry_after")
-        if window <= 0:
-            raise ValueError("rate-limit window must be positive")
+        limit = check_int("limit", limit, optional=True)
+        window_s: float = check_number("window", window, maximum=MAX_WINDOW, exclusive_minimum=True)
+        path, retry_after_s = check_path("path", path), _retry_after(retry_after)
         with self._lock:
             self._rate_limits = [r for r in self._rate_limits if r.path != path]
             if limit is not None:
-                if limit < 0:
-                    raise ValueError("rate limit must be >= 0")
-                _place(self._rate_limits, _RateLimit(path, limit, window, retry_after))
+                _place(self._rate_limits, _RateLimit(path, limit, window_s, retry_after_s))
 
-    def set_latency(self, seconds: Duration = 0.0, *, distribution: str = "fixed",
-                    low: Duration | None = None, high: Duration | None = None, mean: Duration | None = None,
-                    stddev: Duration | None = None, seed: int | None = None, path: str | None = None) -> None:
+    def set_latency(self, seconds: float | timedelta = 0.0, *, distribution: str = "fixed",
+                    low: float | timedelta | None = None, high: float | timedelta | None = None,
+                    mean: float | timedelta | None = None, stddev: float | timedelta | None = None,
+                    seed: int | None = None, path: str | None = None) -> None:
         """Delay calls: a fixed delay, or seeded `uniform(low, high)`, `normal(mean, stddev)`,
-        `exponential(mean)`. `set_latency(0)` removes the delay for `path`. Durations: seconds or timedelta."""
-        seconds, low, high = to_seconds(seconds, "seconds"), to_seconds_or_none(low, "low"), to_seconds_or_none(high, "high")
-        mean, stddev = to_seconds_or_none(mean, "mean"), to_seconds_or_none(stddev, "stddev")
-        if distribution not in DISTRIBUTIONS:
-            raise ValueError(f"distribution must be one of {DISTRIBUTIONS}")
+        `exponential(mean)`, each at most MAX_LATENCY. `set_latency(0)` removes the delay for `path`."""
+        secs: float = check_number("seconds", seconds, maximum=MAX_LATENCY)
+        distribution = check_choice("distribution", distribution, DISTRIBUTIONS)
+        lo_s, hi_s, mean_s, sd_s = (check_number(name, value, maximum=MAX_LATENCY, optional=True) for name, value in
+                                   (("low", low), ("high", high), ("mean", mean), ("stddev", stddev)))
+        seed = check_int("seed", seed, minimum=-MAX_SEED, maximum=MAX_SEED, optional=True)
+        path = check_path("path", path)
         params: dict[str, float]
         if distribution == "fixed":
-            params = {"seconds": float(seconds)}
+            params = {"seconds": secs}
         elif distribution == "uniform":
-            lo, hi = float(low if low is not None else 0.0), float(high if high is not None else seconds)
+            lo, hi = (lo_s if lo_s is not None else 0.0), (hi_s if hi_s is not None else secs)
             if lo > hi:
-                raise ValueError("uniform latency needs low <= high")
+                raise ControlValueError("low", f"uniform latency needs low <= high, got low={lo:g} high={hi:g}")
             params = {"low": lo, "high": hi}
         elif distribution == "normal":
-            params = {"mean": float(mean if mean is not None else seconds), "stddev": float(stddev or 0.0)}
+            params = {"mean": mean_s if mean_s is not None else secs, "stddev": sd_s or 0.0}
         else:
-            params = {"mean": float(mean if mean is not None else seconds)}
-        if any(v < 0 for v in params.values()):
-            raise ValueError("latency parameters must be >= 0")
+            params = {"mean": mean_s if mean_s is not None else secs}
         rng = random.Random(seed if seed is not None else self.seed)
         with self._lock:
             self._latencies = [rule for rule in self._latencies if rule.path != path]
-            if distribution != "fixed" or seconds > 0:
+            if distribution != "fixed" or secs > 0:
                 _place(self._latencies, _Latency(path, distribution, params, rng))
 
     def set_connection_fault(self, kind: str | None, count: int | None = None, path: str | None = None) -> None:
         """Answer calls (to `path`) with a network fault: `reset` (TCP RST), `close` (no response)
         or `garbage` (bytes that are not HTTP). `count=None` means until cleared; `kind=None` clears."""
-        if kind is not None and kind not in CONNECTION_FAULTS:
-            raise ValueError(f"connection fault must be one of {CONNECTION_FAULTS}")
+        kind = check_choice("kind", kind, CONNECTION_FAULTS, optional=True)
+        count, path = check_int("count", count, optional=True), check_path("path", path)
         with self._lock:
             self._connections = [c for c in self._connections if c.path != path]
             if kind is not None and count != 0:
@@ -284,4 +421,7 @@ class FaultPlan:
             }
 
 
-__all__ = ["FaultPlan", "FaultDecision", "CONNECTION_FAULTS", "DISTRIBUTIONS"]
+__all__ = ["CONNECTION_FAULTS", "DISTRIBUTIONS", "GRPC_CODE_NAMES", "MAX_COUNT", "MAX_LATENCY", "MAX_PATH_LENGTH",
+           "MAX_RETRY_AFTER", "MAX_SEED", "MAX_STATUS", "MAX_WINDOW", "MIN_STATUS", "ControlTypeError",
+           "ControlValueError", "FaultDecision", "FaultPlan", "GrpcStatusName", "check_bool", "check_choice",
+           "check_int", "check_number", "check_path", "check_status"]

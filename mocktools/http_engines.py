@@ -3,24 +3,60 @@
 Every HTTP listener builds its server through `make_http_server`, so a new engine is added here
 and nowhere else. A server returned here binds and listens in its constructor and offers
 `port`, `serve_until_stopped()`, `wake()`, `close_connections()` and `server_close()`.
+
+Engines: `asyncio` (the default: one event loop thread parsing with httptools, the app on an
+elastic worker pool, so idle connections cost no thread) and `werkzeug` (a thread per
+connection). `MOCKTOOLS_HTTP_ENGINE` picks the default for mocks that name none.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+import os
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from .wsgi_server import MockWSGIServer
+from . import http_framing
+from .http_framing import ServerLimits
 
-ENGINES = ("werkzeug",)
-DEFAULT_ENGINE = "werkzeug"
+ENGINES = ("asyncio", "werkzeug")
+DEFAULT_ENGINE = "asyncio"
+ENGINE_ENV = "MOCKTOOLS_HTTP_ENGINE"
+
+
+class HTTPServer(Protocol):
+    port: int
+
+    def serve_until_stopped(self) -> None: ...
+
+    def wake(self) -> None: ...
+
+    def close_connections(self) -> None: ...
+
+    def server_close(self) -> None: ...
+
+
+def resolve_engine(engine: str | None = None) -> str:
+    """The engine to use: the one named, else `$MOCKTOOLS_HTTP_ENGINE`, else the default."""
+    name = (engine or os.environ.get(ENGINE_ENV) or DEFAULT_ENGINE).strip().lower()
+    if name not in ENGINES:
+        raise ValueError(f"unknown HTTP engine {name!r}; known: {', '.join(ENGINES)}")
+    return name
 
 
 def make_http_server(host: str, port: int, app: Callable[..., Any], *, verbose: bool = False,
-                     engine: str | None = None) -> MockWSGIServer:
-    """Bind `host:port` (0 picks a free port) and return the server, not yet serving."""
-    name = engine or DEFAULT_ENGINE
-    if name not in ENGINES:
-        raise ValueError(f"unknown HTTP engine {name!r}; known: {', '.join(ENGINES)}")
-    return MockWSGIServer(host, port, app, verbose=verbose)
+                     engine: str | None = None, limits: ServerLimits | None = None) -> HTTPServer:
+    """Bind `host:port` (0 picks a free port) and return the server, not yet serving.
+
+    `limits` defaults to `mocktools.http_framing.DEFAULT_LIMITS`, read at each call, so a test
+    session may assign its own `ServerLimits` there for every mock it starts afterwards."""
+    name = resolve_engine(engine)
+    limits = limits if limits is not None else http_framing.DEFAULT_LIMITS
+    if name == "werkzeug":
+        from .wsgi_server import MockWSGIServer
+
+        return MockWSGIServer(host, port, app, verbose=verbose, limits=limits)
+    from .aio_server import AsyncHTTPServer
+
+    return AsyncHTTPServer(host, port, app, verbose=verbose, limits=limits)
 
 
-__all__ = ["make_http_server", "ENGINES", "DEFAULT_ENGINE"]
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "ENGINE_ENV", "HTTPServer", "make_http_server", "resolve_engine"]

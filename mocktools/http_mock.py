@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from werkzeug.wrappers import Request, Response
 
 from .clock import Clock
-from .control_api import AdminAPI
+from .control_api import AdminAPI, install_root_page
 from .doubles.mixin import TestDoubles
 from .faults import FaultDecision
 from .lifecycle import MockServerBase
@@ -32,7 +32,7 @@ class HTTPMockServer(TestDoubles, MockServerBase):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, clock: Clock | None = None,
                  seed: int | None = None, journal_limit: int = 10_000, admin_token: str | None = None,
-                 verbose: bool = False, max_body_bytes: int | None = None) -> None:
+                 verbose: bool = False, max_body_bytes: int | None = None, engine: str | None = None) -> None:
         super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit,
                          admin_token=admin_token, verbose=verbose)
         if max_body_bytes is not None:
@@ -41,7 +41,9 @@ class HTTPMockServer(TestDoubles, MockServerBase):
         self.register_routes(self.router)
         self.admin = AdminAPI(self)
         self.register_admin_routes(self.admin.router)
-        self.http_listener = self.add_listener(HTTPListener(self, port=self._requested_port, site=self, app=self.wsgi_app))
+        install_root_page(self)
+        self.http_listener = self.add_listener(HTTPListener(self, port=self._requested_port, site=self, app=self.wsgi_app,
+                                                            engine=engine))  # engine: see http_engines
 
     # -- hooks -------------------------------------------------------------------------------
     def register_routes(self, router: Router) -> None:

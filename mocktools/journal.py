@@ -243,7 +243,7 @@ class CallRecord:
                 return self._json
             try:
                 self._json = json.loads(self.body) if self.body else None
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):  # not JSON, or nested too deeply
                 self._json = None
         return self._json
 

@@ -124,7 +124,7 @@ class MockRegistry:
         """Write a self-contained HTML report of what every mock received, faults, traces, breakers."""
         from .visual.report_html import write_report
 
-        return write_report(self.items(), path, title=title, failure=failure)
+        return write_report(self.items(), path, title=title, failure=failure, timeline=self._timeline)
 
     def __enter__(self) -> MockRegistry:
         return self.start()

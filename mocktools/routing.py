@@ -90,11 +90,17 @@ class Router:
         self._spec: list[tuple[str, tuple[str, ...]]] = []
         self._handlers: list[Handler] = []
         self._map: Map | None = None
+        # engine work item (issue 15): exact (path, method) lookups for rules without converters,
+        # so the common request skips werkzeug's Map binding (about a fifth of a receipt's CPU)
+        self._static: dict[tuple[str, str], int] = {}
 
     def add(self, rule: str, handler: Handler, methods: Iterable[str] = ("GET",)) -> None:
         self._spec.append((rule, tuple(m.upper() for m in methods)))
         self._handlers.append(handler)
         self._map = None
+        if "<" not in rule:
+            for method in self._spec[-1][1] + (("HEAD",) if "GET" in self._spec[-1][1] else ()):
+                self._static.setdefault((rule, method), len(self._handlers) - 1)
 
     def _url_map(self) -> Map:
         url_map = self._map
@@ -104,8 +110,17 @@ class Router:
 
     def match(self, environ: dict[str, Any]) -> tuple[Handler, dict[str, Any]]:
         """The handler and URL arguments for a request; raises werkzeug's NotFound/MethodNotAllowed."""
+        static = self._static.get((environ.get("PATH_INFO") or "/", environ.get("REQUEST_METHOD", "GET")))
+        if static is not None:
+            return self._handlers[static], {}
         index, args = self._url_map().bind_to_environ(environ).match()
         return self._handlers[index], dict(args)
+
+    def wrap(self, rules: Iterable[str], wrapper: Callable[[Handler], Handler]) -> None:
+        """Wrap the handlers of these rules in place (e.g. so they need a token); the rules stay."""
+        wanted = set(rules)
+        self._handlers = [wrapper(handler) if rule in wanted else handler
+                          for (rule, _), handler in zip(self._spec, self._handlers)]
 
     def rules(self) -> list[tuple[str, list[str]]]:
         return [(r.rule, sorted(r.methods or ())) for r in self._url_map().iter_rules()]

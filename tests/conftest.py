@@ -22,3 +22,12 @@ def thread_baseline() -> int:
 # plugin is loaded here instead (its entry point is disabled in setup.cfg) so the suite does not
 # depend on whether the installed metadata already lists it.
 pytest_plugins = ["mocktools.visual.pytest_report"]
+
+
+@pytest.fixture(params=["asyncio", "werkzeug"])
+def each_http_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test once per HTTP engine: every mock it builds picks the engine from the env var."""
+    from mocktools.http_engines import ENGINE_ENV
+
+    monkeypatch.setenv(ENGINE_ENV, request.param)
+    return str(request.param)

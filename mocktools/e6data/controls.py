@@ -1,90 +1,94 @@
 """e6data's domain controls on the /_mock/ HTTP control API (served when ``admin_port`` is set),
-so another process - the run script's operator, a test in another language - can drive them."""
-
+declared on the engine, so another process (the run script's operator, a test in another
+language) can drive blue/green switches, the cluster, sessions and query results."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import re
+from typing import Any
 
-from werkzeug.wrappers import Request
+from ..control_schema import (
+    BOOLEAN,
+    STRING,
+    ControlRoute,
+    array,
+    enum,
+    integer,
+    nullable,
+    obj,
+)
+from ..errors import ApiError
+from .engine import E6DataEngine
 
-from mocktools.errors import ApiError
-from mocktools.routing import Router, read_json_object
-
-if TYPE_CHECKING:
-    from .mock import MockE6DataServer
+#: the most rows one result batch may carry
+MAX_BATCH_ROWS = 1_000_000
 
 
-def _body(request: Request) -> dict[str, Any]:
-    return read_json_object(request) if request.get_data(cache=True).strip() else {}
+def e6data_controls(engine: E6DataEngine) -> list[ControlRoute]:
+    strategy = engine.strategy
 
+    def switch(immediate: bool = False) -> dict[str, Any]:
+        target = strategy.switch_strategy(immediate=immediate)
+        return {"target": target, **strategy.describe()}
 
-def register_e6data_admin_routes(mock: "MockE6DataServer", router: Router) -> None:
-    base = "/_mock/e6data"
+    def set_strategy(strategy: str) -> dict[str, Any]:
+        engine.strategy.set_strategy(strategy)
+        return engine.strategy.describe()
 
-    def strategy(request: Request) -> dict[str, Any]:
-        return mock.engine.strategy.describe()
+    def inject_456(count: int = 1, method: str | None = None) -> dict[str, Any]:
+        engine.inject_strategy_mismatch(count, method)
+        return {"count": count, "method": method}
 
-    def switch(request: Request) -> dict[str, Any]:
-        body = _body(request)
-        target = mock.switch_strategy(immediate=bool(body.get("immediate", False)))
-        return {"target": target, **mock.engine.strategy.describe()}
-
-    def set_strategy(request: Request) -> dict[str, Any]:
-        value = _body(request).get("strategy")
-        if value not in ("blue", "green"):
-            raise ApiError(400, "strategy must be 'blue' or 'green'", type="bad_request")
-        mock.set_strategy(value)
-        return mock.engine.strategy.describe()
-
-    def inject_456(request: Request) -> dict[str, Any]:
-        body = _body(request)
-        count = body.get("count", 1)
-        if not isinstance(count, int) or count < 0:
-            raise ApiError(400, "count must be a non-negative integer", type="bad_request")
-        mock.engine.inject_strategy_mismatch(count, body.get("method"))
-        return {"count": count, "method": body.get("method")}
-
-    def cluster(request: Request, action: str) -> dict[str, Any]:
+    def cluster(action: str) -> dict[str, Any]:
         if action == "suspend":
-            mock.suspend_cluster()
-        elif action == "resume":
-            mock.resume_cluster()
+            engine.suspend_cluster()
         else:
-            raise ApiError(404, f"unknown cluster action {action!r}", type="not_found")
-        return {"cluster": mock.cluster_status}
+            engine.resume_cluster()
+        return {"cluster": engine.describe()["cluster"]}
 
-    def expire(request: Request) -> dict[str, Any]:
-        return {"expired": mock.expire_sessions()}
-
-    def batch_size(request: Request) -> dict[str, Any]:
-        rows = _body(request).get("rows")
-        if not isinstance(rows, int) or rows < 1:
-            raise ApiError(400, "rows must be a positive integer", type="bad_request")
-        mock.set_batch_size(rows)
+    def batch_size(rows: int) -> dict[str, Any]:
+        engine.batch_size = rows
         return {"batch_size": rows}
 
-    def query_result(request: Request) -> dict[str, Any]:
-        body = _body(request)
-        sql, columns = body.get("sql"), body.get("columns")
-        if not isinstance(sql, str) or not isinstance(columns, list) or not columns:
-            raise ApiError(400, "give 'sql' (string) and 'columns' (list of [name, type] or 'name:TYPE')",
-                           type="bad_request")
+    def query_result(sql: str, columns: list[Any], rows: list[list[Any]] | None = None,
+                     row_count: int | None = None) -> dict[str, Any]:
         try:
             specs = [tuple(c) if isinstance(c, list) else c for c in columns]
-            result = mock.set_query_result(sql, specs, body.get("rows"), row_count=body.get("row_count"))
-        except (TypeError, ValueError) as exc:
-            raise ApiError(400, str(exc), type="bad_request") from None
+            result = engine.catalog.set_query_result(sql, specs, rows, row_count=row_count)
+        except (TypeError, ValueError, re.error) as exc:
+            raise ApiError(400, f"columns/rows: {exc}", type="invalid_field", field="columns") from None
         return {"sql": sql, "rows": result.row_count, "columns": [c.name for c in result.columns]}
 
-    def queries(request: Request) -> dict[str, Any]:
-        return {"queries": [dict(r.__dict__) for r in mock.queries()]}
+    column = {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 1000},
+                        array(STRING, min_items=2, max_items=3)],
+              "title": "'name:TYPE' or [name, type(, scale)]"}
+    return [
+        ControlRoute("/_mock/e6data/strategy", "GET", strategy.describe, summary="The blue/green strategy state",
+                     tag="e6data"),
+        ControlRoute("/_mock/e6data/strategy", "PUT", set_strategy, obj(["strategy"], strategy=enum("blue", "green")),
+                     summary="Serve `strategy` from now on, without announcing it first", tag="e6data"),
+        ControlRoute("/_mock/e6data/switch", "POST", switch, obj(immediate=BOOLEAN),
+                     summary="Announce a blue/green switch now (immediate: complete it at once)", tag="e6data"),
+        ControlRoute("/_mock/e6data/inject-456", "POST", inject_456,
+                     obj(count=integer(), method=nullable(STRING)),
+                     summary="The next `count` calls (of `method`, an fnmatch pattern) get the 456 strategy signal",
+                     tag="e6data"),
+        ControlRoute("/_mock/e6data/cluster/<any('suspend','resume'):action>", "POST", cluster,
+                     summary="Suspend or resume the cluster", tag="e6data"),
+        ControlRoute("/_mock/e6data/sessions/expire", "POST", lambda: {"expired": engine.expire_sessions()},
+                     summary="Forget every session; each client's next call is denied", tag="e6data"),
+        ControlRoute("/_mock/e6data/batch-size", "POST", batch_size, obj(["rows"], rows=integer(1, MAX_BATCH_ROWS)),
+                     summary="Rows per result batch", tag="e6data"),
+        ControlRoute("/_mock/e6data/query-result", "POST", query_result,
+                     obj(["sql", "columns"], sql={"type": "string", "minLength": 1, "maxLength": 100_000},
+                         columns=array(column, min_items=1, max_items=1000),
+                         rows=nullable(array(array({}, max_items=1000), max_items=100_000)),
+                         row_count=nullable(integer())),
+                     summary="Answer SQL matching `sql` with these rows (or `row_count` generated rows)",
+                     tag="e6data"),
+        ControlRoute("/_mock/e6data/queries", "GET", lambda: {"queries": [dict(r.__dict__)
+                                                                        for r in engine.query_log()]},
+                     summary="The query journal (SQL, strategy, session, status, rows)", tag="e6data"),
+    ]
 
-    router.add(f"{base}/strategy", strategy)
-    router.add(f"{base}/strategy", set_strategy, methods=["PUT"])
-    router.add(f"{base}/switch", switch, methods=["POST"])
-    router.add(f"{base}/inject-456", inject_456, methods=["POST"])
-    router.add(f"{base}/cluster/<action>", cluster, methods=["POST"])
-    router.add(f"{base}/sessions/expire", expire, methods=["POST"])
-    router.add(f"{base}/batch-size", batch_size, methods=["POST"])
-    router.add(f"{base}/query-result", query_result, methods=["POST"])
-    router.add(f"{base}/queries", queries)
+
+__all__ = ["MAX_BATCH_ROWS", "e6data_controls"]

@@ -11,11 +11,10 @@ import grpc
 
 from mocktools.clock import Clock, Duration, to_seconds, to_seconds_or_none
 from mocktools.grpc_mock import GRPCMockServer
-from mocktools.routing import Router
 
 from .catalog import ResultSet
 from .columns import ColumnSpec
-from .controls import register_e6data_admin_routes
+from .controls import e6data_controls
 from .engine import E6DataEngine, QueryRecord
 from .strategy import StrategyEvent
 from .wire import add_to_server
@@ -52,9 +51,7 @@ class MockE6DataServer(GRPCMockServer):
             session_ttl=to_seconds_or_none(session_ttl, "session_ttl"), batch_size=batch_size,
             engine_ip=host if host not in ("0.0.0.0", "::", "") else "127.0.0.1",
             enforce_strategy=enforce_strategy, credentials=credentials)
-
-    def register_admin_routes(self, router: Router) -> None:
-        register_e6data_admin_routes(self, router)
+        self.admin.add_controls(e6data_controls(self.engine))
 
     def register_services(self, server: grpc.Server) -> None:
         add_to_server(self.engine, server)

@@ -20,8 +20,8 @@ from werkzeug.wrappers import Request, Response
 from .. import log
 from ..errors import WireError
 from ..faults import FaultDecision
+from ..http_connection import ConnectionAborted, abort_connection, close_after_response
 from ..http_engines import make_http_server
-from ..wsgi_server import ConnectionAborted, abort_connection
 from .base import Listener, serve_in_thread
 
 if TYPE_CHECKING:
@@ -59,15 +59,17 @@ class HTTPListener(Listener):
     scheme = "http"
 
     def __init__(self, mock: MockServerBase, *, port: int = 0, host: str | None = None, role: str = "url",
-                 app: WSGIApp | None = None, site: HTTPMockServer | None = None) -> None:
+                 app: WSGIApp | None = None, site: HTTPMockServer | None = None, engine: str | None = None) -> None:
         super().__init__(mock, port=port, host=host, role=role)
+        self.engine = engine  # None: $MOCKTOOLS_HTTP_ENGINE or the default (http_engines)
         self.site = site
         self.app: WSGIApp = app if app is not None else self.serve
         self._server: Any = None
         self._thread: Any = None
 
     def bind_and_serve(self) -> int:
-        server = make_http_server(self.host, self.requested_port, self.app, verbose=self.mock.verbose)
+        server = make_http_server(self.host, self.requested_port, self.app, verbose=self.mock.verbose,
+                                  engine=self.engine)
         self._thread = serve_in_thread(server.serve_until_stopped, f"mocktools-{self.mock.name}:{server.port}")
         self._server = server
         return int(server.port)
@@ -109,7 +111,7 @@ class HTTPListener(Listener):
             else:
                 response = self.dispatch(request, environ)
         except BodyTooLarge:
-            environ["mocktools.handler"].close_connection = True
+            close_after_response(environ)
             response = site.error_response(
                 413, f"request body exceeds the limit of {site.max_body_bytes} bytes", type="payload_too_large")
         self._record(environ, path, body, response.status_code, started, fault)

@@ -24,7 +24,7 @@ from ..http_mock import HTTPMockServer
 from ..routing import Router
 from ..visual.routes import register_mesh_visual_routes
 from .chaos import ChaosController
-from .controls import register_mesh_admin_routes
+from .controls import mesh_controls
 from .discovery import PASSING, STATUSES, ServiceEntry, ServiceRegistry
 from .edge_breakers import BreakerRegistry
 from .graph import DependencyGraph
@@ -84,12 +84,12 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         self._topology = threading.RLock()
         self._session = requests.Session()
         self.link = MeshLink(self)
+        self.admin.add_controls(mesh_controls(self))
 
     def register_routes(self, router: Router) -> None:
         self.register_consul_routes(router)
 
     def register_admin_routes(self, router: Router) -> None:
-        register_mesh_admin_routes(self, router)
         register_mesh_visual_routes(self, router)
 
     # ---- lifecycle -----------------------------------------------------------------------

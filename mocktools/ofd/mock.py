@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 from ..clock import Clock
 from ..http_mock import HTTPMockServer
-from ..routing import Router
-from .ledger import Acknowledgement, ReceiptLedger
+from .controls import ofd_controls
+from .ledger import DEFAULT_WINDOW, Acknowledgement, ReceiptLedger
 from .wire import HEALTH_PATH, RECEIPT_PATH, RESET_PATH, OFDWire
 
 
@@ -23,18 +23,21 @@ class MockOFDServer(OFDWire, HTTPMockServer):
     protocol = "HTTP/JSON fiscal data operator"
     max_body_bytes: ClassVar[int] = 1024 * 1024
     fault_exempt_paths = frozenset({HEALTH_PATH, RESET_PATH})
+    #: off loopback the test-reset route needs the control token, like /_mock/ (issue 17 item 12)
+    token_protected_paths = frozenset({RESET_PATH})
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, clock: Clock | None = None, seed: int | None = None,
                  journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
-                 max_body_bytes: int | None = None,
-                 id_fields: Sequence[str] | None = None) -> None:
+                 max_body_bytes: int | None = None, engine: str | None = None,
+                 id_fields: Sequence[str] | None = None, receipt_window: int = DEFAULT_WINDOW) -> None:
         super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
-                         verbose=verbose, max_body_bytes=max_body_bytes)
-        self.ledger = ReceiptLedger(self.clock, self.seed, *(() if id_fields is None else (id_fields,)))
+                         verbose=verbose, max_body_bytes=max_body_bytes, engine=engine)
+        # receipt_window: documents kept whole; counts and idempotency stay exact (see docs/ofd.md)
+        self.ledger = ReceiptLedger(self.clock, self.seed, **({} if id_fields is None else {"id_fields": id_fields}),
+                                    window=receipt_window)
         self._started_at = self.clock.time()
+        self.admin.add_controls(ofd_controls(self.ledger))
 
-    def register_admin_routes(self, router: Router) -> None:
-        router.add("/_mock/receipts", lambda request: {"receipts": self.get_received_receipts()})
 
     # -- domain controls ---------------------------------------------------------------------
     def get_received_receipts(self) -> list[dict[str, Any]]:

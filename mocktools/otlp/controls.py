@@ -1,4 +1,5 @@
-"""The collector's domain controls under /_mock/otlp/, for a test driving it from another process.
+"""The collector's domain controls under /_mock/otlp/, declared on the telemetry store, for a test
+driving it from another process.
 
 GET  /_mock/otlp/spans|metrics|logs?name=..&service_name=..&trace_id=..&limit=..  received items
 GET  /_mock/otlp/traces                 trace ids;  GET /_mock/otlp/traces/<id>  one trace as a tree
@@ -10,20 +11,34 @@ DELETE /_mock/otlp/partial-success      clear every partial-success rule
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from werkzeug.wrappers import Request
-
+from mocktools.control_api import MAX_WAIT
+from mocktools.control_schema import (
+    STRING,
+    ControlRoute,
+    enum,
+    integer,
+    nullable,
+    number,
+    obj,
+)
 from mocktools.errors import ApiError
-from mocktools.routing import Router, read_json_object
-from mocktools.otlp.model import SpanNode
-from mocktools.otlp.store import SIGNAL_NAMES
+from mocktools.otlp.model import LogRecord, MetricPoint, Span, SpanNode
+from mocktools.otlp.store import SIGNAL_NAMES, TelemetryStore
 
-if TYPE_CHECKING:
-    from mocktools.otlp.mock import MockOTLPCollector
-
-_QUERY_FILTERS = ("name", "service_name", "trace_id", "span_id", "kind", "type", "severity_text", "scope_name")
+#: the query-string filters each listing takes (besides `limit`)
+_QUERY_FILTERS = {"spans": ("name", "service_name", "trace_id", "span_id", "kind", "scope_name"),
+                  "metrics": ("name", "service_name", "type", "scope_name"),
+                  "logs": ("service_name", "trace_id", "span_id", "severity_text", "body", "scope_name")}
 _PLURAL = {"spans": "traces", "metrics": "metrics", "logs": "logs"}
+_SCALAR = {"type": ["string", "number", "boolean", "null"], "maxLength": 100_000}
+_MAPPING = {"type": "object", "maxProperties": 1000, "description": "a subset of the attributes, matched exactly"}
+#: `wait` filters: any scalar field of a span / metric point / log record, plus attribute subsets
+_FILTER_FIELDS = sorted({f.name for cls in (Span, MetricPoint, LogRecord) for f in dataclasses.fields(cls)
+                         if f.name not in ("origin", "attributes", "events", "links", "exemplars", "quantiles",
+                                           "bucket_counts", "explicit_bounds")} | {"service_name", "scope_name"})
+FILTERS = obj(attributes=_MAPPING, resource=_MAPPING, **{name: _SCALAR for name in _FILTER_FIELDS})
 
 
 def item_to_dict(item: Any) -> dict[str, Any]:
@@ -38,78 +53,86 @@ def item_to_dict(item: Any) -> dict[str, Any]:
     return out
 
 
-def _node_to_dict(node: SpanNode) -> dict[str, Any]:
-    return {"span": item_to_dict(node.span), "children": [_node_to_dict(c) for c in node.children]}
+#: the deepest nesting a trace tree is rendered to (JSON encoders refuse ~1000 levels); spans
+#: below it are listed flat in `deeper_spans`, each with its parent_span_id
+MAX_TREE_DEPTH = 200
 
 
-def _filters(request: Request, signal: str, allowed: tuple[str, ...] = _QUERY_FILTERS) -> dict[str, Any]:
-    filters = {k: request.args[k] for k in allowed if k in request.args}
-    if signal == "logs":
-        filters.pop("name", None)
-        if "body" in request.args:
-            filters["body"] = request.args["body"]
-    return filters
+def _tree_to_dicts(roots: list[SpanNode]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The trace as nested dicts (iteratively, so a 3,000-span parent chain is fine) plus the
+    spans below MAX_TREE_DEPTH."""
+    out: list[dict[str, Any]] = []
+    deeper: list[dict[str, Any]] = []
+    stack: list[tuple[SpanNode, list[dict[str, Any]], int]] = [(n, out, 1) for n in reversed(roots)]
+    while stack:
+        node, siblings, depth = stack.pop()
+        if depth > MAX_TREE_DEPTH:
+            deeper.append(item_to_dict(node.span))
+            stack.extend((c, siblings, depth + 1) for c in reversed(node.children))
+            continue
+        entry: dict[str, Any] = {"span": item_to_dict(node.span), "children": []}
+        siblings.append(entry)
+        stack.extend((c, entry["children"], depth + 1) for c in reversed(node.children))
+    return out, deeper
 
 
-def register_otlp_admin_routes(mock: MockOTLPCollector, router: Router) -> None:
-
-
-    def query(kind: str):
-        signal = _PLURAL[kind]
-
-        def handler(request: Request) -> dict[str, Any]:
-            try:
-                limit = int(request.args.get("limit", "1000"))
-                items = mock.store._query(signal, _filters(request, signal))
-            except (TypeError, ValueError) as exc:
-                raise ApiError(400, str(exc), type="bad_request") from None
+def otlp_controls(store: TelemetryStore) -> list[ControlRoute]:
+    def listing(kind: str) -> Any:
+        def handler(limit: int = 1000, **filters: Any) -> dict[str, Any]:
+            items: list[Any] = list(getattr(store, f"get_{kind}")(**filters))
             selected = items[-limit:] if limit > 0 else []
             return {"count": len(items), "returned": len(selected), kind: [item_to_dict(i) for i in selected]}
 
         return handler
 
-    def trace_ids(request: Request) -> dict[str, Any]:
-        return {"trace_ids": mock.store.get_trace_ids()}
-
-    def trace(request: Request, trace_id: str) -> dict[str, Any]:
+    def trace(trace_id: str) -> dict[str, Any]:
         try:
-            tr = mock.store.get_trace(trace_id)
+            tr = store.get_trace(trace_id)
         except KeyError as exc:
             raise ApiError(404, str(exc.args[0]), type="not_found") from None
-        return {"trace_id": tr.trace_id, "span_count": len(tr), "roots": [_node_to_dict(n) for n in tr.roots]}
+        roots, deeper = _tree_to_dicts(tr.roots)
+        return {"trace_id": tr.trace_id, "span_count": len(tr), "roots": roots, "deeper_spans": deeper}
 
-    def wait(request: Request) -> Any:
-        body = read_json_object(request)
-        signal = body.get("signal", "traces")
-        filters = body.get("filters") or {}
-        if signal not in SIGNAL_NAMES or not isinstance(filters, dict):
-            raise ApiError(400, f"signal must be one of {list(SIGNAL_NAMES)} and filters an object", type="bad_request")
+    def wait(signal: str = "traces", n: int = 1, timeout: float = 5.0,
+             filters: dict[str, Any] | None = None) -> Any:
         try:
-            n, timeout = int(body.get("n", 1)), min(float(body.get("timeout", 5.0)), 60.0)
-            items = mock.store.wait_for(signal, n, timeout, **filters)
+            items = store.wait_for(signal, n, timeout, **(filters or {}))
         except TimeoutError as exc:
             return {"error": {"code": 408, "type": "timeout", "message": str(exc)}}, 408
-        except (TypeError, ValueError) as exc:
-            raise ApiError(400, str(exc), type="bad_request") from None
+        except TypeError as exc:  # a filter this signal's items do not have
+            raise ApiError(400, f"filters: {exc}", type="invalid_field", field="filters") from None
         return {"count": len(items)}
 
-    def partial_success(request: Request) -> dict[str, Any]:
-        if request.method == "DELETE":
-            mock.store.clear_partial_success()
-        else:
-            body = read_json_object(request)
-            unknown = set(body) - {"signal", "rejected", "message", "times"}
-            if unknown:
-                raise ApiError(400, f"unknown fields: {sorted(unknown)}", type="bad_request")
-            try:
-                mock.store.set_partial_success(**body)
-            except (TypeError, ValueError) as exc:
-                raise ApiError(400, str(exc), type="bad_request") from None
-        return {"ok": True, "partial_success": mock.store.partial_success_rules()}
+    def set_partial_success(signal: str = "traces", rejected: int = 1, message: str = "rejected by mock",
+                            times: int | None = None) -> dict[str, Any]:
+        store.set_partial_success(signal, rejected, message, times=times)
+        return {"ok": True, "partial_success": store.partial_success_rules()}
 
-    for kind in _PLURAL:
-        router.add(f"/_mock/otlp/{kind}", query(kind))
-    router.add("/_mock/otlp/traces", trace_ids)
-    router.add("/_mock/otlp/traces/<trace_id>", trace)
-    router.add("/_mock/otlp/wait", wait, methods=["POST"])
-    router.add("/_mock/otlp/partial-success", partial_success, methods=["POST", "DELETE"])
+    def clear_partial_success() -> dict[str, Any]:
+        store.clear_partial_success()
+        return {"ok": True, "partial_success": store.partial_success_rules()}
+
+    signal = enum(*SIGNAL_NAMES)
+    routes = [ControlRoute(f"/_mock/otlp/{kind}", "GET", listing(kind),
+                           obj(limit=integer(0, 1_000_000, default=1000), **{k: STRING for k in _QUERY_FILTERS[kind]}),
+                           summary=f"Received {kind} (the newest `limit`), filtered", tag="otlp")
+              for kind in _PLURAL]
+    return routes + [
+        ControlRoute("/_mock/otlp/traces", "GET", lambda: {"trace_ids": store.get_trace_ids()},
+                     summary="Distinct trace ids in order of first arrival", tag="otlp"),
+        ControlRoute("/_mock/otlp/traces/<trace_id>", "GET", trace, summary="One trace as a tree of spans",
+                     responses={404: "no span of that trace arrived"}, tag="otlp"),
+        ControlRoute("/_mock/otlp/wait", "POST", wait,
+                     obj(signal=signal, n=integer(0, default=1), timeout=number(0.0, MAX_WAIT, default=5.0),
+                         filters=nullable(FILTERS)),
+                     summary="Wait until `n` matching items of `signal` arrived", responses={408: "timed out"},
+                     tag="otlp"),
+        ControlRoute("/_mock/otlp/partial-success", "POST", set_partial_success,
+                     obj(signal=signal, rejected=integer(), message=STRING, times=nullable(integer(1))),
+                     summary="Answer the next exports of `signal` with partial_success", tag="otlp"),
+        ControlRoute("/_mock/otlp/partial-success", "DELETE", clear_partial_success,
+                     summary="Clear every partial-success rule", tag="otlp"),
+    ]
+
+
+__all__ = ["FILTERS", "item_to_dict", "otlp_controls"]

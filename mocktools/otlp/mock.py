@@ -16,7 +16,7 @@ from mocktools.clock import Clock, Duration
 from mocktools.http_mock import HTTPMockServer
 from mocktools.listeners.grpc import GRPCListener
 from mocktools.otlp.codec import SIGNALS
-from mocktools.otlp.controls import register_otlp_admin_routes
+from mocktools.otlp.controls import otlp_controls
 from mocktools.otlp.grpc_servicer import add_otlp_servicers, retry_trailers
 from mocktools.otlp.model import LogRecord, MetricPoint, Span, Trace
 from mocktools.otlp.store import RawRequest, TelemetryStore
@@ -61,6 +61,7 @@ class MockOTLPCollector(OTLPHTTPWire, HTTPMockServer):
                          verbose=verbose, max_body_bytes=max_body_bytes)
         self.max_decompressed_bytes = max_decompressed_bytes
         self.store = TelemetryStore(self.clock, max_items=max_items, max_raw=max_raw_requests)
+        self.admin.add_controls(otlp_controls(self.store))
         if grpc_port == "auto":
             grpc_port = self.default_grpc_port if int(port) == self.default_port else 0
         self.grpc: GRPCListener | None = None
@@ -71,7 +72,6 @@ class MockOTLPCollector(OTLPHTTPWire, HTTPMockServer):
                 fault_trailers=retry_trailers, what="OTLP/gRPC"))
 
     def register_admin_routes(self, router: Router) -> None:
-        register_otlp_admin_routes(self, router)
         register_otlp_visual_routes(self, router)
 
     @property

@@ -7,6 +7,7 @@ handling sees what it would see from Redis.
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,24 +42,35 @@ def command(name: str, arity: int, *, connection: bool = False) -> Callable[[Han
     return register
 
 
-def to_int(value: bytes, what: str = "value is not an integer or out of range") -> int:
+def variants(impl: Callable[[Session, list[bytes], Any], Any], arity: int, flags: dict[str, Any], *,
+             connection: bool = False) -> None:
+    """Register commands that differ by one argument of `impl` (LPUSH/RPUSH, SUBSCRIBE/PSUBSCRIBE...)."""
+    for name, flag in flags.items():
+        COMMANDS[name] = Command(name, functools.partial(_with_flag, impl, flag), arity, connection)
+
+
+def _with_flag(impl: Callable[[Session, list[bytes], Any], Any], flag: Any, s: Session, args: list[bytes]) -> Any:
+    return impl(s, args, flag)
+
+
+def _number(value: bytes, parse: Callable[[bytes], Any], what: str) -> Any:
     try:
-        number = int(value)
+        number = parse(value)
     except ValueError:
         raise RedisError(f"ERR {what}") from None
-    if not INT64[0] <= number <= INT64[1] or value.strip() != value:
+    bad = math.isnan(number) if isinstance(number, float) else (
+        not INT64[0] <= number <= INT64[1] or value.strip() != value)
+    if bad:
         raise RedisError(f"ERR {what}")
     return number
+
+
+def to_int(value: bytes, what: str = "value is not an integer or out of range") -> int:
+    return int(_number(value, int, what))
 
 
 def to_float(value: bytes, what: str = "timeout is not a float or out of range") -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise RedisError(f"ERR {what}") from None
-    if math.isnan(number):
-        raise RedisError(f"ERR {what}")
-    return number
+    return float(_number(value, float, what))
 
 
 def syntax_error() -> RedisError:
@@ -174,14 +186,7 @@ def _expire(s: Session, args: list[bytes], scale: float) -> int:
         return 1
 
 
-@command("EXPIRE", -3)
-def expire(s: Session, args: list[bytes]) -> int:
-    return _expire(s, args, 1.0)
-
-
-@command("PEXPIRE", -3)
-def pexpire(s: Session, args: list[bytes]) -> int:
-    return _expire(s, args, 0.001)
+variants(_expire, -3, {"EXPIRE": 1.0, "PEXPIRE": 0.001})
 
 
 @command("PERSIST", 2)

@@ -1,54 +1,46 @@
-"""Domain controls of MockRedisServer under /_mock/redis/ (beside the shared /_mock/ controls)."""
+"""Domain controls of MockRedisServer under /_mock/redis/ (beside the shared /_mock/ controls),
+declared on the keyspace: list keys, move the fake clock, publish as another client."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from werkzeug.wrappers import Request
-
+from ..clock import Clock, FakeClock
+from ..control_schema import STRING, ControlRoute, integer, number, obj
 from ..errors import ApiError
-from ..routing import Router, read_json_object
+from .keyspace import Keyspace
 
-if TYPE_CHECKING:
-    from .mock import MockRedisServer
+#: the longest single advance (one leap year)
+MAX_ADVANCE = 366 * 86400.0
 
 
-def register_redis_admin_routes(mock: MockRedisServer, router: Router) -> None:
-    def keys(request: Request) -> dict[str, Any]:
-        db = _db(request.args.get("db", "0"))
-        found = mock.keys(request.args.get("pattern", "*"), db)
+def redis_controls(keyspace: Keyspace, clock: Clock) -> list[ControlRoute]:
+    def keys(db: int = 0, pattern: str = "*") -> dict[str, Any]:
+        found = keyspace.keys(db, pattern.encode("utf-8", "surrogateescape"))
         return {"db": db, "keys": [k.decode("utf-8", "replace") for k in found]}
 
-    def advance(request: Request) -> dict[str, Any]:
-        body = read_json_object(request)
-        seconds = body.get("seconds")
-        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds <= 366 * 86400:
-            raise ApiError(400, "seconds must be a number from 0 to 31622400", type="bad_request", field="seconds")
-        try:
-            return {"clock": mock.advance(float(seconds))}
-        except TypeError as exc:
-            raise ApiError(409, str(exc), type="not_a_fake_clock") from None
+    def advance(seconds: float) -> dict[str, Any]:
+        if not isinstance(clock, FakeClock):
+            raise ApiError(409, "advance needs the mock to run on a FakeClock (MockRedisServer(clock=FakeClock()))",
+                           type="not_a_fake_clock")
+        now = clock.advance(seconds)
+        keyspace.wake()  # blocking pops and expiries see the new time
+        return {"clock": now}
 
-    def publish(request: Request) -> dict[str, Any]:
-        body = read_json_object(request)
-        channel, message = body.get("channel"), body.get("message")
-        if not isinstance(channel, str) or not isinstance(message, str):
-            raise ApiError(400, "channel and message must be strings", type="bad_request",
-                           field="channel" if not isinstance(channel, str) else "message")
-        return {"receivers": mock.publish(channel, message)}
+    def publish(channel: str, message: str) -> dict[str, Any]:
+        return {"receivers": keyspace.publish(channel.encode(), message.encode())}
 
-    router.add("/_mock/redis/keys", keys)
-    router.add("/_mock/redis/advance", advance, methods=["POST"])
-    router.add("/_mock/redis/publish", publish, methods=["POST"])
-
-
-def _db(raw: str) -> int:
-    try:
-        db = int(raw)
-    except ValueError:
-        raise ApiError(400, "db must be an integer", type="bad_request", field="db") from None
-    if not 0 <= db < 16:
-        raise ApiError(400, "db must be 0-15", type="bad_request", field="db")
-    return db
+    return [
+        ControlRoute("/_mock/redis/keys", "GET", keys,
+                     obj(db=integer(0, len(keyspace.dbs) - 1, default=0), pattern={**STRING, "default": "*"}),
+                     summary="The live keys of database `db` matching the glob `pattern`", tag="redis"),
+        ControlRoute("/_mock/redis/advance", "POST", advance,
+                     obj(["seconds"], seconds=number(0.0, MAX_ADVANCE, description="seconds on the fake clock")),
+                     summary="Move the fake clock: keys expire, blocking pops time out",
+                     responses={409: "the mock runs on the real clock"}, tag="redis"),
+        ControlRoute("/_mock/redis/publish", "POST", publish, obj(["channel", "message"], channel=STRING,
+                                                                   message=STRING),
+                     summary="Publish as another client; answers how many subscribers received it", tag="redis"),
+    ]
 
 
-__all__ = ["register_redis_admin_routes"]
+__all__ = ["redis_controls", "MAX_ADVANCE"]

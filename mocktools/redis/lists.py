@@ -6,7 +6,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ..listeners.tcp import ConnectionDropped
-from .commands import command, syntax_error, to_float, to_int
+from .commands import command, syntax_error, to_float, to_int, variants
 from .resp import NULL_ARRAY, RedisError
 
 if TYPE_CHECKING:
@@ -26,14 +26,7 @@ def _push(s: Session, args: list[bytes], left: bool) -> int:
         return len(items)
 
 
-@command("LPUSH", -3)
-def lpush(s: Session, args: list[bytes]) -> int:
-    return _push(s, args, True)
-
-
-@command("RPUSH", -3)
-def rpush(s: Session, args: list[bytes]) -> int:
-    return _push(s, args, False)
+variants(_push, -3, {"LPUSH": True, "RPUSH": False})
 
 
 def _pop(s: Session, args: list[bytes], left: bool) -> Any:
@@ -51,14 +44,7 @@ def _pop(s: Session, args: list[bytes], left: bool) -> Any:
         return taken if count is not None else taken[0]
 
 
-@command("LPOP", -2)
-def lpop(s: Session, args: list[bytes]) -> Any:
-    return _pop(s, args, True)
-
-
-@command("RPOP", -2)
-def rpop(s: Session, args: list[bytes]) -> Any:
-    return _pop(s, args, False)
+variants(_pop, -2, {"LPOP": True, "RPOP": False})
 
 
 @command("LLEN", 2)
@@ -89,14 +75,7 @@ def _bpop(s: Session, args: list[bytes], left: bool) -> Any:
     return NULL_ARRAY if found is None else list(found)
 
 
-@command("BLPOP", -3)
-def blpop(s: Session, args: list[bytes]) -> Any:
-    return _bpop(s, args, True)
-
-
-@command("BRPOP", -3)
-def brpop(s: Session, args: list[bytes]) -> Any:
-    return _bpop(s, args, False)
+variants(_bpop, -3, {"BLPOP": True, "BRPOP": False})
 
 
 __all__: list[str] = []

@@ -15,7 +15,7 @@ from ..control_api import AdminAPI
 from ..lifecycle import MockServerBase
 from ..listeners.tcp import TCPListener
 from ..routing import Router
-from .controls import register_redis_admin_routes
+from .controls import redis_controls
 from .keyspace import Entry, Keyspace
 from .wire import REDIS_VERSION, serve
 
@@ -42,11 +42,12 @@ class MockRedisServer(MockServerBase):
         self.tcp = self.add_listener(TCPListener(self, serve(self), port=self._requested_port, scheme="redis"))
         self.admin = AdminAPI(self)
         self.register_admin_routes(self.admin.router)
+        self.admin.add_controls(redis_controls(self.keyspace, self.clock))
         self.admin_port = admin_port
         self.admin_listener = self.add_admin_listener(admin_port)
 
     def register_admin_routes(self, router: Router) -> None:
-        register_redis_admin_routes(self, router)
+        """Add undeclared routes under /_mock/ (the domain's are declared in controls.py)."""
 
     # -- lifecycle -------------------------------------------------------------------------
     def _open(self) -> int:
@@ -155,7 +156,8 @@ class MockRedisServer(MockServerBase):
     @classmethod
     def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> MockRedisServer:
         port = int(kwargs.get("port") or 0)
-        kwargs.setdefault("admin_port", port + 1 if port else 0)  # /_mock/ beside it, as for gRPC mocks
+        chosen = getattr(args, "admin_port", None)  # `--admin-port`, else beside it as for gRPC mocks
+        kwargs.setdefault("admin_port", chosen if chosen is not None else (port + 1 if port else 0))
         return cls(password=getattr(args, "password", None), **kwargs)
 
 

@@ -17,6 +17,7 @@ import hiredis
 from ..errors import WireError
 
 MAX_INLINE = 64 * 1024
+MAX_REQUEST = 64 * 1024 * 1024  # bytes of one unfinished command before it is refused (Redis: 512 MB)
 
 
 class SimpleString(str):
@@ -124,6 +125,7 @@ class RequestReader:
         self.stream = stream
         self.reader = hiredis.Reader()
         self.pending = b""  # bytes not yet given to hiredis (inline commands are parsed here)
+        self.unfinished = 0  # bytes fed to hiredis since its last complete command
 
     def __iter__(self) -> Iterator[list[bytes]]:
         while True:
@@ -141,7 +143,10 @@ class RequestReader:
             except hiredis.ProtocolError as exc:
                 raise ProtocolError(f"Protocol error: {exc}") from None
             if frame is not False:
+                self.unfinished = 0
                 return self._validate(frame)
+            if self.unfinished > MAX_REQUEST:
+                raise ProtocolError(f"Protocol error: a command over {MAX_REQUEST} bytes")
             if self.pending:
                 if self.pending[:1] != b"*":
                     line, sep, rest = self.pending.partition(b"\n")
@@ -152,6 +157,7 @@ class RequestReader:
                         raise ProtocolError("Protocol error: too big inline request")
                 else:
                     self.reader.feed(self.pending)
+                    self.unfinished += len(self.pending)
                     self.pending = b""
                     continue
             data = self.stream.read1(65536) if hasattr(self.stream, "read1") else self.stream.read(65536)
@@ -161,6 +167,7 @@ class RequestReader:
                 self.pending += data
             else:
                 self.reader.feed(data)
+                self.unfinished += len(data)
 
     def _idle(self) -> bool:
         """True when hiredis holds no partial frame (so new bytes start a new command)."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..listeners.tcp import ConnectionDropped, TCPConnection
 from . import hashes, lists  # noqa: F401 - they register their commands
-from .commands import COMMANDS, Command, command, to_int
+from .commands import COMMANDS, Command, command, to_int, variants
 from .keyspace import Subscriber
 from .resp import (
     OK,
@@ -309,24 +309,8 @@ def _unsubscribe(s: Session, names: list[bytes], patterns: bool) -> Frames:
     return frames
 
 
-@command("SUBSCRIBE", -2, connection=True)
-def subscribe(s: Session, args: list[bytes]) -> Frames:
-    return _subscribe(s, args, False)
-
-
-@command("PSUBSCRIBE", -2, connection=True)
-def psubscribe(s: Session, args: list[bytes]) -> Frames:
-    return _subscribe(s, args, True)
-
-
-@command("UNSUBSCRIBE", -1, connection=True)
-def unsubscribe(s: Session, args: list[bytes]) -> Frames:
-    return _unsubscribe(s, args, False)
-
-
-@command("PUNSUBSCRIBE", -1, connection=True)
-def punsubscribe(s: Session, args: list[bytes]) -> Frames:
-    return _unsubscribe(s, args, True)
+variants(_subscribe, -2, {"SUBSCRIBE": False, "PSUBSCRIBE": True}, connection=True)
+variants(_unsubscribe, -1, {"UNSUBSCRIBE": False, "PUNSUBSCRIBE": True}, connection=True)
 
 
 @command("PUBLISH", 3)

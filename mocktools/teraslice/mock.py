@@ -5,19 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from werkzeug.wrappers import Request
 
 from ..clock import Clock, Duration
-from ..errors import ApiError
 from ..http_mock import HTTPMockServer
-from ..routing import Router, read_json_object
 from . import render as rec
-from .actions import ActionError
+from .controls import teraslice_controls
 from .model import TerasliceCluster
-from .states import RUNNING, StatusError
+from .states import RUNNING
 from .wire import TerasliceWire
 
-MAX_ADVANCE = 366 * 86400.0
 
 
 class MockTerasliceServer(TerasliceWire, HTTPMockServer):
@@ -26,6 +22,9 @@ class MockTerasliceServer(TerasliceWire, HTTPMockServer):
     name = "teraslice"
     default_port = 5678
     protocol = "Teraslice cluster master"
+    #: off loopback the routes that regenerate the simulated cluster need the control token
+    token_protected_paths = frozenset({"/v1/data/refresh", "/data/refresh", "/v1/cluster/state/refresh",
+                                       "/cluster/state/refresh"})
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, jobs: int | None = None,
                  nodes: int | None = None, lifecycle_events: bool = True, clock: Clock | None = None, seed: int | None = None,
@@ -36,6 +35,7 @@ class MockTerasliceServer(TerasliceWire, HTTPMockServer):
                          verbose=verbose, max_body_bytes=max_body_bytes)
         self.cluster = TerasliceCluster(clock=self.clock, seed=self.seed, jobs=jobs, nodes=nodes,
                                         lifecycle_events=lifecycle_events)
+        self.admin.add_controls(teraslice_controls(self.cluster))
 
     # ------------------------------------------------------------------ Python controls
     def set_cluster_size(self, nodes: int, slots_per_node: int | None = None) -> None:
@@ -89,52 +89,6 @@ class MockTerasliceServer(TerasliceWire, HTTPMockServer):
     @classmethod
     def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> MockTerasliceServer:
         return cls(jobs=getattr(args, "jobs", None), nodes=getattr(args, "nodes", None), **kwargs)
-
-    def register_admin_routes(self, router: Router) -> None:
-        """Domain controls for another process: advance, cluster size, add job, force status."""
-        router.add("/_mock/teraslice/advance", self._admin_advance, ("POST",))
-        router.add("/_mock/teraslice/cluster-size", self._admin_cluster_size, ("POST",))
-        router.add("/_mock/teraslice/jobs", self._admin_add_job, ("POST",))
-        router.add("/_mock/teraslice/status", self._admin_force_status, ("POST",))
-
-    def _admin_advance(self, request: Request) -> dict[str, Any]:
-        body = read_json_object(request)
-        try:
-            seconds = float(body.get("seconds", 0))
-            if seconds > MAX_ADVANCE:
-                raise ValueError(f"seconds must be at most {MAX_ADVANCE:.0f} (one year) per call")
-            now = self.advance(seconds)
-        except (TypeError, ValueError) as exc:
-            raise ApiError(400, str(exc), type="bad_request") from None
-        return {"ok": True, "clock": rec.iso(now)}
-
-    def _admin_cluster_size(self, request: Request) -> dict[str, Any]:
-        body = read_json_object(request)
-        try:
-            self.set_cluster_size(int(body["nodes"]), body.get("slots_per_node"))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ApiError(400, f"nodes (>= 1) is required: {exc}", type="bad_request") from None
-        return {"ok": True, "nodes": len(self.cluster.nodes)}
-
-    def _admin_add_job(self, request: Request) -> dict[str, Any]:
-        body = read_json_object(request)
-        start = bool(body.pop("start", True))
-        try:
-            return self.add_job(body, start=start)
-        except ActionError as exc:
-            raise ApiError(exc.status, exc.message, type="bad_request") from None
-
-    def _admin_force_status(self, request: Request) -> dict[str, Any]:
-        body = read_json_object(request)
-        try:
-            status = self.force_status(str(body["ex_id"]), str(body["status"]))
-        except KeyError as exc:
-            raise ApiError(404, f"unknown execution or missing field: {exc}",
-                           type="not_found") from None
-        except StatusError as exc:
-            raise ApiError(exc.status, exc.message, type="invalid_transition") from None
-        return {"ok": True, "status": status}
-
 
 
 __all__ = ["MockTerasliceServer"]

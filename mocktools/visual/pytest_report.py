@@ -1,5 +1,9 @@
 """pytest plugin: ``--mocktools-report DIR`` writes an HTML report for each failing test.
 
+A test that fails in teardown (a mock fixture's ``check()`` finding a handler error, an
+unanswered request or an unused one-shot stub) gets its report too: it is rendered at the end of
+the call, while the mocks still hold what they saw, and written only if teardown fails.
+
 The report covers every mock the test could reach: its fixtures (``mock_<name>``,
 ``mock_registry``, or any fixture returning a mock, a registry, or a dict/list of them) and the
 mocks held in local variables of the failing frames (``with MockOTLPCollector() as c:``). It is
@@ -82,25 +86,53 @@ def find_mocks(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException] |
     return out
 
 
+_PENDING = pytest.StashKey[str]()
+
+
+def _pending_problem(mock: Any) -> bool:
+    """Will the fixture's teardown ``check()`` fail? (handler errors, unanswered or unmet stubs)"""
+    unmet = getattr(mock, "unmet_expectations", None)
+    return bool(getattr(mock, "errors", None) or getattr(mock, "unanswered", None) or (callable(unmet) and unmet()))
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report: pytest.TestReport = yield
     folder = item.config.getoption("mocktools_report", None)
-    if folder and report.failed and report.when in ("setup", "call"):
-        mocks = find_mocks(item, call.excinfo)
-        if mocks:
-            from .report_html import write_report
+    if not folder:
+        return report
+    path = item.config.invocation_params.dir / folder / report_name(item.nodeid)
+    title = f"{item.nodeid} failed ({report.when})"
+    try:
+        if report.failed and report.when in ("setup", "call"):
+            mocks = find_mocks(item, call.excinfo)
+            if mocks:
+                from .report_html import write_report
 
-            path = item.config.invocation_params.dir / folder / report_name(item.nodeid)
-            try:
-                write_report(mocks, path, title=f"{item.nodeid} failed ({report.when})",
-                             failure=str(report.longrepr))
-            except Exception as exc:  # noqa: BLE001 - a report must never hide the test's own failure
-                report.sections.append(("mocktools report", f"could not write the report: {exc!r}"))
-            else:
-                report.user_properties.append(("mocktools_report", str(path)))
-                report.sections.append(("mocktools report", f"written to {path}"))
+                _written_to(report, write_report(mocks, path, title=title, failure=str(report.longrepr)))
+        elif report.passed and report.when == "call":
+            # The fixtures' teardown check() may still fail the test, after resetting the mocks: keep
+            # a report now, while they still hold what they saw; it is written only if teardown fails.
+            mocks = find_mocks(item, None)
+            if any(_pending_problem(m) for _, m in mocks):
+                from .report_html import report_html
+
+                item.stash[_PENDING] = report_html(mocks, title=f"{item.nodeid} failed (teardown)")
+        elif report.failed and report.when == "teardown" and _PENDING in item.stash:
+            from .report_html import failure_box
+
+            html = item.stash[_PENDING].replace("<main>", "<main>" + failure_box(str(report.longrepr)), 1)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(html, encoding="utf-8")
+            _written_to(report, path)
+    except Exception as exc:  # noqa: BLE001 - a report must never hide the test's own failure
+        report.sections.append(("mocktools report", f"could not write the report: {exc!r}"))
     return report
+
+
+def _written_to(report: pytest.TestReport, path: Any) -> None:
+    report.user_properties.append(("mocktools_report", str(path)))
+    report.sections.append(("mocktools report", f"written to {path}"))
 
 
 class _Written:

@@ -9,7 +9,8 @@ from typing import Any
 
 from .timeline_svg import Lane, Segment, breaker_segments
 
-__all__ = ["BODY_CHARS", "BODY_LINES", "MockView", "collect", "decoded_body", "pretty_body", "timeline_lanes"]
+__all__ = ["BODY_CHARS", "BODY_LINES", "MockView", "collect", "control_marks", "decoded_body", "pretty_body",
+           "timeline_lanes"]
 
 BODY_CHARS, BODY_LINES = 4000, 80
 
@@ -100,10 +101,20 @@ def collect(name: str, mock: Any, max_records: int = 200) -> MockView:
     return view
 
 
-def timeline_lanes(views: list[MockView]) -> tuple[list[Lane], float, float]:
-    """Lanes for every mock that injected faults, every breaker that moved, every chaos scenario."""
+def control_marks(timeline: Any) -> list[tuple[float, str]]:
+    """A registry timeline's fired controls at their clock time (it counts seconds since it began)."""
+    origin = timeline.clock.time() - timeline.now
+    return [(origin + e.fired_at, e.label) for e in list(timeline.fired) if e.fired_at is not None]
+
+
+def timeline_lanes(views: list[MockView], controls: list[tuple[float, str]] | None = None,
+                   ) -> tuple[list[Lane], float, float]:
+    """Lanes for every mock that injected faults, every breaker that moved, every chaos scenario,
+    and the scheduled controls that fired."""
     lanes: list[Lane] = []
-    times: list[float] = []
+    times: list[float] = [t for t, _ in controls or []]
+    if controls:
+        lanes.append(Lane(f"scheduled controls ({len(controls)})", "controls", marks=list(controls)))
     for v in views:
         times += [r.time for _, r in v.records]
         by_where: dict[str, list[tuple[float, str]]] = {}

@@ -15,11 +15,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .report_data import MockView, collect, decoded_body, pretty_body, timeline_lanes
+from .report_data import (
+    MockView,
+    collect,
+    control_marks,
+    decoded_body,
+    pretty_body,
+    timeline_lanes,
+)
 from .svg import fmt_duration
 from .timeline_svg import render_timeline
 
-__all__ = ["report_html", "write_report"]
+__all__ = ["failure_box", "report_html", "write_report"]
 
 MAX_TRACES = 6
 CSS = """
@@ -35,6 +42,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}tr.fault td{background
 pre{background:#f5f7fa;border:1px solid #e0e0e0;padding:6px 8px;overflow:auto;max-height:420px;margin:4px 0;
 font:12px/1.35 'DejaVu Sans Mono',Menlo,Consolas,monospace;white-space:pre-wrap;word-break:break-all}
 .note{color:#6d4c41;font-size:12px}.pic{overflow:auto;border:1px solid #eceff1;margin:6px 0;max-height:900px}
+.pic.fit svg{max-width:100%;height:auto}
 .pill{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;background:#eceff1;margin-right:4px}
 .pill.bad{background:#ffcdd2}.failure{background:#fff3e0;border:1px solid #ffb74d;border-radius:8px;
 padding:8px 14px;margin:16px 0}details summary{cursor:pointer}nav a{margin-right:12px}
@@ -104,8 +112,9 @@ def _faults(view: MockView) -> str:
                   + rows + "</table>")
 
 
-def _pic(svg: str) -> str:
-    return f"<div class='pic'>{svg.split('?>', 1)[-1]}</div>"
+def _pic(svg: str, fit: bool = True) -> str:
+    """Inline SVG; a waterfall or timeline shrinks to the page, a wide graph keeps its size and scrolls."""
+    return f"<div class='pic{' fit' if fit else ''}'>{svg.split('?>', 1)[-1]}</div>"
 
 
 def _mesh_extra(view: MockView) -> str:
@@ -116,7 +125,7 @@ def _mesh_extra(view: MockView) -> str:
     out = [] if mesh.running else [
         ("<p class='note'>The mesh is stopped: its instances, and the calls each of them received, are gone; "
         "spans, breakers, chaos and failed calls are kept. Report before stopping to see every instance.</p>")]
-    out += ["<h3>Dependency graph</h3>", _pic(mesh.graph.to_svg(trace_id=ids[-1] if ids else None))]
+    out += ["<h3>Dependency graph</h3>", _pic(mesh.graph.to_svg(trace_id=ids[-1] if ids else None), fit=False)]
     events = mesh.breakers.edge_events()
     out.append(f"<h3>Circuit breakers ({len(mesh.breakers.states())} edges, {len(events)} transitions)</h3>")
     if events:
@@ -156,6 +165,32 @@ def _otlp_extra(view: MockView) -> str:
     return "".join(out)
 
 
+def _doubles(mock: Any) -> str:
+    """Stubs, unmet expectations and unanswered requests (with near misses) of a mock that has them."""
+    def value(name: str) -> list[Any]:
+        found = getattr(mock, name, None)
+        found = found() if callable(found) else found
+        return list(found) if isinstance(found, (list, tuple)) else []
+
+    stubs, unanswered = value("stubs"), value("unanswered")
+    unmet_fn = getattr(mock, "unmet_expectations", None)
+    unmet = list(unmet_fn()) if callable(unmet_fn) else []
+    if not (stubs or unanswered or unmet):
+        return ""
+    out = [f"<h3>Stubs ({len(stubs)}), unmet expectations ({len(unmet)}), unanswered requests ({len(unanswered)})</h3>"]
+    if stubs:
+        out.append("<table><tr><th>stub</th><th>calls</th></tr>" + "".join(
+            f"<tr><td><code>{_e(st.describe())}</code></td><td class='num'>{_e(getattr(st, 'calls', ''))}</td></tr>"
+            for st in stubs[:200]) + "</table>")
+    if unmet:
+        out.append("<div class='failure'><b>Never used</b><pre>" + _e("\n".join(st.describe() for st in unmet))
+                   + "</pre></div>")
+    if unanswered:
+        out.append("<div class='failure'><b>Nothing answered these</b><pre>"
+                   + _e("\n".join(u.format() for u in unanswered[-50:])) + "</pre></div>")
+    return "".join(out)
+
+
 def _section(view: MockView, t0: float) -> str:
     m = view.mock
     statuses = Counter(r.status for _, r in view.records)
@@ -177,15 +212,39 @@ def _section(view: MockView, t0: float) -> str:
         parts.append(_mesh_extra(view))
     elif view.kind == "otlp":
         parts.append(_otlp_extra(view))
-    parts += ["<h3>Faults applied</h3>", _faults(view), "<h3>Calls received</h3>", _journal(view, t0), "</section>"]
+    parts += [_doubles(m), "<h3>Faults applied</h3>", _faults(view), "<h3>Calls received</h3>", _journal(view, t0),
+              "</section>"]
     return "".join(parts)
 
 
+def _by_clock(views: list[MockView]) -> list[tuple[str, list[MockView]]]:
+    """Mocks on the system clock share one timeline; each fake clock (its own epoch) gets its own."""
+    from ..clock import SystemClock
+
+    groups: dict[int, list[MockView]] = {}
+    for v in views:
+        clock = getattr(v.mock, "clock", None)
+        groups.setdefault(0 if clock is None or isinstance(clock, SystemClock) else id(clock), []).append(v)
+    out = []
+    for key, group in groups.items():
+        label = "" if key == 0 or len(groups) == 1 else f" (on the fake clock of {', '.join(v.name for v in group)})"
+        out.append((label, group))
+    return out
+
+
+def _schedule(timeline: Any) -> str:
+    rows = "".join(f"<tr><td class='num'>+{at:g}s</td><td><code>{_e(label)}</code></td>"
+                   f"<td>{'fired' if at <= timeline.now + 1e-9 else 'pending'}</td></tr>"
+                   for at, label in timeline.schedule()[:500])
+    return (f"<h2>Scheduled controls (registry timeline, now +{timeline.now:g}s)</h2>"
+            "<table><tr><th>at</th><th>control</th><th></th></tr>" + rows + "</table>")
+
+
 def report_html(mocks: Iterable[tuple[str, Any]], *, title: str = "mocktools report", failure: str | None = None,
-                max_records: int = 200) -> str:
-    """The report of ``mocks`` ((name, mock) pairs) as one HTML document; ``failure``: the test's error."""
+                max_records: int = 200, timeline: Any = None) -> str:
+    """The report of ``mocks`` ((name, mock) pairs) as one HTML document; ``failure``: the test's error;
+    ``timeline``: a registry's :class:`~mocktools.timeline.Timeline`, whose controls are drawn too."""
     views = [collect(name, mock, max_records) for name, mock in mocks]
-    lanes, start, end = timeline_lanes(views)
     t0 = min((r.time for v in views for _, r in v.records), default=0.0)
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     nav = "".join(f"<a href='#mock-{_e(v.name)}'>{_e(v.name)} ({v.total_calls} calls, {len(v.faults)} faults)</a>"
@@ -193,15 +252,27 @@ def report_html(mocks: Iterable[tuple[str, Any]], *, title: str = "mocktools rep
     body = [f"<header><h1>{_e(title)}</h1><p>{len(views)} mock(s) · written {made}</p></header><main>",
             f"<nav>{nav}</nav>"]
     if failure:
-        body.append(f"<div class='failure'><b>Test failure</b><pre>{_e(failure[-20000:])}</pre></div>")
-    if lanes:
-        body.append("<h2>Timeline: faults, breakers, chaos</h2>"
-                    + _pic(render_timeline(lanes, start, end, title="faults, breakers and chaos").svg))
+        body.append(failure_box(failure))
+    groups = _by_clock(views)
+    shares = [any(getattr(v.mock, "clock", None) is getattr(timeline, "clock", 0) for v in g) for _, g in groups]
+    with_controls = shares.index(True) if True in shares else 0  # the timeline's controls join its clock's lanes
+    for i, (label, group) in enumerate(groups):
+        controls = control_marks(timeline) if timeline is not None and i == with_controls else None
+        lanes, start, end = timeline_lanes(group, controls)
+        if lanes:
+            body.append(f"<h2>Timeline: faults, breakers, chaos{_e(label)}</h2>"
+                        + _pic(render_timeline(lanes, start, end, title="faults, breakers and chaos").svg))
+    if timeline is not None and timeline.schedule():
+        body.append(_schedule(timeline))
     body += [_section(v, t0) for v in views]
     body.append("</main>")
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>" + _e(title) + "</title>"
             "<meta name='viewport' content='width=device-width'><style>" + CSS + "</style></head><body>"
             + "".join(body) + "</body></html>\n")
+
+
+def failure_box(failure: str) -> str:
+    return f"<div class='failure'><b>Test failure</b><pre>{_e(failure[-20000:])}</pre></div>"
 
 
 def write_report(mocks: Iterable[tuple[str, Any]], path: str | Path, **kwargs: Any) -> Path:

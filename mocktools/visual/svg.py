@@ -120,6 +120,8 @@ def fmt_duration(seconds: float) -> str:
     def short(value: float, digits: int) -> str:
         return f"{value:.{digits}f}".rstrip("0").rstrip(".")
 
+    if us <= 0:
+        return "0"
     if us < 1000:
         return f"{us:.0f}µs"
     if us < 1e6:

@@ -24,6 +24,7 @@ from .svg import (
 __all__ = ["Lane", "Segment", "TimelinePicture", "render_timeline"]
 
 WIDTH, LEFT, LANE = 1280.0, 300.0, 24.0
+CONTROL = "#1565c0"
 
 
 @dataclass
@@ -93,6 +94,9 @@ def render_timeline(lanes: list[Lane], start: float, end: float, *, title: str =
     el(root, "path", d=f"M {x + 4} 36 L {x + 4} 50", stroke="#b71c1c", stroke_width=2)
     el(root, "path", d=f"M {x} 36 L {x + 8} 36 L {x + 4} 42 Z", fill="#b71c1c")
     add(x + 16, 47, "injected fault (journal)")
+    x += 16 + text_width("injected fault (journal)", 11) + 20
+    el(root, "path", d=f"M {x + 6} 36 L {x + 12} 42 L {x + 6} 48 L {x} 42 Z", fill=CONTROL)
+    add(x + 18, 47, "scheduled control (timeline)")
     x0, x1 = LEFT + 10, WIDTH - 20
 
     def tx(t: float) -> float:
@@ -118,7 +122,7 @@ def render_timeline(lanes: list[Lane], start: float, end: float, *, title: str =
             sx, ex = tx(seg.start), tx(seg.end)
             tip = ET.SubElement(_segment(g, seg, sx, y + 6, max(ex - sx, 1.5)), "title")
             tip.text = f"{seg.label or seg.state}: +{fmt_duration(seg.start - start)} → +{fmt_duration(seg.end - start)}"
-        _marks(g, lane.marks, y, tx, start)
+        _marks(g, lane.marks, y, tx, start, control=lane.kind == "controls")
     return TimelinePicture(to_string(root), labels, height)
 
 
@@ -140,15 +144,22 @@ def _segment(parent: ET.Element, seg: Segment, x: float, y: float, w: float, tag
     return g
 
 
-def _marks(g: ET.Element, marks: list[tuple[float, str]], y: float, tx: object, start: float) -> None:
-    """One tick per pixel column that saw faults (a burst of a thousand stays readable)."""
+def _marks(g: ET.Element, marks: list[tuple[float, str]], y: float, tx: Any, start: float,
+           control: bool = False) -> None:
+    """One tick per pixel column that saw faults (a burst of a thousand stays readable); scheduled
+    controls are blue diamonds, faults red pins."""
     bins: dict[int, list[tuple[float, str]]] = {}
     for t, what in marks:
-        bins.setdefault(int(tx(t)), []).append((t, what))  # type: ignore[operator]
+        bins.setdefault(int(tx(t)), []).append((t, what))
     for px, group in sorted(bins.items()):
-        m = el(g, "g", class_="fault-mark")
-        el(m, "path", d=f"M {px} {y + 4} L {px} {y + 20}", stroke="#b71c1c", stroke_width=2)
-        el(m, "path", d=f"M {px - 4} {y + 4} L {px + 4} {y + 4} L {px} {y + 10} Z", fill="#b71c1c")
+        m = el(g, "g", class_="control-mark" if control else "fault-mark")
+        if control:
+            el(m, "path", d=f"M {px} {y + 5} L {px + 6} {y + 12} L {px} {y + 19} L {px - 6} {y + 12} Z",
+               fill=CONTROL, stroke="#0d47a1", stroke_width=0.8)
+        else:
+            el(m, "path", d=f"M {px} {y + 4} L {px} {y + 20}", stroke="#b71c1c", stroke_width=2)
+            el(m, "path", d=f"M {px - 4} {y + 4} L {px + 4} {y + 4} L {px} {y + 10} Z", fill="#b71c1c")
         kinds = sorted({w for _, w in group})
-        ET.SubElement(m, "title").text = (f"{len(group)} fault(s) at +{fmt_duration(group[0][0] - start)}: "
+        noun = "control(s)" if control else "fault(s)"
+        ET.SubElement(m, "title").text = (f"{len(group)} {noun} at +{fmt_duration(group[0][0] - start)}: "
                                           + ", ".join(kinds[:6]))

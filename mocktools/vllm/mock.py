@@ -15,7 +15,7 @@ from ..http_mock import HTTPMockServer
 from ..routing import Router, json_dumps, json_response
 from .agentic_routes import register_agentic_routes
 from .chat_plan import AgentConfig
-from .controls import register_vllm_admin
+from .controls import vllm_controls
 from .engine import Engine, _error_type
 from .generation import Reply
 from .metrics import CONTENT_TYPE
@@ -55,6 +55,7 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
                              ttft=to_seconds(ttft, "ttft"), itl=to_seconds(itl, "itl"), wait=self._wait,
                              stop=self.stopping, agent=agent)
         self.responses_store = bool(responses_store)  # vLLM's VLLM_ENABLE_RESPONSES_API_STORE=1
+        self.admin.add_controls(vllm_controls(self.engine, self.journal))
 
     def _wait(self, seconds: float) -> bool:
         """Sleep on the mock's clock; real sleeps end at once when the mock stops."""
@@ -161,7 +162,6 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         register_agentic_routes(self, router)
 
     def register_admin_routes(self, router: Router) -> None:
-        register_vllm_admin(self, router)
         register_script_admin(self, router)
 
     def _guard(self, handler: Callable[..., Any]) -> Callable[..., Any]:

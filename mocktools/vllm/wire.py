@@ -3,14 +3,13 @@ be cut mid-body, and a client-gone probe."""
 from __future__ import annotations
 
 import json
-import select
-import socket
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from ..errors import ApiError
+from ..http_connection import ClientConnection, connection_of
 from .engine import TRUNCATE
 from .protocol import bad_request
 
@@ -29,30 +28,18 @@ def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _socket_alive(sock: socket.socket) -> bool:
-    """False once the client has closed its end (readable with nothing to read)."""
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        return not readable or sock.recv(1, socket.MSG_PEEK) != b""
-    except (OSError, ValueError):
-        return False
-
-
-def _sse_bytes(items: Iterable[Any], sock: socket.socket | None) -> Iterator[bytes]:
-    """Pass stream bytes through; on TRUNCATE shut the socket so the chunked body never completes."""
+def _sse_bytes(items: Iterable[Any], conn: ClientConnection | None) -> Iterator[bytes]:
+    """Pass stream bytes through; on TRUNCATE close the connection so the chunked body never completes."""
     for item in items:
         if item is TRUNCATE:
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            if conn is not None:
+                conn.abort("close")
             return
         yield item
 
 
 def sse_response(request: Request, items: Any) -> Response:
     """A streamed ``text/event-stream`` answer over ``items(client_alive)`` (bytes or TRUNCATE)."""
-    sock = request.environ.get("werkzeug.socket")
-    alive = (lambda: _socket_alive(sock)) if sock is not None else None
-    return Response(_sse_bytes(items(alive), sock), status=200, content_type="text/event-stream; charset=utf-8")
+    conn = connection_of(request.environ)  # engine-agnostic (see mocktools.http_connection)
+    alive = conn.alive if conn is not None else None
+    return Response(_sse_bytes(items(alive), conn), status=200, content_type="text/event-stream; charset=utf-8")

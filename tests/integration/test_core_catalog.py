@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import inspect
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -113,7 +114,7 @@ def _outside_package(tmp_path: Path) -> dict[str, str]:
 
 
 def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *args], cwd=tmp_path, env=_outside_package(tmp_path),
+    return subprocess.run(check=False, args=[sys.executable, *args], cwd=tmp_path, env=_outside_package(tmp_path),
                           capture_output=True, text=True, timeout=60)
 
 
@@ -122,6 +123,25 @@ def test_an_outside_mock_appears_in_the_cli_the_catalog_and_the_registry(tmp_pat
     assert listed.returncode == 0 and "ping" in listed.stdout and "7777" in listed.stdout, listed.stderr
     used = _run(tmp_path, "-c", USES_IT)
     assert used.returncode == 0 and used.stdout.strip() == "ok", used.stderr
+
+
+def test_an_outside_mock_is_served_by_the_cli(tmp_path: Path) -> None:
+    import requests
+
+    proc = subprocess.Popen([sys.executable, "-m", "mocktools", "serve", "ping", "--port", "0"], cwd=tmp_path,
+                            env={**_outside_package(tmp_path), "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline(), proc.stdout.readline()]
+        url = lines[1].split()[2]
+        assert "MockPingServer" in lines[1] and requests.get(url + "/ping", timeout=5).json() == {"pong": True}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 def test_an_outside_mock_gets_a_pytest_fixture(tmp_path: Path) -> None:
@@ -147,19 +167,18 @@ IMPORT_EACH = textwrap.dedent('''
             del sys.modules[mod]
         try:
             importlib.import_module(name)
-            import mocktools
-            mocktools.MockOFDServer
+            import mocktools  # noqa: F401
         except Exception as exc:
             failures.append(f"{name}: {type(exc).__name__}: {exc}")
     print("\\n".join(failures))
 ''')
 
 
-@pytest.mark.parametrize("chunk", range(4))
+@pytest.mark.parametrize("chunk", range(8))
 def test_every_module_imports_alone_and_mocktools_after_it(chunk: int) -> None:
     """No import circle: each module first (with no other mocktools module loaded), then `mocktools`."""
-    modules = _modules()[chunk::4]
-    result = subprocess.run([sys.executable, "-c", IMPORT_EACH, *modules], cwd=ROOT, capture_output=True,
+    modules = _modules()[chunk::8]
+    result = subprocess.run(check=False, args=[sys.executable, "-c", IMPORT_EACH, *modules], cwd=ROOT, capture_output=True,
                             text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", result.stdout
@@ -169,6 +188,6 @@ def test_every_module_imports_alone_and_mocktools_after_it(chunk: int) -> None:
                                    "mocktools.lifecycle", "mocktools.teraslice.generate", "mocktools.catalog"])
 def test_a_fresh_interpreter_imports_a_module_first(first: str) -> None:
     code = f"import {first}, mocktools; mocktools.MockOFDServer; mocktools.MockRedisServer"
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30,
+    result = subprocess.run(check=False, args=[sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ["README.md", "docs/controls.md", "docs/ofd.md"]
+DOCS = ["README.md", "docs/controls.md", "docs/ofd.md", "docs/serving.md"]
 
 
 def examples() -> list[tuple[str, int, str]]:

@@ -227,16 +227,16 @@ def test_resilience_http_controls():
         assert requests.post(f"{base}/breakers/x->y/reset").status_code == 404
         ev = requests.get(f"{base}/breakers/events").json()
         assert [e["to"] for e in ev["events"]] == ["FORCED_OPEN", CLOSED, "DISABLED"]
-        assert requests.put(f"{base}/breakers/config", json={"bogus": 1}).status_code == 422
+        assert requests.put(f"{base}/breakers/config", json={"bogus": 1}).status_code == 400
         assert requests.put(f"{base}/breakers/config", json={"default": {"wait_duration": 5}}).json()["enabled"]
         r = requests.post(f"{base}/chaos", json={"kind": "error_rate", "service": "db", "rate": 1.0, "status": 500})
         assert r.status_code == 200 and r.json()["scenario"]["id"] == "chaos-1"
         assert get(m, "api").status_code == 502
-        assert requests.post(f"{base}/chaos", json={"kind": "meteor"}).status_code == 422
+        assert requests.post(f"{base}/chaos", json={"kind": "meteor"}).status_code == 400
         assert requests.post(f"{base}/chaos", json={"kind": "latency", "service": "db", "edge": "a->b"}).status_code == 422
         assert requests.post(f"{base}/chaos", json={"kind": "outage", "service": "ghost"}).status_code == 422
         assert requests.post(f"{base}/chaos", json={"kind": "partition", "a": ["api"], "b": ["db"],
-                                                    "direction": "sideways"}).status_code == 422
+                                                    "direction": "sideways"}).status_code == 400
         assert len(requests.get(f"{base}/chaos").json()["scenarios"]) == 1
         report = requests.get(f"{base}/chaos/report").json()
         assert report["failed_calls"][0]["short_circuited"] and report["failed_calls"][-1]["status"] == 500

@@ -167,18 +167,18 @@ def test_mock_mesh_admin_routes(mesh):
     r = requests.post(f"{base}/services/entry/scale", json={"replicas": 2})
     assert r.status_code == 200 and len(r.json()["instances"]) == 2
     assert requests.post(f"{base}/services/ghost/scale", json={"replicas": 2}).status_code == 404
-    assert requests.post(f"{base}/services/entry/scale", json={"replicas": 999}).status_code == 422
-    assert requests.post(f"{base}/services/entry/scale", json={"replicas": "2"}).status_code == 422
+    assert requests.post(f"{base}/services/entry/scale", json={"replicas": 999}).status_code == 400
+    assert requests.post(f"{base}/services/entry/scale", json={"replicas": "2"}).status_code == 400
     assert requests.post(f"{base}/services/entry/scale", data="{",
                          headers={"Content-Type": "application/json"}).status_code == 400
     requests.post(f"{base}/services/entry/scale", json={"replicas": 1})
     iid = mesh.instances["a"][0].instance_id
     assert requests.post(f"{base}/instances/{iid}/health", json={"status": "critical"}).status_code == 200
     assert mesh.discover("a") == []
-    assert requests.post(f"{base}/instances/{iid}/health", json={"status": "meh"}).status_code == 422
+    assert requests.post(f"{base}/instances/{iid}/health", json={"status": "meh"}).status_code == 400
     assert requests.post(f"{base}/instances/ghost/health", json={"status": "passing"}).status_code == 404
     requests.post(f"{base}/instances/{iid}/health", json={"status": "passing"})
-    assert requests.post(f"{base}/partition", json={"caller": "x"}).status_code == 422
+    assert requests.post(f"{base}/partition", json={"caller": "x"}).status_code == 400
     with MockOTLPCollector() as col:
         r = requests.post(f"{base}/export", json={"endpoint": col.url, "trace_id": tid})
         assert r.json()["exported_spans"] == len(col.get_spans(trace_id=tid)) == 1

@@ -11,6 +11,21 @@ import requests
 from mocktools import MockOFDServer
 
 
+@pytest.fixture(scope="module", params=["asyncio", "werkzeug"])
+def _ofd_on_each_engine(request: pytest.FixtureRequest):
+    with MockOFDServer(engine=request.param) as mock:
+        yield mock
+
+
+@pytest.fixture
+def mock_ofd(_ofd_on_each_engine: MockOFDServer):
+    """The OFD wire tests run on both HTTP engines (this overrides the plugin's fixture)."""
+    _ofd_on_each_engine.reset()
+    yield _ofd_on_each_engine
+    _ofd_on_each_engine.check()
+    _ofd_on_each_engine.reset()
+
+
 def post(url: str, **kwargs) -> requests.Response:
     return requests.post(f"{url}/ofd/v1/receipt", timeout=5, **kwargs)
 

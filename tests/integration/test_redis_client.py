@@ -187,3 +187,12 @@ def test_stop_ends_a_blocked_pop_at_once() -> None:
     mock.stop()
     thread.join(10)
     assert not thread.is_alive() and errors and not mock.running
+
+
+def test_from_cli_puts_the_control_api_beside_it() -> None:
+    import argparse
+
+    mock = MockRedisServer.from_cli(argparse.Namespace(password=None, admin_port=None), host="127.0.0.1", port=0)
+    with mock:
+        assert mock.admin_url and requests.get(mock.admin_url + "/_mock", timeout=5).ok
+        assert set(mock.endpoints()) == {"url", "admin"} and mock.url.startswith("redis://")

@@ -142,3 +142,14 @@ def test_encoder_covers_resp3_types() -> None:
 def test_port_in_use_is_a_clear_start_error(server) -> None:
     with pytest.raises(MockStartError, match="already in use"):
         MockRedisServer(port=server.port).start()
+
+
+def test_an_oversized_command_is_refused_and_the_server_keeps_serving(server, monkeypatch) -> None:
+    from mocktools.redis import resp
+
+    monkeypatch.setattr(resp, "MAX_REQUEST", 1024)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100000\r\n" + b"x" * 5000)
+        assert conn.recv(100).startswith(b"-ERR Protocol error: a command over 1024 bytes")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        assert ask(conn, cmd("PING")) == b"+PONG\r\n"

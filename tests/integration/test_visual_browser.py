@@ -125,8 +125,8 @@ def test_report_opens_without_network_and_shows_every_mock(mesh: Any, tmp_path: 
         for i in range(3):
             requests.post(ofd.url + "/ofd/v1/receipt", json={"id": f"r-{i}", "items": [{"name": "tea", "qty": 2}] * 5},
                           timeout=5)
-        registry._mocks["mesh"] = mesh  # the running module mesh, reported beside the OFD mock
-        path = registry.report(tmp_path / "report.html", title="report check")
+        both = MockRegistry({"ofd": ofd, "mesh": mesh})  # the module's running mesh beside the OFD mock
+        path = both.report(tmp_path / "report.html", title="report check")
     doc = path.read_text()
     assert not re.search(r"<script|<link|<img|<iframe|src=|url\((?!#)|@import", doc)  # nothing to fetch
     shot = screenshot(tmp_path, path, (1400, 2200), "report")

@@ -105,6 +105,34 @@ def test_pytest_option_writes_one_report_per_failing_test(pytester: pytest.Pytes
     result.stdout.fnmatch_lines(["*mocktools reports*", f"*{files[0].name}"])
 
 
+TEARDOWN = '''
+import requests
+
+def test_unanswered(mock_http):
+    mock_http.expect_request("/ok").respond_with_json({"ok": True})
+    requests.get(mock_http.url + "/ok", timeout=5)
+    requests.get(mock_http.url + "/typo", timeout=5)  # nothing answers: the fixture's check() fails
+
+def test_clean(mock_http):
+    mock_http.expect_request("/ok").respond_with_json({"ok": True})
+    requests.get(mock_http.url + "/ok", timeout=5)
+'''
+
+
+def test_a_teardown_failure_gets_the_report_taken_before_reset(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester.makepyfile(test_stubs=TEARDOWN)
+    out = tmp_path / "reports"
+    result = pytester.runpytest("-p", "no:mocktools", "-p", "no:mocktools_report", "-p", "mocktools.pytest_plugin",
+                                "-p", "mocktools.visual.pytest_report", "-p", "no:cacheprovider",
+                                f"--mocktools-report={out}")
+    result.assert_outcomes(passed=2, errors=1)
+    files = sorted(out.iterdir())
+    assert [f.name for f in files] == [report_name("test_stubs.py::test_unanswered")]
+    doc = files[0].read_text()
+    assert "failed (teardown)" in doc and "Test failure" in doc and "ExpectationError" in doc
+    assert "Nothing answered these" in doc and "GET /typo" in doc and "/ok" in doc
+
+
 def test_without_the_option_nothing_is_written(pytester: pytest.Pytester) -> None:
     result = _run(pytester)
     result.assert_outcomes(passed=1, failed=1)
@@ -164,3 +192,33 @@ def test_report_plugin_is_its_own_pytest11_entry_point() -> None:
     assert plugins["mocktools"] == "mocktools.pytest_plugin"
     assert {"grandalf", "networkx"} <= {d.split(">")[0].split("=")[0] for d in project["dependencies"]}
     assert "-p no:mocktools_report" in (root / "setup.cfg").read_text()  # loaded by conftest, under coverage
+
+
+def test_mocks_on_a_fake_clock_get_their_own_timeline() -> None:
+    from mocktools.clock import FakeClock
+
+    slow, fast = MockOFDServer(clock=FakeClock(1_000.0)), MockOFDServer()
+    with MockRegistry({"slow": slow, "fast": fast}):
+        for mock in (slow, fast):
+            mock.set_failure_count(1)
+            requests.post(f"{mock.url}/ofd/v1/receipt", json={"id": "x"}, timeout=5)
+        doc = report_html([("slow", slow), ("fast", fast)])
+    assert doc.count("<h2>Timeline") == 2 and "(on the fake clock of slow)" in doc
+
+
+def test_a_registry_timeline_is_drawn_with_its_controls(tmp_path: Path) -> None:
+    from mocktools.clock import FakeClock
+
+    registry = MockRegistry(clock=FakeClock(), seed=3)
+    ofd = registry.add("ofd", MockOFDServer)
+    with registry:
+        timeline = registry.timeline()
+        timeline.at(1.0, "ofd", "set_failure_count", 1, status=503)
+        timeline.at(5.0, "ofd", "set_success")
+        timeline.run_until(2.0)
+        requests.post(f"{ofd.url}/ofd/v1/receipt", json={"id": "late"}, timeout=5)
+        doc = registry.report(tmp_path / "timeline.html").read_text()
+    assert "scheduled controls (1)" in doc and "control-mark" in doc
+    assert "Scheduled controls (registry timeline, now +2s)" in doc
+    assert "ofd.set_failure_count(1, status=503)" in doc and "pending" in doc and "fired" in doc
+    assert "ofd: faults (1)" in doc

@@ -113,3 +113,16 @@ def test_set_success_clears_everything_and_describe() -> None:
     plan.set_success()
     assert not plan.active and plan.mode() == "success" and plan.decide("/").ok
     assert plan.decide("/").fault is None
+
+
+def test_durations_take_seconds_or_a_timedelta() -> None:
+    from datetime import timedelta
+
+    from mocktools.faults import FaultPlan
+
+    plan = FaultPlan()
+    plan.set_latency(timedelta(milliseconds=250))
+    plan.set_rate_limit(1, window=timedelta(minutes=1), retry_after=timedelta(seconds=5))
+    described = plan.describe()
+    assert described["latency"][0]["seconds"] == 0.25
+    assert described["rate_limits"][0]["window"] == 60.0 and described["rate_limits"][0]["retry_after"] == 5.0

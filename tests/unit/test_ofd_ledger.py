@@ -58,3 +58,37 @@ def test_concurrent_submissions_store_each_document_once() -> None:
     for t in threads:
         t.join()
     assert ledger.count == 200 and ledger.submissions == 1600
+
+
+def test_window_bounds_kept_documents_while_counts_and_idempotency_stay_exact() -> None:
+    clock = FakeClock(1_700_000_000)
+    ledger = ReceiptLedger(clock, window=3)
+    first, _ = ledger.submit({"document_id": "D0", "total": 0})
+    for i in range(1, 1000):
+        clock.advance(1)
+        ledger.submit({"document_id": f"D{i}", "total": i})
+    assert ledger.count == 1000 and ledger.submissions == 1000
+    assert [r["document_id"] for r in ledger.receipts()] == ["D997", "D998", "D999"]
+    assert [a.document_id for a in ledger.acknowledgements()] == ["D997", "D998", "D999"]
+    again, duplicate = ledger.submit({"document_id": "D0", "total": 0})  # long out of the window
+    assert duplicate and again == first and ledger.get("D0") == first
+    assert ledger.count == 1000 and ledger.duplicates == 1 and ledger.memory()["kept"] == 3
+
+
+def test_window_zero_keeps_no_documents_but_every_count() -> None:
+    ledger = ReceiptLedger(window=0)
+    for i in range(50):
+        ledger.submit({"document_id": str(i % 10)})
+    assert ledger.receipts() == [] and ledger.count == 10 and ledger.duplicates == 40
+
+
+def test_unencodable_documents_are_still_kept() -> None:
+    ledger = ReceiptLedger()
+    deep: list = []
+    node = deep
+    for _ in range(5000):
+        node.append([])
+        node = node[0]
+    ledger.submit({"document_id": "deep", "x": "\ud800", "deep": deep})
+    kept = ledger.receipts()[0]
+    assert kept["x"] == "\ud800" and ledger.count == 1

@@ -1,0 +1,255 @@
+"""Many clients at once: idle keep-alive connections, a fleet of vLLM SSE streams, vLLM chat at c=16.
+
+    .venv/bin/python -m bench.bench_fleet idle [--connections 10000] [--engine asyncio]
+    .venv/bin/python -m bench.bench_fleet sse [--streams 1000] [--itl 0.02] [--tokens 50]
+    .venv/bin/python -m bench.bench_fleet chat [--seconds 5] [--baseline /work/main]
+
+The mock runs in its own process (RLIMIT_NOFILE raised to the hard limit in both processes).
+idle: open N connections, one request on each, leave them idle; then a normal client's latency on
+a new connection and the server-side time of `stop()`. sse: N concurrent streamed completions
+with inter-token latency `itl`; the median gap between tokens a client sees. chat: wrk POST
+/v1/chat/completions at 16 connections on each engine (and a baseline checkout). Prints numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def raise_fd_limit() -> int:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def serve(kind: str, port: int, engine: str, extra: str) -> None:
+    """The server process: answers `stop` with the milliseconds `stop()` took."""
+    raise_fd_limit()
+    options = json.loads(extra)
+    if engine != "baseline":  # every mock of the process picks the engine from the env var
+        os.environ["MOCKTOOLS_HTTP_ENGINE"] = engine
+    kwargs: dict[str, Any] = {}
+    if kind == "vllm":
+        from mocktools.vllm.mock import MockVLLMServer
+
+        mock: Any = MockVLLMServer(port=port, max_num_seqs=options.get("seqs", 256), itl=options.get("itl", 0.0),
+                                   max_model_len=8192, **kwargs)
+        if options.get("reply"):
+            mock.set_reply(options["reply"])
+    else:
+        from mocktools.ofd.mock import MockOFDServer
+
+        mock = MockOFDServer(port=port, **kwargs)
+    mock.start()
+    print("READY", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "stop":
+            started = time.perf_counter()
+            mock.stop()
+            print(f"{(time.perf_counter() - started) * 1000:.2f}", flush=True)
+            return
+    mock.stop()
+
+
+def start_server(kind: str, engine: str, pythonpath: str = ROOT, **options: Any) -> tuple[subprocess.Popen[str], int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "serve", kind, str(port), engine,
+                             json.dumps(options)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": pythonpath})
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "READY":
+        raise RuntimeError("server did not start")
+    return proc, port
+
+
+def stop_server(proc: subprocess.Popen[str]) -> float:
+    out, _ = proc.communicate("stop\n", timeout=60)
+    return float(out.strip() or "nan")
+
+
+# -- idle connections --------------------------------------------------------------------------
+def bench_idle(connections: int, engine: str) -> None:
+    raise_fd_limit()
+    proc, port = start_server("ofd", engine)
+    request = b"GET /ofd/v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
+    held: list[socket.socket] = []
+    started = time.perf_counter()
+    try:
+        for i in range(connections):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+            held.append(sock)
+            sock.sendall(request)
+            if i % 200 == 199:  # read answers in batches, so the backlog never overflows
+                for s in held[-200:]:
+                    _read_response(s)
+        for s in held[-(connections % 200 or 200):] if connections % 200 else []:
+            _read_response(s)
+        opened = time.perf_counter() - started
+        latencies = []
+        for _ in range(5):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            t0 = time.perf_counter()
+            conn.request("GET", "/ofd/v1/health")
+            conn.getresponse().read()
+            latencies.append(time.perf_counter() - t0)
+            for _ in range(199):
+                t0 = time.perf_counter()
+                conn.request("POST", "/ofd/v1/receipt", body=json.dumps({"document_id": str(t0)}),
+                             headers={"Content-Type": "application/json"})
+                conn.getresponse().read()
+                latencies.append(time.perf_counter() - t0)
+            conn.close()
+        latencies.sort()
+        stop_ms = stop_server(proc)
+        print(f"idle: {len(held):,} keep-alive connections opened and answered in {opened:.1f} s ({engine} engine)")
+        print(f"  a normal client meanwhile (1,000 requests, 5 new connections): p50 "
+              f"{statistics.median(latencies) * 1000:.2f} ms, p99 {latencies[int(len(latencies) * 0.99)] * 1000:.2f} ms, "
+              f"max {latencies[-1] * 1000:.2f} ms")
+        print(f"  stop() with {len(held):,} idle clients: {stop_ms:.1f} ms (server side)")
+    finally:
+        for sock in held:
+            sock.close()
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _read_response(sock: socket.socket) -> None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(4096)
+
+
+# -- the SSE fleet ------------------------------------------------------------------------------
+async def _one_stream(port: int, body: bytes, gaps: list[float], ttfts: list[float], errors: list[str]) -> None:
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        started = time.monotonic()
+        writer.write(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        last = None
+        while True:
+            line = await reader.readline()
+            if not line:
+                break
+            if line.startswith(b"data: ") and not line.startswith(b"data: [DONE]"):
+                now = time.monotonic()
+                if last is None:
+                    ttfts.append(now - started)
+                else:
+                    gaps.append(now - last)
+                last = now
+        writer.close()
+    except OSError as exc:
+        errors.append(type(exc).__name__)
+
+
+def bench_sse(streams: int, itl: float, tokens: int, engine: str) -> None:
+    raise_fd_limit()
+    reply = " ".join(["token"] * tokens)
+    proc, port = start_server("vllm", engine, seqs=streams + 16, itl=itl, reply=reply)
+    body = json.dumps({"model": "mock-llm", "prompt": "hi", "stream": True, "max_tokens": tokens + 8}).encode()
+    gaps: list[float] = []
+    ttfts: list[float] = []
+    errors: list[str] = []
+
+    async def fleet() -> float:
+        started = time.monotonic()
+        await asyncio.gather(*(_one_stream(port, body, gaps, ttfts, errors) for _ in range(streams)))
+        return time.monotonic() - started
+
+    try:
+        elapsed = asyncio.run(fleet())
+    finally:
+        stop_server(proc)
+    gaps.sort()
+    if not gaps:
+        print(f"sse: no tokens received ({errors[:3]})")
+        return
+    median = statistics.median(gaps)
+    print(f"sse: {streams} concurrent streams, itl={itl * 1000:.0f} ms, {tokens} tokens each ({engine} engine)")
+    print(f"  median inter-token gap {median * 1000:.2f} ms ({(median / itl - 1) * 100:+.1f} % vs itl), p90 "
+          f"{gaps[int(len(gaps) * 0.9)] * 1000:.1f} ms, p99 {gaps[int(len(gaps) * 0.99)] * 1000:.1f} ms; "
+          f"ttft median {statistics.median(ttfts) * 1000:.0f} ms")
+    print(f"  {len(gaps) + len(ttfts):,} tokens in {elapsed:.1f} s = {(len(gaps) + len(ttfts)) / elapsed:,.0f} tokens/s; "
+          f"errors {len(errors)}")
+
+
+# -- chat completions at c=16 ---------------------------------------------------------------------
+CHAT_LUA = r"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"model": "mock-llm", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 16}'
+"""
+
+
+def bench_chat(seconds: int, baseline: str | None) -> None:
+    import tempfile
+
+    from bench.bench_serving import DONE_LUA
+
+    engines = [("asyncio", ROOT), ("werkzeug", ROOT)] + ([("baseline", baseline)] if baseline else [])
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(CHAT_LUA + DONE_LUA)
+    try:
+        for engine, path in engines:
+            proc, port = start_server("vllm", engine, path)
+            try:
+                subprocess.run(check=False, args=["wrk", "-t2", "-c16", "-d1s", "-s", f.name, f"http://127.0.0.1:{port}/v1/chat/completions"],
+                               capture_output=True, timeout=60)
+                out = subprocess.run(check=False, args=["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", f.name,
+                                      f"http://127.0.0.1:{port}/v1/chat/completions"],
+                                     capture_output=True, text=True, timeout=seconds + 60).stdout
+            finally:
+                stop_server(proc)
+            res = json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULT "))[7:])
+            rps = res["requests"] / (res["duration_us"] / 1e6)
+            errors = sum(res[k] for k in ("connect", "read", "write", "status", "timeout"))
+            print(f"chat c=16 {engine:9}: {rps:7.0f} req/s, p50 {res['p50_us'] / 1000:.2f} ms, "
+                  f"p99 {res['p99_us'] / 1000:.2f} ms, errors {errors}")
+    finally:
+        os.unlink(f.name)
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["serve"]:
+        serve(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
+        return
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("mode", choices=["idle", "sse", "chat"])
+    parser.add_argument("--connections", type=int, default=10_000)
+    parser.add_argument("--streams", type=int, default=1000)
+    parser.add_argument("--itl", type=float, default=0.02)
+    parser.add_argument("--tokens", type=int, default=50)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--engine", default="asyncio")
+    parser.add_argument("--baseline")
+    args = parser.parse_args()
+    if args.mode == "idle":
+        bench_idle(args.connections, args.engine)
+    elif args.mode == "sse":
+        bench_sse(args.streams, args.itl, args.tokens, args.engine)
+    else:
+        bench_chat(args.seconds, args.baseline)
+
+
+if __name__ == "__main__":
+    main()

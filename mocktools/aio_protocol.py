@@ -1,0 +1,445 @@
+"""One client connection of the asyncio engine: httptools parsing on the loop, the app on a worker.
+
+The loop thread parses (llhttp: strict RFC 9112 framing), buffers request bodies with flow
+control, and writes responses; each request's WSGI app runs on a worker thread, one request at
+a time per connection (pipelined requests wait their turn in order). A worker talks back only
+through `call_soon_threadsafe`, and waits on `writable` when the client reads slowly.
+"""
+from __future__ import annotations
+
+import collections
+import socket
+import struct
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import httptools
+
+from .http_framing import FramingError, error_bytes, wants_close
+from .wsgi_driver import run_request
+from .wsgi_environ import build_environ
+
+if TYPE_CHECKING:
+    from .aio_server import AsyncHTTPServer
+
+_HIGH_WATER = 1 << 20      # buffered request body that pauses reading
+_DISCARD_LIMIT = 16 << 20  # unread body the server will still read past to keep a connection
+_PIPELINE_DEPTH = 16       # parsed requests waiting behind the active one before reading pauses
+_INF = float("inf")
+_GARBAGE = b"\x00\x17garbage that is not HTTP\xff\r\n\r\n"
+
+
+class Body:
+    """A request body fed by the loop and read by the worker (`wsgi.input`)."""
+
+    def __init__(self, proto: HTTPProtocol, expect_continue: bool) -> None:
+        self._proto = proto
+        self._cond = threading.Condition(threading.Lock())
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self.size = 0
+        self.done = False
+        self.error: BaseException | None = None
+        self.expect_continue = expect_continue
+        self.continue_sent = False
+        self.received = 0
+
+    # loop side
+    def feed(self, data: bytes) -> None:
+        with self._cond:
+            self._chunks.append(data)
+            self.size += len(data)
+            self.received += len(data)
+            self._cond.notify()
+
+    def finish(self) -> None:
+        with self._cond:
+            self.done = True
+            self._cond.notify()
+
+    def fail(self, exc: BaseException) -> None:
+        with self._cond:
+            if not self.done:
+                self.error = exc
+            self._cond.notify()
+
+    # worker side
+    def read(self, size: int | None = -1) -> bytes:
+        want = _INF if size is None or size < 0 else size
+        with self._cond:
+            if not self.done and self.expect_continue and not self.continue_sent:
+                self.continue_sent = True
+                self._proto.call(self._proto.send_continue)
+            while self.size < want and not self.done and self.error is None:
+                self._cond.wait()
+            if self.error is not None and not self.done and self.size < want:
+                raise self.error
+            if want >= self.size:
+                data = b"".join(self._chunks)
+                self._chunks.clear()
+            else:
+                joined = b"".join(self._chunks)
+                data, rest = joined[:int(want)], joined[int(want):]
+                self._chunks.clear()
+                self._chunks.append(rest)
+            self.size -= len(data)
+            resume = self.size < _HIGH_WATER // 2 and self._proto.paused
+        if resume:
+            self._proto.call(self._proto.resume)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        out = bytearray()
+        while size < 0 or len(out) < size:
+            byte = self.read(1)
+            if not byte:
+                break
+            out += byte
+            if byte == b"\n":
+                break
+        return bytes(out)
+
+    def __iter__(self) -> Any:
+        return iter(lambda: self.read(65536), b"")
+
+
+class Exchange:
+    """One request/response; also the connection handle the app sees (`mocktools.connection`)."""
+
+    def __init__(self, proto: HTTPProtocol, method: str, target: str, version: tuple[int, int],
+                 headers: list[tuple[str, str]], body: Body | None, chunked: bool) -> None:
+        self.proto = proto
+        self.method, self.target, self.version, self.headers = method, target, version, headers
+        self.body = body
+        self.chunked = chunked
+        self.close = False
+        self.aborted = self.abort_requested = False
+        self.final: bytes | None = None
+        self.complete = body is None
+
+    # the handle the app sees
+    def abort(self, kind: str) -> None:
+        # worker side: no more sends; the loop marks `aborted` after writing what came before
+        self.abort_requested = self.close = True
+        self.proto.call(self.proto.abort, kind, self)
+
+    def close_after_response(self) -> None:
+        self.close = True
+
+    def alive(self) -> bool:
+        return not (self.proto.lost or self.proto.peer_eof)
+
+    # the sink the driver writes to (worker side)
+    @property
+    def close_requested(self) -> bool:
+        return self.close
+
+    def send(self, data: bytes, final: bool) -> None:
+        proto = self.proto
+        if proto.lost or self.abort_requested:
+            raise ConnectionResetError("client connection closed")
+        if final:
+            self.final = data
+            return
+        while not proto.writable.wait(1.0):
+            if proto.lost or proto.server.closing:
+                raise ConnectionResetError("client connection closed")
+        if not proto.call(proto.write, self, data):
+            raise ConnectionResetError("server stopped")
+
+    def run(self, environ: dict[str, Any]) -> None:
+        """On a worker: serve the request, then hand the connection back to the loop."""
+        proto = self.proto
+        close = run_request(proto.server.app, environ, self, close=self.close,
+                            http10=self.version < (1, 1), verbose=proto.server.verbose)
+        proto.call(proto.complete, self, close or self.close)
+
+
+class HTTPProtocol:
+    """asyncio.Protocol for one HTTP/1.1 connection (callbacks run on the loop thread)."""
+
+    def __init__(self, server: AsyncHTTPServer, peer: Any) -> None:
+        self.server = server
+        self.loop = server.loop
+        self.peer = (peer[0], peer[1]) if isinstance(peer, tuple) else ("", 0)
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: Any = None
+        self.queue: collections.deque[Exchange] = collections.deque()
+        self.active: Exchange | None = None
+        self.parsing: Exchange | None = None
+        self.writable = threading.Event()
+        self.writable.set()
+        self.lost = self.peer_eof = self.paused = self.lingering = False
+        self.closing = False  # close once the active response is out
+        self.refusal: bytes | None = None  # an error answer owed once the requests before it are served
+        self.deadline = time.monotonic() + server.limits.idle_timeout
+        self.phase = "idle"
+        self._url = b""
+        self._headers: list[tuple[str, str]] = []
+        self._head_bytes = 0
+        self._head_started = 0.0
+
+    def call(self, fn: Any, *args: Any) -> bool:
+        """Run `fn` on the loop from a worker; False once the loop is gone."""
+        return self.server.post(fn, *args)
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        transport.set_write_buffer_limits(high=256 * 1024)
+        self.server.connections.add(self)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.lost = True
+        self.writable.set()
+        self.server.connections.discard(self)
+        for exchange in (self.active, self.parsing, *self.queue):
+            if exchange is not None and exchange.body is not None:
+                exchange.body.fail(ConnectionResetError("client connection closed"))
+
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+
+    def eof_received(self) -> bool:
+        self.peer_eof = True
+        if self.parsing is not None and self.parsing.body is not None:
+            self.parsing.body.fail(ConnectionResetError("request body cut short"))
+        # keep the write side open while a request is still being answered
+        return self.active is not None or bool(self.queue)
+
+    def data_received(self, data: bytes) -> None:
+        if self.lingering or self.closing:
+            return
+        if self.phase == "idle":
+            self.phase, self.deadline = "head", time.monotonic() + self.server.limits.header_timeout
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:  # answer as HTTP/1.1; the upgrade is ignored
+            self.parser = httptools.HttpRequestParser(self)
+            rest = data[exc.args[0]:] if exc.args and isinstance(exc.args[0], int) else b""
+            if rest:
+                self.data_received(rest)
+                return
+        except httptools.HttpParserError as exc:
+            cause = exc.__context__  # an error raised in a callback (414, 431, 505) comes wrapped
+            if isinstance(cause, FramingError):
+                self.refuse(cause.status, cause.message, cause.type)
+            else:
+                self.refuse(400, f"malformed HTTP request: {exc}")
+            return
+        self.dispatch()
+
+    # -- httptools callbacks ---------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._url, self._headers, self._head_bytes = b"", [], 0
+        self._head_started = time.monotonic()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self.server.limits.max_request_line:
+            raise FramingError(414, "request target too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        limits = self.server.limits
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes > limits.max_header_bytes or len(self._headers) >= limits.max_headers:
+            raise FramingError(431, "request header fields too large")
+        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        parser, headers = self.parser, self._headers
+        version_text = parser.get_http_version()
+        if not version_text.startswith("1."):
+            raise FramingError(505, f"HTTP version {version_text} is not supported")
+        version = (1, int(version_text[2:] or 0))
+        chunked = length = False
+        connection = expect = ""
+        for key, value in headers:
+            lower = key.lower()
+            if lower == "transfer-encoding":
+                if version < (1, 1):
+                    raise FramingError(400, "Transfer-Encoding in an HTTP/1.0 request")
+                chunked = True
+            elif lower == "content-length":
+                length = value.strip() not in ("0", "")
+            elif lower == "connection":
+                connection = value
+            elif lower == "expect":
+                expect = value
+        has_body = chunked or length
+        body = Body(self, expect.strip().lower() == "100-continue") if has_body else None
+        exchange = Exchange(self, parser.get_method().decode("ascii"), self._url.decode("latin-1"), version,
+                            headers, body, chunked)
+        exchange.close = wants_close(version, connection)
+        self.queue.append(exchange)
+        self.parsing = exchange if has_body else None
+        if has_body:
+            self.phase, self.deadline = "body", time.monotonic() + self.server.limits.body_timeout
+        else:
+            self.phase, self.deadline = "busy", _INF
+
+    def on_body(self, data: bytes) -> None:
+        exchange = self.parsing
+        if exchange is None or exchange.body is None:
+            return
+        self.deadline = time.monotonic() + self.server.limits.body_timeout
+        if exchange.complete:  # already answered: the rest of its body is skipped
+            exchange.body.received += len(data)
+            if exchange.body.received > _DISCARD_LIMIT:
+                self.closing = True
+            return
+        exchange.body.feed(data)
+        if exchange.body.size > _HIGH_WATER and not self.paused:
+            self.pause()
+
+    def on_message_complete(self) -> None:
+        exchange = self.parsing
+        if exchange is not None and exchange.body is not None:
+            exchange.body.finish()
+        self.parsing = None
+        self.phase, self.deadline = "busy", _INF
+        if len(self.queue) > _PIPELINE_DEPTH and not self.paused:
+            self.pause()
+
+    # -- the loop side of a request --------------------------------------------------------
+    def dispatch(self) -> None:
+        if self.active is not None or not self.queue or self.lost:
+            return
+        exchange = self.active = self.queue.popleft()
+        server = self.server
+        environ = build_environ(exchange.method, exchange.target, exchange.version, exchange.headers,
+                                server=server.server_address, remote=self.peer, body=exchange.body or _EMPTY,
+                                chunked=exchange.chunked, connection=exchange)
+        try:
+            server.pool.submit(exchange.run, environ)
+        except RuntimeError:  # stopping
+            self.transport.abort()
+
+    def write(self, exchange: Exchange, data: bytes) -> None:
+        if not exchange.aborted and not self.lost:
+            self.transport.write(data)
+
+    def complete(self, exchange: Exchange, close: bool) -> None:
+        self.active = None
+        if self.lost or exchange.aborted:
+            return
+        if exchange.final:
+            self.transport.write(exchange.final)
+        body = exchange.body
+        exchange.complete = True
+        unread = body is not None and not body.done
+        if unread and body is not None and body.expect_continue and not body.continue_sent:
+            close = True  # the client may or may not send the body it was not asked for
+        if self.queue and not (close or self.closing):
+            self.dispatch()
+            return
+        if self.refusal is not None:
+            if self.queue:
+                self.dispatch()
+                return
+            self.transport.write(self.refusal)
+            close = unread = True
+        if close or self.closing or self.peer_eof:
+            self.linger_close(unread=unread)
+            return
+        if self.paused:
+            self.resume()
+        if self.parsing is None and self.phase == "busy":
+            self.phase, self.deadline = "idle", time.monotonic() + self.server.limits.idle_timeout
+
+    def send_continue(self) -> None:
+        if not self.lost and self.active is not None and not self.active.aborted:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def abort(self, kind: str, exchange: Exchange | None = None) -> None:
+        if exchange is not None:
+            exchange.aborted = True
+        if self.lost:
+            return
+        if kind == "reset":
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.transport.abort()
+            return
+        if kind == "garbage":
+            self.transport.write(_GARBAGE)
+        self.closing = True
+        self.transport.close()
+
+    def pause(self) -> None:
+        self.paused = True
+        self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.paused and not self.lost and not self.lingering:
+            self.paused = False
+            self.transport.resume_reading()
+
+    # -- refusing and closing --------------------------------------------------------------
+    def refuse(self, status: int, message: str, type: str | None = None) -> None:
+        """A request the server will not pass on: answer it (after those before it), then close."""
+        exc = FramingError(status, message, type)
+        parsing, self.parsing = self.parsing, None
+        if parsing is not None and parsing in self.queue:
+            self.queue.remove(parsing)
+        self.pause()
+        if parsing is not None and parsing is self.active and parsing.body is not None:
+            parsing.close = True
+            parsing.body.fail(exc)  # the worker reading this body answers the error itself
+            self.refusal = b""
+            return
+        self.refusal = error_bytes(status, message, type)
+        if self.active is None and self.queue:
+            self.dispatch()
+        if self.active is None:
+            self.transport.write(self.refusal)
+            self.linger_close(unread=True)
+
+    def linger_close(self, *, unread: bool) -> None:
+        """Close after the response; with unread input, half-close and read it away first, or the
+        kernel answers it with an RST that can destroy the response in flight."""
+        self.closing = True
+        if not unread or self.peer_eof or not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self.lingering = True
+        self.phase, self.deadline = "linger", time.monotonic() + 1.0
+        self.resume_for_linger()
+        self.transport.write_eof()
+
+    def resume_for_linger(self) -> None:
+        if self.paused:
+            self.paused = False
+            self.transport.resume_reading()
+
+    def on_timeout(self) -> None:
+        """The sweeper found this connection past its deadline."""
+        self.deadline = _INF
+        if self.phase == "head":
+            self.refuse(408, "the request head did not arrive in time")
+        elif self.phase == "body" and self.active is not None and self.active.body is not None:
+            self.active.body.fail(TimeoutError("request body timed out"))
+        else:
+            self.transport.abort() if self.phase == "linger" else self.transport.close()
+
+
+class _EmptyBody:
+    """wsgi.input of a request without a body (stateless, so one serves every request)."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        return b""
+
+    def readline(self, size: int = -1) -> bytes:
+        return b""
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+
+_EMPTY = _EmptyBody()
+
+__all__ = ["Body", "Exchange", "HTTPProtocol"]

@@ -1,0 +1,269 @@
+"""The asyncio engine: one event loop in the mock's daemon thread, httptools parsing, a worker pool.
+
+Idle keep-alive connections cost a registered socket, not a thread; a blocking handler (a
+user's Flask view, vLLM's paced token generator, injected latency) runs on an elastic worker
+pool and never blocks the loop. Same server interface as the werkzeug engine: binds and listens
+in the constructor, `serve_until_stopped()` in the thread, `wake()`, `close_connections()`,
+`server_close()`.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import errno
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .aio_protocol import HTTPProtocol
+from .errors import MockStartError
+from .http_framing import DEFAULT_LIMITS, ServerLimits, error_bytes
+from .worker_pool import WorkerPool
+
+_OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+def _bind(host: str, port: int, backlog: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise MockStartError(f"{host}:{port} cannot be bound ({exc.strerror or exc})", host=host, port=port) from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
+        raise MockStartError(f"{host}:{port} {reason}", host=host, port=port) from exc
+    return sock
+
+
+def refuse_socket(conn: socket.socket, message: str) -> None:
+    """Answer a connection the server will not serve with a 503 and close it (never blocks)."""
+    try:
+        conn.setblocking(False)
+        conn.send(error_bytes(503, message, "service_unavailable", extra_headers=[("Retry-After", "1")]))
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def _close_loop_and_sockets(loop: asyncio.AbstractEventLoop, protos: list[HTTPProtocol]) -> None:
+    for proto in protos:
+        proto.lost = True
+        if proto.active is not None:
+            proto.writable.set()
+            if proto.active.body is not None:
+                proto.active.body.fail(ConnectionResetError("server stopped"))
+        transport = proto.transport
+        sock = getattr(transport, "_sock", None)
+        if sock is not None:
+            transport._sock = None  # the loop is done; nothing will use this transport again
+            try:
+                sock.close()
+            except OSError:
+                pass
+    loop.close()
+
+
+class AsyncHTTPServer:
+    """An HTTP/1.1 server for one WSGI app on its own asyncio loop."""
+
+    backlog = 4096
+    #: above this many open connections at stop, their sockets are closed by a helper thread
+    sync_close_limit = 256
+    #: how long stop() waits for a handler stuck in the mock's own code before giving up on it
+    join_timeout = 5.0
+
+    def __init__(self, host: str, port: int, app: Callable[..., Any], *, verbose: bool = False,
+                 limits: ServerLimits | None = None) -> None:
+        self.app = app
+        self.verbose = verbose
+        self.limits = limits or DEFAULT_LIMITS
+        self.host = host
+        self.socket = _bind(host, port, self.backlog)
+        self.port = int(self.socket.getsockname()[1])
+        self.server_address = (host, self.port)
+        self.closing = False
+        self.connections: set[HTTPProtocol] = set()
+        self._starting = 0
+        try:
+            self.loop = asyncio.new_event_loop()
+            self._reserve_fd: int | None = os.open(os.devnull, os.O_RDONLY)
+        except BaseException:
+            self.socket.close()
+            raise
+        self.pool = WorkerPool(f"mocktools-http:{self.port}")
+        self._accepting = False
+        self._closed = False
+        self._closer: threading.Thread | None = None
+        self._outbox: collections.deque[tuple[Any, tuple[Any, ...]]] = collections.deque()
+        self._outbox_armed = False
+
+    def post(self, fn: Any, *args: Any) -> bool:
+        """Run `fn(*args)` on the loop, from any thread. Calls posted while the loop has not yet
+        woken share one wake-up (one self-pipe write for a burst of SSE chunks, not one each)."""
+        self._outbox.append((fn, args))
+        if not self._outbox_armed:
+            self._outbox_armed = True
+            try:
+                self.loop.call_soon_threadsafe(self._run_outbox)
+            except RuntimeError:  # the loop is closed: the server stopped
+                return False
+        return not self.loop.is_closed()
+
+    def _run_outbox(self) -> None:
+        self._outbox_armed = False
+        outbox = self._outbox
+        while outbox:
+            fn, args = outbox.popleft()
+            try:
+                fn(*args)
+            except (RuntimeError, OSError):  # a transport closed under a late write: nothing to do
+                pass
+
+    # -- serving ---------------------------------------------------------------------------
+    def serve_until_stopped(self) -> None:
+        """Run the loop until `wake()`; then close every connection before returning."""
+        loop = self.loop
+        try:
+            if not self.closing:
+                self._resume_accepting()
+                loop.call_later(self._sweep_interval(), self._sweep)
+                loop.run_forever()
+        finally:
+            self._pause_accepting()
+            self._close_all()
+
+    def _sweep_interval(self) -> float:
+        limits = self.limits
+        return max(0.01, min(1.0, limits.header_timeout / 4, limits.body_timeout / 4, limits.idle_timeout / 4))
+
+    def _sweep(self) -> None:
+        """Evict connections past their deadline (idle, slow head, silent body)."""
+        now = time.monotonic()
+        for proto in [p for p in self.connections if p.deadline <= now]:
+            if not proto.lost:
+                proto.on_timeout()
+        if not self.closing:
+            self.loop.call_later(self._sweep_interval(), self._sweep)
+
+    def _resume_accepting(self) -> None:
+        if not self._accepting and not self.closing:
+            self._accepting = True
+            self.loop.add_reader(self.socket.fileno(), self._accept)
+
+    def _pause_accepting(self) -> None:
+        if self._accepting:
+            self._accepting = False
+            self.loop.remove_reader(self.socket.fileno())
+
+    def _accept(self) -> None:
+        for _ in range(128):
+            try:
+                conn, peer = self.socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in _OUT_OF_FDS:
+                    self._shed()
+                return
+            if len(self.connections) + self._starting >= self.limits.max_connections:
+                refuse_socket(conn, f"the mock holds its limit of {self.limits.max_connections} connections")
+                continue
+            conn.setblocking(False)
+            try:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+            self._starting += 1
+            self.loop.create_task(self._connect(conn, peer))
+
+    async def _connect(self, conn: socket.socket, peer: Any) -> None:
+        try:
+            await self.loop.connect_accepted_socket(lambda: HTTPProtocol(self, peer), conn)  # type: ignore[type-var]
+        except OSError:
+            conn.close()
+        finally:
+            self._starting -= 1
+
+    def _shed(self) -> None:
+        """Out of descriptors: answer one waiting client 503 through the reserve fd, then stop
+        watching the listening socket for a moment instead of spinning on it."""
+        if self._reserve_fd is not None:
+            os.close(self._reserve_fd)
+            self._reserve_fd = None
+            try:
+                conn, _ = self.socket.accept()
+                refuse_socket(conn, "the mock is out of file descriptors")
+            except OSError:
+                pass
+            try:
+                self._reserve_fd = os.open(os.devnull, os.O_RDONLY)
+            except OSError:
+                pass
+        self._pause_accepting()
+        self.loop.call_later(0.05, self._resume_accepting)
+
+    # -- stopping --------------------------------------------------------------------------
+    def wake(self) -> None:
+        self.closing = True
+        try:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        except RuntimeError:
+            pass
+
+    def _close_all(self) -> None:
+        """Abort every connection and let the loop run their close callbacks (loop thread)."""
+        loop = self.loop
+        protos = list(self.connections)
+        if len(protos) > self.sync_close_limit:
+            self._hand_off_closing(protos)
+            protos = []
+        for proto in protos:
+            if proto.transport is not None:
+                proto.transport.abort()
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        self.connections.clear()
+
+    def _hand_off_closing(self, protos: list[HTTPProtocol]) -> None:
+        """Thousands of connections: the kernel needs ~40 us to close each (and the epoll set
+        ~3 us to drop each), so closing 10,000 would hold stop() for half a second. The (finished)
+        loop and its connections go to a short-lived thread that closes them and ends by itself;
+        the listening port is already free, and nothing is served any more."""
+        self.connections.clear()
+        self._closer = threading.Thread(target=_close_loop_and_sockets, args=(self.loop, protos),
+                                        name=f"mocktools-http-closer:{self.port}", daemon=True)
+        self._closer.start()
+
+    def close_connections(self) -> None:
+        """Connections are closed by the loop thread as `serve_until_stopped` returns."""
+        if not self.loop.is_running() and not self.loop.is_closed() and self.connections:
+            self._close_all()
+
+    def server_close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.closing = True
+        self.socket.close()
+        self.pool.shutdown(self.join_timeout)
+        if self._closer is None and not self.loop.is_running():
+            self.loop.close()
+        if self._reserve_fd is not None:
+            os.close(self._reserve_fd)
+            self._reserve_fd = None
+
+
+__all__ = ["AsyncHTTPServer", "refuse_socket"]
