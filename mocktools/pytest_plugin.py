@@ -5,8 +5,10 @@ session (per xdist worker, on a free port), reset before and after each test, so
 Configured - by the ``mocktools_<name>_kwargs`` fixture (override it in a conftest or a test
 module, as pytest-httpserver lets you override its listen address) or by the marker
 ``@pytest.mark.mocktools(ofd={"seed": 1})`` - the test gets its own instance built with those
-keywords, stopped after the test. After a passing test every mock it used is checked: an
-exception raised inside a mock's handler fails the test instead of hiding behind a 500.
+keywords, stopped after the test. Right after a passing test body every mock it used (registries
+included) re-raises what its handlers raised, so the test itself fails instead of a 500 hiding
+it; at teardown each fixture runs the mock's full ``check()`` (for HTTP mocks also unmet stubs
+and unanswered requests, reported as teardown errors).
 
 Nothing from mocktools is imported here at module level beyond the catalog module (whose mock
 list is read lazily), so loading the plugin (which pytest does before coverage starts) stays
@@ -58,8 +60,13 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """After a passing test body, re-raise what the mocks it used raised inside their handlers."""
     result = yield
     for mock in item.stash.get(_USED, []):
-        mock.check()
+        _handler_errors(mock)
     return result
+
+
+def _handler_errors(mock: Any) -> None:
+    """Only the handler-error part of a mock's check (stub expectations stay for teardown)."""
+    getattr(mock, "check_handler_errors", mock.check)()
 
 
 def marker_kwargs(node: pytest.Item | pytest.Collector, name: str) -> dict[str, Any]:
@@ -117,6 +124,7 @@ def _provide(request: pytest.FixtureRequest, name: str) -> Iterator[Any]:
         used.append(instance)
         try:
             yield instance
+            instance.check()
         finally:
             instance.reset()
         return
@@ -128,6 +136,7 @@ def _provide(request: pytest.FixtureRequest, name: str) -> Iterator[Any]:
     used.append(instance)
     try:
         yield instance
+        instance.check()
     finally:
         instance.stop()
 
@@ -276,14 +285,15 @@ def mocktools_clock() -> FakeClock:
 
 @pytest.fixture
 def mock_registry(request: pytest.FixtureRequest) -> Iterator[MockRegistry]:
-    """An empty MockRegistry: add mocks, ``start()`` it. After a passing test its mocks are checked
-    (a handler exception fails the test); then every mock is stopped."""
+    """An empty MockRegistry: add mocks, ``start()`` it. After a passing test its mocks' handler
+    errors fail the test; at teardown each mock's full ``check()`` runs; then every mock stops."""
     from .mock_group import MockRegistry
 
     registry = MockRegistry()
     request.node.stash.setdefault(_USED, []).append(_RegistryCheck(registry))
     try:
         yield registry
+        registry.check()
     finally:
         registry.stop()
 
@@ -295,4 +305,5 @@ class _RegistryCheck:
         self.registry = registry
 
     def check(self) -> None:
-        self.registry.check()
+        for _, mock in self.registry.items():
+            _handler_errors(mock)
