@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
-from ..control_api import _optional_json
+from ..control_schema import read_body as _optional_json
 from ..errors import ApiError
 from ..journal import CallQuery
 from .matchers import UNDEFINED, JSONSubset, RequestMatcher

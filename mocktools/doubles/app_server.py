@@ -46,9 +46,9 @@ class MockHTTPServer(HTTPMockServer):
                  allow_repeats: bool = True, redact_headers: Iterable[str] | None = None,
                  redact_query: Iterable[str] | None = None, clock: Clock | None = None, seed: int | None = None,
                  journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
-                 max_body_bytes: int | None = None) -> None:
+                 max_body_bytes: int | None = None, engine: str | None = None) -> None:
         super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
-                         verbose=verbose, max_body_bytes=max_body_bytes)
+                         verbose=verbose, max_body_bytes=max_body_bytes, engine=engine)
         if app is not None and (cassette is not None or upstream is not None):
             raise ValueError("give MockHTTPServer an app, or a cassette/upstream, not both")
         self.app = app

@@ -18,8 +18,8 @@ from werkzeug.wrappers import Request, Response
 
 from ..clock import SystemClock
 from ..errors import MockError
+from ..http_connection import abort_connection
 from ..journal import CallQuery, CallRecord
-from ..wsgi_server import abort_connection
 from . import verify
 from .matchers import UNDEFINED, RequestMatcher, RequestSnapshot, RequestView
 from .nearmiss import PRESELECT, Unanswered, near_misses, summary

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["find_mocks", "report_name"]
+__all__ = ["find_mocks", "find_timeline", "report_name"]
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mocktools")
@@ -57,20 +57,31 @@ def _expand(name: str, value: Any, depth: int = 0) -> Iterator[tuple[str, Any]]:
             yield from _expand(f"{name}[{i}]", item, 1)
 
 
+def _sources(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException] | None) -> Iterator[tuple[str, Any]]:
+    """The test's fixture values, then the locals of every frame the failure passed through."""
+    yield from list(getattr(item, "funcargs", {}).items())
+    tb: TracebackType | None = excinfo.tb if excinfo is not None else None
+    while tb is not None:
+        yield from ((k, v) for k, v in list(tb.tb_frame.f_locals.items()) if not k.startswith("@"))
+        tb = tb.tb_next
+
+
+def find_timeline(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException] | None) -> Any:
+    """The timeline of the first registry the test holds that has one (its controls go in the report)."""
+    from ..mock_group import MockRegistry
+
+    for _, value in _sources(item, excinfo):
+        if isinstance(value, MockRegistry) and getattr(value, "_timeline", None) is not None:
+            return value._timeline
+    return None
+
+
 def find_mocks(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException] | None) -> list[tuple[str, Any]]:
     """(name, mock) for every mock in the test's fixtures and in the failing frames' locals."""
     found: dict[int, tuple[str, Any]] = {}
-    for name, value in getattr(item, "funcargs", {}).items():
+    for name, value in _sources(item, excinfo):
         for key, mock in _expand(name, value):
             found.setdefault(id(mock), (key, mock))
-    if excinfo is not None:
-        tb: TracebackType | None = excinfo.tb
-        while tb is not None:
-            for name, value in list(tb.tb_frame.f_locals.items()):
-                if not name.startswith("@"):
-                    for key, mock in _expand(name, value):
-                        found.setdefault(id(mock), (key, mock))
-            tb = tb.tb_next
     in_a_mesh = {id(inst) for _, mock in found.values() if isinstance(getattr(mock, "instances", None), dict)
                  for group in list(mock.instances.values()) if isinstance(group, list) for inst in group}
     names: set[str] = set()
@@ -109,7 +120,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             if mocks:
                 from .report_html import write_report
 
-                _written_to(report, write_report(mocks, path, title=title, failure=str(report.longrepr)))
+                _written_to(report, write_report(mocks, path, title=title, failure=str(report.longrepr),
+                                                 timeline=find_timeline(item, call.excinfo)))
         elif report.passed and report.when == "call":
             # The fixtures' teardown check() may still fail the test, after resetting the mocks: keep
             # a report now, while they still hold what they saw; it is written only if teardown fails.
@@ -117,7 +129,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             if any(_pending_problem(m) for _, m in mocks):
                 from .report_html import report_html
 
-                item.stash[_PENDING] = report_html(mocks, title=f"{item.nodeid} failed (teardown)")
+                item.stash[_PENDING] = report_html(mocks, title=f"{item.nodeid} failed (teardown)",
+                                                   timeline=find_timeline(item, None))
         elif report.failed and report.when == "teardown" and _PENDING in item.stash:
             from .report_html import failure_box
 

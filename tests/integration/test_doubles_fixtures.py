@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 USER_TESTS = '''
@@ -27,12 +29,13 @@ def test_clean(mock_http):
 '''
 
 
+@pytest.mark.timeout(150)  # a child pytest: ~4 s on a quiet machine, far more under load
 def test_fixture_teardown_fails_for_unmet_and_unanswered(tmp_path: Path) -> None:
     (tmp_path / "test_user.py").write_text(USER_TESTS)
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "test_user.py"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=140, check=False)
     out = result.stdout
     assert result.returncode == 1, out
     assert "3 passed, 2 errors" in out  # the test bodies pass; both teardowns fail

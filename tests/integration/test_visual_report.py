@@ -92,6 +92,34 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
                               "-p", "mocktools.visual.pytest_report", "-p", "no:cacheprovider", *args)
 
 
+TIMELINE = '''
+import requests
+from mocktools.clock import FakeClock
+from mocktools.ofd.mock import MockOFDServer
+
+def test_scheduled(mock_registry):
+    ofd = mock_registry.add("ofd", MockOFDServer)
+    mock_registry.start()
+    mock_registry.timeline().at(1.0, "ofd", "set_failure_count", 1)
+    mock_registry.timeline().run_until(1.5)
+    assert requests.post(ofd.url + "/ofd/v1/receipt", json={"id": "a"}, timeout=5).status_code == 200
+'''
+
+
+def test_pytest_report_includes_the_registry_timeline(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester.makeconftest(
+        "import pytest\nfrom mocktools.clock import FakeClock\nfrom mocktools.mock_group import MockRegistry\n"
+        "@pytest.fixture\ndef mock_registry():\n    r = MockRegistry(clock=FakeClock())\n    yield r\n    r.stop()\n")
+    pytester.makepyfile(test_tl=TIMELINE)
+    out = tmp_path / "reports"
+    result = pytester.runpytest("-p", "no:mocktools", "-p", "no:mocktools_report", "-p", "mocktools.pytest_plugin",
+                                "-p", "mocktools.visual.pytest_report", "-p", "no:cacheprovider",
+                                f"--mocktools-report={out}")
+    result.assert_outcomes(failed=1)
+    doc = next(out.iterdir()).read_text()
+    assert "ofd.set_failure_count(1)" in doc and "scheduled controls (1)" in doc and "status:503" in doc
+
+
 def test_pytest_option_writes_one_report_per_failing_test(pytester: pytest.Pytester, tmp_path: Path) -> None:
     out = tmp_path / "reports"
     result = _run(pytester, f"--mocktools-report={out}")
