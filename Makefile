@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 
 
-.PHONY: run test install install-test bench bench-deps bench-serving bench-soak bench-fleet bench-grpc proto clean browser pictures
+.PHONY: run test lint install install-test bench bench-deps bench-serving bench-soak bench-fleet bench-grpc proto clean browser pictures
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,11 @@ install-test: $(STAMP)
 run: install
 	$(PY) -m mocktools up
 
-test: install-test
+lint: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: install-test lint
 	$(PY) -m pytest -n 2 --timeout=120 --cov=mocktools --cov-report=term \
 		--json-report --json-report-file=pytest_results.json
 

@@ -100,7 +100,7 @@ def bench_discovery(mesh: MockServiceMesh, rounds: int = 50) -> None:
         index, _ = c.health.service("probe2", passing=True)
         got: dict[str, float] = {}
 
-        def block(idx: str = index) -> None:
+        def block(idx: str = index, got: dict[str, float] = got) -> None:
             c2 = consul.Consul(port=mesh.port)
             c2.health.service("probe2", index=idx, wait="10s", passing=True)
             got["t"] = time.perf_counter()

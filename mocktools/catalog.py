@@ -102,7 +102,8 @@ def _source_of(module: str) -> str | None:
 
 def load_class(target: str) -> type[MockServerBase]:
     module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+    cls: type[MockServerBase] = getattr(importlib.import_module(module), attr)
+    return cls
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ class CatalogEntry:
     source: str = "mocktools"  # or the distribution that declared the entry point
 
     def load(self) -> type[MockServerBase]:
-        return getattr(importlib.import_module(self.module), self.class_name)  # type: ignore[no-any-return]
+        cls: type[MockServerBase] = getattr(importlib.import_module(self.module), self.class_name)
+        return cls
 
     @classmethod
     def of(cls, mock_class: type[MockServerBase], source: str = "mocktools") -> CatalogEntry:

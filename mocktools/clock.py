@@ -3,7 +3,24 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Protocol, runtime_checkable
+from datetime import datetime, timedelta
+from typing import Protocol, Union, runtime_checkable
+
+#: a duration: seconds (int or float) or a `datetime.timedelta`, accepted wherever mocktools takes one
+Duration = Union[float, int, timedelta]
+
+
+def to_seconds(value: Duration, name: str = "duration") -> float:
+    """Seconds from a number or a timedelta; a clear TypeError for anything else (bools included)."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(f"{name} must be seconds (int or float) or a datetime.timedelta, got {type(value).__name__}")
+
+
+def to_seconds_or_none(value: Duration | None, name: str = "duration") -> float | None:
+    return None if value is None else to_seconds(value, name)
 
 
 @runtime_checkable
@@ -50,8 +67,9 @@ class FakeClock:
         with self._lock:
             return self._mono
 
-    def advance(self, seconds: float) -> float:
-        """Move time forward by `seconds` (never backwards) and return the new wall time."""
+    def advance(self, seconds: Duration) -> float:
+        """Move time forward by `seconds` (or a timedelta; never backwards) and return the new wall time."""
+        seconds = to_seconds(seconds, "FakeClock.advance(seconds)")
         if seconds < 0:
             raise ValueError("a FakeClock never goes backwards")
         with self._lock:
@@ -59,8 +77,10 @@ class FakeClock:
             self._mono += seconds
             return self._now
 
-    def set(self, epoch: float) -> None:
-        """Jump to a wall time at or after the current one."""
+    def set(self, epoch: float | datetime) -> None:
+        """Jump to a wall time (epoch seconds or an aware datetime) at or after the current one."""
+        if isinstance(epoch, datetime):
+            epoch = epoch.timestamp()
         with self._lock:
             delta = epoch - self._now
             if delta < 0:
@@ -68,9 +88,10 @@ class FakeClock:
             self._now = float(epoch)
             self._mono += delta
 
-    def sleep(self, seconds: float) -> None:
+    def sleep(self, seconds: Duration) -> None:
+        seconds = to_seconds(seconds, "sleep(seconds)")
         if seconds > 0:
             self.advance(seconds)
 
 
-__all__ = ["Clock", "SystemClock", "FakeClock"]
+__all__ = ["Clock", "SystemClock", "FakeClock", "Duration", "to_seconds", "to_seconds_or_none"]

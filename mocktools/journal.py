@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from . import safe_json
+from .clock import Duration, to_seconds
 
 _UNPARSED = object()
 _MISSING = object()
@@ -433,9 +434,10 @@ class Journal:
             self._by_status.clear()
             self._cond.notify_all()
 
-    def wait_for(self, n: int, timeout: float = 5.0, path: str | None = None) -> list[CallRecord]:
-        """Block until at least `n` calls (to `path`) were recorded; TimeoutError after `timeout` s,
-        WaitInterrupted as soon as the mock stops (see `interrupt`)."""
+    def wait_for(self, n: int, timeout: Duration = 5.0, path: str | None = None) -> list[CallRecord]:
+        """Block until at least `n` calls (to `path`) were recorded; TimeoutError after `timeout` (seconds or
+        timedelta), WaitInterrupted as soon as the mock stops (see `interrupt`)."""
+        timeout = to_seconds(timeout, "timeout")
         with self._cond:
             generation = self._interrupts
             self._waiting += 1

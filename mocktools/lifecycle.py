@@ -14,7 +14,8 @@ import secrets
 import threading
 from typing import Any, ClassVar, TypeVar
 
-from .clock import Clock, SystemClock
+from . import log
+from .clock import Clock, Duration, SystemClock
 from .errors import MockServerError
 from .faults import FaultPlan
 from .journal import CallRecord, Journal
@@ -130,6 +131,7 @@ class MockServerBase:
                 self.stopping.clear()
                 self._port = self._open()
                 self._running = True
+                log.started(self)
         return self
 
     def stop(self) -> None:
@@ -144,6 +146,7 @@ class MockServerBase:
             finally:
                 self._running = False
                 self._port = self._requested_port
+                log.stopped(self)
 
     async def await_start(self: Self) -> Self:
         """`start()` for async harnesses; runs in a worker thread so several start in parallel."""
@@ -180,25 +183,31 @@ class MockServerBase:
 
     # -- shared controls ---------------------------------------------------------------------
     def set_failure_count(self, n: int, status: Any = 503, path: str | None = None,
-                          retry_after: float | None = None) -> None:
+                          retry_after: Duration | None = None) -> None:
         self.faults.set_failure_count(n, status, path, retry_after)
+        log.fault_set(self, "failure_count", n=n, status=status, path=path, retry_after=retry_after)
 
     def set_permanent_failure(self, enabled: bool = True, status: Any = 503, path: str | None = None,
-                              retry_after: float | None = None) -> None:
+                              retry_after: Duration | None = None) -> None:
         self.faults.set_permanent_failure(enabled, status, path, retry_after)
+        log.fault_set(self, "permanent_failure", enabled=enabled, status=status, path=path, retry_after=retry_after)
 
     def set_success(self) -> None:
         self.faults.set_success()
+        log.fault_set(self, "success (faults cleared)")
 
-    def set_rate_limit(self, limit: int | None, window: float = 1.0, path: str | None = None,
-                       retry_after: float | None = None) -> None:
+    def set_rate_limit(self, limit: int | None, window: Duration = 1.0, path: str | None = None,
+                       retry_after: Duration | None = None) -> None:
         self.faults.set_rate_limit(limit, window, path, retry_after)
+        log.fault_set(self, "rate_limit", limit=limit, window=window, path=path, retry_after=retry_after)
 
-    def set_latency(self, seconds: float = 0.0, **kwargs: Any) -> None:
+    def set_latency(self, seconds: Duration = 0.0, **kwargs: Any) -> None:
         self.faults.set_latency(seconds, **kwargs)
+        log.fault_set(self, "latency", seconds=seconds, **kwargs)
 
     def set_connection_fault(self, kind: str | None, count: int | None = None, path: str | None = None) -> None:
         self.faults.set_connection_fault(kind, count, path)
+        log.fault_set(self, "connection_fault", kind=kind, count=count, path=path)
 
     def get_call_count(self, path: str | None = None) -> int:
         return self.journal.count(path)
@@ -207,7 +216,7 @@ class MockServerBase:
     def calls(self) -> list[CallRecord]:
         return self.journal.calls()
 
-    def wait_for_calls(self, n: int, timeout: float = 5.0, path: str | None = None) -> list[CallRecord]:
+    def wait_for_calls(self, n: int, timeout: Duration = 5.0, path: str | None = None) -> list[CallRecord]:
         return self.journal.wait_for(n, timeout, path)
 
     def reset(self) -> None:

@@ -115,7 +115,7 @@ class Router:
         if static is not None:
             return self._handlers[static], {}
         index, args = self._url_map().bind_to_environ(environ).match()
-        return self._handlers[index], args
+        return self._handlers[index], dict(args)
 
     def wrap(self, rules: Iterable[str], wrapper: Callable[[Handler], Handler]) -> None:
         """Wrap the handlers of these rules in place (e.g. so they need a token); the rules stay."""

@@ -64,7 +64,7 @@ class Timeline:
             name = action
             if not callable(getattr(self.mocks[target], name, None)):
                 raise AttributeError(f"mock {target!r} has no control {name!r}")  # noqa: TRY004
-            fn: Action = lambda mock: getattr(mock, name)(*args, **kwargs)
+            fn: Action = lambda mock: getattr(mock, name)(*args, **kwargs)  # noqa: E731
             label = f"{target}.{name}({', '.join([*map(repr, args), *(f'{k}={v!r}' for k, v in kwargs.items())])})"
         else:
             fn, label = action, f"{target}: {getattr(action, '__name__', 'action')}"

@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mocktools.cli import Parser, add_fault_arguments, apply_fault_arguments, port_number  # noqa: E402
 from mocktools.e6data import MockE6DataServer  # noqa: E402
 
 
@@ -38,20 +39,22 @@ def watch_calls(mock: MockE6DataServer, stop: threading.Event, log: logging.Logg
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=MockE6DataServer.default_port)
-    parser.add_argument("--admin-port", type=int, default=None, help="serve the /_mock/ HTTP controls here")
+    parser.add_argument("--port", type=port_number, default=MockE6DataServer.default_port)
+    parser.add_argument("--admin-port", type=port_number, default=None, help="serve the /_mock/ HTTP controls here")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet-calls", action="store_true", help="do not print every RPC")
     parser.add_argument("--run-seconds", type=float, default=None, help="stop by itself after this long")
     MockE6DataServer.cli_arguments(parser)
+    add_fault_arguments(parser)
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(message)s")
     log = logging.getLogger("mocktools.e6data")
     mock = MockE6DataServer.from_cli(args, host=args.host, port=args.port, seed=args.seed,
                                      admin_port=args.admin_port)
+    apply_fault_arguments(mock, args)
     mock.start()
     interval = mock.engine.strategy.interval
     log.info("Mock e6data gRPC server started on port %d", mock.port)

@@ -23,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mocktools.mesh import MockServiceMesh, MeshSpan  # noqa: E402
+from mocktools.cli import Parser, add_fault_arguments, apply_fault_arguments, build_mock, port_number  # noqa: E402
+from mocktools.mesh import MeshSpan, MockServiceMesh  # noqa: E402
 from mocktools.mesh.otlp_export import OTLPExportError  # noqa: E402
 from mocktools.mesh.topology import layered_spec  # noqa: E402
 
@@ -37,18 +38,20 @@ def describe(span: MeshSpan) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--spec", default=str(DEFAULT_SPEC), help="mesh spec (YAML or JSON)")
     parser.add_argument("--layered", type=int, default=0, help="ignore --spec; generate a mesh of N services")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=MockServiceMesh.default_port)
+    parser.add_argument("--port", type=port_number, default=MockServiceMesh.default_port)
     parser.add_argument("--otlp", help="OTLP/HTTP collector to export spans to every --export-every seconds")
     parser.add_argument("--export-every", type=float, default=5.0)
     parser.add_argument("--quiet", action="store_true", help="do not print every hop")
+    add_fault_arguments(parser)  # on the registry API
     args = parser.parse_args(argv)
 
     spec = layered_spec(args.layered) if args.layered else args.spec
-    mesh = MockServiceMesh(spec, args.host, args.port)
+    mesh = build_mock(parser, MockServiceMesh, spec, args.host, args.port)  # a bad spec: one line, exit 2
+    apply_fault_arguments(mesh, args)
     lock = threading.Lock()
     if not args.quiet:
         def on_span(span: MeshSpan) -> None:

@@ -3,7 +3,7 @@
 
     python scripts/run_ofd.py                      # success mode
     python scripts/run_ofd.py --fail-count 3       # the next 3 receipts get 503
-    python scripts/run_ofd.py --permanent-failure  # every receipt gets 503
+    python scripts/run_ofd.py --permanent-failure  # every receipt gets 503 (--fail-status 502: 502)
     python scripts/run_ofd.py --rate-limit 5       # 5 receipts per second, then 429 + Retry-After
     python scripts/run_ofd.py --latency 0.5        # answer after half a second
 """
@@ -18,32 +18,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from mocktools.cli import Parser, add_fault_arguments, apply_fault_arguments, port_number  # noqa: E402
 from mocktools.ofd import RECEIPT_PATH, MockOFDServer  # noqa: E402
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> int:
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9000)
-    parser.add_argument("--fail-count", type=int, default=0)
-    parser.add_argument("--permanent-failure", action="store_true")
-    parser.add_argument("--status", type=int, default=503, help="status of injected failures")
-    parser.add_argument("--rate-limit", type=int, default=None, help="receipts per second before 429")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
-    parser.add_argument("--connection-fault", choices=["reset", "close", "garbage"], default=None)
-    args = parser.parse_args()
+    parser.add_argument("--port", type=port_number, default=9000)
+    add_fault_arguments(parser)  # the same fault flags as `mocktools serve ofd` (on the receipt path)
+    args = parser.parse_args(argv)
 
     ofd = MockOFDServer(host=args.host, port=args.port)
-    if args.fail_count:
-        ofd.set_failure_count(args.fail_count, status=args.status, path=RECEIPT_PATH)
-    if args.permanent_failure:
-        ofd.set_permanent_failure(True, status=args.status, path=RECEIPT_PATH)
-    if args.rate_limit is not None:
-        ofd.set_rate_limit(args.rate_limit, window=1.0, path=RECEIPT_PATH)
-    if args.latency:
-        ofd.set_latency(args.latency)
-    if args.connection_fault:
-        ofd.set_connection_fault(args.connection_fault, path=RECEIPT_PATH)
+    apply_fault_arguments(ofd, args)
 
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -19,6 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mocktools.cli import Parser, add_fault_arguments, apply_fault_arguments, port_number, port_or_off  # noqa: E402
 from mocktools.otlp import MockOTLPCollector  # noqa: E402
 from mocktools.otlp.model import LogRecord, MetricPoint, Span  # noqa: E402
 
@@ -41,15 +42,17 @@ def describe(item: Any, show_attributes: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=MockOTLPCollector.default_port)
-    parser.add_argument("--grpc-port", type=int, default=MockOTLPCollector.default_grpc_port,
+    parser.add_argument("--port", type=port_number, default=MockOTLPCollector.default_port)
+    parser.add_argument("--grpc-port", type=port_or_off, default=MockOTLPCollector.default_grpc_port,
                         help="-1 disables OTLP/gRPC")
     parser.add_argument("--attributes", action="store_true", help="print attributes too")
+    add_fault_arguments(parser)
     args = parser.parse_args(argv)
 
     collector = MockOTLPCollector(args.host, args.port, grpc_port=None if args.grpc_port < 0 else args.grpc_port)
+    apply_fault_arguments(collector, args)
     lock = threading.Lock()
 
     def on_items(signal: str, items: list[Any]) -> None:

@@ -17,22 +17,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mocktools.cli import Parser, add_fault_arguments, apply_fault_arguments, port_number  # noqa: E402
 from mocktools.teraslice import MockTerasliceServer  # noqa: E402
 from mocktools.teraslice.states import iso  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=MockTerasliceServer.default_port)
+    parser.add_argument("--port", type=port_number, default=MockTerasliceServer.default_port)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--nodes", type=int, default=None)
+    add_fault_arguments(parser)
     args = parser.parse_args(argv)
 
     mock = MockTerasliceServer(args.host, args.port, seed=args.seed, jobs=args.jobs,
                                nodes=args.nodes)
+    apply_fault_arguments(mock, args)
     lock = threading.Lock()
 
     def on_transition(old: str, ex, reason: str) -> None:  # called with the model lock held

@@ -21,17 +21,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from mocktools.cli import Parser, add_fault_arguments, apply_fault_arguments, port_number  # noqa: E402
 from mocktools.vllm import MockVLLMServer  # noqa: E402
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=MockVLLMServer.default_port)
+    parser.add_argument("--port", type=port_number, default=MockVLLMServer.default_port)
     parser.add_argument("--seed", type=int, default=0)
     MockVLLMServer.cli_arguments(parser)
     parser.add_argument("--reply", default=None, help="answer every request with this text")
-    parser.add_argument("--fail-count", type=int, default=0, help="the next N requests get 503")
+    add_fault_arguments(parser)
     parser.add_argument("--stream-fault", choices=["error", "truncate", "stall", "no_done"], default=None)
     parser.add_argument("--after-chunks", type=int, default=2)
     args = parser.parse_args()
@@ -39,8 +40,7 @@ def main() -> int:
     mock = MockVLLMServer.from_cli(args, host=args.host, port=args.port, seed=args.seed)
     if args.reply is not None:
         mock.set_reply(args.reply)
-    if args.fail_count:
-        mock.set_failure_count(args.fail_count, status=503)
+    apply_fault_arguments(mock, args)
     if args.stream_fault:
         mock.set_stream_fault(args.stream_fault, after_chunks=args.after_chunks)
 

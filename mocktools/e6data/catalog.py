@@ -40,7 +40,7 @@ class ResultSet:
     @classmethod
     def from_rows(cls, columns: Iterable[ColumnSpec], rows: Sequence[Sequence[Any]]) -> "ResultSet":
         cols = make_columns(columns)
-        data = [tuple(r) for r in rows]
+        data: list[Sequence[Any]] = [tuple(r) for r in rows]
         for row in data:
             if len(row) != len(cols):
                 raise ValueError(f"row {row!r} has {len(row)} values for {len(cols)} columns")

@@ -117,8 +117,9 @@ def datetime_to_micros(value: Any) -> int:
 
 def zone_of(value: Any) -> str:
     """The "+HH:MM" offset of an aware datetime (TIMESTAMP_TZ rows), "Z"-free."""
-    if isinstance(value, _dt.datetime) and value.utcoffset() is not None:
-        minutes = int(value.utcoffset().total_seconds() // 60)
+    offset = value.utcoffset() if isinstance(value, _dt.datetime) else None
+    if offset is not None:
+        minutes = int(offset.total_seconds() // 60)
         sign = "+" if minutes >= 0 else "-"
         minutes = abs(minutes)
         return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"

@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 
-from mocktools.clock import Clock
+from mocktools.clock import Clock, Duration, to_seconds, to_seconds_or_none
 from mocktools.grpc_mock import GRPCMockServer
 
 from .catalog import ResultSet
@@ -37,8 +37,8 @@ class MockE6DataServer(GRPCMockServer):
                     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
                     ("grpc.http2.max_ping_strikes", 0))
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, strategy_interval: float | None = 120.0,
-                 drain_timeout: float = 60.0, initial_strategy: str = "blue", session_ttl: float | None = 3600.0,
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, strategy_interval: Duration | None = 120.0,
+                 drain_timeout: Duration = 60.0, initial_strategy: str = "blue", session_ttl: Duration | None = 3600.0,
                  batch_size: int = 1000, credentials: dict[str, str] | None = None,
                  enforce_strategy: bool = True, clock: Clock | None = None, seed: int | None = None,
                  journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
@@ -46,8 +46,9 @@ class MockE6DataServer(GRPCMockServer):
         super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
                          verbose=verbose, max_workers=max_workers, admin_port=admin_port)
         self.engine = E6DataEngine(
-            self.clock, seed=self.seed or 0, strategy_interval=strategy_interval, drain_timeout=drain_timeout,
-            initial_strategy=initial_strategy, session_ttl=session_ttl, batch_size=batch_size,
+            self.clock, seed=self.seed or 0, strategy_interval=to_seconds_or_none(strategy_interval, "strategy_interval"),
+            drain_timeout=to_seconds(drain_timeout, "drain_timeout"), initial_strategy=initial_strategy,
+            session_ttl=to_seconds_or_none(session_ttl, "session_ttl"), batch_size=batch_size,
             engine_ip=host if host not in ("0.0.0.0", "::", "") else "127.0.0.1",
             enforce_strategy=enforce_strategy, credentials=credentials)
         self.admin.add_controls(e6data_controls(self.engine))
@@ -81,8 +82,8 @@ class MockE6DataServer(GRPCMockServer):
         """Serve ``strategy`` from now on, without announcing it first."""
         self.engine.strategy.set_strategy(strategy)
 
-    def set_strategy_interval(self, seconds: float | None) -> None:
-        self.engine.strategy.interval = seconds
+    def set_strategy_interval(self, seconds: Duration | None) -> None:
+        self.engine.strategy.interval = to_seconds_or_none(seconds, "seconds")
 
     @property
     def strategy_events(self) -> list[StrategyEvent]:
@@ -107,9 +108,9 @@ class MockE6DataServer(GRPCMockServer):
     def cluster_status(self) -> str:
         return self.engine._cluster_status()
 
-    def set_resume_behavior(self, *, delay: float = 0.0, fails: bool = False) -> None:
-        """How ClusterService/resume behaves: ready after ``delay`` clock seconds, or "failed"."""
-        self.engine.resume_delay = delay
+    def set_resume_behavior(self, *, delay: Duration = 0.0, fails: bool = False) -> None:
+        """How ClusterService/resume behaves: ready after ``delay`` (clock seconds or timedelta), or "failed"."""
+        self.engine.resume_delay = to_seconds(delay, "delay")
         self.engine.resume_fails = fails
 
     # -- data ----------------------------------------------------------------------------

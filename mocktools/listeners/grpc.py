@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from .. import log
 from ..errors import GRPC_CODE_FOR_HTTP, WireError
 from ..faults import FaultDecision
 from .base import Listener, bind_error, url_host
@@ -169,6 +170,7 @@ class GRPCListener(Listener):
         started = time.perf_counter()
         _local.meta = {}
         decision = mock.faults.decide(method) if faults else FaultDecision()
+        log.fault_applied(mock, "RPC", method, decision)
         if decision.latency > 0:
             mock.stopping.wait(decision.latency)
         code = grpc.StatusCode.OK
@@ -219,6 +221,7 @@ class GRPCListener(Listener):
                          body=body, status=code.value[0], duration=time.perf_counter() - started,
                          fault=fault, meta={**(meta or {}), "grpc_code": code.name},
                          payload=None if isinstance(request, bytes) else request)
+        log.request(mock, "RPC", method, code.name, time.perf_counter() - started, fault)
 
 
 def _code_of(context: grpc.ServicerContext) -> grpc.StatusCode | None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
+from .. import log
 from ..errors import WireError
 from ..faults import FaultDecision
 from ..http_connection import ConnectionAborted, abort_connection, close_after_response
@@ -104,6 +105,7 @@ class HTTPListener(Listener):
                     self._record(environ, path, body, None, started, "stopped")
                     abort_connection(environ, "close")
             fault = decision.fault
+            log.fault_applied(self.mock, environ.get("REQUEST_METHOD", ""), path, decision)
             if decision.connection:
                 self._record(environ, path, body, None, started, fault)
                 abort_connection(environ, decision.connection)
@@ -191,6 +193,7 @@ class HTTPListener(Listener):
                          query=environ.get("QUERY_STRING", ""), headers=headers_of(environ), body=body,
                          status=status, duration=time.perf_counter() - started, fault=fault,
                          meta=environ.get("mocktools.meta"))
+        log.request(mock, environ.get("REQUEST_METHOD", ""), path, status, time.perf_counter() - started, fault)
 
 
 __all__ = ["HTTPListener", "WSGIApp", "headers_of", "status_type"]

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from .. import log
 from ..errors import WireError
 from ..faults import FaultDecision
 from .base import Listener, bind_error, serve_in_thread, url_host
@@ -78,6 +79,7 @@ class TCPConnection:
         mock = self.listener.mock
         started = time.perf_counter()
         decision = mock.faults.decide(path) if faults else FaultDecision()
+        log.fault_applied(mock, method, path, decision)
         if decision.latency > 0:
             mock.stopping.wait(decision.latency)
         status: int | None = 200
@@ -87,6 +89,7 @@ class TCPConnection:
             mock.journal.add(time=mock.clock.time(), method=method, path=path, body=body, status=status,
                              duration=time.perf_counter() - started, fault=decision.fault, meta=meta,
                              headers={"peer": f"{self.peer[0]}:{self.peer[1]}"} if self.peer else None)
+            log.request(mock, method, path, status, time.perf_counter() - started, decision.fault)
 
         if decision.connection:
             status = None

@@ -2,7 +2,12 @@
 
 Reproducible: every random choice (which instances go down, which call fails, how long a delay is)
 is a hash of (seed, scenario id, target, n-th decision for that target), so the same seed and the
-same requests give the same failures, whatever else runs. Scenarios are scheduled on the mesh clock
+same requests give the same failures, whatever else runs.
+
+One calling convention for every builder: the target service (or the two groups of a partition)
+is the first positional argument, the size of the fault (``seconds``, ``rate``) the second, the
+rest keywords; every duration is seconds or a ``timedelta``. ``chaos.latency("payments", 0.3)``
+reads like ``chaos.outage("payments")``; an edge is ``latency(edge="api->payments", seconds=0.3)``. Scenarios are scheduled on the mesh clock
 (``start_after``, ``duration``), stack, can be listed and cleared, and the report says what was
 injected, which calls failed, which breakers opened in what order and what the dependency graph
 says was exposed upstream.
@@ -21,6 +26,8 @@ import statistics
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from ..clock import Duration, to_seconds, to_seconds_or_none
 
 if TYPE_CHECKING:
     from .mock import MockServiceMesh
@@ -68,7 +75,7 @@ class ChaosController:
 
     # ---- scenario builders ---------------------------------------------------------------------
     def outage(self, service: str, *, instances: int | list[str] | None = None, mode: str = "refuse",
-               status: int = 503, start_after: float = 0.0, duration: float | None = None) -> Scenario:
+               status: int = 503, start_after: Duration = 0.0, duration: Duration | None = None) -> Scenario:
         """All (or ``instances``: a seeded choice of N, or these ids) instances of ``service`` go
         down: connections refused (``refuse``, at the caller; ``stop``, really stopped) or 503."""
         if mode not in ("refuse", "503", "stop"):
@@ -92,8 +99,8 @@ class ChaosController:
         return self._add(sc)
 
     def partition(self, group_a: list[str], group_b: list[str], *, direction: str = "both",
-                  mode: str = "refuse", discovery: bool = True, start_after: float = 0.0,
-                  duration: float | None = None) -> Scenario:
+                  mode: str = "refuse", discovery: bool = True, start_after: Duration = 0.0,
+                  duration: Duration | None = None) -> Scenario:
         """Calls from A to B (and B to A unless ``direction="a->b"``) are refused or time out;
         with ``discovery`` each side also stops seeing the other's instances in the registry."""
         if direction not in ("both", "a->b") or mode not in ("refuse", "timeout"):
@@ -104,30 +111,32 @@ class ChaosController:
                   "discovery": discovery}
         return self._add(self._new("partition", params, start_after, duration))
 
-    def latency(self, *, service: str | None = None, edge: str | None = None, seconds: float = 0.0,
-                distribution: str = "fixed", low: float = 0.0, high: float = 0.0, mean: float = 0.0,
-                stddev: float = 0.0, start_after: float = 0.0, duration: float | None = None) -> Scenario:
+    def latency(self, service: str | None = None, seconds: Duration = 0.0, *, edge: str | None = None,
+                distribution: str = "fixed", low: Duration = 0.0, high: Duration = 0.0, mean: Duration = 0.0,
+                stddev: Duration = 0.0, start_after: Duration = 0.0, duration: Duration | None = None) -> Scenario:
         """Delay every request into ``service`` (callee side) or over ``edge`` "a->b" (caller side)."""
         if distribution not in _DISTRIBUTIONS:
             raise ValueError(f"distribution must be one of {_DISTRIBUTIONS}")
-        params = {**self._target(service, edge), "seconds": seconds, "distribution": distribution, "low": low,
-                  "high": high, "mean": mean, "stddev": stddev}
+        params = {**self._target(service, edge), "seconds": to_seconds(seconds, "seconds"),
+                  "distribution": distribution, "low": to_seconds(low, "low"), "high": to_seconds(high, "high"),
+                  "mean": to_seconds(mean, "mean"), "stddev": to_seconds(stddev, "stddev")}
         return self._add(self._new("latency", params, start_after, duration))
 
-    def error_rate(self, *, service: str | None = None, edge: str | None = None, rate: float = 1.0,
-                   status: int = 503, start_after: float = 0.0, duration: float | None = None) -> Scenario:
+    def error_rate(self, service: str | None = None, rate: float = 1.0, *, edge: str | None = None,
+                   status: int = 503, start_after: Duration = 0.0, duration: Duration | None = None) -> Scenario:
         """A seeded fraction ``rate`` of requests into ``service`` (or over ``edge``) fail with ``status``."""
         if not 0 <= rate <= 1 or not 400 <= status <= 599:
             raise ValueError("rate must be in [0, 1] and status a 4xx/5xx code")
         params = {**self._target(service, edge), "rate": rate, "status": status}
         return self._add(self._new("error_rate", params, start_after, duration))
 
-    def hang(self, service: str, *, seconds: float | None = None, start_after: float = 0.0,
-             duration: float | None = None) -> Scenario:
+    def hang(self, service: str, seconds: Duration | None = None, *, start_after: Duration = 0.0,
+             duration: Duration | None = None) -> Scenario:
         """Requests into ``service`` stall (``seconds``, or until cleared, at most 60 s), then proceed:
         a slow drain; callers with shorter timeouts see timeouts."""
         self._group(service)
-        return self._add(self._new("hang", {"service": service, "seconds": seconds}, start_after, duration))
+        params = {"service": service, "seconds": to_seconds_or_none(seconds, "seconds")}
+        return self._add(self._new("hang", params, start_after, duration))
 
     def cascade(self, leaf: str, *, mode: str = "503", **kwargs: Any) -> Scenario:
         """Take a leaf down; the report lists everything upstream of it that was exposed."""
@@ -147,10 +156,15 @@ class ChaosController:
         return builder(**args)
 
     # ---- lifecycle -------------------------------------------------------------------------------
-    def scenarios(self) -> list[dict[str, Any]]:
+    def scenarios(self, active: bool = False, *, include_cleared: bool = False) -> list[dict[str, Any]]:
+        """The scenarios not cleared (pending, active, expired); ``active=True``: only those acting now;
+        ``include_cleared=True``: the whole history (what ``report()`` lists)."""
         now = self.mesh.clock.monotonic()
         with self._lock:
-            return [s.to_dict(now) for s in self._scenarios]
+            docs = [s.to_dict(now) for s in self._scenarios]
+        if active:
+            return [d for d in docs if d["status"] == "active"]
+        return docs if include_cleared else [d for d in docs if d["status"] != "cleared"]
 
     def clear(self, scenario_id: str | None = None) -> None:
         """End one scenario (or all): hangs released, partitions healed, stopped instances restarted."""
@@ -246,7 +260,7 @@ class ChaosController:
         exposed = graph.upstream_impact([t for t in targets if t in graph.services])
         failed = self.mesh.failed_calls()
         affected = sorted({c["caller"] for c in failed})
-        return {"seed": self.seed, "scenarios": self.scenarios(), "failed_calls": failed,
+        return {"seed": self.seed, "scenarios": self.scenarios(include_cleared=True), "failed_calls": failed,
                 "breakers_opened": self.mesh.breakers.opened_order(),
                 "breaker_events": [e.to_dict() for e in self.mesh.breakers.edge_events()],
                 "targets": sorted(targets), "upstream_impact": sorted(exposed),
@@ -265,7 +279,8 @@ class ChaosController:
             raise ValueError("give exactly one of service='name' or edge='caller->callee'")
         return {"service": service} if service is not None else {"edge": edge}
 
-    def _new(self, kind: str, params: dict[str, Any], start_after: float, duration: float | None) -> Scenario:
+    def _new(self, kind: str, params: dict[str, Any], start_after: Duration, duration: Duration | None) -> Scenario:
+        start_after, duration = to_seconds(start_after, "start_after"), to_seconds_or_none(duration, "duration")
         if start_after < 0 or (duration is not None and duration <= 0):
             raise ValueError("start_after must be >= 0 and duration > 0")
         start = self.mesh.clock.monotonic() + start_after

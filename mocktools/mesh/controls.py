@@ -137,7 +137,10 @@ def mesh_controls(mesh: MockServiceMesh) -> list[ControlRoute]:
             mesh.chaos.clear(id)
         except KeyError:
             raise ApiError(404, f"no scenario {id}", type="not_found") from None
-        return {"scenarios": mesh.chaos.scenarios()}
+        return {"scenarios": mesh.chaos.scenarios(include_cleared=True)}  # what was cleared, too
+
+    def list_chaos(active: bool = False) -> Any:
+        return {"seed": mesh.chaos.seed, "scenarios": mesh.chaos.scenarios(active)}
 
     def events(edge: str | None = None) -> Any:
         return {"events": [e.to_dict() for e in mesh.breakers.edge_events(edge)],
@@ -155,9 +158,8 @@ def mesh_controls(mesh: MockServiceMesh) -> list[ControlRoute]:
         ControlRoute("/_mock/mesh/breakers/<path:edge>/<any('force-open','disable','reset'):action>", "POST",
                      breaker_action, summary="Force a breaker open, disable or reset it",
                      responses={404: "no breaker for that edge yet"}, tag=t),
-        ControlRoute("/_mock/mesh/chaos", "GET", lambda: {"seed": mesh.chaos.seed,
-                                                          "scenarios": mesh.chaos.scenarios()},
-                     summary="The chaos scenarios", tag=t),
+        ControlRoute("/_mock/mesh/chaos", "GET", list_chaos, obj(active=BOOLEAN),
+                     summary="The chaos scenarios not cleared (`active`: only those acting now)", tag=t),
         ControlRoute("/_mock/mesh/chaos", "POST", add_chaos, SCENARIO, summary="Add a chaos scenario",
                      responses={422: "a combination the scenario builder refuses"}, tag=t),
         ControlRoute("/_mock/mesh/chaos", "DELETE", clear_chaos, obj(id=STRING),

@@ -16,7 +16,6 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from .discovery_records import (
-    CHECK_KINDS,
     CRITICAL,
     MAINTENANCE,
     PASSING,

@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from ..clock import Clock
+from ..clock import Clock, Duration, to_seconds
 from ..errors import MockStartError
 from ..http_mock import HTTPMockServer
 from ..routing import Router
@@ -317,9 +317,9 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         return self.spans.completeness(trace_id, expected)
 
     def wait_for_trace(self, trace_id: str, expected: list[tuple[str, str]] | None = None,
-                       timeout: float = 5.0, *, min_spans: int = 1) -> Completeness:
+                       timeout: Duration = 5.0, *, min_spans: int = 1) -> Completeness:
         """Wait (on a Condition) until the trace is complete, fire-and-forget hops included."""
-        return self.spans.wait_complete(trace_id, expected, timeout, min_spans=min_spans)
+        return self.spans.wait_complete(trace_id, expected, to_seconds(timeout, "timeout"), min_spans=min_spans)
 
     def context_events(self) -> list[ContextEvent]:
         """Every hop that received invalid trace context (the trace restarted or tracestate dropped)."""

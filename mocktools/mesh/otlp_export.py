@@ -65,7 +65,7 @@ def _nanos(seconds: float) -> int:
 
 
 def _span(s: MeshSpan) -> trace_pb2.Span:
-    attrs = {"mesh.service": s.service, "mesh.instance": s.instance, "mesh.endpoint": s.endpoint}
+    attrs: dict[str, Any] = {"mesh.service": s.service, "mesh.instance": s.instance, "mesh.endpoint": s.endpoint}
     if s.status_code:
         attrs["http.response.status_code"] = s.status_code
     attrs.update(s.attributes)

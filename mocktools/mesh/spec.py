@@ -21,6 +21,7 @@ Validation collects every problem at once and raises :class:`SpecError` listing 
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -36,6 +37,16 @@ CALL_MODES = ("sync", "parallel", "async")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}\Z")
 _PATH = re.compile(r"/[A-Za-z0-9_.~\-/]*\Z")
 _MAX_INSTANCES = 64
+_TOP_KEYS = ("name", "services", "hop_limit", "allow_cycles", "breakers", "defaults")
+_DEFAULT_KEYS = ("instances", "latency_ms")
+
+
+def _unknown(keys: Any, known: tuple[str, ...], where: str, errors: list[str]) -> None:
+    """Report keys outside `known`, with the closest known key as a hint (`circuit_breaker` -> breakers)."""
+    for key in sorted(set(map(str, keys)) - set(known)):
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        errors.append(f"{where}: unknown key {key!r}{hint}; known: {', '.join(known)}")
 
 
 class SpecError(WireError, ValueError):
@@ -122,10 +133,14 @@ class MeshSpec:
         errors: list[str] = []
         if not isinstance(doc, dict):
             raise SpecError(["mesh spec must be a mapping"])
+        _unknown(doc, _TOP_KEYS, "mesh spec", errors)
         services_doc = doc.get("services", {})
         spec = cls(name=str(doc.get("name", "mesh")))
         spec.hop_limit = _int(doc.get("hop_limit", 16), "hop_limit", errors, low=1, high=1000)
-        spec.allow_cycles = bool(doc.get("allow_cycles", True))
+        spec.allow_cycles = doc.get("allow_cycles", True)
+        if not isinstance(spec.allow_cycles, bool):
+            errors.append(f"allow_cycles must be true or false, got {spec.allow_cycles!r}")
+            spec.allow_cycles = True
         if doc.get("breakers") is not None:
             from .edge_breakers import validate_breaker_doc
 
@@ -136,6 +151,7 @@ class MeshSpec:
         if not isinstance(defaults, dict):
             errors.append("defaults must be a mapping")
             defaults = {}
+        _unknown(defaults, _DEFAULT_KEYS, "defaults", errors)
         if isinstance(services_doc, list):  # list form: [{name: a, ...}, ...]
             items = []
             for i, s in enumerate(services_doc):

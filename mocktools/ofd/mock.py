@@ -1,7 +1,6 @@
 """MockOFDServer: the fiscal data operator's receipt API on the shared HTTP lifecycle."""
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -62,20 +61,8 @@ class MockOFDServer(OFDWire, HTTPMockServer):
         return {"receipts": self.ledger.count, "submissions": self.ledger.submissions,
                 "duplicates": self.ledger.duplicates}
 
-    @classmethod
-    def cli_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--fail-count", type=int, default=0, help="fail the next N receipts")
-        parser.add_argument("--permanent-failure", action="store_true", help="fail every receipt")
-        parser.add_argument("--fail-status", type=int, default=503, help="status for injected failures")
-
-    @classmethod
-    def from_cli(cls, args: argparse.Namespace, **kwargs: Any) -> MockOFDServer:
-        mock = cls(**kwargs)
-        if getattr(args, "fail_count", 0):
-            mock.set_failure_count(args.fail_count, status=args.fail_status, path=RECEIPT_PATH)
-        if getattr(args, "permanent_failure", False):
-            mock.set_permanent_failure(True, status=args.fail_status, path=RECEIPT_PATH)
-        return mock
+    #: the CLI's fault flags (--fail-count, ...) act on receipts only, so health checks stay green
+    cli_fault_path: ClassVar[str] = RECEIPT_PATH
 
 
 __all__ = ["HEALTH_PATH", "RECEIPT_PATH", "RESET_PATH", "MockOFDServer"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from google.protobuf.message import Message
 
@@ -231,7 +231,7 @@ def metrics_from(request: Message, seq: int, transport: str, encoding: str) -> l
     return out
 
 
-CONVERTERS = {"traces": spans_from, "metrics": metrics_from, "logs": logs_from}
+CONVERTERS: dict[str, Callable[..., list[Any]]] = {"traces": spans_from, "metrics": metrics_from, "logs": logs_from}
 
 
 def count_spans(request: Message) -> int:

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from mocktools.clock import Clock
+from mocktools.clock import Clock, Duration
 from mocktools.http_mock import HTTPMockServer
 from mocktools.listeners.grpc import GRPCListener
 from mocktools.otlp.codec import SIGNALS
@@ -117,13 +117,13 @@ class MockOTLPCollector(OTLPHTTPWire, HTTPMockServer):
     def get_trace_ids(self) -> list[str]:
         return self.store.get_trace_ids()
 
-    def wait_for_spans(self, n: int, timeout: float = 5.0, **filters: Any) -> list[Span]:
+    def wait_for_spans(self, n: int, timeout: Duration = 5.0, **filters: Any) -> list[Span]:
         return self.store.wait_for_spans(n, timeout, **filters)
 
-    def wait_for_metrics(self, n: int, timeout: float = 5.0, **filters: Any) -> list[MetricPoint]:
+    def wait_for_metrics(self, n: int, timeout: Duration = 5.0, **filters: Any) -> list[MetricPoint]:
         return self.store.wait_for_metrics(n, timeout, **filters)
 
-    def wait_for_logs(self, n: int, timeout: float = 5.0, **filters: Any) -> list[LogRecord]:
+    def wait_for_logs(self, n: int, timeout: Duration = 5.0, **filters: Any) -> list[LogRecord]:
         return self.store.wait_for_logs(n, timeout, **filters)
 
     def get_raw_requests(self, signal: str | None = None) -> list[RawRequest]:
@@ -171,9 +171,11 @@ class MockOTLPCollector(OTLPHTTPWire, HTTPMockServer):
 
     @classmethod
     def cli_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        from mocktools.cli import port_or_off
+
         parser.add_argument(
             "--grpc-port",
-            type=int,
+            type=port_or_off,
             default=cls.default_grpc_port,
             help="OTLP/gRPC port (default 4317; 0 = any free port, -1 = no gRPC)",
         )

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from google.protobuf.message import Message
 
+from mocktools.clock import Duration, to_seconds
 from mocktools.journal import WaitInterrupted
 from mocktools.otlp.convert import CONVERTERS, COUNTERS
 from mocktools.otlp.model import LogRecord, MetricPoint, Span, Trace
@@ -319,7 +320,7 @@ class TelemetryStore:
             return {s: {"rejected": r.rejected, "message": r.message, "times": r.times} for s, r in self._rules.items()}
 
     # ---- waits --------------------------------------------------------------------------
-    def wait_for(self, signal: str, n: int, timeout: float = 5.0, **filters: Any) -> list[Any]:
+    def wait_for(self, signal: str, n: int, timeout: Duration = 5.0, **filters: Any) -> list[Any]:
         """Block until at least `n` matching items are there; return all matching items.
 
         Counts the matching items stored when the wait starts plus every matching item
@@ -329,6 +330,7 @@ class TelemetryStore:
         """
         if signal not in self._buckets:
             raise ValueError(f"unknown signal {signal!r}; expected one of {', '.join(SIGNAL_NAMES)}")
+        timeout = to_seconds(timeout, "timeout")
         match = _matcher(signal, filters)
         self._items(signal)  # convert what is stored now, outside the lock
         with self._cond:
@@ -377,13 +379,13 @@ class TelemetryStore:
                     "signals": {s: {"stored": b.stored, "stored_bytes": b.bytes, "evicted": b.evicted}
                                 for s, b in self._buckets.items()}}
 
-    def wait_for_spans(self, n: int, timeout: float = 5.0, **filters: Any) -> list[Span]:
+    def wait_for_spans(self, n: int, timeout: Duration = 5.0, **filters: Any) -> list[Span]:
         return self.wait_for("traces", n, timeout, **filters)
 
-    def wait_for_metrics(self, n: int, timeout: float = 5.0, **filters: Any) -> list[MetricPoint]:
+    def wait_for_metrics(self, n: int, timeout: Duration = 5.0, **filters: Any) -> list[MetricPoint]:
         return self.wait_for("metrics", n, timeout, **filters)
 
-    def wait_for_logs(self, n: int, timeout: float = 5.0, **filters: Any) -> list[LogRecord]:
+    def wait_for_logs(self, n: int, timeout: Duration = 5.0, **filters: Any) -> list[LogRecord]:
         return self.wait_for("logs", n, timeout, **filters)
 
 

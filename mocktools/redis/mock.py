@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from ..clock import Clock, FakeClock
+from ..clock import Clock, Duration, FakeClock, to_seconds, to_seconds_or_none
 from ..control_api import AdminAPI
 from ..lifecycle import MockServerBase
 from ..listeners.tcp import TCPListener
@@ -59,7 +59,7 @@ class MockRedisServer(MockServerBase):
         super()._close()
 
     # -- domain controls -------------------------------------------------------------------
-    def advance(self, seconds: float) -> float:
+    def advance(self, seconds: Duration) -> float:
         """Move the mock's FakeClock (keys expire, blocking pops time out) and wake waiters."""
         if not isinstance(self.clock, FakeClock):
             raise TypeError("advance() needs the mock to run on a FakeClock (MockRedisServer(clock=FakeClock()))")
@@ -67,8 +67,9 @@ class MockRedisServer(MockServerBase):
         self.keyspace.wake()
         return now
 
-    def set(self, key: str | bytes, value: str | bytes, *, ttl: float | None = None, db: int = 0) -> None:
-        """Seed a string key directly (`ttl` in seconds on the mock clock)."""
+    def set(self, key: str | bytes, value: str | bytes, *, ttl: Duration | None = None, db: int = 0) -> None:
+        """Seed a string key directly (`ttl` in seconds or a timedelta, on the mock clock)."""
+        ttl = to_seconds_or_none(ttl, "ttl")
         expires = None if ttl is None else self.keyspace.now() + ttl
         self.keyspace.put(db, _b(key), Entry("string", _b(value), expires))
 
@@ -101,10 +102,10 @@ class MockRedisServer(MockServerBase):
         """The commands the journal holds (each as its argument list), optionally of one name."""
         return [c.body.split(b" ") for c in self.journal.calls(name.upper() if name else None)]
 
-    def wait_for_blocked(self, n: int = 1, timeout: float = 5.0) -> int:
+    def wait_for_blocked(self, n: int = 1, timeout: Duration = 5.0) -> int:
         """Wait until `n` clients are blocked in BLPOP/BRPOP (a blocked command is journaled
         only when it returns, so this is how a test knows a consumer is waiting)."""
-        return self.keyspace.wait_blocked(n, timeout)
+        return self.keyspace.wait_blocked(n, to_seconds(timeout, "timeout"))
 
     @property
     def connections(self) -> int:

@@ -52,10 +52,14 @@ class ClusterActions:
     placement_version: int
 
     # provided by TerasliceCluster
-    def now(self) -> float: ...  # pragma: no cover
-    def set_status(self, ex: Execution, desired: str, t: float, reason: str = "") -> str: ...  # pragma: no cover
-    def add_execution(self, job: Job, created: float, rng: Any = None, **kw: Any) -> Execution: ...  # pragma: no cover
-    def add_job_record(self, spec: dict[str, Any], created: float, **kw: Any) -> Job: ...  # pragma: no cover
+    if TYPE_CHECKING:
+        def now(self) -> float: ...
+        def set_status(self, ex: Execution, desired: str, t: float, reason: str = "") -> str: ...
+        def add_execution(self, job: Job, created: float, rng: Any = None, *, status: str = ...,
+                          since: float | None = ..., recovered_from: Execution | None = ...,
+                          cleanup_type: str | None = ...) -> Execution: ...
+        def add_job_record(self, spec: dict[str, Any], created: float, *, updated: float | None = ...,
+                           active: bool | None = ..., job_id: str | None = ...) -> Job: ...
 
     def _touch(self, obj: Job | Execution) -> None:
         """Mark a record changed (its cached rendering and every cached listing go stale)."""

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 
-from ..clock import Clock
+from ..clock import Clock, Duration
 from ..http_mock import HTTPMockServer
 from . import render as rec
 from .controls import teraslice_controls
@@ -54,7 +54,7 @@ class MockTerasliceServer(TerasliceWire, HTTPMockServer):
         """Move an execution to `status` if the real status guard allows it (else StatusError)."""
         return self.cluster.force_status(ex_id, status)
 
-    def advance(self, seconds: float) -> float:
+    def advance(self, seconds: Duration) -> float:
         """Advance the (fake) clock and apply what became due."""
         return self.cluster.advance(seconds)
 

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock, Duration, SystemClock, to_seconds
 from .actions import ActionError, ClusterActions
 from .entities import (
     FAILURE_REASONS,
@@ -60,6 +60,9 @@ def bounded_int(name: str, value: Any, low: int, high: int) -> int:
 
 class TerasliceCluster(ClusterActions):
     """Jobs, executions, controllers and nodes of one simulated cluster (thread-safe)."""
+
+    job_count: int | None
+    node_count: int | None
 
     def __init__(self, clock: Clock | None = None, seed: int | None = None,
                  jobs: int | None = None, nodes: int | None = None,
@@ -287,8 +290,9 @@ class TerasliceCluster(ClusterActions):
         del self.events[:-100]
 
     # ------------------------------------------------------------------ controls
-    def advance(self, seconds: float) -> float:
-        """Move a FakeClock forward and apply what became due; returns the new time."""
+    def advance(self, seconds: Duration) -> float:
+        """Move a FakeClock forward (seconds or a timedelta) and apply what became due; returns the new time."""
+        seconds = to_seconds(seconds, "advance(seconds)")
         if not math.isfinite(seconds) or seconds < 0:
             raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}")
         advance = getattr(self.clock, "advance", None)

@@ -25,7 +25,7 @@ _STOP = [{"name": "blocking", "in": "query", "schema": {"type": "boolean", "defa
          {"name": "timeout", "in": "query", "schema": {"type": "integer"}}]
 
 #: (method, path, summary, parameters)
-ENDPOINTS: list[tuple[str, str, str, list[dict[str, Any]]]] = [
+ENDPOINTS: list[tuple[str, str, str, Any]] = [
     ("get", "/v1", "Cluster info (also GET /)", []),
     ("get", "/v1/cluster/state", "Nodes and their active workers, by node id", []),
     ("get", "/v1/cluster/controllers", "Execution controller statistics (alias /slicers)", []),

@@ -1,9 +1,11 @@
 """Search options of the real list endpoints: a Lucene query subset, ES-style sort and paging.
 
 The real master hands `q=`/`sort=`/`from`/`size` to Elasticsearch; the mock evaluates the same
-strings against the records it renders. Supported query syntax: `field:value`,
-`field:"quoted value"`, wildcards (`*`, `?`), `field:*` (exists), `field:>N` style comparisons,
-AND / OR / NOT / `!` / `-` and parentheses; juxtaposed terms are ORed (ES default operator).
+strings against the records it renders. Queries are Lucene syntax parsed by luqum (see
+`lucene.py` for why a library and what it costs): `field:value`, `field:"quoted value"`,
+wildcards, `field:*` (exists), `field:>N` comparisons, `[a TO b]` / `{a TO b}` ranges, field groups
+`field:(a OR b)`, regex, fuzzy, boosts, AND / OR / NOT / `&&` / `||` / `!` / `+` / `-` and
+parentheses; juxtaposed clauses follow Lucene's SHOULD / MUST / MUST_NOT rules.
 """
 from __future__ import annotations
 
@@ -13,36 +15,15 @@ from typing import Any, Callable, Iterable, TypeVar
 
 from mocktools.errors import WireError
 
+from .lucene import LuceneError, compile_query
+
 T = TypeVar("T")
 Predicate = Callable[[dict[str, Any]], bool]
 MAX_RESULT_WINDOW = 10_000
 
-_TOKEN = re.compile(r'\s*(?:(\()|(\))|(AND\b|&&)|(OR\b|\|\|)|(NOT\b|!)|'
-                    r'([^\s()"]+:"(?:[^"\\]|\\.)*")|("(?:[^"\\]|\\.)*")|([^\s()"][^\s()]*))')
-
 
 class QueryError(WireError, ValueError):
     """A query, sort or paging option Elasticsearch would refuse (HTTP 400)."""
-
-
-MAX_DEPTH = 64
-
-
-def _tokenize(text: str) -> list[tuple[str, str]]:
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    text = text.strip()
-    kinds = ("(", ")", "AND", "OR", "NOT", "TERM", "TERM", "TERM")
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None or m.end() == pos:
-            raise QueryError(f"Failed to parse query [{text}]")
-        for kind, value in zip(kinds, m.groups()):
-            if value is not None:
-                tokens.append((kind, value))
-                break
-        pos = m.end()
-    return tokens
 
 
 def _value_matches(actual: Any, expected: str) -> bool:
@@ -66,112 +47,20 @@ def _value_matches(actual: Any, expected: str) -> bool:
     text = str(actual)
     for op in (">=", "<=", ">", "<"):
         if expected.startswith(op):
-            bound = expected[len(op):]
-            return {">=": text >= bound, "<=": text <= bound,
-                    ">": text > bound, "<": text < bound}[op]
+            text_bound = expected[len(op):]
+            return {">=": text >= text_bound, "<=": text <= text_bound,
+                    ">": text > text_bound, "<": text < text_bound}[op]
     if "*" in expected or "?" in expected:
         return fnmatch.fnmatchcase(text, expected)
     return text == expected
 
 
-def _term(raw: str) -> Predicate:
-    field, sep, value = raw.partition(":")
-    if not sep:
-        field, value = "", raw
-    quoted = len(value) >= 2 and value[0] == value[-1] == '"'
-    if quoted:
-        value = re.sub(r"\\(.)", r"\1", value[1:-1])
-    if not value and not quoted:
-        raise QueryError(f"Failed to parse query [{raw}]")
-    if field == "":
-        return lambda rec: any(_value_matches(v, value) for v in rec.values()
-                               if not isinstance(v, (dict,)))
-    if value == "*" and not quoted:
-        return lambda rec: rec.get(field) is not None
-    if quoted:
-        return lambda rec: field in rec and rec[field] is not None and (
-            str(rec[field]).lower() == value.lower() if isinstance(rec[field], bool)
-            else str(rec[field]) == value)
-    return lambda rec: field in rec and rec[field] is not None and _value_matches(rec[field], value)
-
-
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = _tokenize(text)
-        if len(self.tokens) > 1024:  # Elasticsearch's default max_clause_count
-            raise QueryError(f"Failed to parse query [{text[:200]}]: too many clauses")
-        self.pos = 0
-        self.depth = 0
-
-    def _peek(self) -> str | None:
-        return self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
-
-    def _fail(self) -> QueryError:
-        return QueryError(f"Failed to parse query [{self.text}]")
-
-    def parse(self) -> Predicate:
-        pred = self._or()
-        if self.pos != len(self.tokens):
-            raise self._fail()
-        return pred
-
-    def _or(self) -> Predicate:
-        left = self._and()
-        while self._peek() not in (None, ")", "AND"):
-            if self._peek() == "OR":
-                self.pos += 1
-            if self._peek() == "NOT":  # `a NOT b` = a AND NOT b (Lucene prohibit)
-                self.pos += 1
-                right = self._unary()
-                left = (lambda l, r: lambda rec: l(rec) and not r(rec))(left, right)
-                continue
-            right = self._and()
-            left = (lambda l, r: lambda rec: l(rec) or r(rec))(left, right)
-        return left
-
-    def _and(self) -> Predicate:
-        left = self._unary()
-        while self._peek() == "AND":
-            self.pos += 1
-            right = self._unary()
-            left = (lambda l, r: lambda rec: l(rec) and r(rec))(left, right)
-        return left
-
-    def _unary(self) -> Predicate:
-        kind = self._peek()
-        if kind is None:
-            raise self._fail()
-        value = self.tokens[self.pos][1]
-        self.pos += 1
-        if kind in ("NOT", "("):
-            self.depth += 1
-            if self.depth > MAX_DEPTH:
-                raise QueryError(f"Failed to parse query [{self.text[:200]}]: nested too deep")
-            try:
-                if kind == "NOT":
-                    inner = self._unary()
-                    return lambda rec: not inner(rec)
-                inner = self._or()
-                if self._peek() != ")":
-                    raise self._fail()
-                self.pos += 1
-                return inner
-            finally:
-                self.depth -= 1
-        if kind != "TERM":
-            raise self._fail()
-        if value.startswith("-") and len(value) > 1:
-            inner = _term(value[1:])
-            return lambda rec: not inner(rec)
-        return _term(value.lstrip("+"))
-
-
 def parse_query(text: str) -> Predicate:
     """Compile a Lucene query string into a predicate over records (QueryError if invalid)."""
-    if len(text) > 20_000:
-        raise QueryError(f"Failed to parse query [{text[:200]}]: too long")
-    return _Parser(text).parse()
+    try:
+        return compile_query(text, _value_matches)
+    except LuceneError as exc:
+        raise QueryError(str(exc)) from None
 
 
 def parse_sort(sort: str, allowed: Iterable[str]) -> list[tuple[str, bool]]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock, Duration, SystemClock, to_seconds, to_seconds_or_none
 from ..errors import ApiError
 from ..http_mock import HTTPMockServer
 from ..routing import Router, json_dumps, json_response
@@ -38,7 +38,7 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, model: str = "mock-llm",
                  served_model_name: str | Sequence[str] | None = None, api_key: str | Sequence[str] | None = None,
                  max_model_len: int = 4096, max_num_seqs: int = 256, embedding_dim: int = 384,
-                 ttft: float = 0.0, itl: float = 0.0, clock: Clock | None = None, seed: int | None = None,
+                 ttft: Duration = 0.0, itl: Duration = 0.0, clock: Clock | None = None, seed: int | None = None,
                  journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
                  max_body_bytes: int | None = None, enable_auto_tool_choice: bool = False,
                  tool_call_parser: str | None = None, reasoning_parser: str | None = None,
@@ -52,7 +52,8 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
                          verbose=verbose, max_body_bytes=max_body_bytes)
         self.engine = Engine(self.model_config, clock=self.clock, seed=self.seed, max_num_seqs=max_num_seqs,
-                             ttft=ttft, itl=itl, wait=self._wait, stop=self.stopping, agent=agent)
+                             ttft=to_seconds(ttft, "ttft"), itl=to_seconds(itl, "itl"), wait=self._wait,
+                             stop=self.stopping, agent=agent)
         self.responses_store = bool(responses_store)  # vLLM's VLLM_ENABLE_RESPONSES_API_STORE=1
         self.admin.add_controls(vllm_controls(self.engine, self.journal))
         self.admin.add_controls(script_controls(self))
@@ -82,9 +83,9 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         """``fn(GenerationRequest) -> str | None`` decides the reply (None: fall through)."""
         self.engine.script.set_reply_function(fn)
 
-    def set_timing(self, ttft: float | None = None, itl: float | None = None) -> None:
-        """Time to first token and inter-token latency, in seconds on the mock's clock."""
-        self.engine.set_timing(ttft, itl)
+    def set_timing(self, ttft: Duration | None = None, itl: Duration | None = None) -> None:
+        """Time to first token and inter-token latency (seconds or timedelta) on the mock's clock."""
+        self.engine.set_timing(to_seconds_or_none(ttft, "ttft"), to_seconds_or_none(itl, "itl"))
 
     def set_max_num_seqs(self, n: int) -> None:
         self.engine.scheduler.set_max_num_seqs(n)
@@ -93,7 +94,10 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         """Mid-stream fault: "error", "truncate", "stall" or "no_done" after K data events.
 
         Applies to the next ``count`` streams (None: every stream); replaces any earlier stream fault.
+        ``stall_seconds`` may be a timedelta.
         """
+        if kwargs.get("stall_seconds") is not None:
+            kwargs["stall_seconds"] = to_seconds(kwargs["stall_seconds"], "stall_seconds")
         self.engine.set_stream_fault(kind, after_chunks, count, **kwargs)
 
     def clear_stream_faults(self) -> None:

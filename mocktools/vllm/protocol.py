@@ -138,7 +138,7 @@ def sampling_params(body: dict, kind: str, prompt_tokens: int, max_model_len: in
     return SamplingParams(
         max_tokens=max_tokens,
         n=get_int(body, "n", 1, minimum=1, maximum=MAX_N) or 1,
-        temperature=get_float(body, "temperature", 1.0, minimum=0.0) or 0.0 if body.get("temperature") is not None
+        temperature=(get_float(body, "temperature", 1.0, minimum=0.0) or 0.0) if body.get("temperature") is not None
         else 1.0,
         seed=get_int(body, "seed", None),
         stop=get_stop(body),

@@ -150,7 +150,7 @@ def test_handler_exception_is_a_500_and_check_reraises_it() -> None:
             response = requests.get(mock.url + "/boom", timeout=5)
             assert response.status_code == 500 and "RuntimeError" in response.json()["error"]["message"]
             with pytest.raises(requests.RequestException):
-                requests.get(mock.url + "/stream-boom", timeout=5).content
+                _ = requests.get(mock.url + "/stream-boom", timeout=5).content
             assert requests.get(mock.url + "/text", timeout=5).text == "plain"  # still serving
     assert isinstance(info.value.__cause__, RuntimeError) and len(info.value.errors) == 2
     mock.check()  # errors are raised once
@@ -183,10 +183,9 @@ def test_latency_delays_and_stop_interrupts_it(echo: EchoMock) -> None:
     thread = threading.Thread(target=lambda: errors.append(_get_quietly(echo.url + "/text")))
     thread.start()
     time.sleep(0.05)
-    stop_started = time.perf_counter()
     echo.stop()
-    thread.join(5)
-    assert time.perf_counter() - stop_started < 5 and not thread.is_alive()
+    thread.join(20)
+    assert not thread.is_alive()  # stop() interrupted the 30 s delay
 
 
 def _get_quietly(url: str) -> object:
@@ -208,8 +207,10 @@ def test_failure_fault_has_retry_after_and_json(echo: EchoMock) -> None:
 def test_await_start_and_wait_for_calls(echo: EchoMock) -> None:
     mock = EchoMock()
     assert asyncio.run(mock.await_start()) is mock and mock.running
-    threading.Timer(0.02, lambda: requests.get(mock.url + "/text", timeout=5)).start()
+    client = threading.Timer(0.02, lambda: requests.get(mock.url + "/text", timeout=5))
+    client.start()
     assert len(mock.wait_for_calls(1, timeout=5)) == 1
+    client.join(10)  # the call is journaled before its answer is written: let the client finish first
     mock.stop()
     assert "stopped" in repr(mock)
 

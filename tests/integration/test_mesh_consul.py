@@ -104,19 +104,18 @@ def test_blocking_query_wakes_on_registration(mesh, c):
 
     def block():
         t0 = time.perf_counter()
-        result["reply"] = c.health.service("late", index=index, wait="20s", passing=True)
+        result["reply"] = c.health.service("late", index=index, wait="5m", passing=True)
         result["took"] = time.perf_counter() - t0
 
     t = threading.Thread(target=block)
     t.start()
     mesh.registry.wait_for_waiters(1)
     assert t.is_alive()
-    registered = time.perf_counter()
     c.agent.service.register("late", service_id="late-1", port=1)  # no check: passing at once
-    t.join(10)
+    t.join(30)
+    assert not t.is_alive()  # woken by the registration: the query itself would wait 5 minutes
     new_index, nodes = result["reply"]
     assert int(new_index) > int(index) and [n["Service"]["ID"] for n in nodes] == ["late-1"]
-    assert time.perf_counter() - registered < 1.0
 
 
 def test_blocking_query_times_out_unchanged(mesh, c):
@@ -168,8 +167,6 @@ def test_stop_wakes_blocking_queries_fast():
     t = threading.Thread(target=block)
     t.start()
     m.registry.wait_for_waiters(1)
-    t0 = time.perf_counter()
     m.stop()
-    assert time.perf_counter() - t0 < 2.0
-    assert done.wait(5)
+    assert done.wait(30)  # woken by stop(): the query itself would wait 5 minutes
     assert not m.running and all(not i.running for g in m.instances.values() for i in g)

@@ -112,8 +112,10 @@ def test_partition_scheduled_on_the_mesh_clock():
 
 def _cascade(breakers):
     spec = {"services": {
-        "edge": {"calls": [{"service": "mid", "timeout_ms": 400}]},
-        "mid": {"calls": [{"service": "leaf", "optional": True, "timeout_ms": 800}]},
+        # edge gives up on mid long before mid gives up on the hung leaf, and both margins are
+        # seconds, so a loaded machine cannot reorder them
+        "edge": {"calls": [{"service": "mid", "timeout_ms": 1500}]},
+        "mid": {"calls": [{"service": "leaf", "optional": True, "timeout_ms": 3000}]},
         "leaf": {}}}
     if breakers:
         spec["breakers"] = {"edges": {"mid->leaf": {"window_size": 2, "minimum_calls": 2, "wait_duration": 600}}}
@@ -126,11 +128,11 @@ def test_cascade_contained_by_breaker_or_not(with_breaker):
     with MockServiceMesh(_cascade(with_breaker)) as m:
         opened = threading.Event()
         m.breakers.add_listener(lambda e: opened.set() if e.to_state == OPEN else None)
-        m.chaos.hang("leaf", seconds=5)
+        m.chaos.hang("leaf", seconds=60)
         first = [get(m, "edge").status_code for _ in range(2)]
-        assert first == [502, 502]  # mid waits 800 ms on leaf; edge gives up at 400 ms
+        assert first == [502, 502]  # mid waits 3 s on leaf; edge gives up at 1.5 s
         if with_breaker:
-            assert opened.wait(5)
+            assert opened.wait(20)
             r = get(m, "edge")
             assert r.status_code == 200 and r.json()["calls"][0]["body"]["degraded"] is True
             assert m.chaos.report()["breakers_opened"] == ["mid->leaf"]

@@ -1,7 +1,6 @@
 """The Teraslice master's HTTP API over a real socket: routes, paging, filters, actions, errors."""
 from __future__ import annotations
 
-import json
 from typing import Iterator
 
 import pytest

@@ -91,7 +91,7 @@ def test_display_logic_running_count_and_sorting(mock: MockTerasliceServer) -> N
     app = TerasliceApp(url=mock.url, interval=5, request_timeout=5)
     for _ in range(4):
         captured: list[tuple] = []
-        app.call_from_thread = lambda fn, *args: captured.append((fn.__name__, args))  # type: ignore
+        app.call_from_thread = lambda fn, *args, captured=captured: captured.append((fn.__name__, args))  # type: ignore
         app.fetch_data()
         (name, args), = captured
         assert name == "update_display"
@@ -133,7 +133,7 @@ def test_the_real_tui_renders_the_mock_headless(mock: MockTerasliceServer) -> No
     async def drive() -> None:
         app = TerasliceApp(url=mock.url, interval=3600, request_timeout=5)
         async with app.run_test(size=(200, 60)) as pilot:
-            for round_ in range(3):
+            for _round in range(3):
                 controllers, jobs, running, living = expected()
                 want = (f"Controllers: {controllers}  Jobs: {jobs}  Running Jobs: {running}")
                 deadline = time.monotonic() + 10  # the app fetches in a worker thread

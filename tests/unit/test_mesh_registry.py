@@ -166,7 +166,7 @@ def test_blocking_wait_wakes_on_change_within_ms():
 
     def waiter():
         t0 = time.perf_counter()
-        woke["index"] = r.wait(idx, 5.0, name="web")
+        woke["index"] = r.wait(idx, 300.0, name="web")
         woke["after"] = time.perf_counter() - t0
 
     t = threading.Thread(target=waiter)
@@ -174,10 +174,9 @@ def test_blocking_wait_wakes_on_change_within_ms():
     r.register({"name": "other"})  # another service does not wake a per-service query
     t.join(0.05)
     assert t.is_alive()
-    changed_at = time.perf_counter()
     r.register({"name": "web"})
-    t.join(5)
-    assert woke["index"] > idx and time.perf_counter() - changed_at < 2.0  # woken by the change, not the 5 s wait
+    t.join(30)
+    assert not t.is_alive() and woke["index"] > idx  # woken by the change: the wait itself is 300 s
 
 
 def test_blocking_wait_times_out_and_close_wakes():
