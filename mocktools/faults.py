@@ -380,7 +380,9 @@ class FaultPlan:
             return False
         decision.status = 429
         left = rl.window_start + rl.window - now
-        decision.retry_after = rl.retry_after if rl.retry_after is not None else max(1, math.ceil(left))
+        # (start + window) - now carries float error (60.000000000004 for a window just opened): round
+        # it away before ceil, or a fresh 60 s window tells the client to wait 61 s
+        decision.retry_after = rl.retry_after if rl.retry_after is not None else max(1, math.ceil(round(left, 6)))
         decision.reason = f"rate limit of {rl.limit} per {rl.window:g}s exceeded"
         return True
 
