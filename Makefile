@@ -33,6 +33,18 @@ test: install-test lint
 	$(PY) -m pytest -n 2 --timeout=120 --cov=mocktools --cov-report=term \
 		--json-report --json-report-file=pytest_results.json
 
+# System packages some tests use, each installed from Debian's packages only when missing; a test
+# whose package is absent skips and says why: chromium (browser checks of the pictures), redis-server
+# (MockRedisServer's byte-for-byte comparison), thrift-compiler (e6data's regenerated Thrift code).
+test-deps: browser
+	@missing=""; command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v thrift >/dev/null 2>&1 || missing="$$missing thrift-compiler"; \
+	if [ -z "$$missing" ]; then echo "test-deps: redis-server and thrift are installed"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
+		|| echo "test-deps: could not install$$missing; the tests that need them will be skipped"; \
+	else echo "test-deps: no apt-get here; install$$missing to run every test"; fi
+
 # The picture tests open SVGs and reports in a real headless browser (Debian's chromium); without
 # one they skip and say why. Installs it (and the monospace font the pictures measure text in)
 # only when /usr/bin/chromium is missing.
