@@ -20,18 +20,7 @@ from werkzeug.wrappers import Request, Response
 
 from . import faults as fp
 from .control_schema import (
-    BOOLEAN,
-    PATH,
-    RETRY_AFTER,
-    STATUS,
-    STRING,
-    ControlRoute,
-    enum,
-    integer,
-    nullable,
-    number,
-    obj,
-)
+    BOOLEAN, PATH, RETRY_AFTER, STATUS, STRING, ControlRoute, enum, integer, nullable, number, obj)
 from .errors import ApiError
 from .journal import WaitInterrupted
 from .routing import Router, json_response, to_response

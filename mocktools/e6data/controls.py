@@ -6,16 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..control_schema import (
-    BOOLEAN,
-    STRING,
-    ControlRoute,
-    array,
-    enum,
-    integer,
-    nullable,
-    obj,
-)
+from ..control_schema import BOOLEAN, STRING, ControlRoute, array, enum, integer, nullable, obj
 from ..errors import ApiError
 from .engine import E6DataEngine
 

@@ -7,17 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
-from ..control_schema import (
-    BOOLEAN,
-    STRING,
-    ControlRoute,
-    array,
-    enum,
-    integer,
-    nullable,
-    number,
-    obj,
-)
+from ..control_schema import BOOLEAN, STRING, ControlRoute, array, enum, integer, nullable, number, obj
 from ..errors import ApiError
 from ..lifecycle import is_loopback
 from ..visual.routes import graph_svg_response

@@ -16,15 +16,7 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from mocktools.control_api import MAX_WAIT
-from mocktools.control_schema import (
-    STRING,
-    ControlRoute,
-    enum,
-    integer,
-    nullable,
-    number,
-    obj,
-)
+from mocktools.control_schema import STRING, ControlRoute, enum, integer, nullable, number, obj
 from mocktools.errors import ApiError
 from mocktools.journal import WaitInterrupted
 from mocktools.wsgi_server import abort_connection

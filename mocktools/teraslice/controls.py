@@ -4,17 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..control_schema import (
-    BOOLEAN,
-    STRING,
-    ControlRoute,
-    array,
-    enum,
-    integer,
-    nullable,
-    number,
-    obj,
-)
+from ..control_schema import BOOLEAN, STRING, ControlRoute, array, enum, integer, nullable, number, obj
 from ..errors import ApiError
 from . import render as rec
 from .actions import ActionError

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..control_schema import (
-    BOOLEAN,
-    STRING,
-    ControlRoute,
-    array,
-    enum,
-    integer,
-    nullable,
-    number,
-    obj,
-)
+from ..control_schema import BOOLEAN, STRING, ControlRoute, array, enum, integer, nullable, number, obj
 from ..journal import Journal
 from .engine import STREAM_FAULTS, Engine
 
