@@ -20,7 +20,7 @@ from typing import Any
 
 from .aio_protocol import HTTPProtocol
 from .errors import MockStartError
-from .http_framing import DEFAULT_LIMITS, ServerLimits, error_bytes
+from .http_framing import DEFAULT_LIMITS, ServerLimits, error_bytes, shed_one_client
 from .worker_pool import WorkerPool
 
 _OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
@@ -198,18 +198,7 @@ class AsyncHTTPServer:
     def _shed(self) -> None:
         """Out of descriptors: answer one waiting client 503 through the reserve fd, then stop
         watching the listening socket for a moment instead of spinning on it."""
-        if self._reserve_fd is not None:
-            os.close(self._reserve_fd)
-            self._reserve_fd = None
-            try:
-                conn, _ = self.socket.accept()
-                refuse_socket(conn, "the mock is out of file descriptors")
-            except OSError:
-                pass
-            try:
-                self._reserve_fd = os.open(os.devnull, os.O_RDONLY)
-            except OSError:
-                pass
+        self._reserve_fd = shed_one_client(self.socket, self._reserve_fd, refuse_socket)
         self._pause_accepting()
         self.loop.call_later(0.05, self._resume_accepting)
 

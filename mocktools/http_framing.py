@@ -9,9 +9,11 @@ closed connection, and both answer server-level errors in the mock's JSON error 
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
@@ -332,7 +334,26 @@ class ChunkedReader:
         return self._done
 
 
-__all__ = [
+
+def shed_one_client(listener: socket.socket, reserve_fd: int | None,
+                    refuse: Callable[[socket.socket, str], None]) -> int | None:
+    """Out of descriptors: free the reserve fd, accept one waiting client and answer it 503 through it,
+    then take the reserve again (returned; None if it could not be had). Both engines shed this way
+    instead of spinning on a listening socket that stays readable."""
+    if reserve_fd is None:
+        return None
+    os.close(reserve_fd)
+    try:
+        conn, _ = listener.accept()
+        refuse(conn, "the mock is out of file descriptors")
+    except OSError:
+        pass
+    try:
+        return os.open(os.devnull, os.O_RDONLY)
+    except OSError:
+        return None
+
+__all__ = ["shed_one_client", 
     "DEFAULT_LIMITS",
     "HOP_HEADERS",
     "ChunkedReader",

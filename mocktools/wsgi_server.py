@@ -27,6 +27,7 @@ from .errors import MockStartError
 from .http_connection import ConnectionAborted, abort_connection
 from .http_framing import (
     DEFAULT_LIMITS,
+    shed_one_client,
     ChunkedReader,
     FramingError,
     LengthReader,
@@ -314,18 +315,7 @@ class MockWSGIServer(ThreadedWSGIServer):
         raise OSError(errno.EMFILE, "out of file descriptors")
 
     def _shed_one(self) -> None:
-        if self._reserve_fd is not None:
-            os.close(self._reserve_fd)
-            self._reserve_fd = None
-            try:
-                conn, _ = self.socket.accept()
-                _refuse_quickly(conn, "the mock is out of file descriptors")
-            except OSError:
-                pass
-            try:
-                self._reserve_fd = os.open(os.devnull, os.O_RDONLY)
-            except OSError:
-                pass
+        self._reserve_fd = shed_one_client(self.socket, self._reserve_fd, _refuse_quickly)
         select.select([self._wake_r], [], [], 0.05)
 
     def process_request(self, request: Any, client_address: Any) -> None:
