@@ -25,10 +25,9 @@ from .discovery_records import (
     RegistrationError,
     ServiceEntry,
     fold_keys,
-    or_default,
     parse_check,
+    parse_service,
     parse_duration,
-    validate_address,
 )
 
 __all__ = ["ServiceRegistry", "ServiceEntry", "CheckState", "RegistrationError", "parse_duration",
@@ -161,47 +160,10 @@ class ServiceRegistry:
     # ---- registration --------------------------------------------------------------------
     def register(self, definition: dict[str, Any], *, replace_existing_checks: bool = False) -> ServiceEntry:
         """Register (or replace) a service from a Consul service definition (any key casing)."""
-        if not isinstance(definition, dict):
-            raise RegistrationError("service definition must be a JSON object")
-        d = fold_keys(definition)
-        name = d.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise RegistrationError("Missing service name")
-        sid = d.get("id") or name
-        if not isinstance(sid, str):
-            raise RegistrationError("service ID must be a string")
-        port = d.get("port", 0)
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise RegistrationError(f"Invalid service port {port!r}")
-        address = d.get("address", "") or ""
-        if not isinstance(address, str):
-            raise RegistrationError("service Address must be a string")
-        address = validate_address(address)
-        tags = or_default(d.get("tags"), [])
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise RegistrationError("service Tags must be a list of strings")
-        meta = or_default(d.get("meta"), {})
-        if not isinstance(meta, dict) or len(meta) > 64 or not all(
-                isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= 128 and len(v) <= 512
-                for k, v in meta.items()):
-            raise RegistrationError("service Meta must map at most 64 keys (<=128 chars) to strings (<=512 chars)")
-        weights = fold_keys(d.get("weights") or {})
-        passing, warning = weights.get("passing", 1), weights.get("warning", 1)
-        if not all(isinstance(w, int) and not isinstance(w, bool) and w >= 0 for w in (passing, warning)) \
-                or passing < 1:
-            raise RegistrationError("Passing weight must be greater than 0")
-        tagged = or_default(d.get("taggedaddresses"), {})
-        if not isinstance(tagged, dict):
-            raise RegistrationError("TaggedAddresses must be an object")
-        check_defs = []
-        if d.get("check"):
-            check_defs.append(d["check"])
-        checks = or_default(d.get("checks"), [])
-        if not isinstance(checks, list):
-            raise RegistrationError("Checks must be a list")
-        check_defs.extend(checks)
-        prepared = [parse_check(c, sid, name, list(tags), i + 1 if len(check_defs) > 1 else 0, self.clock.monotonic())
-                    for i, c in enumerate(check_defs)]
+        p = parse_service(definition, self.clock.monotonic())
+        d, sid, name, address, port, tags, meta, tagged = (p.d, p.sid, p.name, p.address, p.port, p.tags, p.meta,
+                                                           p.tagged)
+        passing, warning, prepared = p.passing, p.warning, p.checks
         with self._cond:
             self._expire_locked()
             old = self._services.get(sid)

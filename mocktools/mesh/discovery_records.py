@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from mocktools.errors import WireError
 
-__all__ = ["ServiceEntry", "CheckState", "RegistrationError", "parse_duration", "PASSING", "WARNING", "CRITICAL",
+__all__ = ["ParsedService", "parse_service", "ServiceEntry", "CheckState", "RegistrationError", "parse_duration", "PASSING", "WARNING", "CRITICAL",
            "MAINTENANCE", "STATUSES", "CHECK_KINDS", "fold_keys", "or_default", "parse_check", "validate_address",
            "instance_address"]
 
@@ -166,3 +166,66 @@ def parse_check(definition: Any, service_id: str, service_name: str, tags: list[
                       now + ttl if ttl is not None else None,
                       parse_duration(dereg, "DeregisterCriticalServiceAfter") if dereg else None,
                       now if status == CRITICAL else None, definition)
+
+
+@dataclass
+class ParsedService:
+    """A Consul service definition checked and normalised, ready to be stored."""
+
+    d: dict[str, Any]
+    sid: str
+    name: str
+    address: str
+    port: int
+    tags: list[str]
+    meta: dict[str, str]
+    tagged: dict[str, Any]
+    passing: int
+    warning: int
+    checks: list[CheckState]
+
+
+def parse_service(definition: Any, now: float) -> ParsedService:
+    """Check a service definition (any key casing) as Consul does: RegistrationError naming what is wrong."""
+    if not isinstance(definition, dict):
+        raise RegistrationError("service definition must be a JSON object")
+    d = fold_keys(definition)
+    name = d.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise RegistrationError("Missing service name")
+    sid = d.get("id") or name
+    if not isinstance(sid, str):
+        raise RegistrationError("service ID must be a string")
+    port = d.get("port", 0)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise RegistrationError(f"Invalid service port {port!r}")
+    address = d.get("address", "") or ""
+    if not isinstance(address, str):
+        raise RegistrationError("service Address must be a string")
+    address = validate_address(address)
+    tags = or_default(d.get("tags"), [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise RegistrationError("service Tags must be a list of strings")
+    meta = or_default(d.get("meta"), {})
+    if not isinstance(meta, dict) or len(meta) > 64 or not all(
+            isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= 128 and len(v) <= 512
+            for k, v in meta.items()):
+        raise RegistrationError("service Meta must map at most 64 keys (<=128 chars) to strings (<=512 chars)")
+    weights = fold_keys(d.get("weights") or {})
+    passing, warning = weights.get("passing", 1), weights.get("warning", 1)
+    if not all(isinstance(w, int) and not isinstance(w, bool) and w >= 0 for w in (passing, warning)) \
+            or passing < 1:
+        raise RegistrationError("Passing weight must be greater than 0")
+    tagged = or_default(d.get("taggedaddresses"), {})
+    if not isinstance(tagged, dict):
+        raise RegistrationError("TaggedAddresses must be an object")
+    check_defs = []
+    if d.get("check"):
+        check_defs.append(d["check"])
+    checks = or_default(d.get("checks"), [])
+    if not isinstance(checks, list):
+        raise RegistrationError("Checks must be a list")
+    check_defs.extend(checks)
+    prepared = [parse_check(c, sid, name, list(tags), i + 1 if len(check_defs) > 1 else 0, now)
+                for i, c in enumerate(check_defs)]
+    return ParsedService(d, sid, name, address, port, list(tags), dict(meta), dict(tagged), passing, warning, prepared)
