@@ -84,8 +84,9 @@ class AsyncHTTPServer:
     join_timeout = 5.0
 
     def __init__(self, host: str, port: int, app: Callable[..., Any], *, verbose: bool = False,
-                 limits: ServerLimits | None = None) -> None:
+                 limits: ServerLimits | None = None, inline: Callable[[dict[str, Any]], bool] | None = None) -> None:
         self.app = app
+        self.inline = inline  # may this request run on the loop thread? (see http_engines.make_http_server)
         self.verbose = verbose
         self.limits = limits or DEFAULT_LIMITS
         self.host = host

@@ -267,6 +267,11 @@ class FaultPlan:
         return True
 
     # -- inspection ----------------------------------------------------------------------
+    def may_delay(self, path: str) -> bool:
+        """Whether a latency rule could hold a call to `path` (the only fault that blocks a handler)."""
+        latencies = self._latencies
+        return bool(latencies) and any(_path_matches(lat.path, path) for lat in list(latencies))
+
     @property
     def active(self) -> bool:
         with self._lock:

@@ -43,8 +43,13 @@ def resolve_engine(engine: str | None = None) -> str:
 
 
 def make_http_server(host: str, port: int, app: Callable[..., Any], *, verbose: bool = False,
-                     engine: str | None = None, limits: ServerLimits | None = None) -> HTTPServer:
+                     engine: str | None = None, limits: ServerLimits | None = None,
+                     inline: Callable[[dict[str, Any]], bool] | None = None) -> HTTPServer:
     """Bind `host:port` (0 picks a free port) and return the server, not yet serving.
+
+    `inline(environ)`, when given, tells an engine with an event loop that this request never
+    blocks, so it may run the app on the loop thread instead of handing it to a worker (the
+    werkzeug engine ignores it).
 
     `limits` defaults to `mocktools.http_framing.DEFAULT_LIMITS`, read at each call, so a test
     session may assign its own `ServerLimits` there for every mock it starts afterwards."""
@@ -56,7 +61,7 @@ def make_http_server(host: str, port: int, app: Callable[..., Any], *, verbose: 
         return MockWSGIServer(host, port, app, verbose=verbose, limits=limits)
     from .aio_server import AsyncHTTPServer
 
-    return AsyncHTTPServer(host, port, app, verbose=verbose, limits=limits)
+    return AsyncHTTPServer(host, port, app, verbose=verbose, limits=limits, inline=inline)
 
 
 __all__ = ["DEFAULT_ENGINE", "ENGINES", "ENGINE_ENV", "HTTPServer", "make_http_server", "resolve_engine"]

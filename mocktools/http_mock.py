@@ -66,6 +66,11 @@ class HTTPMockServer(TestDoubles, MockServerBase):
         status = int(decision.status)
         return self.error_response(status, decision.reason, type="injected_fault", headers=headers)
 
+    def serves_inline(self, environ: dict[str, Any]) -> bool:
+        """Whether this request may run on the engine's loop thread: its own route is marked
+        `inline` and no stub or user route (which may block) could answer it first."""
+        return not self._doubles_active and self.router.inline(environ)
+
     # -- the WSGI app ------------------------------------------------------------------------
     def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         """The app the listener serves; a mock may wrap it (the listener applies the glue)."""

@@ -94,10 +94,15 @@ class Router:
         # engine work item (issue 15): exact (path, method) lookups for rules without converters,
         # so the common request skips werkzeug's Map binding (about a fifth of a receipt's CPU)
         self._static: dict[tuple[str, str], int] = {}
+        self._inline: set[int] = set()  # handlers that never block (see `inline`)
 
-    def add(self, rule: str, handler: Handler, methods: Iterable[str] = ("GET",)) -> None:
+    def add(self, rule: str, handler: Handler, methods: Iterable[str] = ("GET",), *, inline: bool = False) -> None:
+        """Add a rule. `inline=True` promises the handler never blocks (no sleeps, no waits, no
+        outbound calls, only short locks): an engine may then run it on its event loop thread."""
         self._spec.append((rule, tuple(m.upper() for m in methods)))
         self._handlers.append(handler)
+        if inline:
+            self._inline.add(len(self._handlers) - 1)
         self._map = None
         if "<" not in rule:
             for method in self._spec[-1][1] + (("HEAD",) if "GET" in self._spec[-1][1] else ()):
@@ -116,6 +121,11 @@ class Router:
             return self._handlers[static], {}
         index, args = self._url_map().bind_to_environ(environ).match()
         return self._handlers[index], dict(args)
+
+    def inline(self, environ: dict[str, Any]) -> bool:
+        """Whether the request's route was added with `inline=True` (static rules only: a cheap probe)."""
+        static = self._static.get((environ.get("PATH_INFO") or "/", environ.get("REQUEST_METHOD", "GET")))
+        return static is not None and static in self._inline
 
     def wrap(self, rules: Iterable[str], wrapper: Callable[[Handler], Handler]) -> None:
         """Wrap the handlers of these rules in place (e.g. so they need a token); the rules stay."""

@@ -69,7 +69,7 @@ class HTTPListener(Listener):
 
     def bind_and_serve(self) -> int:
         server = make_http_server(self.host, self.requested_port, self.app, verbose=self.mock.verbose,
-                                  engine=self.engine)
+                                  engine=self.engine, inline=self.inline_ok if self.site is not None else None)
         self._thread = serve_in_thread(server.serve_until_stopped, f"mocktools-{self.mock.name}:{server.port}")
         self._server = server
         return int(server.port)
@@ -84,6 +84,15 @@ class HTTPListener(Listener):
             thread.join()
         server.close_connections()
         server.server_close()
+
+    def inline_ok(self, environ: dict[str, Any]) -> bool:
+        """Whether the engine may run this request on its loop thread: the site's route is marked
+        `inline` and no fault can hold it (control routes may wait, so they never run inline)."""
+        site = self.site
+        path = environ.get("PATH_INFO") or "/"
+        if site is None or path.startswith("/_mock"):
+            return False
+        return site.serves_inline(environ) and not site.faults.may_delay(path)
 
     # -- the glue ----------------------------------------------------------------------------
     def serve(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
