@@ -62,9 +62,10 @@ class ControlRouter(Router):
         Router.add(self, route.path, route, methods=[route.method])
         self.controls.append(route)
 
-    def add(self, rule: str, handler: Callable[..., Any], methods: Iterable[str] = ("GET",)) -> None:
+    def add(self, rule: str, handler: Callable[..., Any], methods: Iterable[str] = ("GET",), *,
+            inline: bool = False) -> None:
         methods = tuple(m.upper() for m in methods)
-        super().add(rule, handler, methods)
+        super().add(rule, handler, methods)  # control routes never run inline (some of them wait)
         self.undeclared.append((rule, methods))
 
 
