@@ -18,12 +18,16 @@ class Pause:
     """Yielded by a streamed body instead of sleeping: send nothing for `seconds`, then go on.
 
     Yield it only where the connection's `alive` probe says `pausable` (the asyncio engine, which
-    turns it into a loop timer so a paced stream holds no thread while it waits)."""
+    turns it into a loop timer so a paced stream holds no thread while it waits).
 
-    __slots__ = ("seconds",)
+    `inline=True` promises that the body's next step never blocks (it only builds and yields
+    bytes), so the engine may resume it on its loop thread rather than hand it to a worker."""
 
-    def __init__(self, seconds: float) -> None:
+    __slots__ = ("inline", "seconds")
+
+    def __init__(self, seconds: float, *, inline: bool = False) -> None:
         self.seconds = seconds
+        self.inline = inline
 
 
 def can_pause(client_alive: object) -> bool:
