@@ -1,6 +1,6 @@
-"""A request/response of the asyncio engine as the worker sees it: its body and its connection handle.
+"""A request/response of the asyncio engine as the app sees it: its body and its connection handle.
 
-`Body` is fed by the loop and read by the worker (`wsgi.input`, with flow control); `Exchange` is
+`Body` is fed by the loop and read by the app (`wsgi.input`, with flow control); `Exchange` is
 the sink the WSGI driver writes to and the `mocktools.connection` handle the app sees.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ import collections
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .wsgi_driver import RequestRun
+from .wsgi_driver import HOLD, RequestRun
 
 if TYPE_CHECKING:
     from .aio_protocol import HTTPProtocol
@@ -92,7 +92,15 @@ class Body:
 
 
 class Exchange:
-    """One request/response; also the connection handle the app sees (`mocktools.connection`)."""
+    """One request/response; also the connection handle the app sees (`mocktools.connection`).
+
+    Each step of its app runs either on a worker (`on_loop` false: writes go through the loop's
+    outbox, a slow reader blocks the worker) or on the loop thread itself (an inline route, or a
+    stream resumed after `Pause(inline=True)`: writes go straight to the transport and a slow
+    reader `held`s the stream until the transport drains)."""
+
+    __slots__ = ("aborted", "abort_requested", "body", "chunked", "close", "complete", "final", "headers",
+                 "method", "on_loop", "proto", "runner", "target", "timer", "version")
 
     def __init__(self, proto: HTTPProtocol, method: str, target: str, version: tuple[int, int],
                  headers: list[tuple[str, str]], body: Body | None, chunked: bool) -> None:
@@ -101,7 +109,7 @@ class Exchange:
         self.body = body
         self.chunked = chunked
         self.close = False
-        self.aborted = self.abort_requested = False
+        self.aborted = self.abort_requested = self.on_loop = False
         self.final: bytes | None = None
         self.complete = body is None
         self.runner: RequestRun | None = None
@@ -109,9 +117,12 @@ class Exchange:
 
     # the handle the app sees
     def abort(self, kind: str) -> None:
-        # worker side: no more sends; the loop marks `aborted` after writing what came before
+        # no more sends; the loop marks `aborted` after writing what came before
         self.abort_requested = self.close = True
-        self.proto.call(self.proto.abort, kind, self)
+        if self.on_loop:
+            self.proto.abort(kind, self)
+        else:
+            self.proto.call(self.proto.abort, kind, self)
 
     def close_after_response(self) -> None:
         self.close = True
@@ -121,10 +132,15 @@ class Exchange:
         """A callable probe (`conn.alive()`); `pausable`: a stream may yield `Pause` here."""
         return _AliveProbe(self)
 
-    # the sink the driver writes to (worker side)
+    # the sink the driver writes to
     @property
     def close_requested(self) -> bool:
         return self.close
+
+    @property
+    def held(self) -> bool:
+        """On the loop, a client that reads slowly holds the stream (the loop never waits)."""
+        return self.on_loop and not self.proto.can_write
 
     def send(self, data: bytes, final: bool) -> None:
         proto = self.proto
@@ -132,6 +148,9 @@ class Exchange:
             raise ConnectionResetError("client connection closed")
         if final:
             self.final = data
+            return
+        if self.on_loop:
+            proto.transport.write(data)
             return
         while not proto.writable.wait(1.0):
             if proto.lost or proto.server.closing:
@@ -151,11 +170,34 @@ class Exchange:
         runner, proto = self.runner, self.proto
         if runner is None or runner.done:
             return
+        self.on_loop = False
         pause = runner.step()
         if pause is None:
             proto.call(proto.complete, self, runner.close or self.close)
         elif not proto.call(proto.pause_exchange, self, pause):
             runner.abandon()
+
+    def run_inline(self, environ: dict[str, Any]) -> None:
+        """On the loop thread: serve a request whose route promised never to block."""
+        proto = self.proto
+        self.runner = RequestRun(proto.server.app, environ, self, close=self.close,
+                                 http10=self.version < (1, 1), verbose=proto.server.verbose)
+        self.step_inline()
+
+    def step_inline(self) -> None:
+        """On the loop thread: one step of the app (all of it, or up to a pause or a hold)."""
+        runner = self.runner
+        if runner is None or runner.done:
+            return
+        self.on_loop = True
+        pause = runner.step()
+        proto = self.proto
+        if pause is None:
+            proto.complete(self, runner.close or self.close)
+        elif pause == HOLD:
+            proto.hold(self)
+        else:
+            proto.pause_exchange(self, pause)
 
     def abandon(self) -> None:
         if self.runner is not None:

@@ -1,9 +1,11 @@
-"""One client connection of the asyncio engine: httptools parsing on the loop, the app on a worker.
+"""One client connection of the asyncio engine: httptools parsing on the loop, the app inline or on a worker.
 
 The loop thread parses (llhttp: strict RFC 9112 framing), buffers request bodies with flow
-control, and writes responses; each request's WSGI app runs on a worker thread, one request at
-a time per connection (pipelined requests wait their turn in order). A worker talks back only
-through `call_soon_threadsafe`, and waits on `writable` when the client reads slowly.
+control, and writes responses; one request at a time per connection (pipelined requests wait
+their turn in order). A request whose route promised never to block (`server.inline`) and
+whose body is all here runs on the loop thread itself: no hand-off, no second thread taking
+the GIL. Any other request runs on a worker, which talks back only through the server's
+outbox (`call_soon_threadsafe`) and waits on `writable` when the client reads slowly.
 """
 from __future__ import annotations
 
@@ -41,8 +43,11 @@ class HTTPProtocol:
         self.queue: collections.deque[Exchange] = collections.deque()
         self.active: Exchange | None = None
         self.parsing: Exchange | None = None
-        self.writable = threading.Event()
+        self.writable = threading.Event()  # a worker waits on it while the client reads slowly
         self.writable.set()
+        self.can_write = True  # the same, for the loop side (which never waits)
+        self.held: Exchange | None = None  # an inline stream waiting for the transport to drain
+        self.dispatching = self.redispatch = False
         self.lost = self.peer_eof = self.paused = self.lingering = False
         self.closing = False  # close once the active response is out
         self.refusal: bytes | None = None  # an error answer owed once the requests before it are served
@@ -70,6 +75,9 @@ class HTTPProtocol:
             active.timer.cancel()
             active.timer = None
             self.server.abandon(active)
+        held, self.held = self.held, None
+        if held is not None:
+            held.abandon()  # an inline stream: closing it never blocks
         self.writable.set()
         self.server.connections.discard(self)
         for exchange in (self.active, self.parsing, *self.queue):
@@ -77,10 +85,32 @@ class HTTPProtocol:
                 exchange.body.fail(ConnectionResetError("client connection closed"))
 
     def pause_writing(self) -> None:
+        self.can_write = False
         self.writable.clear()
 
     def resume_writing(self) -> None:
+        self.can_write = True
         self.writable.set()
+        if self.held is not None:
+            self.loop.call_soon(self._step_held)
+
+    def hold(self, exchange: Exchange) -> None:
+        """An inline stream wrote more than the transport takes: step it on once it drains."""
+        if self.can_write:  # drained meanwhile
+            self.loop.call_soon(self._step_held)
+        self.held = exchange
+
+    def _step_held(self) -> None:
+        exchange, self.held = self.held, None
+        if exchange is None:
+            return
+        if self.lost or exchange.aborted or self.server.closing:
+            exchange.abandon()
+            return
+        if not self.can_write:  # paused again before this ran
+            self.held = exchange
+            return
+        exchange.step_inline()
 
     def eof_received(self) -> bool:
         self.peer_eof = True
@@ -185,13 +215,39 @@ class HTTPProtocol:
 
     # -- the loop side of a request --------------------------------------------------------
     def dispatch(self) -> None:
-        if self.active is not None or not self.queue or self.lost:
+        """Start the next queued request. An inline one completes before this returns, and
+        `complete` asks for the next by calling here again: that becomes a loop, not recursion."""
+        if self.dispatching:
+            self.redispatch = True
             return
-        exchange = self.active = self.queue.popleft()
+        self.dispatching = True
+        try:
+            again = True
+            while again:
+                self.redispatch = False
+                if self.active is not None or not self.queue or self.lost:
+                    return
+                self._start(self.queue.popleft())
+                again = self.redispatch
+        finally:
+            self.dispatching = False
+
+    def _start(self, exchange: Exchange) -> None:
+        self.active = exchange
         server = self.server
+        body = exchange.body
         environ = build_environ(exchange.method, exchange.target, exchange.version, exchange.headers,
-                                server=server.server_address, remote=self.peer, body=exchange.body or EMPTY,
+                                server=server.server_address, remote=self.peer, body=body or EMPTY,
                                 chunked=exchange.chunked, connection=exchange)
+        probe = server.inline
+        if probe is not None and (body is None or (body.done and body.error is None)):
+            try:
+                inline = probe(environ)
+            except Exception:  # noqa: BLE001 - a failing probe only means "not known to be safe"
+                inline = False
+            if inline:
+                server.run_inline(exchange, environ)
+                return
         try:
             server.pool.submit(exchange.run, environ)
         except RuntimeError:  # stopping
@@ -220,6 +276,7 @@ class HTTPProtocol:
                 self.dispatch()
                 return
             self.transport.write(self.refusal)
+            self.refusal = None  # answered: refuse() must not send it again
             close = unread = True
         if close or self.closing or self.peer_eof:
             self.linger_close(unread=unread)
@@ -230,7 +287,8 @@ class HTTPProtocol:
             self.phase, self.deadline = "idle", time.monotonic() + self.server.limits.idle_timeout
 
     def pause_exchange(self, exchange: Exchange, seconds: float) -> None:
-        """A stream paused: resume it on a worker when its timer fires (loop side)."""
+        """A stream paused: resume it when its timer fires (loop side), on the loop itself if
+        it yielded `Pause(inline=True)`, else on a worker."""
         if self.lost or exchange.aborted or self.server.closing:
             self.server.abandon(exchange)
             return
@@ -240,6 +298,10 @@ class HTTPProtocol:
         exchange.timer = None
         if self.lost or exchange.aborted:
             self.server.abandon(exchange)
+            return
+        runner = exchange.runner
+        if runner is not None and runner.pause_inline:
+            exchange.step_inline()
             return
         try:
             self.server.pool.submit(exchange.resume)
@@ -259,6 +321,7 @@ class HTTPProtocol:
             sock = self.transport.get_extra_info("socket")
             if sock is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.closing = True  # connection_lost comes on the next loop pass; serve nothing more
             self.transport.abort()
             return
         if kind == "garbage":
@@ -290,9 +353,10 @@ class HTTPProtocol:
             return
         self.refusal = error_bytes(status, message, type)
         if self.active is None and self.queue:
-            self.dispatch()
-        if self.active is None:
+            self.dispatch()  # inline requests may all be answered here, the refusal with them
+        if self.active is None and self.refusal is not None:
             self.transport.write(self.refusal)
+            self.refusal = None
             self.linger_close(unread=True)
 
     def linger_close(self, *, unread: bool) -> None:

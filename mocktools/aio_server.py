@@ -1,8 +1,9 @@
 """The asyncio engine: one event loop in the mock's daemon thread, httptools parsing, a worker pool.
 
-Idle keep-alive connections cost a registered socket, not a thread; a blocking handler (a
-user's Flask view, vLLM's paced token generator, injected latency) runs on an elastic worker
-pool and never blocks the loop. Same server interface as the werkzeug engine: binds and listens
+Idle keep-alive connections cost a registered socket, not a thread; a request whose route
+promised never to block (`inline`) runs on the loop thread, and any other handler (a user's
+Flask view, vLLM's paced token generator, injected latency) on an elastic worker pool, so it
+never blocks the loop. Same server interface as the werkzeug engine: binds and listens
 in the constructor, `serve_until_stopped()` in the thread, `wake()`, `close_connections()`,
 `server_close()`.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import errno
+import logging
 import os
 import socket
 import threading
@@ -24,6 +26,7 @@ from .http_framing import DEFAULT_LIMITS, ServerLimits, error_bytes, shed_one_cl
 from .worker_pool import WorkerPool
 
 _OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+_log = logging.getLogger("mocktools.engine")
 
 
 def _bind(host: str, port: int, backlog: int) -> socket.socket:
@@ -59,6 +62,9 @@ def refuse_socket(conn: socket.socket, message: str) -> None:
 def _close_loop_and_sockets(loop: asyncio.AbstractEventLoop, protos: list[HTTPProtocol]) -> None:
     for proto in protos:
         proto.lost = True
+        held, proto.held = proto.held, None
+        if held is not None:
+            held.abandon()
         if proto.active is not None:
             proto.writable.set()
             if proto.active.body is not None:
@@ -82,6 +88,9 @@ class AsyncHTTPServer:
     sync_close_limit = 256
     #: how long stop() waits for a handler stuck in the mock's own code before giving up on it
     join_timeout = 5.0
+    #: an inline request that held the loop longer than this is logged (once per path): its
+    #: route should not be marked inline, since every connection of the mock waited for it
+    slow_inline = 0.1
 
     def __init__(self, host: str, port: int, app: Callable[..., Any], *, verbose: bool = False,
                  limits: ServerLimits | None = None, inline: Callable[[dict[str, Any]], bool] | None = None) -> None:
@@ -108,6 +117,23 @@ class AsyncHTTPServer:
         self._closer: threading.Thread | None = None
         self._outbox: collections.deque[tuple[Any, tuple[Any, ...]]] = collections.deque()
         self._outbox_armed = False
+        self._slow_paths: set[str] = set()
+
+    def run_inline(self, exchange: Any, environ: dict[str, Any]) -> None:
+        """Serve one request on the loop thread (the route promised it never blocks)."""
+        started = time.perf_counter()
+        exchange.run_inline(environ)
+        took = time.perf_counter() - started
+        if took > self.slow_inline:
+            self._slow(environ, took)
+
+    def _slow(self, environ: dict[str, Any], took: float) -> None:
+        path = environ.get("PATH_INFO") or "/"
+        if path not in self._slow_paths and len(self._slow_paths) < 100:
+            self._slow_paths.add(path)
+            _log.warning("inline request %s %s held the event loop of port %d for %.0f ms: a route marked "
+                         "inline=True must never block (every connection of the mock waited)",
+                         environ.get("REQUEST_METHOD"), path, self.port, took * 1000)
 
     def post(self, fn: Any, *args: Any) -> bool:
         """Run `fn(*args)` on the loop, from any thread. Calls posted while the loop has not yet
@@ -228,6 +254,9 @@ class AsyncHTTPServer:
                 active.timer.cancel()
                 active.timer = None
                 active.abandon()
+            held, proto.held = proto.held, None
+            if held is not None:
+                held.abandon()
         if len(protos) > self.sync_close_limit:
             self._hand_off_closing(protos)
             protos = []

@@ -17,6 +17,9 @@ from .http_connection import ConnectionAborted, Pause
 from .http_framing import FramingError, ResponseHead, error_bytes, response_head
 
 _MAX_BUFFER = 1 << 20
+#: `RequestRun.step` returns this when the sink is `held` (its client reads slowly): step again
+#: once the sink can take more (the asyncio engine's loop side, which must not wait for it)
+HOLD = -1.0
 
 
 class Sink(Protocol):
@@ -27,6 +30,11 @@ class Sink(Protocol):
     @property
     def close_requested(self) -> bool:
         """Whether the app asked (through the connection handle) to close after this response."""
+
+    @property
+    def held(self) -> bool:
+        """True when the sink took the last bytes but wants no more until its client reads
+        (a sink that may not block); `step` then returns `HOLD`."""
 
 
 class RequestRun:
@@ -46,6 +54,7 @@ class RequestRun:
         self.iterator: Iterator[Any] | None = None
         self.done = False
         self.close = True  # whether the connection must close afterwards (valid once done)
+        self.pause_inline = False  # the last Pause yielded promised a non-blocking next step
 
     # -- WSGI callables ----------------------------------------------------------------------
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
@@ -85,17 +94,22 @@ class RequestRun:
 
     # -- driving -----------------------------------------------------------------------------
     def step(self) -> float | None:
-        """Serve until the body pauses (returns the pause in seconds) or the request is done (None)."""
+        """Serve until the body pauses (returns the pause in seconds, or `HOLD`) or the request is
+        done (None)."""
         try:
             if self.iterator is None:
                 self.app_iter = self.app(self.environ, self.start_response)
                 self.iterator = iter(self.app_iter)
+            sink = self.sink
             for chunk in self.iterator:
                 if type(chunk) is Pause:
                     if self.pending and self.head is not None and self.head.length is None:
                         self._flush(False)
+                    self.pause_inline = chunk.inline
                     return float(chunk.seconds)
                 self.write(chunk)
+                if sink.held:
+                    return HOLD
             h = self.head or self._begin()
             if h.chunked:
                 self.pending.append(b"0\r\n\r\n")
@@ -151,9 +165,10 @@ def run_request(app: Callable[..., Iterable[bytes]], environ: dict[str, Any], si
     run = RequestRun(app, environ, sink, close=close, http10=http10, verbose=verbose)
     pause = run.step()
     while pause is not None:
-        sleep(pause)
+        if pause > 0:  # (HOLD is negative: this sink blocks in send instead, so it never holds)
+            sleep(pause)
         pause = run.step()
     return run.close
 
 
-__all__ = ["RequestRun", "Sink", "run_request"]
+__all__ = ["HOLD", "RequestRun", "Sink", "run_request"]

@@ -99,6 +99,8 @@ class _Connection:
     def close_requested(self) -> bool:
         return bool(self.handler.close_connection)
 
+    held = False  # send() blocks while the client reads slowly, so the stream is never held
+
     def send(self, data: bytes, final: bool) -> None:
         self.handler.connection.sendall(data)
 

@@ -1,0 +1,234 @@
+"""The asyncio engine alone: CPU per request, per resumed stream step, and a bare app under wrk.
+
+    .venv/bin/python -m bench.bench_engine cpu [--requests 50000]     # µs of CPU per request, in process
+    .venv/bin/python -m bench.bench_engine resume [--steps 200000]    # µs per Pause(inline=True) step
+    .venv/bin/python -m bench.bench_engine wrk [--seconds 3]          # bare app req/s beside a floor
+
+`cpu` feeds one connection's protocol (a fake transport, no syscalls) keep-alive GETs for a
+bare WSGI app answering a few bytes, inline: parsing, environ, dispatch, response head, write.
+`resume` runs streams that yield a byte and `Pause(0, inline=True)` on a real loop (fake
+transport): the cost of one timer-resumed step. `wrk` serves the bare app in a subprocess
+(inline, and on the worker pool) beside a plain asyncio + httptools server answering the same
+bytes (the floor any engine on this loop can reach). Prints numbers; asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+REQUEST = b"GET /bare HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
+ANSWER = b'{"ok":true}'
+
+
+def bare_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(ANSWER)))])
+    return [ANSWER]
+
+
+class FakeTransport:
+    """Enough of an asyncio transport for the protocol; counts what it is given."""
+
+    def __init__(self) -> None:
+        self.written = 0
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+
+    def set_write_buffer_limits(self, high: int) -> None:
+        pass
+
+    def get_extra_info(self, name: str) -> Any:
+        return None
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def _protocol(app: Callable[..., Any], inline: bool) -> tuple[Any, Any, FakeTransport]:
+    from mocktools.aio_protocol import HTTPProtocol
+    from mocktools.aio_server import AsyncHTTPServer
+
+    server = AsyncHTTPServer("127.0.0.1", 0, app, inline=(lambda environ: True) if inline else None)
+    proto = HTTPProtocol(server, ("127.0.0.1", 40000))
+    transport = FakeTransport()
+    proto.connection_made(transport)
+    return server, proto, transport
+
+
+def cpu(requests: int) -> None:
+    server, proto, transport = _protocol(bare_app, inline=True)
+    try:
+        for _ in range(2000):
+            proto.data_received(REQUEST)
+        before, written = time.process_time(), transport.written
+        for _ in range(requests):
+            proto.data_received(REQUEST)
+        took = time.process_time() - before
+        per = (transport.written - written) // requests
+        print(f"bare app, inline, one connection: {took / requests * 1e6:.1f} µs CPU per request "
+              f"({requests} requests, {per} bytes answered each)")
+        import cProfile
+        import pstats
+
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(20000):
+            proto.data_received(REQUEST)
+        profile.disable()
+        pstats.Stats(profile).sort_stats("tottime").print_stats(14)
+    finally:
+        server.server_close()
+
+
+def resume(steps: int, streams: int = 100) -> None:
+    from mocktools.http_connection import Pause
+
+    per_stream = steps // streams
+
+    def paced(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[Any]:
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        for _ in range(per_stream):
+            yield b"data: x\n\n"
+            yield Pause(0.0, inline=True)
+
+    server, first, _ = _protocol(paced, inline=True)
+    loop = server.loop
+    protos = [first] + [_protocol_on(server) for _ in range(streams - 1)]
+    try:
+        asyncio.set_event_loop(loop)
+        before = time.process_time()
+        for proto in protos:
+            proto.data_received(REQUEST)
+
+        async def until_done() -> None:
+            while any(p.active is not None for p in protos):
+                await asyncio.sleep(0.001)
+
+        loop.run_until_complete(until_done())
+        took = time.process_time() - before
+        print(f"Pause(0, inline=True) resumed on the loop: {took / (per_stream * streams) * 1e6:.1f} µs CPU "
+              f"per step ({streams} streams x {per_stream} steps, loop and timer included)")
+    finally:
+        server.server_close()
+
+
+def _protocol_on(server: Any) -> Any:
+    from mocktools.aio_protocol import HTTPProtocol
+
+    proto = HTTPProtocol(server, ("127.0.0.1", 40001))
+    proto.connection_made(FakeTransport())
+    return proto
+
+
+# -- wrk: each server in its own process -------------------------------------------------------
+class FloorProtocol(asyncio.Protocol):
+    """The least an asyncio + httptools server does: parse, answer fixed bytes, keep alive."""
+
+    response = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                % len(ANSWER)) + ANSWER
+
+    def connection_made(self, transport: Any) -> None:
+        import httptools
+
+        self.transport = transport
+        self.parser = httptools.HttpRequestParser(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.parser.feed_data(data)
+
+    def on_message_complete(self) -> None:
+        self.transport.write(self.response)
+
+
+def serve(kind: str, port: int) -> None:
+    if kind == "floor":
+        loop = asyncio.new_event_loop()
+        server = loop.run_until_complete(loop.create_server(FloorProtocol, "127.0.0.1", port))
+        print("READY", flush=True)
+        loop.run_in_executor(None, sys.stdin.read).add_done_callback(lambda _: loop.stop())
+        loop.run_forever()
+        server.close()
+        return
+    from mocktools.aio_server import AsyncHTTPServer
+
+    inline = (lambda environ: True) if kind == "inline" else None
+    http = AsyncHTTPServer("127.0.0.1", port, bare_app, inline=inline)
+    import threading
+
+    thread = threading.Thread(target=http.serve_until_stopped, daemon=True)
+    thread.start()
+    print("READY", flush=True)
+    sys.stdin.read()
+    http.wake()
+    thread.join()
+    http.server_close()
+
+
+def wrk_all(seconds: float, kinds: list[str]) -> None:
+    from bench.bench_serving import free_port, wrk
+
+    procs = {}
+    try:
+        for kind in kinds:
+            port = free_port()
+            proc = subprocess.Popen([sys.executable, "-m", "bench.bench_engine", "serve", kind, str(port)],
+                                    cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                    env={**os.environ, "PYTHONPATH": ROOT})
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "READY":
+                raise RuntimeError(f"{kind} did not start")
+            procs[kind] = (proc, port)
+        for _, port in procs.values():
+            wrk(port, "/bare", connections=16, seconds=1, post=False, run="warm")
+        print(f"wrk -t2 -c16 {seconds:g} s, GET a bare app answering {len(ANSWER)} bytes "
+              f"(load average {os.getloadavg()[0]:.1f})")
+        for kind, (_, port) in procs.items():
+            res = wrk(port, "/bare", connections=16, seconds=seconds, post=False, run=kind)
+            print(f"  {kind:8} {res['rps']:9.0f} req/s  p50 {res['p50_us'] / 1000:.2f} ms  "
+                  f"p99 {res['p99_us'] / 1000:.2f} ms  errors {res['errors']}")
+    finally:
+        for proc, _ in procs.values():
+            proc.communicate(timeout=30)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["cpu", "resume", "wrk", "serve"])
+    parser.add_argument("args", nargs="*")
+    parser.add_argument("--requests", type=int, default=50000)
+    parser.add_argument("--steps", type=int, default=200000)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--kinds", nargs="+", default=["inline", "pool", "floor"])
+    opts = parser.parse_args(argv)
+    if opts.mode == "cpu":
+        cpu(opts.requests)
+    elif opts.mode == "resume":
+        resume(opts.steps)
+    elif opts.mode == "wrk":
+        wrk_all(opts.seconds, opts.kinds)
+    else:
+        serve(opts.args[0], int(opts.args[1]))
+
+
+if __name__ == "__main__":
+    main()
