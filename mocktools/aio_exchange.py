@@ -31,6 +31,7 @@ class Body:
         self.expect_continue = expect_continue
         self.continue_sent = False
         self.received = 0
+        self.reader_waiting = False  # the app waits for more than is buffered: reading must not pause
 
     # loop side
     def feed(self, data: bytes) -> None:
@@ -59,7 +60,12 @@ class Body:
                 self.continue_sent = True
                 self._proto.call(self._proto.send_continue)
             while self.size < want and not self.done and self.error is None:
+                if not self.reader_waiting:
+                    self.reader_waiting = True
+                    if self._proto.paused:  # paused at the high-water mark, but the app wants more
+                        self._proto.call(self._proto.resume)
                 self._cond.wait()
+            self.reader_waiting = False
             if self.error is not None and not self.done and self.size < want:
                 raise self.error
             if want >= self.size:

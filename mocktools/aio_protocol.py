@@ -48,6 +48,8 @@ class HTTPProtocol:
         self.can_write = True  # the same, for the loop side (which never waits)
         self.held: Exchange | None = None  # an inline stream waiting for the transport to drain
         self.dispatching = self.redispatch = False
+        #: an inline request started before its body was all here: it runs once the body is in
+        self.waiting: tuple[Exchange, dict[str, Any]] | None = None
         self.lost = self.peer_eof = self.paused = self.lingering = False
         self.closing = False  # close once the active response is out
         self.refusal: bytes | None = None  # an error answer owed once the requests before it are served
@@ -79,6 +81,7 @@ class HTTPProtocol:
         if held is not None:
             held.abandon()  # an inline stream: closing it never blocks
         self.writable.set()
+        self.waiting = None
         self.server.connections.discard(self)
         for exchange in (self.active, self.parsing, *self.queue):
             if exchange is not None and exchange.body is not None:
@@ -116,6 +119,7 @@ class HTTPProtocol:
         self.peer_eof = True
         if self.parsing is not None and self.parsing.body is not None:
             self.parsing.body.fail(ConnectionResetError("request body cut short"))
+            self.run_waiting()
         # keep the write side open while a request is still being answered
         return self.active is not None or bool(self.queue)
 
@@ -139,6 +143,8 @@ class HTTPProtocol:
             else:
                 self.refuse(400, f"malformed HTTP request: {exc}")
             return
+        if self.waiting is not None:
+            self.run_waiting()
         self.dispatch()
 
     # -- httptools callbacks ---------------------------------------------------------------
@@ -200,9 +206,15 @@ class HTTPProtocol:
             if exchange.body.received > _DISCARD_LIMIT:
                 self.closing = True
             return
-        exchange.body.feed(data)
-        if exchange.body.size > HIGH_WATER and not self.paused:
+        body = exchange.body
+        body.feed(data)
+        if body.size > HIGH_WATER and not self.paused and not body.reader_waiting:
             self.pause()
+            if self.waiting is not None:  # too big to hold for an inline run: a worker reads it
+                waiting, self.waiting = self.waiting, None
+                self.submit(*waiting)
+            if body.reader_waiting:  # the app began to wait for more as reading paused (Body.read)
+                self.resume()
 
     def on_message_complete(self) -> None:
         exchange = self.parsing
@@ -240,18 +252,33 @@ class HTTPProtocol:
                                 server=server.server_address, remote=self.peer, body=body or EMPTY,
                                 chunked=exchange.chunked, connection=exchange)
         probe = server.inline
-        if probe is not None and (body is None or (body.done and body.error is None)):
+        if probe is not None and (body is None or body.error is None) and not (body and body.expect_continue):
             try:
                 inline = probe(environ)
             except Exception:  # noqa: BLE001 - a failing probe only means "not known to be safe"
                 inline = False
             if inline:
-                server.run_inline(exchange, environ)
+                if body is None or body.done:
+                    server.run_inline(exchange, environ)
+                else:  # the head came first (most clients send the body in a second write)
+                    self.waiting = (exchange, environ)
                 return
+        self.submit(exchange, environ)
+
+    def submit(self, exchange: Exchange, environ: dict[str, Any]) -> None:
         try:
-            server.pool.submit(exchange.run, environ)
+            self.server.pool.submit(exchange.run, environ)
         except RuntimeError:  # stopping
             self.transport.abort()
+
+    def run_waiting(self) -> None:
+        """The waiting inline request's body is in (or failed: the app answers that): run it."""
+        waiting = self.waiting
+        if waiting is not None and waiting[0].body is not None:
+            body = waiting[0].body
+            if body.done or body.error is not None:
+                self.waiting = None
+                self.server.run_inline(*waiting)
 
     def write(self, exchange: Exchange, data: bytes) -> None:
         if not exchange.aborted and not self.lost:
@@ -348,8 +375,9 @@ class HTTPProtocol:
         self.pause()
         if parsing is not None and parsing is self.active and parsing.body is not None:
             parsing.close = True
-            parsing.body.fail(exc)  # the worker reading this body answers the error itself
+            parsing.body.fail(exc)  # the app reading this body answers the error itself
             self.refusal = b""
+            self.run_waiting()
             return
         self.refusal = error_bytes(status, message, type)
         if self.active is None and self.queue:
@@ -383,6 +411,7 @@ class HTTPProtocol:
             self.refuse(408, "the request head did not arrive in time")
         elif self.phase == "body" and self.active is not None and self.active.body is not None:
             self.active.body.fail(TimeoutError("request body timed out"))
+            self.run_waiting()
         else:
             self.transport.abort() if self.phase == "linger" else self.transport.close()
 

@@ -29,9 +29,17 @@ RECEIPT = b'{"document_id": "d1", "total": 1}'
 
 class Echo(HTTPMockServer):
     name = "echo"
+    inline_routes = False  # InlineEcho: the route promises never to block
 
     def register_routes(self, router: Router) -> None:
-        router.add("/echo", lambda request: {"body": request.get_data(as_text=True)}, methods=["GET", "POST"])
+        router.add("/echo", lambda request: {"body": request.get_data(as_text=True)}, methods=["GET", "POST"],
+                   inline=self.inline_routes)
+
+
+class InlineEcho(Echo):
+    """The asyncio engine runs /echo on its loop thread once the body is in (werkzeug ignores it)."""
+
+    inline_routes = True
 
 
 def read_all(sock: socket.socket) -> bytes:
@@ -66,9 +74,9 @@ def error_of(data: bytes) -> dict:
     return json.loads(body)["error"]
 
 
-@pytest.fixture
-def echo() -> Iterator[Echo]:
-    with Echo() as mock:
+@pytest.fixture(params=["worker", "inline"])
+def echo(request: pytest.FixtureRequest) -> Iterator[Echo]:
+    with (InlineEcho if request.param == "inline" else Echo)() as mock:
         yield mock
 
 
@@ -79,9 +87,9 @@ def ofd() -> Iterator[MockOFDServer]:
 
 
 @contextlib.contextmanager
-def served(app, engine: str, **limits: Any) -> Iterator[int]:
-    """A bare engine serving `app` with tightened limits; yields its port."""
-    server = make_http_server("127.0.0.1", 0, app, engine=engine, limits=ServerLimits(**limits))
+def served(app, engine: str, inline: Any = None, **limits: Any) -> Iterator[int]:
+    """A bare engine serving `app` with tightened limits (and `inline` as its probe); yields its port."""
+    server = make_http_server("127.0.0.1", 0, app, engine=engine, limits=ServerLimits(**limits), inline=inline)
     thread = threading.Thread(target=server.serve_until_stopped, daemon=True)
     thread.start()
     try:
@@ -212,28 +220,28 @@ def test_h2c_upgrade_is_ignored_and_answered_as_http11(echo: Echo) -> None:
 
 # -- slow, idle and too many clients -------------------------------------------------------------
 def test_slowloris_head_is_evicted_with_408(echo: Echo, each_http_engine: str) -> None:
-    with served(echo.wsgi_app, each_http_engine, header_timeout=0.2) as port, socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+    with served(echo.wsgi_app, each_http_engine, echo.http_listener.inline_ok, header_timeout=0.2) as port, socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         got = read_all(sock)
     assert statuses(got) == [408] and error_of(got)["code"] == 408
 
 
 def test_slow_body_is_evicted_with_408(echo: Echo, each_http_engine: str) -> None:
-    with served(echo.wsgi_app, each_http_engine, body_timeout=0.2) as port, socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+    with served(echo.wsgi_app, each_http_engine, echo.http_listener.inline_ok, body_timeout=0.2) as port, socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part")
         got = read_all(sock)
     assert statuses(got) == [408]
 
 
 def test_idle_keep_alive_connection_is_closed_after_idle_timeout(echo: Echo, each_http_engine: str) -> None:
-    with served(echo.wsgi_app, each_http_engine, idle_timeout=0.2) as port, socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+    with served(echo.wsgi_app, each_http_engine, echo.http_listener.inline_ok, idle_timeout=0.2) as port, socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
         got = read_all(sock)  # answered, then closed once idle
     assert statuses(got) == [200]
 
 
 def test_connection_cap_answers_503_instead_of_serving_more(echo: Echo, each_http_engine: str) -> None:
-    with served(echo.wsgi_app, each_http_engine, max_connections=2) as port:
+    with served(echo.wsgi_app, each_http_engine, echo.http_listener.inline_ok, max_connections=2) as port:
         held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
         try:
             for sock in held:  # served, and kept open

@@ -19,16 +19,19 @@ pytestmark = pytest.mark.usefixtures("each_http_engine")  # every test runs on b
 
 class EchoMock(HTTPMockServer):
     name = "echo"
+    inline_routes = False  # InlineEchoMock: the same routes, promised never to block
 
     def register_routes(self, router: Router) -> None:
-        router.add("/echo", self.echo, methods=["GET", "POST"])
-        router.add("/items/<int:item_id>", lambda request, item_id: ({"id": item_id}, 201, {"X-Item": "1"}))
-        router.add("/text", lambda request: "plain")
-        router.add("/teapot", lambda request: (b"short and stout", 418))
-        router.add("/api-error", self.api_error)
-        router.add("/boom", self.boom)
-        router.add("/stream", self.stream)
-        router.add("/stream-boom", self.stream_boom)
+        inline = self.inline_routes
+        router.add("/echo", self.echo, methods=["GET", "POST"], inline=inline)
+        router.add("/items/<int:item_id>", lambda request, item_id: ({"id": item_id}, 201, {"X-Item": "1"}),
+                   inline=inline)
+        router.add("/text", lambda request: "plain", inline=inline)
+        router.add("/teapot", lambda request: (b"short and stout", 418), inline=inline)
+        router.add("/api-error", self.api_error, inline=inline)
+        router.add("/boom", self.boom, inline=inline)
+        router.add("/stream", self.stream, inline=inline)
+        router.add("/stream-boom", self.stream_boom, inline=inline)
 
     def echo(self, request):
         if request.method == "POST":
@@ -56,9 +59,15 @@ class EchoMock(HTTPMockServer):
         return Response(chunks(), mimetype="text/plain")
 
 
-@pytest.fixture
-def echo():
-    mock = EchoMock()
+class InlineEchoMock(EchoMock):
+    """The asyncio engine runs these routes on its loop thread (werkzeug ignores the mark)."""
+
+    inline_routes = True
+
+
+@pytest.fixture(params=["worker", "inline"])
+def echo(request: pytest.FixtureRequest):
+    mock = InlineEchoMock() if request.param == "inline" else EchoMock()
     mock.start()
     yield mock
     mock.stop()
