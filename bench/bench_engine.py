@@ -1,11 +1,12 @@
 """The asyncio engine alone: CPU per request, per resumed stream step, and a bare app under wrk.
 
-    .venv/bin/python -m bench.bench_engine cpu [--requests 50000]     # µs of CPU per request, in process
+    .venv/bin/python -m bench.bench_engine cpu [--app bare|ofd-post|ofd-health] [--profile 20]
     .venv/bin/python -m bench.bench_engine resume [--steps 200000]    # µs per Pause(inline=True) step
     .venv/bin/python -m bench.bench_engine wrk [--seconds 3]          # bare app req/s beside a floor
 
-`cpu` feeds one connection's protocol (a fake transport, no syscalls) keep-alive GETs for a
-bare WSGI app answering a few bytes, inline: parsing, environ, dispatch, response head, write.
+`cpu` feeds one connection's protocol (a fake transport, no syscalls) keep-alive requests for a
+bare WSGI app answering a few bytes, inline: parsing, environ, dispatch, response head, write
+(µs of CPU per request); `--app ofd-*` serves the OFD mock's receipt or health route instead.
 `resume` runs streams that yield a byte and `Pause(0, inline=True)` on a real loop (fake
 transport): the cost of one timer-resumed step. `wrk` serves the bare app in a subprocess
 (inline, and on the worker pool) beside a plain asyncio + httptools server answering the same
@@ -64,38 +65,61 @@ class FakeTransport:
         pass
 
 
-def _protocol(app: Callable[..., Any], inline: bool) -> tuple[Any, Any, FakeTransport]:
+def _protocol(app: Callable[..., Any], inline: bool | Callable[[dict[str, Any]], bool]) -> tuple[Any, Any, FakeTransport]:
     from mocktools.aio_protocol import HTTPProtocol
     from mocktools.aio_server import AsyncHTTPServer
 
-    server = AsyncHTTPServer("127.0.0.1", 0, app, inline=(lambda environ: True) if inline else None)
+    probe = inline if callable(inline) else (lambda environ: True) if inline else None
+    server = AsyncHTTPServer("127.0.0.1", 0, app, inline=probe)
     proto = HTTPProtocol(server, ("127.0.0.1", 40000))
     transport = FakeTransport()
     proto.connection_made(transport)
     return server, proto, transport
 
 
-def cpu(requests: int) -> None:
-    server, proto, transport = _protocol(bare_app, inline=True)
+def _requests(kind: str) -> tuple[Callable[..., Any], Any, Callable[[int], bytes], Any]:
+    """The app, its inline probe, request bytes number i, and what to close afterwards."""
+    if kind == "bare":
+        return bare_app, True, lambda i: REQUEST, None
+    from mocktools.ofd.mock import MockOFDServer
+
+    mock = MockOFDServer()
+    if kind == "ofd-health":
+        return mock.wsgi_app, mock.http_listener.inline_ok, lambda i: REQUEST.replace(b"/bare", b"/ofd/v1/health"), mock
+
+    def post(i: int) -> bytes:
+        body = b'{"document_id": "cpu-%d", "total": 100.5, "items": [{"name": "bread", "price": 50.25, "qty": 2}]}' % i
+        return (b"POST /ofd/v1/receipt HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    return mock.wsgi_app, mock.http_listener.inline_ok, post, mock
+
+
+def cpu(requests: int, kind: str, profile_top: int) -> None:
+    app, probe, make, mock = _requests(kind)
+    server, proto, transport = _protocol(app, probe)
     try:
-        for _ in range(2000):
-            proto.data_received(REQUEST)
+        for i in range(2000):
+            proto.data_received(make(i))
+        wire = [make(i) for i in range(2000, 2000 + requests)]
         before, written = time.process_time(), transport.written
-        for _ in range(requests):
-            proto.data_received(REQUEST)
+        for data in wire:
+            proto.data_received(data)
         took = time.process_time() - before
         per = (transport.written - written) // requests
-        print(f"bare app, inline, one connection: {took / requests * 1e6:.1f} µs CPU per request "
+        print(f"{kind}, one connection, fake transport: {took / requests * 1e6:.1f} µs CPU per request "
               f"({requests} requests, {per} bytes answered each)")
-        import cProfile
-        import pstats
+        if profile_top:
+            import cProfile
+            import pstats
 
-        profile = cProfile.Profile()
-        profile.enable()
-        for _ in range(20000):
-            proto.data_received(REQUEST)
-        profile.disable()
-        pstats.Stats(profile).sort_stats("tottime").print_stats(14)
+            wire = [make(i) for i in range(10**7, 10**7 + 20000)]
+            profile = cProfile.Profile()
+            profile.enable()
+            for data in wire:
+                proto.data_received(data)
+            profile.disable()
+            pstats.Stats(profile).sort_stats("tottime").print_stats(profile_top)
     finally:
         server.server_close()
 
@@ -219,9 +243,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=200000)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--kinds", nargs="+", default=["inline", "pool", "floor"])
+    parser.add_argument("--app", choices=["bare", "ofd-post", "ofd-health"], default="bare")
+    parser.add_argument("--profile", type=int, default=0, help="print the top N functions (cProfile)")
     opts = parser.parse_args(argv)
     if opts.mode == "cpu":
-        cpu(opts.requests)
+        cpu(opts.requests, opts.app, opts.profile)
     elif opts.mode == "resume":
         resume(opts.steps)
     elif opts.mode == "wrk":

@@ -5,7 +5,6 @@ the sink the WSGI driver writes to and the `mocktools.connection` handle the app
 """
 from __future__ import annotations
 
-import collections
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +18,20 @@ _INF = float("inf")
 
 
 class Body:
-    """A request body fed by the loop and read by the worker (`wsgi.input`)."""
+    """A request body fed by the loop and read by the app (`wsgi.input`).
+
+    One lock guards it; a reader that must wait parks on a lock of its own that the feeder
+    releases (a one-waiter condition: a `threading.Condition` per request costs more than the
+    rest of the body handling)."""
+
+    __slots__ = ("_chunks", "_lock", "_proto", "_waiter", "continue_sent", "done", "error", "expect_continue",
+                 "reader_waiting", "received", "size")
 
     def __init__(self, proto: HTTPProtocol, expect_continue: bool) -> None:
         self._proto = proto
-        self._cond = threading.Condition(threading.Lock())
-        self._chunks: collections.deque[bytes] = collections.deque()
+        self._lock = threading.Lock()
+        self._waiter: Any = None  # a held lock the waiting reader blocks on
+        self._chunks: list[bytes] = []
         self.size = 0
         self.done = False
         self.error: BaseException | None = None
@@ -34,28 +41,36 @@ class Body:
         self.reader_waiting = False  # the app waits for more than is buffered: reading must not pause
 
     # loop side
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            waiter.release()
+
     def feed(self, data: bytes) -> None:
-        with self._cond:
+        with self._lock:
             self._chunks.append(data)
             self.size += len(data)
             self.received += len(data)
-            self._cond.notify()
+            self._wake()
 
     def finish(self) -> None:
-        with self._cond:
+        with self._lock:
             self.done = True
-            self._cond.notify()
+            self._wake()
 
     def fail(self, exc: BaseException) -> None:
-        with self._cond:
+        with self._lock:
             if not self.done:
                 self.error = exc
-            self._cond.notify()
+            self._wake()
 
-    # worker side
+    # the app's side
     def read(self, size: int | None = -1) -> bytes:
         want = _INF if size is None or size < 0 else size
-        with self._cond:
+        lock = self._lock
+        lock.acquire()
+        try:
             if not self.done and self.expect_continue and not self.continue_sent:
                 self.continue_sent = True
                 self._proto.call(self._proto.send_continue)
@@ -64,20 +79,28 @@ class Body:
                     self.reader_waiting = True
                     if self._proto.paused:  # paused at the high-water mark, but the app wants more
                         self._proto.call(self._proto.resume)
-                self._cond.wait()
+                waiter = self._waiter = threading.Lock()
+                waiter.acquire()
+                lock.release()
+                try:
+                    waiter.acquire()  # until feed/finish/fail releases it
+                finally:
+                    lock.acquire()
             self.reader_waiting = False
             if self.error is not None and not self.done and self.size < want:
                 raise self.error
+            chunks = self._chunks
             if want >= self.size:
-                data = b"".join(self._chunks)
-                self._chunks.clear()
+                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                chunks.clear()
             else:
-                joined = b"".join(self._chunks)
+                joined = b"".join(chunks)
                 data, rest = joined[:int(want)], joined[int(want):]
-                self._chunks.clear()
-                self._chunks.append(rest)
+                chunks[:] = [rest]
             self.size -= len(data)
             resume = self.size < HIGH_WATER // 2 and self._proto.paused
+        finally:
+            lock.release()
         if resume:
             self._proto.call(self._proto.resume)
         return data

@@ -20,7 +20,7 @@ import httptools
 
 from .aio_exchange import EMPTY, HIGH_WATER, Body, Exchange
 from .http_framing import FramingError, error_bytes, wants_close
-from .wsgi_environ import build_environ
+from .wsgi_environ import HEADER_KEYS, build_environ_keyed, environ_key
 
 if TYPE_CHECKING:
     from .aio_server import AsyncHTTPServer
@@ -29,6 +29,9 @@ _DISCARD_LIMIT = 16 << 20  # unread body the server will still read past to keep
 _PIPELINE_DEPTH = 16       # parsed requests waiting behind the active one before reading pauses
 _INF = float("inf")
 _GARBAGE = b"\x00\x17garbage that is not HTTP\xff\r\n\r\n"
+_FRAMING_KEYS = frozenset({"HTTP_TRANSFER_ENCODING", "CONTENT_LENGTH", "HTTP_CONNECTION", "HTTP_EXPECT"})
+_VERSIONS = {"1.1": (1, 1), "1.0": (1, 0)}
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
 
 
 class HTTPProtocol:
@@ -58,7 +61,6 @@ class HTTPProtocol:
         self._url = b""
         self._headers: list[tuple[str, str]] = []
         self._head_bytes = 0
-        self._head_started = 0.0
 
     def call(self, fn: Any, *args: Any) -> bool:
         """Run `fn` on the loop from a worker; False once the loop is gone."""
@@ -150,7 +152,6 @@ class HTTPProtocol:
     # -- httptools callbacks ---------------------------------------------------------------
     def on_message_begin(self) -> None:
         self._url, self._headers, self._head_bytes = b"", [], 0
-        self._head_started = time.monotonic()
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -162,32 +163,36 @@ class HTTPProtocol:
         self._head_bytes += len(name) + len(value) + 4
         if self._head_bytes > limits.max_header_bytes or len(self._headers) >= limits.max_headers:
             raise FramingError(431, "request header fields too large")
-        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        # environ keys straight away (HTTP_USER_AGENT; cached per distinct name)
+        self._headers.append((HEADER_KEYS.get(name) or environ_key(name), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         parser, headers = self.parser, self._headers
         version_text = parser.get_http_version()
-        if not version_text.startswith("1."):
-            raise FramingError(505, f"HTTP version {version_text} is not supported")
-        version = (1, int(version_text[2:] or 0))
+        version = _VERSIONS.get(version_text)
+        if version is None:
+            if not version_text.startswith("1."):
+                raise FramingError(505, f"HTTP version {version_text} is not supported")
+            version = (1, int(version_text[2:] or 0))
         chunked = length = False
         connection = expect = ""
         for key, value in headers:
-            lower = key.lower()
-            if lower == "transfer-encoding":
-                if version < (1, 1):
-                    raise FramingError(400, "Transfer-Encoding in an HTTP/1.0 request")
-                chunked = True
-            elif lower == "content-length":
-                length = value.strip() not in ("0", "")
-            elif lower == "connection":
-                connection = value
-            elif lower == "expect":
-                expect = value
+            if key in _FRAMING_KEYS:
+                if key == "HTTP_TRANSFER_ENCODING":
+                    if version < (1, 1):
+                        raise FramingError(400, "Transfer-Encoding in an HTTP/1.0 request")
+                    chunked = True
+                elif key == "CONTENT_LENGTH":
+                    length = value.strip() not in ("0", "")
+                elif key == "HTTP_CONNECTION":
+                    connection = value
+                else:
+                    expect = value
         has_body = chunked or length
         body = Body(self, expect.strip().lower() == "100-continue") if has_body else None
-        exchange = Exchange(self, parser.get_method().decode("ascii"), self._url.decode("latin-1"), version,
-                            headers, body, chunked)
+        method = parser.get_method()
+        exchange = Exchange(self, _METHODS.get(method) or method.decode("ascii"), self._url.decode("latin-1"),
+                            version, headers, body, chunked)
         exchange.close = wants_close(version, connection)
         self.queue.append(exchange)
         self.parsing = exchange if has_body else None
@@ -248,7 +253,7 @@ class HTTPProtocol:
         self.active = exchange
         server = self.server
         body = exchange.body
-        environ = build_environ(exchange.method, exchange.target, exchange.version, exchange.headers,
+        environ = build_environ_keyed(exchange.method, exchange.target, exchange.version, exchange.headers,
                                 server=server.server_address, remote=self.peer, body=body or EMPTY,
                                 chunked=exchange.chunked, connection=exchange)
         probe = server.inline
@@ -286,6 +291,7 @@ class HTTPProtocol:
 
     def complete(self, exchange: Exchange, close: bool) -> None:
         self.active = None
+        exchange.runner = None  # runner -> environ -> exchange: no cycle left for the GC to find
         if self.lost or exchange.aborted:
             return
         if exchange.final:

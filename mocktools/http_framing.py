@@ -93,41 +93,55 @@ def _phrase(status: int) -> bytes:
         return b"UNKNOWN"
 
 
-@dataclass
 class ResponseHead:
-    data: bytes
-    chunked: bool
-    length: int | None
-    close: bool
+    __slots__ = ("chunked", "close", "data", "length")
+
+    def __init__(self, data: bytes, chunked: bool, length: int | None, close: bool) -> None:
+        self.data, self.chunked, self.length, self.close = data, chunked, length, close
+
+
+_PLAIN, _HOP, _LENGTH, _SERVER, _DATE = range(5)
+_HEADER_KINDS: dict[str, int] = {}  # response header name -> what response_head must do with it
+
+
+def _header_kind(key: str) -> int:
+    lower = key.lower()
+    kind = (_HOP if lower in HOP_HEADERS else _LENGTH if lower == "content-length" else
+            _SERVER if lower == "server" else _DATE if lower == "date" else _PLAIN)
+    if len(_HEADER_KINDS) < 4096:
+        _HEADER_KINDS[key] = kind
+    return kind
 
 
 def response_head(status: str, headers: Iterable[tuple[str, str]], *, head_request: bool,
                   close: bool, http10: bool) -> ResponseHead:
     """Serialize a WSGI status and header list; decides chunking and whether to close after it."""
     code = int(status[:3])
-    parts = [b"HTTP/1.1 ", status.encode("latin-1"), b"\r\n"]
+    parts = ["HTTP/1.1 ", status, "\r\n"]
     length: int | None = None
     seen_server = seen_date = False
+    kinds = _HEADER_KINDS
     for key, value in headers:
-        lower = key.lower()
-        if lower in HOP_HEADERS:
-            if lower == "connection" and "close" in value.lower():
-                close = True
-            continue
-        if lower == "content-length":
-            try:
-                length = int(value)
-            except ValueError:
+        kind = kinds.get(key)
+        if kind is None:
+            kind = _header_kind(key)
+        if kind:
+            if kind == _HOP:
+                if key.lower() == "connection" and "close" in value.lower():
+                    close = True
                 continue
-        elif lower == "server":
-            seen_server = True
-        elif lower == "date":
-            seen_date = True
-        parts.append(f"{key}: {value}\r\n".encode("latin-1"))
+            if kind == _LENGTH:
+                try:
+                    length = int(value)
+                except ValueError:
+                    continue
+            elif kind == _SERVER:
+                seen_server = True
+            else:
+                seen_date = True
+        parts += (key, ": ", value, "\r\n")
     if not seen_server:
-        parts.append(b"Server: mocktools\r\n")
-    if not seen_date:
-        parts.append(b"Date: " + http_date() + b"\r\n")
+        parts.append("Server: mocktools\r\n")
     bodyless = head_request or 100 <= code < 200 or code in (204, 304)
     chunked = False
     if length is None and not bodyless:
@@ -135,13 +149,14 @@ def response_head(status: str, headers: Iterable[tuple[str, str]], *, head_reque
             close = True  # HTTP/1.0 cannot chunk: the end of the body is the close
         else:
             chunked = True
-            parts.append(b"Transfer-Encoding: chunked\r\n")
+            parts.append("Transfer-Encoding: chunked\r\n")
     if close:
-        parts.append(b"Connection: close\r\n")
+        parts.append("Connection: close\r\n")
     elif http10:
-        parts.append(b"Connection: keep-alive\r\n")
-    parts.append(b"\r\n")
-    return ResponseHead(b"".join(parts), chunked, 0 if bodyless else length, close)
+        parts.append("Connection: keep-alive\r\n")
+    data = "".join(parts).encode("latin-1")
+    data = data + b"\r\n" if seen_date else b"%sDate: %s\r\n\r\n" % (data, http_date())
+    return ResponseHead(data, chunked, 0 if bodyless else length, close)
 
 
 def wants_close(version: tuple[int, int], connection: str) -> bool:
