@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .aio_protocol import HTTPProtocol
 
 HIGH_WATER = 1 << 20  # buffered request body that pauses reading
+_OUT_LIMIT = 64 << 10  # streamed bytes a loop step gathers before it writes them
 _INF = float("inf")
 
 
@@ -129,7 +130,7 @@ class Exchange:
     reader `held`s the stream until the transport drains)."""
 
     __slots__ = ("aborted", "abort_requested", "body", "chunked", "close", "complete", "final", "headers",
-                 "method", "on_loop", "proto", "runner", "target", "timer", "version")
+                 "method", "on_loop", "out", "out_size", "proto", "runner", "target", "timer", "version")
 
     def __init__(self, proto: HTTPProtocol, method: str, target: str, version: tuple[int, int],
                  headers: list[tuple[str, str]], body: Body | None, chunked: bool) -> None:
@@ -140,6 +141,8 @@ class Exchange:
         self.close = False
         self.aborted = self.abort_requested = self.on_loop = False
         self.final: bytes | None = None
+        self.out: list[bytes] = []  # streamed bytes of the current loop step, written as one at its end
+        self.out_size = 0
         self.complete = body is None
         self.runner: RequestRun | None = None
         self.timer: Any = None  # the loop timer of a paused stream
@@ -149,6 +152,7 @@ class Exchange:
         # no more sends; the loop marks `aborted` after writing what came before
         self.abort_requested = self.close = True
         if self.on_loop:
+            self.flush_out()  # what the app sent before the fault leaves first
             self.proto.abort(kind, self)
         else:
             self.proto.call(self.proto.abort, kind, self)
@@ -178,8 +182,11 @@ class Exchange:
         if final:
             self.final = data
             return
-        if self.on_loop:
-            proto.transport.write(data)
+        if self.on_loop:  # one write per step (an SSE stream catching up sends its tokens together)
+            self.out.append(data)
+            self.out_size += len(data)
+            if self.out_size >= _OUT_LIMIT:
+                self.flush_out()
             return
         while not proto.writable.wait(1.0):
             if proto.lost or proto.server.closing:
@@ -221,12 +228,29 @@ class Exchange:
         self.on_loop = True
         pause = runner.step()
         proto = self.proto
+        if self.out:
+            if pause is None and not self.aborted:  # the rest and the end of the stream: one write
+                self.final = b"".join(self.out) + (self.final or b"")
+                self.out.clear()
+                self.out_size = 0
+            else:
+                self.flush_out()
         if pause is None:
             proto.complete(self, runner.close or self.close)
         elif pause == HOLD:
             proto.hold(self)
         else:
             proto.pause_exchange(self, pause)
+
+    def flush_out(self) -> None:
+        """Write what this loop step produced so far (the transport may then pause writing)."""
+        out = self.out
+        if out:
+            data = out[0] if len(out) == 1 else b"".join(out)
+            out.clear()
+            self.out_size = 0
+            if not self.proto.lost and not self.aborted:
+                self.proto.transport.write(data)
 
     def abandon(self) -> None:
         if self.runner is not None:
