@@ -49,6 +49,8 @@ class Site(HTTPMockServer):
         router.add("/garbage", lambda request: self.fault(request, "garbage"), inline=True)
         router.add("/stream", self.stream, inline=True)
         router.add("/size", self.size, methods=["POST"], inline=True)
+        router.add("/stream-then-<kind>", self.stream_then_fault)  # (a converter: never inline)
+        router.add("/stream-then-garbage", lambda request: self.stream_then_fault(request, "garbage"), inline=True)
         router.add("/paced", lambda request: self.paced(request, inline=True), inline=True)
         router.add("/paced-worker", lambda request: self.paced(request, inline=False), inline=True)
         router.add("/paced-from-pool", lambda request: self.paced(request, inline=True))
@@ -92,6 +94,16 @@ class Site(HTTPMockServer):
                     self.closed += 1
 
         return Response(body(), mimetype="application/octet-stream")
+
+    def stream_then_fault(self, request: Any, kind: str) -> Response:
+        environ = request.environ
+
+        def body() -> Iterator[bytes]:
+            yield b"first,"
+            yield b"second,"
+            abort_connection(environ, kind)
+
+        return Response(body(), mimetype="text/plain")
 
     def paced(self, request: Any, *, inline: bool) -> Response:
         conn = connection_of(request.environ)
@@ -304,6 +316,15 @@ def test_a_connection_fault_from_an_inline_handler(site: Site, kind: str) -> Non
         assert got.startswith(b"\x00\x17garbage")
     assert f"/{kind}" in site.threads and "/fast" not in site.threads
     assert requests.get(f"{site.url}/fast", timeout=5).status_code == 200  # the mock serves on
+
+
+def test_what_an_inline_stream_sent_before_a_fault_arrives_before_the_garbage(site: Site) -> None:
+    for path in ("/stream-then-garbage", "/stream-then-close"):
+        got = raw(site.port, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        head, _, body = got.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ") and b"first," in body and b"second," in body
+        assert body.endswith(b"\x00\x17garbage that is not HTTP\xff\r\n\r\n") == path.endswith("garbage")
+        assert not body.endswith(b"0\r\n\r\n")  # no terminating chunk: the stream was cut
 
 
 @pytest.mark.parametrize("kind", ["reset", "close"])
