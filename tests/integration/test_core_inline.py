@@ -463,3 +463,19 @@ def test_stop_closes_streams_paused_inline(each_http_engine: str) -> None:
         for sock in socks:
             sock.close()
         site.stop()
+
+
+def test_an_inline_request_that_held_the_loop_too_long_is_logged_once_per_path(
+        site: Site, each_http_engine: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from mocktools.aio_server import AsyncHTTPServer
+
+    monkeypatch.setattr(AsyncHTTPServer, "slow_inline", -1.0)  # every inline request counts as slow
+    with caplog.at_level("WARNING", logger="mocktools.engine"), requests.Session() as http:
+        for _ in range(3):
+            assert http.get(f"{site.url}/fast", timeout=5).status_code == 200
+        assert http.get(f"{site.url}/slow", timeout=5).status_code == 200  # on a worker: not timed
+    lines = [r.getMessage() for r in caplog.records if r.name == "mocktools.engine"]
+    if each_http_engine == "asyncio":
+        assert len(lines) == 1 and "GET /fast" in lines[0] and "inline=True" in lines[0]
+    else:
+        assert lines == []
