@@ -193,7 +193,7 @@ class HTTPProtocol:
         method = parser.get_method()
         exchange = Exchange(self, _METHODS.get(method) or method.decode("ascii"), self._url.decode("latin-1"),
                             version, headers, body, chunked)
-        exchange.close = wants_close(version, connection)
+        exchange.close = wants_close(version, connection) if connection or version != (1, 1) else False
         self.queue.append(exchange)
         self.parsing = exchange if has_body else None
         if has_body:

@@ -40,6 +40,9 @@ class Sink(Protocol):
 class RequestRun:
     """One request through `app`, resumable at each `Pause` its body yields."""
 
+    __slots__ = ("app", "app_iter", "buffered", "close", "close_in", "done", "environ", "head", "head_request",
+                 "http10", "iterator", "pause_inline", "pending", "sent", "sink", "started", "state", "verbose")
+
     def __init__(self, app: Callable[..., Iterable[bytes]], environ: dict[str, Any], sink: Sink, *,
                  close: bool, http10: bool, verbose: bool = False) -> None:
         self.app, self.environ, self.sink = app, environ, sink
