@@ -31,8 +31,11 @@ class OFDWire:
         def reset(self) -> None: ...
 
     def register_routes(self, router: Router) -> None:
-        router.add(RECEIPT_PATH, self.post_receipt, methods=["POST"])
-        router.add(HEALTH_PATH, self.get_health)
+        # inline: these two never block (the ledger's and the journal's short locks only), so an
+        # engine may run them on its loop thread; reset clears the whole mock (stubs, subclass
+        # state), which a subclass may make wait, so it stays on a worker
+        router.add(RECEIPT_PATH, self.post_receipt, methods=["POST"], inline=True)
+        router.add(HEALTH_PATH, self.get_health, inline=True)
         router.add(RESET_PATH, self.post_reset, methods=["POST"])
 
     def post_receipt(self, request: Request) -> dict[str, Any]:
