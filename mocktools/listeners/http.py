@@ -24,7 +24,6 @@ from ..errors import WireError
 from ..faults import FaultDecision
 from ..http_connection import ConnectionAborted, abort_connection, close_after_response
 from ..http_engines import make_http_server
-from ..journal import CallRecord
 from .base import Listener, serve_in_thread
 
 if TYPE_CHECKING:
@@ -62,6 +61,20 @@ def headers_of(environ: Mapping[str, Any]) -> dict[str, str]:
     if environ.get("CONTENT_LENGTH"):
         headers["Content-Length"] = environ["CONTENT_LENGTH"]
     return headers
+
+
+def header_items(environ: Mapping[str, Any]) -> tuple[str, ...]:
+    """`headers_of` flat, ``(name, value, name, value, ...)``: what the journal keeps (`Journal.note`)."""
+    names = _NAMES
+    flat: list[str] = []
+    for key, value in environ.items():
+        if key[:5] == "HTTP_":
+            flat += (names.get(key) or _header_name(key), value)
+    if environ.get("CONTENT_TYPE"):
+        flat += ("Content-Type", environ["CONTENT_TYPE"])
+    if environ.get("CONTENT_LENGTH"):
+        flat += ("Content-Length", environ["CONTENT_LENGTH"])
+    return tuple(flat)
 
 
 def status_type(status: int) -> str:
@@ -222,11 +235,9 @@ class HTTPListener(Listener):
         mock = self.mock
         method = environ.get("REQUEST_METHOD", "")
         duration = time.perf_counter() - started
-        mock.journal.record(CallRecord(time=mock.clock.time(), method=method, path=path,
-                                       query=environ.get("QUERY_STRING", ""), headers=headers_of(environ), body=body,
-                                       status=status, duration=duration, fault=fault,
-                                       meta=environ.get("mocktools.meta")))
+        mock.journal.note(mock.clock.time(), method, path, environ.get("QUERY_STRING", ""), header_items(environ),
+                          body, status, duration, fault, environ.get("mocktools.meta"))
         log.request(mock, method, path, status, duration, fault)
 
 
-__all__ = ["HTTPListener", "WSGIApp", "headers_of", "status_type"]
+__all__ = ["HTTPListener", "WSGIApp", "header_items", "headers_of", "status_type"]

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import hmac
 import json
+import math
 import threading
 import uuid
 from array import array
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from .. import safe_json
 from ..clock import Clock, SystemClock
 
 DEFAULT_ID_FIELDS = ("document_id", "documentId", "fiscal_document_number", "fiscalDocumentNumber",
@@ -32,8 +33,54 @@ _NAMESPACE = uuid.UUID("6f1d0c3e-5b4a-4e0f-9a51-6d6f636b6f66")
 _SHARDS = 256
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(..., separators=...) without a new encoder
+_SECOND: tuple[int, str] = (0, "1970-01-01T00:00:00")  # the last whole second formatted (one per second)
+
+
 def iso_utc(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """`epoch` as ISO 8601 UTC with milliseconds ("2026-01-01T00:00:00.000Z"), as datetime renders
+    it (microseconds rounded half-even, then cut to milliseconds); the date part is cached."""
+    global _SECOND
+    frac, whole = math.modf(epoch)
+    micros = round(frac * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    elif micros < 0:
+        whole, micros = whole - 1, micros + 1_000_000
+    second = int(whole)
+    cached = _SECOND
+    if cached[0] != second:
+        stamp = datetime.fromtimestamp(second, tz=timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+        cached = _SECOND = (second, stamp)
+    return f"{cached[1]}.{micros // 1000:03d}Z"
+
+
+class _Signer:
+    """HMAC-SHA256 under one key with the pads hashed once (what hmac.digest does, at half the cost)."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
+def _uuid5(prefix: bytes, name: bytes) -> str:
+    """str(uuid.uuid5(namespace, name)) with `prefix` = namespace.bytes (no UUID object built)."""
+    value = int.from_bytes(hashlib.sha1(prefix + name).digest()[:16], "big")
+    value = (value & ~(0xF000 << 64) | (0x5000 << 64)) & ~(0xC000 << 48) | (0x8000 << 48)
+    hexed = "%032x" % value
+    return f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:]}"
 
 
 @dataclass(frozen=True)
@@ -130,9 +177,12 @@ class ReceiptLedger:
         self.id_fields = tuple(id_fields)
         self.window = int(window)
         self._key = f"mocktools-ofd-{seed if seed is not None else 0}".encode()
+        self._signer = _Signer(self._key)
+        self._receipt_prefix = _NAMESPACE.bytes + self._key + b"/"
         self._lock = threading.Lock()
         self._ids = DigestTable()
-        # (document id, acceptance time, the document as compact JSON or, if unencodable, itself)
+        # (document id, acceptance time, the document as compact JSON (str), as the JSON text it
+        # came in (bytes) or, if unencodable, itself); only atomic values: the GC stops tracking them
         self._recent: collections.deque[tuple[str, float, Any]] = collections.deque(maxlen=self.window or None)
         self._submissions = 0
 
@@ -147,21 +197,25 @@ class ReceiptLedger:
 
     def fiscal_sign(self, document_id: str) -> str:
         """A 10-digit fiscal sign, deterministic for the ledger's seed and the document id."""
-        digest = hmac.digest(self._key, document_id.encode("utf-8", "surrogatepass"), "sha256")
+        digest = self._signer.digest(document_id.encode("utf-8", "surrogatepass"))
         return f"{int.from_bytes(digest[:8], 'big') % 10**10:010d}"
 
     def _ack(self, doc_id: str, accepted: float) -> Acknowledgement:
-        return Acknowledgement(
-            receipt_id=str(uuid.uuid5(_NAMESPACE, self._key.decode() + "/" + doc_id.encode(
-                "utf-8", "surrogatepass").decode("utf-8", "replace"))),
-            document_id=doc_id, fiscal_sign=self.fiscal_sign(doc_id), accepted_at=iso_utc(accepted))
+        raw = doc_id.encode("utf-8", "surrogatepass")
+        # the receipt id is uuid5(namespace, key + "/" + id), a lone surrogate in the id read as U+FFFD
+        name = raw if doc_id.isascii() else raw.decode("utf-8", "replace").encode("utf-8")
+        return Acknowledgement(receipt_id=_uuid5(self._receipt_prefix, name), document_id=doc_id,
+                               fiscal_sign=self.fiscal_sign(doc_id), accepted_at=iso_utc(accepted))
 
-    def submit(self, document: dict[str, Any]) -> tuple[Acknowledgement, bool]:
-        """Accept a document; returns its acknowledgement and whether it was a duplicate."""
+    def submit(self, document: dict[str, Any], *, source: bytes | None = None) -> tuple[Acknowledgement, bool]:
+        """Accept a document; returns its acknowledgement and whether it was a duplicate.
+
+        `source`: the JSON text `document` was parsed from (by `safe_json.loads`), kept as it is
+        instead of encoding the document again (the wire passes the request body)."""
         doc_id = self.document_id(document)
         digest = DigestTable.digest(doc_id)
         now = self.clock.time()
-        stored = _freeze(document) if self.window else None
+        stored = (bytes(source) if source is not None else _freeze(document)) if self.window else None
         with self._lock:
             self._submissions += 1
             known = self._ids.get_or_add(digest, now)
@@ -220,7 +274,7 @@ class ReceiptLedger:
 def _freeze(document: Any) -> Any:
     """A compact immutable copy: compact JSON (the object itself if it cannot be encoded)."""
     try:
-        return json.dumps(document, separators=(",", ":"))
+        return _ENCODE(document)
     except (RecursionError, ValueError, TypeError):
         return _Raw(document)
 
@@ -235,6 +289,8 @@ class _Raw:
 def _thaw(stored: Any) -> Any:
     if isinstance(stored, _Raw):
         return stored.value
+    if isinstance(stored, bytes):  # the JSON text it came in (see `submit`'s `source`)
+        return safe_json.loads(stored)
     return json.loads(stored)
 
 
