@@ -12,6 +12,7 @@ receipts to one mock and prints its RSS and the p99 per 100k. Prints numbers; as
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -53,10 +54,35 @@ end
 
 
 # -- the servers (each runs in its own process: `bench_serving serve TARGET PORT`) ---------------
+class GCWatch:
+    """Full (generation-2) collections in this process: how many, and the longest, wall and CPU."""
+
+    def __init__(self) -> None:
+        self.count, self.wall, self.cpu, self._t = 0, 0.0, 0.0, (0.0, 0.0)
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._t = (time.perf_counter(), time.thread_time())
+        else:
+            self.count += 1
+            self.wall = max(self.wall, time.perf_counter() - self._t[0])
+            self.cpu = max(self.cpu, time.thread_time() - self._t[1])
+
+    def take(self) -> str:
+        """`count wall_ms cpu_ms tracked_objects` since the last take."""
+        line = f"{self.count} {self.wall * 1000:.1f} {self.cpu * 1000:.1f} {len(gc.get_objects())}"
+        self.count, self.wall, self.cpu = 0, 0.0, 0.0
+        return line
+
+
 def serve(target: str, port: int) -> None:
-    """Serve one target until stdin closes; answer `count` (server-side requests) and `rss`."""
+    """Serve one target until stdin closes; answer `count` (server-side requests), `rss`, `gc`."""
     count: Callable[[], int]
     stop: Callable[[], Any]
+    watch = GCWatch()
     if target.startswith("mocktools") or target == "baseline":
         from mocktools.ofd.mock import MockOFDServer
 
@@ -81,6 +107,8 @@ def serve(target: str, port: int) -> None:
         command = line.strip()
         if command == "count":
             print(count(), flush=True)
+        elif command == "gc":
+            print(watch.take(), flush=True)
         elif command == "rss":
             with open("/proc/self/statm") as f:
                 print(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE"), flush=True)
@@ -103,10 +131,13 @@ class Target:
             raise RuntimeError(f"{self.name} did not start")
 
     def ask(self, command: str) -> int:
+        return int(self.ask_line(command))
+
+    def ask_line(self, command: str) -> str:
         assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
-        return int(self.proc.stdout.readline())
+        return self.proc.stdout.readline().strip()
 
     def count(self) -> int:
         return self.ask("count")
@@ -229,7 +260,8 @@ def soak(receipts: int, engine: str, step: int = 100_000) -> None:
     target = Target(f"mocktools-{engine}", free_port())
     target.start()
     print(f"soak: {receipts:,} distinct receipts into MockOFDServer ({engine} engine), wrk -c16")
-    print(f"{'receipts':>10} {'RSS MiB':>8} {'p99 ms':>8} {'req/s':>8}")
+    print(f"{'receipts':>10} {'RSS MiB':>8} {'p99 ms':>8} {'req/s':>8} {'full GCs':>9} {'max GC ms (CPU)':>16} "
+          f"{'GC objects':>10}")
     try:
         done, mark, chunk, n = 0, step, [], 0
         while done < receipts:
@@ -241,7 +273,9 @@ def soak(receipts: int, engine: str, step: int = 100_000) -> None:
                 rss = target.ask("rss") / 2**20
                 p99 = max(r["p99_us"] for r in chunk) / 1000
                 rps = statistics.median(r["rps"] for r in chunk)
-                print(f"{done:10,} {rss:8.1f} {p99:8.2f} {rps:8.0f}", flush=True)
+                gcs, wall, cpu, tracked = target.ask_line("gc").split()
+                print(f"{done:10,} {rss:8.1f} {p99:8.2f} {rps:8.0f} {gcs:>9} {wall + ' (' + cpu + ')':>16} {tracked:>10}",
+                      flush=True)
                 chunk, mark = [], mark + step
     finally:
         target.stop()

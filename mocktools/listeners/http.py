@@ -19,7 +19,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..routing import JSONAnswer, LazyRequest
 
-from .. import log
+from .. import gc_tuning, log
 from ..errors import WireError
 from ..faults import FaultDecision
 from ..http_connection import ConnectionAborted, abort_connection, close_after_response
@@ -104,6 +104,7 @@ class HTTPListener(Listener):
                                   engine=self.engine, inline=self.inline_ok if self.site is not None else None)
         self._thread = serve_in_thread(server.serve_until_stopped, f"mocktools-{self.mock.name}:{server.port}")
         self._server = server
+        gc_tuning.freeze_if_asked()  # only with $MOCKTOOLS_GC_FREEZE: process-wide, so opt-in
         return int(server.port)
 
     def shutdown(self) -> None:
