@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.bench_serving [--seconds 5] [--rounds 3] [--targets ...]
     .venv/bin/python -m bench.bench_serving soak [--receipts 1000000]
+    .venv/bin/python -m bench.bench_serving inproc [--baseline /work/main]   # CPU µs per request, no socket
 
 Each target serves the OFD receipt API (POST /ofd/v1/receipt with a JSON acknowledgement, GET
 /ofd/v1/health) in its own process; wrk (`make bench-deps`) drives it from another. Rounds are
@@ -281,10 +282,66 @@ def soak(receipts: int, engine: str, step: int = 100_000) -> None:
         target.stop()
 
 
+def inproc_child(requests: int) -> None:
+    """CPU µs per request of the mock's own layers: the app driven through the engine's WSGI driver
+    with prebuilt environs, no socket (robust on a loaded machine: process time, best of 3)."""
+    import io
+
+    from mocktools.ofd.mock import MockOFDServer
+    from mocktools.wsgi_driver import run_request
+    from mocktools.wsgi_environ import build_environ
+
+    class Sink:
+        close_requested = False
+
+        def send(self, data: bytes, final: bool) -> None:
+            pass
+
+    mock = MockOFDServer()
+
+    def environ(i: int, post: bool) -> dict[str, Any]:
+        body = (b'{"document_id": "inproc-%d", "total": 100.5, "items": [{"name": "bread", "price": 50.25, '
+                b'"qty": 2}]}' % i) if post else b""
+        headers = [("Host", "127.0.0.1:9000")] + ([("Content-Type", "application/json"),
+                                                   ("Content-Length", str(len(body)))] if post else [])
+        return build_environ("POST" if post else "GET", "/ofd/v1/receipt" if post else "/ofd/v1/health", (1, 1),
+                             headers, server=("127.0.0.1", 9000), remote=("127.0.0.1", 50000),
+                             body=io.BytesIO(body), chunked=False, connection=None)
+
+    serial = 0
+    for label, post in (("POST receipt", True), ("GET health", False)):
+        best = float("inf")
+        for _ in range(4):  # the first round warms up
+            batch = [environ(serial + i, post) for i in range(requests)]
+            serial += requests
+            started = time.process_time()
+            for env in batch:
+                run_request(mock.wsgi_app, env, Sink(), close=False, http10=False)
+            best = min(best, (time.process_time() - started) / requests * 1e6)
+        print(f"{label:14} {best:7.1f} µs per request", flush=True)
+
+
+def inproc(requests: int, baseline: str | None) -> None:
+    for name, path in ([("baseline", baseline)] if baseline else []) + [("mocktools", ROOT)]:
+        print(f"{name} ({path}), {requests:,} requests per round, best of 3:", flush=True)
+        subprocess.run([sys.executable, os.path.abspath(__file__), "inproc-child", str(requests)], check=True,
+                       cwd=ROOT, env={**os.environ, "PYTHONPATH": path})
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["serve"]:
         serve(argv[1], int(argv[2]))
+        return
+    if argv[:1] == ["inproc-child"]:
+        inproc_child(int(argv[1]))
+        return
+    if argv[:1] == ["inproc"]:
+        parser = argparse.ArgumentParser(prog="bench_serving inproc")
+        parser.add_argument("--requests", type=int, default=20_000)
+        parser.add_argument("--baseline", help="also measure the mocktools of this checkout (e.g. /work/main)")
+        args = parser.parse_args(argv[1:])
+        inproc(args.requests, args.baseline)
         return
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: run `make bench-deps`")
