@@ -30,7 +30,10 @@ DEFAULT_ID_FIELDS = ("document_id", "documentId", "fiscal_document_number", "fis
                      "receipt_id", "receiptId", "id", "uuid")
 DEFAULT_WINDOW = 10_000
 _NAMESPACE = uuid.UUID("6f1d0c3e-5b4a-4e0f-9a51-6d6f636b6f66")
-_SHARDS = 256
+_SHARDS = 2048  # a shard holds ~500 ids at 1M: growing one (on the request path) copies ~1,000 slots
+_SHIFT = 11  # log2(_SHARDS): the digest's low bits pick the shard, the next ones the slot
+_EMPTY_KEYS = array("Q", bytes(8 * 16))  # shared by every shard not written yet (never written to)
+_EMPTY_TIMES = array("d", bytes(8 * 16))
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(..., separators=...) without a new encoder
@@ -99,14 +102,15 @@ class Acknowledgement:
 
 class DigestTable:
     """digest -> acceptance time, in open-addressed arrays split into shards (a shard grows alone,
-    so no single insert pays for rehashing millions of entries). Not thread-safe by itself."""
+    so no single insert pays for rehashing millions of entries; a shard gets arrays of its own on
+    its first insert). Not thread-safe by itself."""
 
     def __init__(self) -> None:
         self.clear()
 
     def clear(self) -> None:
-        self._keys = [array("Q", bytes(8 * 16)) for _ in range(_SHARDS)]
-        self._times = [array("d", bytes(8 * 16)) for _ in range(_SHARDS)]
+        self._keys = [_EMPTY_KEYS] * _SHARDS
+        self._times = [_EMPTY_TIMES] * _SHARDS
         self._used = [0] * _SHARDS
         self.size = 0
 
@@ -119,8 +123,11 @@ class DigestTable:
         """The stored time if `digest` is known; else store `when` and return None."""
         shard = digest & (_SHARDS - 1)
         keys = self._keys[shard]
+        if keys is _EMPTY_KEYS:
+            keys = self._keys[shard] = array("Q", bytes(8 * 16))
+            self._times[shard] = array("d", bytes(8 * 16))
         mask = len(keys) - 1
-        slot = (digest >> 8) & mask
+        slot = (digest >> _SHIFT) & mask
         while True:
             found = keys[slot]
             if found == digest:
@@ -140,7 +147,7 @@ class DigestTable:
         shard = digest & (_SHARDS - 1)
         keys = self._keys[shard]
         mask = len(keys) - 1
-        slot = (digest >> 8) & mask
+        slot = (digest >> _SHIFT) & mask
         while keys[slot]:
             if keys[slot] == digest:
                 return self._times[shard][slot]
@@ -154,7 +161,7 @@ class DigestTable:
         mask = size - 1
         for index, key in enumerate(old_keys):
             if key:
-                slot = (key >> 8) & mask
+                slot = (key >> _SHIFT) & mask
                 while keys[slot]:
                     slot = (slot + 1) & mask
                 keys[slot] = key
@@ -163,7 +170,7 @@ class DigestTable:
 
     @property
     def nbytes(self) -> int:
-        return sum(len(k) * 16 for k in self._keys)
+        return sum(len(k) * 16 for k in self._keys if k is not _EMPTY_KEYS)
 
 
 class ReceiptLedger:
