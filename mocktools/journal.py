@@ -286,7 +286,8 @@ class Journal:
             return dict(self._by_status)
 
     def calls(self, path: str | None = None, method: str | None = None) -> list[CallRecord]:
-        """The records still in the window, oldest first, optionally filtered."""
+        """The records still in the window, oldest first, optionally filtered (a call kept as a row
+        is handed out as a fresh CallRecord on each read)."""
         with self._cond:
             records: Iterable[CallRecord | _Row] = list(self._records)
         if path is None and method is None:

@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from ..routing import JSONAnswer, LazyRequest
-
 from .. import gc_tuning, log
 from ..errors import WireError
 from ..faults import FaultDecision
 from ..http_connection import ConnectionAborted, abort_connection, close_after_response
 from ..http_engines import make_http_server
+from ..routing import JSONAnswer, LazyRequest
 from .base import Listener, serve_in_thread
 
 if TYPE_CHECKING:
