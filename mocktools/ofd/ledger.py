@@ -265,6 +265,12 @@ class ReceiptLedger:
         with self._lock:
             return self._submissions - self._ids.size
 
+    def stats(self) -> dict[str, int]:
+        """Distinct receipts, submissions and duplicates, read together (one lock)."""
+        with self._lock:
+            return {"receipts": self._ids.size, "submissions": self._submissions,
+                    "duplicates": self._submissions - self._ids.size}
+
     def memory(self) -> dict[str, int]:
         """What the ledger holds, for health pages and soak benchmarks."""
         with self._lock:
