@@ -89,9 +89,13 @@ def header_ends(out: ChoiceOutput) -> dict[int, int]:
     return ends
 
 
+def _all_text(labels: list[Any]) -> bool:
+    return labels.count("c") == len(labels)
+
+
 def parse(out: ChoiceOutput) -> Parsed:
     """Reasoning, text and tool calls of a finished choice, as the parsers would extract them."""
-    if out.channels is None:
+    if out.channels is None or (not out.calls and _all_text(out.channels)):
         return Parsed(None, out.text)
     reasoning: list[str] = []
     content: list[str] = []

@@ -95,7 +95,10 @@ def plan_chat(body: dict, messages: list[dict], agent: AgentConfig) -> ChatPlan:
 def default_turn(plan: ChatPlan, req: GenerationRequest, gen: Generator) -> Turn:
     """What the mock model says unprompted: calls chosen by tools.choose_calls, else constrained or
     generated text; reasoning first when the server has a reasoning parser."""
-    names = tools.choose_calls(plan.tools, plan.messages, gen.rng("tools", req))
+    cfg = plan.tools
+    # the tools RNG only matters when a call may be chosen (seeding one costs as much as a token loop)
+    names = tools.choose_calls(cfg, plan.messages, gen.rng("tools", req)) if cfg.extract and cfg.tools \
+        or cfg.choice == "named" and cfg.named else []
     content: str | None = None
     if not names:
         if plan.constraint is not None:

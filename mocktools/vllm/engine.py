@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import uuid
+import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,9 +38,13 @@ MAX_TIMING_SECONDS = 3600.0  # ttft / itl beyond an hour are refused: they overf
 MAX_SEQUENCES_PER_REQUEST = 1024  # prompts x n of one request (vLLM has no bound; the mock keeps all in memory)
 
 
+_ids = random.Random()  # seeded from os.urandom; ids need to be unique, not unguessable
+os.register_at_fork(after_in_child=_ids.seed)
+
+
 def random_uuid() -> str:
-    """vLLM 0.33's random_uuid(): 16 lowercase hex characters."""
-    return f"{uuid.uuid4().int & (2 ** 64 - 1):016x}"
+    """vLLM 0.33's random_uuid(): 16 lowercase hex characters (64 random bits, as uuid4's low half)."""
+    return f"{_ids.getrandbits(64):016x}"
 
 
 
@@ -240,7 +245,7 @@ class Engine(StreamingMixin):
                 break
         meta = {"kind": kind, "model": model, "prompt": prompts[0][0] if len(prompts) == 1
                 else [p for p, _ in prompts], "messages": messages, "stream": stream,
-                "params": dataclasses.asdict(params)}
+                "params": params.as_dict()}
         style = ChatStyle(fingerprint=self.fingerprint)
         if constraint is not None:
             meta["format"] = constraint.describe()
@@ -274,7 +279,7 @@ class Engine(StreamingMixin):
         params = protocol.sampling_params(sampling_body, "chat", len(ids), self.config.max_model_len, tok)
         req = GenerationRequest("chat", model, text, ids, params, plan.messages, sampling_body, 0)
         meta = {"kind": kind, "model": model, "prompt": text, "messages": plan.messages, "stream": stream,
-                "params": dataclasses.asdict(params), **plan.describe()}
+                "params": params.as_dict(), **plan.describe()}
         job = Job(kind, model, len(ids), params, [], stream, meta=meta, rid=rid, created=int(self.clock.time()),
                   deferred=plan.deferred)
         if plan.deferred is None:
@@ -334,6 +339,12 @@ class Engine(StreamingMixin):
         reason: str | None = "abort"
         try:
             steps = max((len(o.token_ids) for o in job.outputs), default=0)
+            if self.ttft <= 0 and self.itl <= 0:  # nothing to wait for: every gap is zero
+                first = admitted
+                if not self.stop_event.is_set():
+                    itls = [0.0] * max(0, steps - 1)
+                reason = None
+                return
             self._wait(self.ttft)
             first = self.clock.monotonic()
             for _ in range(steps - 1):

@@ -33,6 +33,12 @@ class SamplingParams:
     include_stop_str_in_output: bool = False
     logprobs: int | None = None  # number of top logprobs per token, None = no logprobs
 
+    def as_dict(self) -> dict[str, Any]:
+        """``dataclasses.asdict(self)`` without its generic deep copy (a tenth of the cost)."""
+        return {"max_tokens": self.max_tokens, "n": self.n, "temperature": self.temperature, "seed": self.seed,
+                "stop": list(self.stop), "stop_token_ids": list(self.stop_token_ids), "ignore_eos": self.ignore_eos,
+                "include_stop_str_in_output": self.include_stop_str_in_output, "logprobs": self.logprobs}
+
 
 @dataclass
 class GenerationRequest:
@@ -190,19 +196,24 @@ class Generator:
 
     def _word_stream(self, rng: random.Random, first: bool) -> Iterator[int]:
         """Endless pseudo-sentences of vocabulary words (one token per word or punctuation)."""
+        # the same draws as choosing a word and encoding its spelling, with the ids looked up once
         tok = self.tokenizer
+        forms, choice, random_ = tok.word_forms, rng.choice, rng.random
+        full_stop, comma = BYTE_OFFSET + ord("."), BYTE_OFFSET + ord(",")
         sentence_start = True
         while True:
-            word = rng.choice(tok.words)
-            form = word.capitalize() if sentence_start else word
-            yield from tok.encode(form if first else " " + form)
+            plain, spaced, cap, spaced_cap = choice(forms)
+            if first:
+                yield cap if sentence_start else plain
+            else:
+                yield spaced_cap if sentence_start else spaced
             first = sentence_start = False
-            roll = rng.random()
+            roll = random_()
             if roll < 0.08:
-                yield from tok.encode(".")
+                yield full_stop
                 sentence_start = True
             elif roll < 0.14:
-                yield from tok.encode(",")
+                yield comma
 
     def default_token_ids(self, req: GenerationRequest) -> list[int]:
         """The natural default answer: 8..40 tokens of pseudo-text, a full stop, then EOS."""
@@ -216,8 +227,7 @@ class Generator:
 
     def generate_ids(self, req: GenerationRequest, head: list[int]) -> ChoiceOutput:
         """The token loop over ``head`` (the turn's tokens, EOS appended here) then pseudo-text."""
-        tail = self._word_stream(_rng("tail", *self._sampling_key(req)), False)
-        return self._decode_loop(req, itertools.chain(head + [EOS_ID], tail))
+        return self._decode_loop(req, itertools.chain(head + [EOS_ID], self._tail(req)))
 
     def rng(self, purpose: str, req: GenerationRequest) -> random.Random:
         """A generator-seeded RNG for one purpose (tool choice, arguments, JSON) of one request."""
@@ -232,8 +242,12 @@ class Generator:
             head = self.tokenizer.encode(reply) + [EOS_ID]
         else:
             head = self.default_token_ids(req)
-        tail = self._word_stream(_rng("tail", *self._sampling_key(req)), False)
-        return self._decode_loop(req, itertools.chain(head, tail))
+        return self._decode_loop(req, itertools.chain(head, self._tail(req)))
+
+    def _tail(self, req: GenerationRequest) -> Iterator[int]:
+        """What the model writes past its turn (only reached with ``ignore_eos`` or no EOS): the
+        RNG is seeded on first use, since most replies end at EOS."""
+        yield from self._word_stream(_rng("tail", *self._sampling_key(req)), False)
 
     def _decode_loop(self, req: GenerationRequest, candidate: Iterable[int]) -> ChoiceOutput:
         p = req.params
