@@ -77,8 +77,9 @@ class Tokenizer:
             (self._vocab[w], self._vocab[" " + w], self._vocab[w.capitalize()], self._vocab[" " + w.capitalize()])
             for w in self.words]
         #: id -> its text when it is whole on its own (a word or an ASCII byte), else None
-        self._plain: list[str | None] = [None] * BYTE_OFFSET + [
-            chr(b) if b < 0x80 else None for b in range(256)] + self._id_to_str[WORD_OFFSET:]
+        self._plain: list[str | None] = [None] * BYTE_OFFSET
+        self._plain += [chr(b) if b < 0x80 else None for b in range(256)]
+        self._plain += self._id_to_str[WORD_OFFSET:]
         specials = "|".join(re.escape(s) for s in SPECIAL_TOKENS)
         self._splitter = re.compile(rf"{specials}| ?[A-Za-z]+|.", re.DOTALL)
 
