@@ -339,19 +339,16 @@ class Engine(StreamingMixin):
         reason: str | None = "abort"
         try:
             steps = max((len(o.token_ids) for o in job.outputs), default=0)
-            if self.ttft <= 0 and self.itl <= 0:  # nothing to wait for: every gap is zero
-                first = admitted
-                if not self.stop_event.is_set():
-                    itls = [0.0] * max(0, steps - 1)
-                reason = None
-                return
             self._wait(self.ttft)
             first = self.clock.monotonic()
-            for _ in range(steps - 1):
-                before = self.clock.monotonic()
-                if self._wait(self.itl):
-                    break
-                itls.append(self.clock.monotonic() - before)
+            if self.itl <= 0:  # no inter-token wait: every gap is zero (unless stopping)
+                itls = [] if self.stop_event.is_set() else [0.0] * max(0, steps - 1)
+            else:
+                for _ in range(steps - 1):
+                    before = self.clock.monotonic()
+                    if self._wait(self.itl):
+                        break
+                    itls.append(self.clock.monotonic() - before)
             reason = None
         finally:
             self._finish(job, ticket, arrival, admitted, first, itls, reason)
