@@ -13,7 +13,6 @@ with inter-token latency `itl`; the median gap between tokens a client sees. cha
 from __future__ import annotations
 
 import argparse
-import asyncio
 import http.client
 import json
 import os
@@ -39,6 +38,11 @@ def serve(kind: str, port: int, engine: str, extra: str) -> None:
     """The server process: answers `stop` with the milliseconds `stop()` took."""
     raise_fd_limit()
     options = json.loads(extra)
+    if kind == "peer":  # the plain asyncio SSE server the fleet is compared with
+        from bench.sse_fleet import serve_peer
+
+        serve_peer(port, options)
+        return
     if engine != "baseline":  # every mock of the process picks the engine from the env var
         os.environ["MOCKTOOLS_HTTP_ENGINE"] = engine
     kwargs: dict[str, Any] = {}
@@ -143,110 +147,6 @@ def _read_response(sock: socket.socket) -> None:
         body += sock.recv(4096)
 
 
-# -- the SSE fleet ------------------------------------------------------------------------------
-class _SSEStream(asyncio.Protocol):
-    """One streamed completion, counted per received chunk: a chunk's `data: {` events all get the
-    time it arrived (cheap enough for 50,000 events/s, where StreamReader line reads are not)."""
-
-    def __init__(self, request: bytes, fleet: _Fleet) -> None:
-        self.request, self.fleet = request, fleet
-        self.started = self.last = 0.0
-        self.tail = b""
-        self.events = 0
-        self.done = asyncio.get_running_loop().create_future()
-
-    def connection_made(self, transport: Any) -> None:
-        self.started = time.monotonic()
-        transport.write(self.request)
-
-    def data_received(self, data: bytes) -> None:
-        now = time.monotonic()
-        joined = self.tail + data  # an event marker split between two reads is counted once
-        count = joined.count(b"data: {")
-        self.tail = joined[-6:]
-        if count:
-            fleet = self.fleet
-            if self.events == 0:
-                fleet.ttfts.append(now - self.started)
-                fleet.gaps.extend([0.0] * (count - 1))
-            else:
-                fleet.gaps.append(now - self.last)
-                fleet.gaps.extend([0.0] * (count - 1))
-            self.events += count
-            self.last = now
-        if b"[DONE]" in joined:
-            self.fleet.completed += 1
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.done.done():
-            self.done.set_result(None)
-
-
-class _Fleet:
-    def __init__(self) -> None:
-        self.gaps: list[float] = []
-        self.ttfts: list[float] = []
-        self.errors: list[str] = []
-        self.completed = 0
-
-
-async def _one_stream(port: int, request: bytes, fleet: _Fleet) -> None:
-    loop = asyncio.get_running_loop()
-    try:
-        transport, proto = await loop.create_connection(lambda: _SSEStream(request, fleet), "127.0.0.1", port)
-        await proto.done
-        transport.close()
-    except OSError as exc:
-        fleet.errors.append(type(exc).__name__)
-
-
-def _proc_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used, from /proc."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def bench_sse(streams: int, itl: float, tokens: int, engine: str, sleep: bool = False) -> None:
-    raise_fd_limit()
-    reply = " ".join(["token"] * tokens)
-    proc, port = start_server("vllm", engine, seqs=streams + 16, itl=itl, reply=reply, sleep=sleep)
-    body = json.dumps({"model": "mock-llm", "prompt": "hi", "stream": True, "max_tokens": tokens + 8}).encode()
-    request = (b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-    fleet = _Fleet()
-
-    async def run() -> float:
-        started = time.monotonic()
-        await asyncio.gather(*(_one_stream(port, request, fleet) for _ in range(streams)))
-        return time.monotonic() - started
-
-    server_cpu = _proc_cpu(proc.pid)
-    client_cpu = time.process_time()
-    try:
-        elapsed = asyncio.run(run())
-        client_cpu = time.process_time() - client_cpu
-        server_cpu = _proc_cpu(proc.pid) - server_cpu
-    finally:
-        stop_server(proc)
-    gaps = sorted(fleet.gaps)
-    if not gaps:
-        print(f"sse: no tokens received ({fleet.errors[:3]})")
-        return
-    received = len(gaps) + len(fleet.ttfts)
-    median = statistics.median(gaps)
-    mode = "sleeping threads" if sleep else "paused where the engine can"
-    print(f"sse: {streams} concurrent streams, itl={itl * 1000:.0f} ms, {tokens} tokens each ({engine} engine, "
-          f"{mode})")
-    print(f"  median inter-token gap {median * 1000:.2f} ms ({(median / itl - 1) * 100:+.1f} % vs itl), p90 "
-          f"{gaps[int(len(gaps) * 0.9)] * 1000:.1f} ms, p99 {gaps[int(len(gaps) * 0.99)] * 1000:.1f} ms; "
-          f"ttft median {statistics.median(fleet.ttfts) * 1000:.0f} ms")
-    print(f"  {received:,} tokens in {elapsed:.1f} s = {received / elapsed:,.0f} tokens/s; "
-          f"{fleet.completed}/{streams} streams ended with [DONE]; errors {len(fleet.errors)}")
-    print(f"  CPU per token: server {server_cpu / received * 1e6:.0f} us, client {client_cpu / received * 1e6:.0f} us "
-          f"(server {server_cpu / elapsed * 100:.0f} %, client {client_cpu / elapsed * 100:.0f} % of a core)")
-
-
 # -- chat completions at c=16 ---------------------------------------------------------------------
 CHAT_LUA = r"""
 wrk.method = "POST"
@@ -287,6 +187,7 @@ def main() -> None:
     if sys.argv[1:2] == ["serve"]:
         serve(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
         return
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("mode", choices=["idle", "sse", "chat"])
     parser.add_argument("--connections", type=int, default=10_000)
@@ -297,11 +198,14 @@ def main() -> None:
     parser.add_argument("--engine", default="asyncio")
     parser.add_argument("--baseline")
     parser.add_argument("--sleep", action="store_true", help="sse: streams sleep on threads instead of pausing")
+    parser.add_argument("--peer", action="store_true", help="sse: also a plain asyncio SSE server, same pacing")
     args = parser.parse_args()
     if args.mode == "idle":
         bench_idle(args.connections, args.engine)
     elif args.mode == "sse":
-        bench_sse(args.streams, args.itl, args.tokens, args.engine, args.sleep)
+        from bench.sse_fleet import bench_sse
+
+        bench_sse(args.streams, args.itl, args.tokens, args.engine, sleep=args.sleep, peer=args.peer)
     else:
         bench_chat(args.seconds, args.baseline)
 

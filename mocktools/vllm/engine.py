@@ -5,6 +5,7 @@ gets back a response body or an iterator of SSE bytes. Unit tests drive it direc
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 import os
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock, FakeClock, SystemClock
 from ..errors import ApiError
 from . import chat_plan, chat_render, protocol, responses, structured
 from .chat_render import ChatStyle
@@ -158,6 +159,16 @@ class Engine(StreamingMixin):
                     self._faults.pop(0)
             return dataclasses.replace(fault)
 
+    def never_waits(self) -> bool:
+        """Whether a generation request arriving now provably blocks no thread (so an engine may run
+        it on its event loop): no simulated time on a clock that really sleeps, no reply function
+        (user code), no stall fault, and an idle scheduler (admission cannot wait)."""
+        if (self.ttft > 0 or self.itl > 0) and not isinstance(self.clock, FakeClock):
+            return False
+        if self.script.calls_user_code() or self._faults and any(f.kind == "stall" for f in list(self._faults)):
+            return False
+        return self.scheduler.idle()
+
     def describe(self) -> dict[str, Any]:
         running, waiting = self.scheduler.counts()
         with self._lock:
@@ -292,7 +303,8 @@ class Engine(StreamingMixin):
         with self._lock:
             self.in_flight += 1
         try:
-            ticket = self.scheduler.acquire(max(1, len(job.outputs)), job.prompt_tokens, self.stop_event)
+            ticket = self.scheduler.acquire(max(1, len(job.outputs)), job.prompt_tokens, self.stop_event,
+                                            wait=asyncio._get_running_loop() is None)  # a loop must not block
         except BaseException:
             with self._lock:
                 self.in_flight -= 1

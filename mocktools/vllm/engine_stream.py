@@ -36,7 +36,7 @@ class StreamingMixin:
 
     def stream(self, job: Job, client_alive: Callable[[], bool] | None = None, *,
                chunks: Iterable[tuple[int, dict[str, Any]]] | None = None, codec: Any = None,
-               pause: bool | None = None) -> Iterator[Any]:
+               pause: bool | None = None) -> collections.abc.Generator[Any, None, None]:
         """SSE bytes for a streaming request; may yield TRUNCATE (drop the connection) or `Pause`.
 
         ``chunks`` are (step, payload) pairs (step k: after the k-th token; see chat_render) and
@@ -79,6 +79,7 @@ class StreamingMixin:
                 finished = True
                 self._finish(job, ticket, arrival, admitted, first, itls, why)
 
+        encode = codec.encode
         try:
             for step, chunk in (chunks if chunks is not None else self._chunks(job)):
                 if fault is not None and sent == fault.after_chunks and not no_done:
@@ -108,11 +109,11 @@ class StreamingMixin:
                     last_step, last_time = step, now
                     if stopped:
                         return
-                if no_done and codec.is_terminal(chunk):
-                    continue
                 if codec.is_terminal(chunk):
+                    if no_done:
+                        continue
                     finish(None)
-                yield codec.encode(chunk)
+                yield encode(chunk)
                 sent += 1
             if fault is not None and fault.kind in ("error", "truncate", "stall"):
                 if fault.kind == "error":

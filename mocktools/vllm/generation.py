@@ -137,6 +137,11 @@ class ReplyScript:
             self._function = None
             self._fixed = None
 
+    def calls_user_code(self) -> bool:
+        """Whether the next reply may come from a function (which may block)."""
+        with self._lock:
+            return self._function is not None or any(callable(item) for item in self._queue)
+
     def describe(self) -> dict[str, Any]:
         with self._lock:
             return {"queued": len(self._queue), "table_keys": sorted(self._table),

@@ -18,8 +18,8 @@ from typing import Any
 from ..errors import ApiError
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+#: one encoder for every event (json.dumps with options builds a new one per call)
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def sse(obj: Any) -> bytes:
