@@ -39,8 +39,11 @@ class Parsed:
 
 
 def build(turn: Turn, tok: Tokenizer, *, extract_tools: bool, reasoning_parser: bool,
-          call_ids: list[str], arguments: list[str]) -> tuple[list[int], list[Any], list[tuple[str, str]]]:
-    """(token ids, labels, (id, name) per call) for one turn; ``arguments`` holds each call's JSON."""
+          call_ids: list[str], arguments: list[str],
+          content_ids: list[int] | None = None) -> tuple[list[int], list[Any], list[tuple[str, str]]]:
+    """(token ids, labels, (id, name) per call) for one turn; ``arguments`` holds each call's JSON.
+
+    ``content_ids``: the content's ids when already known (``tok.encode(turn.content)``)."""
     ids: list[int] = []
     labels: list[Any] = []
 
@@ -57,7 +60,11 @@ def build(turn: Turn, tok: Tokenizer, *, extract_tools: bool, reasoning_parser: 
         else:
             add(f"<think>{turn.reasoning}</think>\n\n", "c")
     if turn.content:
-        add(turn.content, "c")
+        if content_ids is not None:
+            ids.extend(content_ids)
+            labels.extend(["c"] * len(content_ids))
+        else:
+            add(turn.content, "c")
     calls = []
     for k, call in enumerate(turn.tool_calls):
         head, args, tail = call_markup(call.name, arguments[k])

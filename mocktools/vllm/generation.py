@@ -156,7 +156,7 @@ class ReplyScript:
         from .turns import to_turn
         with self._lock:
             item: Any = self._queue.popleft() if self._queue else None
-            if item is None:
+            if item is None and self._table:
                 for key in (req.prompt, req.last_user_message, _raw_prompt(req)):
                     if key is not None and key in self._table:
                         item = self._table[key]
@@ -257,31 +257,34 @@ class Generator:
     def _decode_loop(self, req: GenerationRequest, candidate: Iterable[int]) -> ChoiceOutput:
         p = req.params
         dec = self.tokenizer.incremental_decoder()
+        push = dec.push
+        max_tokens, ignore_eos, stops, stop_ids = p.max_tokens, p.ignore_eos, p.stop, p.stop_token_ids
         out_ids: list[int] = []
         pieces: list[str] = []
         text = ""
         finish: str = "length"
         stop_reason: str | int | None = None
         for tid in candidate:
-            if len(out_ids) >= p.max_tokens:
+            if len(out_ids) >= max_tokens:
                 break
-            if tid == EOS_ID and p.ignore_eos:
+            if tid == EOS_ID and ignore_eos:
                 continue
             out_ids.append(tid)
-            if tid == EOS_ID or tid in p.stop_token_ids:
+            if tid == EOS_ID or (stop_ids and tid in stop_ids):
                 pieces.append(dec.flush())
                 finish, stop_reason = "stop", (None if tid == EOS_ID else tid)
                 break
-            piece = dec.push(tid)
-            hit = _find_stop(text, piece, p.stop)
-            if hit is not None:
-                stop_str, idx = hit
-                end = idx + (len(stop_str) if p.include_stop_str_in_output else 0)
-                pieces = _trim_pieces(pieces + [piece], end)
-                finish, stop_reason = "stop", stop_str
-                break
+            piece = push(tid)
+            if stops:
+                hit = _find_stop(text, piece, stops)
+                if hit is not None:
+                    stop_str, idx = hit
+                    end = idx + (len(stop_str) if p.include_stop_str_in_output else 0)
+                    pieces = _trim_pieces(pieces + [piece], end)
+                    finish, stop_reason = "stop", stop_str
+                    break
+                text += piece
             pieces.append(piece)
-            text += piece
         if finish == "length" and pieces:
             pieces[-1] += dec.flush()
         logprobs = self._logprobs(req, out_ids) if p.logprobs is not None else None

@@ -21,7 +21,7 @@ from .generation import Reply
 from .metrics import CONTENT_TYPE
 from .protocol import ModelConfig, bad_request
 from .script_controls import ScriptControls, script_controls
-from .wire import _json_body, sse_response
+from .wire import JSONAnswer, _json_body, sse_response
 
 VLLM_VERSION = "0.33.0"
 GUARDED_PREFIXES = ("/v1", "/v2", "/inference", "/cohere")
@@ -211,7 +211,7 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         job = self.engine.prepare(kind, body, request.headers.get("X-Request-Id") or None)
         request.environ["mocktools.meta"] = job.meta
         if not job.stream:
-            return self.engine.run(job)
+            return JSONAnswer(self.engine.run(job))
         return sse_response(request, lambda alive: self.engine.stream(job, alive))
 
     def create_embeddings(self, request: Request) -> Any:

@@ -2,6 +2,7 @@
 be cut mid-body, and a client-gone probe."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -26,6 +27,23 @@ def _json_body(request: Request) -> dict[str, Any]:
         raise ApiError(400, "Input should be a valid dictionary or object to extract fields from",
                        type="Bad Request")
     return body
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode  # routing.json_dumps, built once
+
+
+class JSONAnswer(Response):
+    """A generation answer: the bytes and headers `routing.json_response` gives, served without
+    werkzeug's per-response header normalisation (a twentieth of a completion's CPU)."""
+
+    def __init__(self, obj: Any) -> None:
+        super().__init__(_encode(obj), mimetype="application/json")
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if type(self.response) is not list or self.status_code != 200:  # changed since: the general path
+            return super().__call__(environ, start_response)
+        start_response(self.status, self.headers.to_wsgi_list())
+        return self.response
 
 
 def _sse_bytes(items: Iterable[Any], conn: ClientConnection | None) -> Iterator[bytes]:
