@@ -36,8 +36,10 @@ class StreamingMixin:
 
     def stream(self, job: Job, client_alive: Callable[[], bool] | None = None, *,
                chunks: Iterable[tuple[int, dict[str, Any]]] | None = None, codec: Any = None,
-               pause: bool | None = None) -> collections.abc.Generator[Any, None, None]:
-        """SSE bytes for a streaming request; may yield TRUNCATE (drop the connection) or `Pause`.
+               pause: bool | None = None,
+               truncate: Callable[[], None] | None = None) -> collections.abc.Generator[Any, None, None]:
+        """SSE bytes for a streaming request; may yield `Pause`, and TRUNCATE (drop the connection
+        now) unless ``truncate`` is given to do that.
 
         ``chunks`` are (step, payload) pairs (step k: after the k-th token; see chat_render) and
         ``codec`` frames them (stream_codec); both default to chat/completions. ``client_alive``
@@ -79,13 +81,14 @@ class StreamingMixin:
                 finished = True
                 self._finish(job, ticket, arrival, admitted, first, itls, why)
 
-        encode = codec.encode
+        encode, monotonic, stopping = codec.encode, self.clock.monotonic, self.stop_event.is_set
+        terminal = codec.is_terminal if type(codec).is_terminal is not OpenAICodec.is_terminal else None
         try:
             for step, chunk in (chunks if chunks is not None else self._chunks(job)):
                 if fault is not None and sent == fault.after_chunks and not no_done:
                     if fault.kind == "error":
                         finish("error")
-                    outcome = yield from self._apply_fault(fault, client_alive, codec, pausable)
+                    outcome = yield from self._apply_fault(fault, client_alive, codec, pausable, truncate)
                     if outcome == "stop":
                         reason = "error" if fault.kind == "error" else "abort"
                         return
@@ -95,13 +98,13 @@ class StreamingMixin:
                     gap = self.ttft if first is None else self.itl * (step - last_step)
                     if paced:
                         deadline += gap
-                        delay = deadline - self.clock.monotonic()
+                        delay = deadline - monotonic()
                         if delay > 0:
                             yield Pause(delay, inline=True)  # the next step only builds and yields bytes
-                        stopped = self.stop_event.is_set()  # a client gone: the engine closes this body
+                        stopped = stopping()  # a client gone: the engine closes this body
                     else:
                         stopped = self._wait(gap)
-                    now = self.clock.monotonic()
+                    now = monotonic()
                     if first is None:
                         first = now
                     else:
@@ -109,7 +112,7 @@ class StreamingMixin:
                     last_step, last_time = step, now
                     if stopped:
                         return
-                if codec.is_terminal(chunk):
+                if terminal is not None and terminal(chunk):  # (chat/completions have no terminal event)
                     if no_done:
                         continue
                     finish(None)
@@ -118,7 +121,7 @@ class StreamingMixin:
             if fault is not None and fault.kind in ("error", "truncate", "stall"):
                 if fault.kind == "error":
                     finish("error")
-                outcome = yield from self._apply_fault(fault, client_alive, codec, pausable)
+                outcome = yield from self._apply_fault(fault, client_alive, codec, pausable, truncate)
                 if outcome == "stop":
                     reason = "error" if fault.kind == "error" else "abort"
                     return
@@ -140,14 +143,18 @@ class StreamingMixin:
             job.kind, job.rid, job.created, job.model, job.outputs, job.prompt_tokens, self.tokenizer,
             include_usage=job.include_usage, continuous_usage=job.continuous_usage, echo_texts=job.echo_texts)
 
-    def _apply_fault(self, fault: StreamFault, client_alive: Callable[[], bool] | None,
-                     codec: Any, pausable: bool = False) -> collections.abc.Generator[Any, None, str]:
+    def _apply_fault(self, fault: StreamFault, client_alive: Callable[[], bool] | None, codec: Any,
+                     pausable: bool = False,
+                     truncate: Callable[[], None] | None = None) -> collections.abc.Generator[Any, None, str]:
         if fault.kind == "error":
             from .engine import _error_type
             yield from codec.error(fault.message, _error_type(fault.status), fault.status)
             return "stop"
         if fault.kind == "truncate":
-            yield TRUNCATE
+            if truncate is None:
+                yield TRUNCATE
+            else:
+                truncate()
             return "stop"
         # a stall: real time (it is released by hand, by stop() or by the client hanging up),
         # polled every 50 ms; where the connection is pausable it waits as a Pause, holding no thread

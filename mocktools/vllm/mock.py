@@ -212,7 +212,7 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         request.environ["mocktools.meta"] = job.meta
         if not job.stream:
             return JSONAnswer(self.engine.run(job))
-        return sse_response(request, lambda alive: self.engine.stream(job, alive))
+        return sse_response(request, lambda alive, truncate: self.engine.stream(job, alive, truncate=truncate))
 
     def create_embeddings(self, request: Request) -> Any:
         body = _json_body(request)

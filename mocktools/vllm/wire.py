@@ -2,7 +2,6 @@
 be cut mid-body, and a client-gone probe."""
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ from ..errors import ApiError
 from ..http_connection import ClientConnection, connection_of
 from .engine import TRUNCATE
 from .protocol import bad_request
+from .stream_codec import compact_encoder
 
 
 def _json_body(request: Request) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode  # routing.json_dumps, built once
+_encode = compact_encoder(ensure_ascii=True, default=str)  # routing.json_dumps, built once
 
 
 class JSONAnswer(Response):
@@ -57,10 +57,14 @@ def _sse_bytes(items: Iterable[Any], conn: ClientConnection | None) -> Iterator[
 
 
 def sse_response(request: Request, items: Any) -> Response:
-    """A streamed ``text/event-stream`` answer over ``items(client_alive)`` (bytes or TRUNCATE)."""
+    """A streamed ``text/event-stream`` answer over ``items(client_alive, truncate)``: bytes (or
+    `Pause`); ``truncate()`` drops the connection so the chunked body never completes (without a
+    connection handle ``truncate`` is None and the items may yield TRUNCATE instead)."""
     conn = connection_of(request.environ)  # engine-agnostic (see mocktools.http_connection)
-    alive = conn.alive if conn is not None else None
+    if conn is None:
+        body = _sse_bytes(items(None, None), None)
+    else:
+        body = items(conn.alive, lambda: conn.abort("close"))
     # direct_passthrough: the body goes to the server as is (werkzeug's per-chunk encode and
     # closing wrappers cost more than building the event itself)
-    return Response(_sse_bytes(items(alive), conn), status=200, content_type="text/event-stream; charset=utf-8",
-                    direct_passthrough=True)
+    return Response(body, status=200, content_type="text/event-stream; charset=utf-8", direct_passthrough=True)
