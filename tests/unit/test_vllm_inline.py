@@ -164,3 +164,16 @@ def test_a_stall_on_a_pausable_connection_pauses_and_releases_its_slot_when_clos
     stream.close()  # what the engine does when the client goes away or the mock stops
     assert engine.scheduler.counts() == (0, 0) and engine.in_flight == 0
     assert 'finished_reason="abort",model_name="m"} 1.0' in engine.metrics_text()
+
+
+# -- the prebuilt encoders write what json.dumps writes ---------------------------------------------
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+def test_compact_encoder_matches_json_dumps(ensure_ascii: bool) -> None:
+    import datetime
+
+    from mocktools.vllm.stream_codec import compact_encoder
+
+    dumps = compact_encoder(ensure_ascii=ensure_ascii, default=str)
+    for value in ["plain", "é 日本 \u2028 \"q\" \\ \n", 1.5, float("inf"), None, True, [1, [2, {"a": None}]],
+                  {"k": "ü", "n": -0.0, "nested": {"list": [1.0e-9, 3], "t": datetime.date(2026, 12, 1)}}]:
+        assert dumps(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=ensure_ascii, default=str)
