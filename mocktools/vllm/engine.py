@@ -257,7 +257,6 @@ class Engine(StreamingMixin):
         meta = {"kind": kind, "model": model, "prompt": prompts[0][0] if len(prompts) == 1
                 else [p for p, _ in prompts], "messages": messages, "stream": stream,
                 "params": params.as_dict()}
-        style = ChatStyle(fingerprint=self.fingerprint)
         if constraint is not None:
             meta["format"] = constraint.describe()
         if plan is not None:
@@ -266,6 +265,8 @@ class Engine(StreamingMixin):
                               forced_tool=plan.tools.choice in ("named", "required"), parallel=plan.tools.parallel,
                               reasoning_parser=plan.reasoning, include_reasoning=plan.include_reasoning,
                               fingerprint=self.fingerprint)
+        else:
+            style = ChatStyle(fingerprint=self.fingerprint)
         prefix = "chatcmpl-" if kind == "chat" else "cmpl-"
         return Job(kind, model, sum(len(ids) for _, ids in prompts), params, outputs, stream, include_usage,
                    continuous, echo_texts, meta, prefix + (request_id or _request_id(body)), int(self.clock.time()),

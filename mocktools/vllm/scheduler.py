@@ -77,7 +77,7 @@ class Scheduler:
         when another request raced it in, and then by that one request, briefly."""
         with self._cond:
             tid = next(self._ids)
-            if not wait:
+            if not wait or (not self._waiting and self._fits(seqs)):  # admitted now: nobody to wake
                 ticket = self._running[tid] = Ticket(tid, seqs, tokens)
                 return ticket
             self._waiting.append(tid)
@@ -96,7 +96,8 @@ class Scheduler:
     def release(self, ticket: Ticket) -> None:
         with self._cond:
             self._running.pop(ticket.id, None)
-            self._cond.notify_all()
+            if self._waiting:
+                self._cond.notify_all()
 
     def reset(self) -> None:
         """Forget counters and free every slot (issue 17: a leaked slot must not outlive a reset).
