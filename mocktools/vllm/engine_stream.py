@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .engine import Job, StreamFault
 
 TRUNCATE = object()  # yielded by a stream: the wire layer must drop the connection now
+POLL_SECONDS = 0.5  # a paced stream's longest single pause (it checks the client between them)
 
 
 class StreamingMixin:
@@ -99,9 +100,15 @@ class StreamingMixin:
                     if paced:
                         deadline += gap
                         delay = deadline - monotonic()
-                        if delay > 0:
-                            yield Pause(delay, inline=True)  # the next step only builds and yields bytes
-                        stopped = stopping()  # a client gone: the engine closes this body
+                        stopped = False
+                        while delay > 0 and not stopped:
+                            # the next step only builds and yields bytes; a long wait is cut in
+                            # slices so a client that hung up meanwhile frees its slot soon
+                            yield Pause(min(delay, POLL_SECONDS), inline=True)
+                            stopped = stopping()
+                            delay = deadline - monotonic()
+                            if delay > 0 and client_alive is not None and not client_alive():
+                                stopped = True
                     else:
                         stopped = self._wait(gap)
                     now = monotonic()

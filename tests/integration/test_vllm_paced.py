@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 import threading
+import time
+from collections.abc import Callable
 
 import openai
 import pytest
@@ -74,3 +77,41 @@ def test_a_paced_stream_through_the_openai_client(engine: str, monkeypatch: pyte
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == " ".join(WORDS)
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == len(WORDS) + 1  # + EOS
+
+
+def _wait_for(predicate: Callable[[], bool], seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+def _open_stream(port: int) -> socket.socket:
+    body = json.dumps({"model": "mock-llm", "prompt": "hi", "stream": True, "max_tokens": 8}).encode()
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    data = b""
+    while b"data: {" not in data:  # the first token is out; the stream now waits 30 s for the next
+        data += sock.recv(4096)
+    return sock
+
+
+def test_a_paused_stream_frees_its_slot_when_the_client_goes_or_the_mock_stops(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENGINE_ENV, "asyncio")
+    mock = MockVLLMServer(itl=30.0).start()
+    try:
+        gone = _open_stream(mock.port)
+        held = _open_stream(mock.port)
+        assert mock.engine.scheduler.counts() == (2, 0)
+        gone.close()  # the client hangs up mid-pause: the engine closes the body, its finally frees the slot
+        assert _wait_for(lambda: mock.engine.scheduler.counts() == (1, 0))
+        mock.stop()  # stop() closes the paused body at once
+        assert mock.engine.scheduler.counts() == (0, 0) and mock.engine.in_flight == 0
+        assert 'finished_reason="abort",model_name="mock-llm"} 2.0' in mock.metrics_text()
+        held.close()
+    finally:
+        mock.stop()

@@ -177,3 +177,21 @@ def test_compact_encoder_matches_json_dumps(ensure_ascii: bool) -> None:
     for value in ["plain", "é 日本 \u2028 \"q\" \\ \n", 1.5, float("inf"), None, True, [1, [2, {"a": None}]],
                   {"k": "ü", "n": -0.0, "nested": {"list": [1.0e-9, 3], "t": datetime.date(2026, 12, 1)}}]:
         assert dumps(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=ensure_ascii, default=str)
+
+
+def test_a_long_wait_is_paused_in_slices_and_ends_when_the_client_goes() -> None:
+    clock = FakeClock()
+    engine = Engine(ModelConfig(["m"], "m"), clock=clock, ttft=1.2, itl=0.1)
+    job = engine.prepare("completion", {"model": "m", "prompt": "hi", "stream": True, "max_tokens": 4})
+    alive = [True]
+    pauses = []
+    for item in engine.stream(job, lambda: alive[0], pause=True):
+        if isinstance(item, Pause):
+            pauses.append(round(item.seconds, 6))
+            clock.advance(item.seconds)
+            alive[0] = len(pauses) < 2  # the client hangs up during the second slice
+        else:
+            assert b'"text"' not in item  # no token went out
+    assert pauses == [0.5, 0.5]
+    assert engine.scheduler.counts() == (0, 0)
+    assert 'finished_reason="abort",model_name="m"} 1.0' in engine.metrics_text()
