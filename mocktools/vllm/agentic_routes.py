@@ -82,4 +82,4 @@ def register_agentic_routes(mock: MockVLLMServer, router: Router) -> None:
     router.add("/v1/responses/<response_id>", guard(get_response))
     router.add("/v1/responses/<response_id>/cancel", guard(cancel_response), methods=["POST"])
     router.add("/v1/messages", aguard(messages), methods=["POST"])
-    router.add("/v1/messages/count_tokens", aguard(count_tokens), methods=["POST"])
+    router.add("/v1/messages/count_tokens", aguard(count_tokens), methods=["POST"], inline=True)

@@ -27,7 +27,7 @@ VLLM_VERSION = "0.33.0"
 GUARDED_PREFIXES = ("/v1", "/v2", "/inference", "/cohere")
 #: routes that run the generation engine: inline only while it cannot wait (see serves_inline)
 GENERATION_ROUTES = frozenset({("/v1/chat/completions", "POST"), ("/v1/completions", "POST"),
-                               ("/invocations", "POST")})
+                               ("/invocations", "POST"), ("/v1/responses", "POST"), ("/v1/messages", "POST")})
 _ROUTING_TYPES = {"not_found": "Not Found", "method_not_allowed": "Method Not Allowed"}
 
 
@@ -168,8 +168,9 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
 
     def serves_inline(self, environ: dict[str, Any]) -> bool:
         """The routes marked inline always; the generation routes (chat, completions, SageMaker's
-        invocations) while the engine says a request arriving now cannot wait (Engine.never_waits:
-        no simulated time, no reply function, no stall fault, an idle scheduler)."""
+        invocations, Responses and Messages creation) while the engine says a request arriving now
+        cannot wait (Engine.never_waits: no simulated time, no reply function, no stall fault, an
+        idle scheduler)."""
         if self._doubles_active:
             return False
         if self.router.inline(environ):

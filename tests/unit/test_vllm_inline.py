@@ -16,7 +16,8 @@ from mocktools.vllm.protocol import ModelConfig
 
 pytestmark = pytest.mark.timeout(30)
 
-GENERATION = [("/v1/chat/completions", "POST"), ("/v1/completions", "POST"), ("/invocations", "POST")]
+GENERATION = [("/v1/chat/completions", "POST"), ("/v1/completions", "POST"), ("/invocations", "POST"),
+              ("/v1/responses", "POST"), ("/v1/messages", "POST")]
 
 
 def _env(path: str, method: str = "POST") -> dict[str, str]:
@@ -32,10 +33,10 @@ def test_computing_routes_always_run_inline() -> None:
     mock = MockVLLMServer(ttft=0.5, itl=0.1)  # timing holds generation, not these
     for path, method in [("/health", "GET"), ("/ping", "POST"), ("/version", "GET"), ("/load", "GET"),
                          ("/metrics", "GET"), ("/v1/models", "GET"), ("/tokenize", "POST"),
-                         ("/detokenize", "POST"), ("/v1/embeddings", "POST")]:
+                         ("/detokenize", "POST"), ("/v1/embeddings", "POST"), ("/v1/messages/count_tokens", "POST")]:
         assert _inline(mock, path, method), path
-    assert not _inline(mock, "/v1/chat/completions")
-    assert not _inline(mock, "/v1/responses") and not _inline(mock, "/v1/messages")  # never inline
+    assert not any(_inline(mock, path, method) for path, method in GENERATION)
+    assert not _inline(mock, "/v1/responses/resp_1", "GET")  # a rule with a converter: never probed inline
     assert not _inline(mock, "/_mock/reset")
 
 
