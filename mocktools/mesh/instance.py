@@ -17,14 +17,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import urllib3
-from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError
-from urllib3.exceptions import TimeoutError as URLTimeout
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import ClosingIterator
 
 from ..http_mock import HTTPMockServer
 from ..routing import json_response
+from .hop_client import ConnectFailed, ConnectionBroken, HopClient, HopError, HopTimeout
 from .link import MeshLink
 from .propagation import TraceContext, child_context
 from .spans import ContextEvent, MeshSpan
@@ -44,7 +42,7 @@ class ServiceInstance(HTTPMockServer):
         super().__init__(link.host, 0, clock=link.clock, journal_limit=1000)
         self.link, self.service, self.instance_id = link, service, instance_id
         self.journal.set_limits(max_bytes=8 * 1024 * 1024)  # many instances: a smaller window each
-        self.http = urllib3.PoolManager(num_pools=256, maxsize=16, retries=False)
+        self.http = HopClient(maxsize=16)  # keep-alive connections to the instances it calls
         self._rr: dict[str, Iterable[int]] = {}
         self._inflight = 0
         self._idle = threading.Condition()
@@ -261,24 +259,23 @@ class ServiceInstance(HTTPMockServer):
                     break
                 self.stopping.wait(fault[1])  # edge latency
             try:
-                resp = self.http.request("GET", target.url + call.endpoint, headers=headers,
-                                         timeout=urllib3.Timeout(connect=call.timeout, read=call.timeout),
-                                         retries=False, preload_content=True)
-            except (NewConnectionError, ProtocolError) as exc:
-                result.update(status=503, error=f"connection to {target.id} failed: {type(exc).__name__}")
+                status, data = self.http.get(target.address or "127.0.0.1", target.port, call.endpoint, headers,
+                                             call.timeout)
+            except (ConnectFailed, ConnectionBroken) as exc:
+                result.update(status=503, error=f"connection to {target.id} failed: {exc.name}")
                 kind = "connection"
                 continue
-            except URLTimeout:
+            except HopTimeout:
                 result.update(status=504, error=f"{target.id} did not answer within {call.timeout}s",
                               instance=target.id)
                 kind = "timeout"
                 break
-            except HTTPError as exc:
-                result.update(status=502, error=f"{target.id}: {type(exc).__name__}: {exc}", instance=target.id)
+            except HopError as exc:
+                result.update(status=502, error=f"{target.id}: {exc.name}: {exc}", instance=target.id)
                 kind = "connection"
                 break
             result.pop("error", None)
-            result.update(status=resp.status, instance=target.id, ok=resp.status < 400, body=_body(resp.data))
+            result.update(status=status, instance=target.id, ok=status < 400, body=_body(data))
             kind = "status"
             break
         if attempts > 1:
