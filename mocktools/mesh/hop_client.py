@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import select
 import socket
+import struct
 import threading
 import zlib
 from typing import Any
@@ -89,12 +90,35 @@ class _Reply:
         self.done = True
 
 
+class _Conn:
+    """A blocking socket whose reads and writes time out in the kernel (SO_RCVTIMEO/SO_SNDTIMEO):
+    a Python-level socket timeout would poll() before every send and recv, one more syscall, GIL
+    release and thread switch per step, where all instances share one GIL."""
+
+    __slots__ = ("sock", "timeout")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.timeout = -1.0
+        sock.settimeout(None)
+
+    def set_timeout(self, timeout: float) -> None:
+        seconds = max(timeout, 0.001)  # 0 would mean "never" to the kernel
+        value = struct.pack("ll", int(seconds), int((seconds % 1) * 1_000_000))  # struct timeval
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+        except OSError:  # a platform with another timeval layout: Python's (polling) timeout
+            self.sock.settimeout(seconds)
+        self.timeout = timeout
+
+
 class HopClient:
     """Idle keep-alive connections per (host, port), shared by the instance's threads."""
 
     def __init__(self, maxsize: int = 16) -> None:
         self.maxsize = maxsize
-        self._idle: dict[tuple[str, int], list[socket.socket]] = {}
+        self._idle: dict[tuple[str, int], list[_Conn]] = {}
         self._targets: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self.connections_made = 0  # for tests and the bench: how often a call had to connect
@@ -104,8 +128,8 @@ class HopClient:
         with self._lock:
             idle, self._idle = self._idle, {}
         for stack in idle.values():
-            for sock in stack:
-                _close(sock)
+            for conn in stack:
+                _close(conn.sock)
 
     def idle_count(self, host: str, port: int) -> int:
         return len(self._idle.get((host, port), ()))
@@ -114,60 +138,66 @@ class HopClient:
         """GET `path` from host:port; returns (status, body). Raises a HopError subclass."""
         key = (host, port)
         request = self._request_bytes(host, port, path, headers)
-        sock = self._take(key)
-        if sock is None:
-            sock = self._connect(host, port, timeout)
-        else:
-            sock.settimeout(timeout)
+        conn = self._take(key)
+        if conn is None:
+            conn = self._connect(host, port, timeout)
+        elif conn.timeout != timeout:
+            conn.set_timeout(timeout)
         try:
-            status, body, keep = self._exchange(sock, request)
+            status, body, keep = self._exchange(conn.sock, request)
         except BaseException:
-            _close(sock)
+            _close(conn.sock)
             raise
         if keep:
-            self._give(key, sock)
+            self._give(key, conn)
         else:
-            _close(sock)
+            _close(conn.sock)
         return status, body
 
     # ---- connections -----------------------------------------------------------------------------
-    def _take(self, key: tuple[str, int]) -> socket.socket | None:
+    def _take(self, key: tuple[str, int]) -> _Conn | None:
         """The most recently used idle connection that is still open (one the peer closed, or sent
         anything unasked on, is readable while idle: dropped, as urllib3 drops it)."""
         stack = self._idle.get(key)
         while stack:
             try:
-                sock = stack.pop()
+                conn = stack.pop()
             except IndexError:
                 return None
             try:
-                readable = select.select([sock], [], [], 0)[0]
+                readable = select.select([conn.sock], [], [], 0)[0]
             except (OSError, ValueError):
-                readable = [sock]
+                readable = [conn.sock]
             if not readable:
-                return sock
-            _close(sock)
+                return conn
+            _close(conn.sock)
         return None
 
-    def _give(self, key: tuple[str, int], sock: socket.socket) -> None:
+    def _give(self, key: tuple[str, int], conn: _Conn) -> None:
         stack = self._idle.get(key)
         if stack is None:
             stack = self._idle.setdefault(key, [])
         if len(stack) >= self.maxsize:
-            _close(sock)
+            _close(conn.sock)
         else:
-            stack.append(sock)
+            stack.append(conn)
 
-    def _connect(self, host: str, port: int, timeout: float) -> socket.socket:
+    def _connect(self, host: str, port: int, timeout: float) -> _Conn:
         try:
             sock = socket.create_connection((host, port), timeout=timeout)
         except TimeoutError as exc:
             raise HopTimeout(f"connect to {host}:{port} timed out") from exc
         except OSError as exc:
             raise ConnectFailed(f"cannot connect to {host}:{port}: {exc}") from exc
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = _Conn(sock)
+            conn.set_timeout(timeout)
+        except OSError as exc:
+            _close(sock)
+            raise ConnectFailed(f"cannot set up the connection to {host}:{port}: {exc}") from exc
         self.connections_made += 1
-        return sock
+        return conn
 
     # ---- one exchange ----------------------------------------------------------------------------
     def _request_bytes(self, host: str, port: int, path: str, headers: dict[str, str]) -> bytes:
@@ -203,7 +233,7 @@ class HopClient:
                 if size > _MAX_BODY + _MAX_HEAD:
                     raise ConnectionBroken("response too large")
                 parser.feed_data(data)
-        except TimeoutError as exc:
+        except (TimeoutError, BlockingIOError) as exc:  # SO_RCVTIMEO / SO_SNDTIMEO ran out
             raise HopTimeout("read timed out") from exc
         except (httptools.HttpParserError, ValueError) as exc:
             if not reply.done:

@@ -149,7 +149,7 @@ def test_a_connection_the_peer_closed_while_idle_is_dropped_not_reused(raw_serve
     client = HopClient()
     assert client.get("127.0.0.1", port, "/a", {}, 5.0) == (200, b"ok")
     assert client.idle_count("127.0.0.1", port) == 1
-    idle = client._idle[("127.0.0.1", port)][0]
+    idle = client._idle[("127.0.0.1", port)][0].sock
     assert idle.recv(1, socket.MSG_PEEK) == b""  # blocks until the peer's FIN is here: it closed
     assert client.get("127.0.0.1", port, "/b", {}, 5.0) == (200, b"ok")
     assert client.connections_made == 2 and len(served) == 2
