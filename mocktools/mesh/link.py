@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..clock import Clock
 from .circuit_breaker import CircuitBreaker
 from .discovery import ServiceEntry
-from .propagation import Extracted, TraceContext, extract, inject
+from .propagation import Extracted, TraceContext, extract, extract_environ, inject
 from .spans import ContextEvent, MeshSpan
 from .spec import EndpointSpec
 
@@ -51,6 +51,9 @@ class MeshLink:
 
     def extract(self, headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> Extracted:
         return extract(headers, b3=self._mesh.accept_b3, jaeger=self._mesh.accept_jaeger)
+
+    def extract_environ(self, environ: Mapping[str, Any]) -> Extracted:
+        return extract_environ(environ, b3=self._mesh.accept_b3, jaeger=self._mesh.accept_jaeger)
 
     def inject(self, ctx: TraceContext) -> dict[str, str]:
         return inject(ctx, formats=self._mesh.propagation)

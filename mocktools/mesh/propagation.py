@@ -40,6 +40,7 @@ __all__ = [
     "parse_tracestate",
     "format_tracestate",
     "extract",
+    "extract_environ",
     "child_context",
     "new_context",
     "inject",
@@ -311,7 +312,28 @@ def _extract_jaeger(h: dict[str, list[str]]) -> Extracted | None:
 def extract(headers: Mapping[str, str] | Iterable[tuple[str, str]], *, b3: bool = False,
             jaeger: bool = False) -> Extracted:
     """Read the caller's context. W3C wins when valid; B3 (single before multi) and Jaeger are opt-in fallbacks."""
-    h = _header_lists(headers)
+    return _extract(_header_lists(headers), b3, jaeger)
+
+
+#: the WSGI environ keys of every header `extract` reads, and the header's lower-case name
+_ENVIRON_KEYS = (("HTTP_TRACEPARENT", "traceparent"), ("HTTP_TRACESTATE", "tracestate"), ("HTTP_B3", "b3"),
+                 ("HTTP_X_B3_TRACEID", "x-b3-traceid"), ("HTTP_X_B3_SPANID", "x-b3-spanid"),
+                 ("HTTP_X_B3_SAMPLED", "x-b3-sampled"), ("HTTP_X_B3_FLAGS", "x-b3-flags"),
+                 ("HTTP_UBER_TRACE_ID", "uber-trace-id"))
+
+
+def extract_environ(environ: Mapping[str, Any], *, b3: bool = False, jaeger: bool = False) -> Extracted:
+    """`extract` for a WSGI request, reading only the few environ keys it needs (a mesh hop's
+    headers view would walk every key); the same result as `extract(request.headers)`."""
+    h: dict[str, list[str]] = {}
+    for key, name in _ENVIRON_KEYS:
+        value = environ.get(key)
+        if value is not None:
+            h[name] = [value]
+    return _extract(h, b3, jaeger)
+
+
+def _extract(h: dict[str, list[str]], b3: bool, jaeger: bool) -> Extracted:
     result = _extract_w3c(h)
     if result.context is not None:
         return result
