@@ -24,6 +24,7 @@ Client and mesh share the machine's 2 cores. Prints numbers; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -61,18 +62,22 @@ def bench_start(services: int, rounds: int = 3) -> None:
           f"(min {min(starts) * 1000:.0f}); stop: median {statistics.median(stops) * 1000:.0f} ms")
 
 
-def load(url: str, clients: int, seconds: float) -> tuple[int, int, float]:
-    """In-process load: `clients` threads with keep-alive requests.Sessions (ok, failed, seconds)."""
+def load(url: str, clients: int, seconds: float, cpu: list[float] | None = None) -> tuple[int, int, float]:
+    """In-process load: `clients` threads with keep-alive requests.Sessions (ok, failed, seconds);
+    each thread's own CPU time is appended to `cpu`."""
     stop = threading.Event()
     ok, bad = [0] * clients, [0] * clients
 
     def worker(i: int) -> None:
+        t0 = time.thread_time()
         with requests.Session() as s:
             while not stop.is_set():
                 if s.get(url, timeout=30).status_code < 400:
                     ok[i] += 1
                 else:
                     bad[i] += 1
+        if cpu is not None:
+            cpu.append(time.thread_time() - t0)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
     t0 = time.perf_counter()
@@ -137,17 +142,19 @@ def bench_throughput(mesh: MockServiceMesh, clients: int, seconds: float, client
     for label, url, hops in targets:
         load(url, clients, min(0.5, seconds))  # warm the connection pools
         if client == "wrk":
-            r = measured(mesh, lambda url=url: wrk_load(url, clients, seconds))
+            r = measured(mesh, functools.partial(wrk_load, url, clients, seconds))
             edge, failed, took = r["requests"], r["errors"], r["duration_us"] / 1e6
             mesh_cpu, client_cpu = r["process_cpu"], r["client_cpu"]
             extra = f", p50 {r['p50_us'] / 1000:.2f} ms, p99 {r['p99_us'] / 1000:.2f} ms"
         else:
             def threads(url: str = url) -> dict[str, Any]:
-                ok, bad, took = load(url, clients, seconds)
-                return {"ok": ok, "bad": bad, "took": took}
+                cpu: list[float] = []
+                ok, bad, took = load(url, clients, seconds, cpu)
+                return {"ok": ok, "bad": bad, "took": took, "client_cpu": sum(cpu)}
             r = measured(mesh, threads)
             edge, failed, took = r["ok"] + r["bad"], r["bad"], r["took"]
-            mesh_cpu, client_cpu = r["process_cpu"], float("nan")  # clients share the process
+            client_cpu = r["client_cpu"]  # the client threads' own CPU (time.thread_time)
+            mesh_cpu = r["process_cpu"] - client_cpu
             extra = f", {took / max(edge, 1) * clients * 1000:.2f} ms mean latency"
         served = r["served"]
         print(f"  {label:<18} ({hops:>2} hops/request): {edge / took:7.0f} req/s at the edge, "
