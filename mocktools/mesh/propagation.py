@@ -25,6 +25,7 @@ valid headers (same trace id, parent id, flags and tracestate).
 from __future__ import annotations
 
 import os
+import random
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -125,19 +126,28 @@ class Extracted:
         return self.error is not None or self.tracestate_error is not None
 
 
+#: ids come from a private generator seeded by the OS, as OpenTelemetry's RandomIdGenerator uses
+#: `random.getrandbits`: os.urandom is a getrandom() syscall that releases the GIL, two per hop,
+#: each a thread switch when all of a mesh's instances share one process. Private, so a test's
+#: `random.seed()` cannot make two traces share an id; reseeded in a forked child.
+_ids = random.Random(os.urandom(32))
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))
+
+
 def new_trace_id() -> str:
     """A random, non-zero 128-bit trace id (all 16 bytes random, so the random flag applies)."""
     while True:
-        value = os.urandom(16).hex()
-        if value != _INVALID_TRACE:
-            return value
+        value = _ids.getrandbits(128)
+        if value:
+            return f"{value:032x}"
 
 
 def new_span_id() -> str:
     while True:
-        value = os.urandom(8).hex()
-        if value != _INVALID_SPAN:
-            return value
+        value = _ids.getrandbits(64)
+        if value:
+            return f"{value:016x}"
 
 
 def parse_traceparent(value: str) -> tuple[str, str, int]:

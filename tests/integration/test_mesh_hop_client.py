@@ -164,9 +164,12 @@ def test_connection_close_chunked_gzip_and_read_until_close_bodies(raw_server):
         b"HTTP/1.0 200 OK\r\n\r\nuntil the end",
     ])
 
-    def serve(conn: socket.socket) -> None:
-        _read_request(conn)
-        conn.sendall(next(answers))
+    def serve(conn: socket.socket) -> None:  # keep-alive until an answer says the connection ends
+        while _read_request(conn):
+            answer = next(answers)
+            conn.sendall(answer)
+            if b"Connection: close" in answer or answer.startswith(b"HTTP/1.0"):
+                return
 
     port = raw_server(serve)
     client = HopClient()
@@ -175,6 +178,7 @@ def test_connection_close_chunked_gzip_and_read_until_close_bodies(raw_server):
     assert client.get("127.0.0.1", port, "/", {}, 5.0) == (201, b"abcde")
     assert client.get("127.0.0.1", port, "/", {}, 5.0) == (200, b'{"rows": 1}')
     assert client.get("127.0.0.1", port, "/", {}, 5.0) == (200, b"until the end")
+    assert client.connections_made == 2  # chunked and gzip answers kept the second connection
 
 
 @pytest.mark.parametrize("answer", [b"", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", b"SSH-2.0-nope\r\n\r\n"])

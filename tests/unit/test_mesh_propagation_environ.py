@@ -36,3 +36,18 @@ CASES = [
 def test_extract_environ_matches_extract_on_the_headers_view(headers, b3, jaeger):
     environ = EnvironBuilder(path="/", headers=headers).get_environ()
     assert extract_environ(environ, b3=b3, jaeger=jaeger) == extract(Request(environ).headers, b3=b3, jaeger=jaeger)
+
+
+def test_ids_are_hex_non_zero_distinct_and_immune_to_random_seed():
+    import random
+
+    from mocktools.mesh.propagation import new_span_id, new_trace_id
+
+    random.seed(1)
+    first = [new_trace_id() for _ in range(3)]
+    random.seed(1)
+    again = [new_trace_id() for _ in range(3)]
+    assert len(set(first + again)) == 6  # a test's random.seed() does not replay trace ids
+    spans = {new_span_id() for _ in range(1000)}
+    assert len(spans) == 1000 and all(len(s) == 16 and int(s, 16) for s in spans)
+    assert all(len(t) == 32 and int(t, 16) for t in first)
