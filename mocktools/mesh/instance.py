@@ -33,6 +33,7 @@ _METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 _METHOD_SET = frozenset(_METHODS)
 _encode = json.JSONEncoder(separators=(",", ":"), default=str).encode  # routing.json_dumps, made once
 _HOP_KEY, _CALLER_KEY = "HTTP_X_MESH_HOPS", "HTTP_X_MESH_CALLER"  # the two headers, as WSGI keys
+_INLINE_KEY = "mocktools.mesh.inline"  # set by serves_inline: this request must not wait
 
 
 class ServiceInstance(HTTPMockServer):
@@ -52,6 +53,20 @@ class ServiceInstance(HTTPMockServer):
     def register_routes(self, router: Any) -> None:
         router.add("/", self.handle, methods=_METHODS)
         router.add("/<path:subpath>", self.handle, methods=_METHODS)
+
+    def serves_inline(self, environ: dict[str, Any]) -> bool:
+        """A leaf hop may run on the engine's loop thread: no stub or user route, the instance's
+        own catch-all, and an endpoint that calls nothing, has no latency and meets no chaos.
+        The request is then marked, and `handle` serves it as the mesh was at this decision (a
+        dependency, latency or chaos added a moment later applies from the next request on), so
+        an inline hop never waits whatever changes meanwhile."""
+        path = environ.get("PATH_INFO") or "/"
+        if self._doubles_active or environ.get("REQUEST_METHOD") not in _METHOD_SET \
+                or path[:1] != "/" or path[:2] == "//" or not path.isascii() \
+                or not self.link.answers_at_once(self.service, path):
+            return False
+        environ[_INLINE_KEY] = True
+        return True
 
     def _dispatch(self, request: Request, environ: dict[str, Any]) -> Response:
         """The instance's own catch-all without werkzeug's URL map (~10 us a hop): stubs and user
@@ -139,7 +154,8 @@ class ServiceInstance(HTTPMockServer):
             return self._finish(span, t0, ctx, self.error_response(
                 508, f"hop limit {link.hop_limit} reached at {self.service}{path}: circular call path?",
                 type="hop_limit_exceeded", service=self.service, endpoint=path, hops=hops))
-        fault = link.server_fault(self.service, self.instance_id)
+        inline = environ.get(_INLINE_KEY, False)
+        fault = None if inline else link.server_fault(self.service, self.instance_id)
         if fault is not None:
             span.attributes["chaos"] = fault[0]
             if fault[0] == "status":
@@ -151,11 +167,12 @@ class ServiceInstance(HTTPMockServer):
             else:
                 self.stopping.wait(fault[1])
             self._drop_if_stopping(request)
-        if endpoint.latency > 0:
+        calls = [] if inline else endpoint.calls
+        if endpoint.latency > 0 and not inline:
             self.stopping.wait(endpoint.latency)
             self._drop_if_stopping(request)
-        results = self._run_calls(endpoint.calls, ctx, hops + 1) if endpoint.calls else []
-        if endpoint.calls:
+        results = self._run_calls(calls, ctx, hops + 1) if calls else []
+        if calls:
             self._drop_if_stopping(request)  # the calls were cut by stop(): no made-up aggregate
         failed = [r for r in results if not r["ok"] and not r["optional"] and r["mode"] != "async"]
         body: dict[str, Any] = {"service": self.service, "instance": self.instance_id, "endpoint": path,

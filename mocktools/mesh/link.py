@@ -49,6 +49,15 @@ class MeshLink:
         svc = self._mesh.spec.services.get(service)
         return svc.endpoints.get(path) if svc is not None else None
 
+    def answers_at_once(self, service: str, path: str) -> bool:
+        """Whether a request to this endpoint cannot wait now: it calls nothing, has no latency,
+        no chaos scenario is active and no span subscriber runs (a subscriber may block)."""
+        mesh = self._mesh
+        if mesh.chaos.active or mesh.spans.has_listeners or mesh.stopping.is_set():
+            return False
+        ep = self.endpoint(service, path)
+        return ep is None or (not ep.calls and ep.latency <= 0)
+
     def extract(self, headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> Extracted:
         return extract(headers, b3=self._mesh.accept_b3, jaeger=self._mesh.accept_jaeger)
 

@@ -170,6 +170,11 @@ class SpanStore:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
+    @property
+    def has_listeners(self) -> bool:
+        """Whether recording a span runs subscribers' code (which may block)."""
+        return bool(self._listeners)
+
     def add(self, span: MeshSpan) -> None:
         with self._cond:
             self.total_spans += 1
