@@ -33,6 +33,7 @@ USER_AGENT = "mocktools-mesh"
 _RECV = 65536
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 64 * 1024 * 1024
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 class HopError(Exception):
@@ -164,13 +165,9 @@ class HopClient:
                 conn = stack.pop()
             except IndexError:
                 return None
-            try:
-                readable = select.select([conn.sock], [], [], 0)[0]
-            except (OSError, ValueError):
-                readable = [conn.sock]
-            if not readable:
+            if _still_open(conn.sock):
                 return conn
-            _close(conn.sock)
+            _close(conn.sock)  # closed or reset by the peer, or bytes nobody asked for
         return None
 
     def _give(self, key: tuple[str, int], conn: _Conn) -> None:
@@ -261,6 +258,19 @@ def _decode(body: bytes, encoding: bytes) -> bytes:
     except zlib.error as exc:
         raise BadResponse(f"cannot decode a {encoding.decode('latin-1')} body: {exc}") from exc
     return body
+
+
+def _still_open(sock: socket.socket) -> bool:
+    """Whether an idle connection has nothing to read: the peer neither closed it nor sent bytes."""
+    try:
+        if not _DONTWAIT:  # no non-blocking peek here (Windows)
+            return not select.select([sock], [], [], 0)[0]
+        sock.recv(1, socket.MSG_PEEK | _DONTWAIT)  # any fd number (select() stops at 1024)
+    except BlockingIOError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
 
 
 def _close(sock: Any) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from mocktools.mesh import MockServiceMesh
+from mocktools.mesh import MockServiceMesh, hop_client
 from mocktools.mesh.hop_client import ConnectFailed, ConnectionBroken, HopClient, HopTimeout, USER_AGENT
 from mocktools.mesh.propagation import parse_traceparent
 
@@ -211,3 +211,15 @@ def test_a_silent_server_times_out(raw_server):
 def test_header_values_with_line_breaks_are_refused():
     with pytest.raises(ValueError):
         HopClient().get("127.0.0.1", 1, "/", {"x-evil": "a\r\nHost: other"}, 1.0)
+
+
+def test_an_idle_connection_counts_as_open_only_while_nothing_is_readable():
+    a, b = socket.socketpair()
+    with a, b:
+        assert hop_client._still_open(a)
+        b.sendall(b"x")  # bytes nobody asked for
+        assert a.recv(1, socket.MSG_PEEK) == b"x" and not hop_client._still_open(a)
+        a.recv(1)
+        assert hop_client._still_open(a)
+        b.close()  # the peer went away
+        assert not hop_client._still_open(a)
