@@ -199,13 +199,15 @@ def main() -> None:
     parser.add_argument("--baseline")
     parser.add_argument("--sleep", action="store_true", help="sse: streams sleep on threads instead of pausing")
     parser.add_argument("--peer", action="store_true", help="sse: also a plain asyncio SSE server, same pacing")
+    parser.add_argument("--client", choices=["epoll", "asyncio"], default="epoll", help="sse: the fleet's client")
     args = parser.parse_args()
     if args.mode == "idle":
         bench_idle(args.connections, args.engine)
     elif args.mode == "sse":
         from bench.sse_fleet import bench_sse
 
-        bench_sse(args.streams, args.itl, args.tokens, args.engine, sleep=args.sleep, peer=args.peer)
+        bench_sse(args.streams, args.itl, args.tokens, args.engine, sleep=args.sleep, peer=args.peer,
+                  client=args.client)
     else:
         bench_chat(args.seconds, args.baseline)
 

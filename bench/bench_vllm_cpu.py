@@ -42,10 +42,11 @@ def measure() -> dict[str, float]:
     from mocktools.wsgi_environ import build_environ
 
     class Sink:
-        close_requested = False
+        close_requested = held = False
+        last = b""
 
         def send(self, data: bytes, final: bool) -> None:
-            pass
+            self.last = data
 
     mock = MockVLLMServer(max_model_len=8192).start()
     sink = Sink()
@@ -63,6 +64,9 @@ def measure() -> dict[str, float]:
         def __call__(self) -> bool:
             return True
 
+    request("POST", "/v1/chat/completions", CHAT)
+    if not sink.last.startswith(b"HTTP/1.1 200"):
+        raise SystemExit(f"the chat completion failed: {sink.last[:300]!r}")
     out = {"chat completion (WSGI app)": _best(lambda: request("POST", "/v1/chat/completions", CHAT), 1000),
            "GET /version (WSGI app)": _best(lambda: request("GET", "/version", b""), 2000)}
     engine = mock.engine

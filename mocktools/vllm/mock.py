@@ -21,7 +21,7 @@ from .generation import Reply
 from .metrics import CONTENT_TYPE
 from .protocol import ModelConfig, bad_request
 from .script_controls import ScriptControls, script_controls
-from .wire import JSONAnswer, _json_body, sse_response
+from .wire import _json_body, sse_response
 
 VLLM_VERSION = "0.33.0"
 GUARDED_PREFIXES = ("/v1", "/v2", "/inference", "/cohere")
@@ -212,7 +212,7 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         job = self.engine.prepare(kind, body, request.headers.get("X-Request-Id") or None)
         request.environ["mocktools.meta"] = job.meta
         if not job.stream:
-            return JSONAnswer(self.engine.run(job))
+            return self.engine.run(job)  # a plain dict: the router answers it without a werkzeug Response
         return sse_response(request, lambda alive, truncate: self.engine.stream(job, alive, truncate=truncate))
 
     def create_embeddings(self, request: Request) -> Any:
