@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.bench_fleet idle [--connections 10000] [--engine asyncio]
     .venv/bin/python -m bench.bench_fleet sse [--streams 1000] [--itl 0.02] [--tokens 50] [--sleep]
-    .venv/bin/python -m bench.bench_fleet chat [--seconds 5] [--baseline /work/main]
+    .venv/bin/python -m bench.bench_fleet chat [--seconds 5] [--baseline CHECKOUT] [--before CHECKOUT] [--rounds N]
 
 The mock runs in its own process (RLIMIT_NOFILE raised to the hard limit in both processes).
 idle: open N connections, one request on each, leave them idle; then a normal client's latency on
@@ -155,16 +155,20 @@ wrk.body = '{"model": "mock-llm", "messages": [{"role": "user", "content": "hell
 """
 
 
-def bench_chat(seconds: int, baseline: str | None) -> None:
+def bench_chat(seconds: int, baseline: str | None, before: str | None = None, rounds: int = 1) -> None:
+    """wrk c=16 on each engine of this tree, a baseline checkout and a `before` checkout (its own
+    default engine), `rounds` interleaved rounds."""
     import tempfile
 
     from bench.bench_serving import DONE_LUA
 
-    engines = [("asyncio", ROOT), ("werkzeug", ROOT)] + ([("baseline", baseline)] if baseline else [])
+    targets = [("asyncio", "asyncio", ROOT), ("werkzeug", "werkzeug", ROOT)]
+    targets += [("baseline", "baseline", baseline)] if baseline else []
+    targets += [("before", "baseline", before)] if before else []  # "baseline": the tree's default engine
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(CHAT_LUA + DONE_LUA)
     try:
-        for engine, path in engines:
+        for _, (label, engine, path) in ((r, t) for r in range(rounds) for t in targets):
             proc, port = start_server("vllm", engine, path)
             try:
                 subprocess.run(check=False, args=["wrk", "-t2", "-c16", "-d1s", "-s", f.name, f"http://127.0.0.1:{port}/v1/chat/completions"],
@@ -177,7 +181,7 @@ def bench_chat(seconds: int, baseline: str | None) -> None:
             res = json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULT "))[7:])
             rps = res["requests"] / (res["duration_us"] / 1e6)
             errors = sum(res[k] for k in ("connect", "read", "write", "status", "timeout"))
-            print(f"chat c=16 {engine:9}: {rps:7.0f} req/s, p50 {res['p50_us'] / 1000:.2f} ms, "
+            print(f"chat c=16 {label:9}: {rps:7.0f} req/s, p50 {res['p50_us'] / 1000:.2f} ms, "
                   f"p99 {res['p99_us'] / 1000:.2f} ms, errors {errors}")
     finally:
         os.unlink(f.name)
@@ -197,6 +201,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--engine", default="asyncio")
     parser.add_argument("--baseline")
+    parser.add_argument("--before", help="chat: also this checkout on its default engine (e.g. before this work)")
+    parser.add_argument("--rounds", type=int, default=1, help="chat: interleaved rounds")
     parser.add_argument("--sleep", action="store_true", help="sse: streams sleep on threads instead of pausing")
     parser.add_argument("--peer", action="store_true", help="sse: also a plain asyncio SSE server, same pacing")
     parser.add_argument("--client", choices=["epoll", "asyncio"], default="epoll", help="sse: the fleet's client")
@@ -209,7 +215,7 @@ def main() -> None:
         bench_sse(args.streams, args.itl, args.tokens, args.engine, sleep=args.sleep, peer=args.peer,
                   client=args.client)
     else:
-        bench_chat(args.seconds, args.baseline)
+        bench_chat(args.seconds, args.baseline, args.before, args.rounds)
 
 
 if __name__ == "__main__":
