@@ -1,7 +1,8 @@
 """Many clients at once: idle keep-alive connections, a fleet of vLLM SSE streams, vLLM chat at c=16.
 
     .venv/bin/python -m bench.bench_fleet idle [--connections 10000] [--engine asyncio]
-    .venv/bin/python -m bench.bench_fleet sse [--streams 1000] [--itl 0.02] [--tokens 50] [--sleep]
+    .venv/bin/python -m bench.bench_fleet sse [--streams 1000] [--itl 0.02] [--tokens 50] [--sleep] [--peer]
+        [--client epoll|asyncio] [--before CHECKOUT]
     .venv/bin/python -m bench.bench_fleet chat [--seconds 5] [--baseline CHECKOUT] [--before CHECKOUT] [--rounds N]
 
 The mock runs in its own process (RLIMIT_NOFILE raised to the hard limit in both processes).
@@ -201,7 +202,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--engine", default="asyncio")
     parser.add_argument("--baseline")
-    parser.add_argument("--before", help="chat: also this checkout on its default engine (e.g. before this work)")
+    parser.add_argument("--before", help="chat, sse: also the mock of this checkout (e.g. before this work)")
     parser.add_argument("--rounds", type=int, default=1, help="chat: interleaved rounds")
     parser.add_argument("--sleep", action="store_true", help="sse: streams sleep on threads instead of pausing")
     parser.add_argument("--peer", action="store_true", help="sse: also a plain asyncio SSE server, same pacing")
@@ -213,7 +214,7 @@ def main() -> None:
         from bench.sse_fleet import bench_sse
 
         bench_sse(args.streams, args.itl, args.tokens, args.engine, sleep=args.sleep, peer=args.peer,
-                  client=args.client)
+                  client=args.client, before=args.before)
     else:
         bench_chat(args.seconds, args.baseline, args.before, args.rounds)
 

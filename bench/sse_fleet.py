@@ -17,7 +17,7 @@ import statistics
 import time
 from typing import Any
 
-from bench.bench_fleet import raise_fd_limit, start_server, stop_server
+from bench.bench_fleet import ROOT, raise_fd_limit, start_server, stop_server
 
 
 class Fleet:
@@ -190,17 +190,19 @@ def report(label: str, fleet: Fleet, elapsed: float, server_cpu: float, client_c
 
 
 def bench_sse(streams: int, itl: float, tokens: int, engine: str, *, sleep: bool = False, peer: bool = False,
-              client: str = "epoll") -> None:
+              client: str = "epoll", before: str | None = None) -> None:
     raise_fd_limit()
     print(f"sse: {streams} concurrent streams, itl={itl * 1000:.0f} ms, {tokens} tokens each ({client} client)")
     reply = " ".join(["token"] * tokens)
-    proc, port = start_server("vllm", engine, seqs=streams + 16, itl=itl, reply=reply, sleep=sleep)
-    try:
-        result = run_fleet(port, proc.pid, streams, tokens, client)
-    finally:
-        stop_server(proc)
     mode = "sleeping threads" if sleep else "paused where the engine can"
-    report(f"mocktools ({engine} engine, {mode})", *result, streams, itl)
+    runs = [(f"mocktools ({engine} engine, {mode})", ROOT)] + ([(f"mocktools of {before}", before)] if before else [])
+    for label, tree in runs:
+        proc, port = start_server("vllm", engine, tree, seqs=streams + 16, itl=itl, reply=reply, sleep=sleep)
+        try:
+            result = run_fleet(port, proc.pid, streams, tokens, client)
+        finally:
+            stop_server(proc)
+        report(label, *result, streams, itl)
     if peer:
         proc, port = start_server("peer", engine, itl=itl, tokens=tokens)
         try:
