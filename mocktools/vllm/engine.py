@@ -5,7 +5,6 @@ gets back a response body or an iterator of SSE bytes. Unit tests drive it direc
 """
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import threading
 import os
@@ -19,7 +18,7 @@ from ..errors import ApiError
 from . import chat_plan, chat_render, protocol, responses, structured
 from .chat_render import ChatStyle
 from .embeddings import embed, encode_base64
-from .engine_stream import TRUNCATE, StreamingMixin  # noqa: F401  (TRUNCATE: re-exported)
+from .engine_stream import TRUNCATE, StreamingMixin, on_event_loop  # noqa: F401  (TRUNCATE: re-exported)
 from .generation import (
     ChoiceOutput,
     GenerationRequest,
@@ -305,7 +304,7 @@ class Engine(StreamingMixin):
             self.in_flight += 1
         try:
             ticket = self.scheduler.acquire(max(1, len(job.outputs)), job.prompt_tokens, self.stop_event,
-                                            wait=asyncio._get_running_loop() is None)  # a loop must not block
+                                            wait=not on_event_loop())
         except BaseException:
             with self._lock:
                 self.in_flight -= 1

@@ -196,3 +196,33 @@ def test_a_long_wait_is_paused_in_slices_and_ends_when_the_client_goes() -> None
     assert pauses == [0.5, 0.5]
     assert engine.scheduler.counts() == (0, 0)
     assert 'finished_reason="abort",model_name="m"} 1.0' in engine.metrics_text()
+
+
+def test_a_stream_on_an_event_loop_never_sleeps_on_a_clock_of_the_users() -> None:
+    import time as _time
+
+    class WallClock:  # a user's clock: its sleep would block the engine's loop
+        def time(self) -> float:
+            return _time.time()
+
+        def monotonic(self) -> float:
+            return _time.monotonic()
+
+        def sleep(self, seconds: float) -> None:
+            raise AssertionError("slept on the event loop")
+
+    engine = Engine(ModelConfig(["m"], "m"), clock=WallClock(), itl=0.01)
+    job = engine.prepare("completion", {"model": "m", "prompt": "hi", "stream": True, "max_tokens": 3})
+
+    class Alive:
+        pausable = True
+
+        def __call__(self) -> bool:
+            return True
+
+    async def on_loop() -> list[Any]:
+        return list(engine.stream(job, Alive()))
+
+    items = asyncio.run(on_loop())
+    assert [round(i.seconds, 3) for i in items if isinstance(i, Pause)] == [0.01, 0.01]
+    assert items[-1] == b"data: [DONE]\n\n"
