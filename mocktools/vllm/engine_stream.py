@@ -106,24 +106,25 @@ class StreamingMixin:
                     gap = self.ttft if first is None else self.itl * (step - last_step)
                     if paced:
                         deadline += gap
-                        delay = deadline - monotonic()
+                        now = monotonic()
                         stopped = False
-                        while delay > 0 and not stopped:
+                        while deadline > now and not stopped:
                             # the next step only builds and yields bytes; a long wait is cut in
                             # slices so a client that hung up meanwhile frees its slot soon
-                            yield Pause(min(delay, POLL_SECONDS), inline=True)
+                            yield Pause(min(deadline - now, POLL_SECONDS), inline=True)
                             stopped = stopping()
-                            delay = deadline - monotonic()
-                            if delay > 0 and client_alive is not None and not client_alive():
+                            now = monotonic()
+                            if deadline > now and client_alive is not None and not client_alive():
                                 stopped = True
-                    elif gap > 0 and pausable and on_event_loop() and not isinstance(self.clock, FakeClock):
-                        # started inline at zero timing, then given a wait on a clock of the
-                        # user's: never sleep on the loop (the wait is real seconds, relative)
-                        yield Pause(gap, inline=True)
-                        stopped = stopping()
                     else:
-                        stopped = self._wait(gap)
-                    now = monotonic()
+                        if gap > 0 and pausable and on_event_loop() and not isinstance(self.clock, FakeClock):
+                            # started inline at zero timing, then given a wait on a clock of the
+                            # user's: never sleep on the loop (the wait is real seconds, relative)
+                            yield Pause(gap, inline=True)
+                            stopped = stopping()
+                        else:
+                            stopped = self._wait(gap)
+                        now = monotonic()
                     if first is None:
                         first = now
                     else:
