@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.bench_fleet idle [--connections 10000] [--engine asyncio]
     .venv/bin/python -m bench.bench_fleet sse [--streams 1000] [--itl 0.02] [--tokens 50] [--sleep] [--peer]
-        [--client epoll|asyncio] [--before CHECKOUT]
+        [--client epoll|asyncio] [--before CHECKOUT] [--ramp SECONDS]
     .venv/bin/python -m bench.bench_fleet chat [--seconds 5] [--baseline CHECKOUT] [--before CHECKOUT] [--rounds N]
 
 The mock runs in its own process (RLIMIT_NOFILE raised to the hard limit in both processes).
@@ -207,6 +207,7 @@ def main() -> None:
     parser.add_argument("--sleep", action="store_true", help="sse: streams sleep on threads instead of pausing")
     parser.add_argument("--peer", action="store_true", help="sse: also a plain asyncio SSE server, same pacing")
     parser.add_argument("--client", choices=["epoll", "asyncio"], default="epoll", help="sse: the fleet's client")
+    parser.add_argument("--ramp", type=float, default=0.0, help="sse (epoll client): open the streams over N s")
     args = parser.parse_args()
     if args.mode == "idle":
         bench_idle(args.connections, args.engine)
@@ -214,7 +215,7 @@ def main() -> None:
         from bench.sse_fleet import bench_sse
 
         bench_sse(args.streams, args.itl, args.tokens, args.engine, sleep=args.sleep, peer=args.peer,
-                  client=args.client, before=args.before)
+                  client=args.client, before=args.before, ramp=args.ramp)
     else:
         bench_chat(args.seconds, args.baseline, args.before, args.rounds)
 

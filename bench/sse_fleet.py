@@ -84,31 +84,42 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _epoll_fleet(port: int, request: bytes, streams: int, fleet: Fleet) -> float:
+def _epoll_fleet(port: int, request: bytes, streams: int, fleet: Fleet, ramp: float = 0.0) -> float:
     """The fleet on one raw epoll loop: per readable socket one recv and a count (about a third
-    of asyncio's per-read cost, which matters at 50,000 events/s on a machine the server shares)."""
+    of asyncio's per-read cost, which matters at 50,000 events/s on a machine the server shares).
+    ``ramp``: open the streams evenly over that many seconds instead of all at once."""
     import select
     import socket
 
     poller = select.epoll()
     state: dict[int, list[Any]] = {}  # fd -> [socket, started, last, events, tail]
     started = time.monotonic()
-    for _ in range(streams):
-        sock = socket.socket()
-        sock.setblocking(False)
-        try:
-            sock.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
-        except OSError as exc:
-            fleet.errors.append(type(exc).__name__)
-            sock.close()
-            continue
-        state[sock.fileno()] = [sock, 0.0, 0.0, 0, b""]
-        poller.register(sock.fileno(), select.EPOLLOUT)
+    opened = 0
+
+    def open_due() -> None:
+        nonlocal opened
+        due = streams if ramp <= 0 else min(streams, int((time.monotonic() - started) / ramp * streams) + 1)
+        while opened < due:
+            opened += 1
+            sock = socket.socket()
+            sock.setblocking(False)
+            try:
+                sock.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                fleet.errors.append(type(exc).__name__)
+                sock.close()
+                continue
+            state[sock.fileno()] = [sock, 0.0, 0.0, 0, b""]
+            poller.register(sock.fileno(), select.EPOLLOUT)
+
     gaps, ttfts = fleet.gaps, fleet.ttfts
-    while state:
-        for fd, _mask in poller.poll(1.0):
+    open_due()
+    while state or opened < streams:
+        if opened < streams:
+            open_due()
+        for fd, _mask in poller.poll(0.001 if opened < streams else 1.0):
             entry = state[fd]
             sock = entry[0]
             if entry[1] == 0.0:  # connected: send the request, then only read
@@ -154,7 +165,8 @@ def _epoll_fleet(port: int, request: bytes, streams: int, fleet: Fleet) -> float
     return time.monotonic() - started
 
 
-def run_fleet(port: int, pid: int, streams: int, tokens: int, client: str = "epoll") -> tuple[Fleet, float, float, float]:
+def run_fleet(port: int, pid: int, streams: int, tokens: int, client: str = "epoll",
+              ramp: float = 0.0) -> tuple[Fleet, float, float, float]:
     """(what the client saw, seconds, server CPU seconds, client CPU seconds)."""
     body = json.dumps({"model": "mock-llm", "prompt": "hi", "stream": True, "max_tokens": tokens + 8}).encode()
     request = (b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -167,7 +179,7 @@ def run_fleet(port: int, pid: int, streams: int, tokens: int, client: str = "epo
         return time.monotonic() - started
 
     server_cpu, client_cpu = proc_cpu(pid), time.process_time()
-    elapsed = _epoll_fleet(port, request, streams, fleet) if client == "epoll" else asyncio.run(run())
+    elapsed = _epoll_fleet(port, request, streams, fleet, ramp) if client == "epoll" else asyncio.run(run())
     return fleet, elapsed, proc_cpu(pid) - server_cpu, time.process_time() - client_cpu
 
 
@@ -190,23 +202,24 @@ def report(label: str, fleet: Fleet, elapsed: float, server_cpu: float, client_c
 
 
 def bench_sse(streams: int, itl: float, tokens: int, engine: str, *, sleep: bool = False, peer: bool = False,
-              client: str = "epoll", before: str | None = None) -> None:
+              client: str = "epoll", before: str | None = None, ramp: float = 0.0) -> None:
     raise_fd_limit()
-    print(f"sse: {streams} concurrent streams, itl={itl * 1000:.0f} ms, {tokens} tokens each ({client} client)")
+    print(f"sse: {streams} concurrent streams, itl={itl * 1000:.0f} ms, {tokens} tokens each ({client} client"
+          + (f", opened over {ramp:g} s)" if ramp > 0 else ", all opened at once)"))
     reply = " ".join(["token"] * tokens)
     mode = "sleeping threads" if sleep else "paused where the engine can"
     runs = [(f"mocktools ({engine} engine, {mode})", ROOT)] + ([(f"mocktools of {before}", before)] if before else [])
     for label, tree in runs:
         proc, port = start_server("vllm", engine, tree, seqs=streams + 16, itl=itl, reply=reply, sleep=sleep)
         try:
-            result = run_fleet(port, proc.pid, streams, tokens, client)
+            result = run_fleet(port, proc.pid, streams, tokens, client, ramp)
         finally:
             stop_server(proc)
         report(label, *result, streams, itl)
     if peer:
         proc, port = start_server("peer", engine, itl=itl, tokens=tokens)
         try:
-            result = run_fleet(port, proc.pid, streams, tokens, client)
+            result = run_fleet(port, proc.pid, streams, tokens, client, ramp)
         finally:
             stop_server(proc)
         report("plain asyncio SSE server (prebuilt events, loop timers)", *result, streams, itl)
