@@ -174,16 +174,21 @@ def bench_chat(seconds: int, baseline: str | None, before: str | None = None, ro
             try:
                 subprocess.run(check=False, args=["wrk", "-t2", "-c16", "-d1s", "-s", f.name, f"http://127.0.0.1:{port}/v1/chat/completions"],
                                capture_output=True, timeout=60)
+                from bench.sse_fleet import proc_cpu
+
+                cpu = proc_cpu(proc.pid)
                 out = subprocess.run(check=False, args=["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", f.name,
                                       f"http://127.0.0.1:{port}/v1/chat/completions"],
                                      capture_output=True, text=True, timeout=seconds + 60).stdout
+                cpu = proc_cpu(proc.pid) - cpu
             finally:
                 stop_server(proc)
             res = json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULT "))[7:])
             rps = res["requests"] / (res["duration_us"] / 1e6)
             errors = sum(res[k] for k in ("connect", "read", "write", "status", "timeout"))
             print(f"chat c=16 {label:9}: {rps:7.0f} req/s, p50 {res['p50_us'] / 1000:.2f} ms, "
-                  f"p99 {res['p99_us'] / 1000:.2f} ms, errors {errors}")
+                  f"p99 {res['p99_us'] / 1000:.2f} ms, errors {errors}; server CPU "
+                  f"{cpu / max(1, res['requests']) * 1e6:.0f} us per request")
     finally:
         os.unlink(f.name)
 
