@@ -181,8 +181,9 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
     def _guard(self, handler: Callable[..., Any]) -> Callable[..., Any]:
         """vLLM's --api-key middleware: Bearer token required on /v1 routes when keys are set."""
         def guarded(request: Request, **kwargs: Any) -> Any:
-            if self.api_keys and request.method != "OPTIONS":
-                auth = request.headers.get("Authorization", "")
+            environ = request.environ  # (read directly: the lazy Request is not built for it)
+            if self.api_keys and environ.get("REQUEST_METHOD") != "OPTIONS":
+                auth = environ.get("HTTP_AUTHORIZATION", "")
                 scheme, _, token = auth.partition(" ")
                 if scheme.lower() != "bearer" or not any(hmac.compare_digest(token.encode(), k.encode())
                                                          for k in self.api_keys):
@@ -209,7 +210,7 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
 
     def _generate(self, request: Request, kind: str, body: dict | None = None) -> Any:
         body = _json_body(request) if body is None else body
-        job = self.engine.prepare(kind, body, request.headers.get("X-Request-Id") or None)
+        job = self.engine.prepare(kind, body, request.environ.get("HTTP_X_REQUEST_ID") or None)
         request.environ["mocktools.meta"] = job.meta
         if not job.stream:
             return self.engine.run(job)  # a plain dict: the router answers it without a werkzeug Response
@@ -324,5 +325,5 @@ class CountingRouter:
                 status = exc.status
                 raise
             finally:
-                self.mock.engine.metrics.observe_http(template, request.method, status)
+                self.mock.engine.metrics.observe_http(template, request.environ.get("REQUEST_METHOD", "GET"), status)
         self.router.add(rule, counted, methods, inline=inline)

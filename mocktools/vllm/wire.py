@@ -10,13 +10,14 @@ from werkzeug.wrappers import Request, Response
 from .. import safe_json
 from ..errors import ApiError
 from ..http_connection import ClientConnection, connection_of
+from ..routing import mimetype_of
 from .engine import TRUNCATE
 from .protocol import bad_request
 
 
 def _json_body(request: Request) -> dict[str, Any]:
     """vLLM accepts only application/json bodies and answers every body problem with 400."""
-    if request.mimetype != "application/json":
+    if mimetype_of(request.environ) != "application/json":  # werkzeug's Request.mimetype, unbuilt
         raise bad_request("Unsupported Media Type: Only 'application/json' is allowed")
     try:
         body = safe_json.loads(request.get_data(cache=True) or b"")  # surrogates replaced, nesting bounded
