@@ -28,6 +28,8 @@ GUARDED_PREFIXES = ("/v1", "/v2", "/inference", "/cohere")
 #: routes that run the generation engine: inline only while it cannot wait (see serves_inline)
 GENERATION_ROUTES = frozenset({("/v1/chat/completions", "POST"), ("/v1/completions", "POST"),
                                ("/invocations", "POST"), ("/v1/responses", "POST"), ("/v1/messages", "POST")})
+#: a generation request with a larger body (prompt, messages, tools) is served on a worker
+INLINE_BODY_LIMIT = 64 * 1024
 _ROUTING_TYPES = {"not_found": "Not Found", "method_not_allowed": "Method Not Allowed"}
 
 
@@ -176,7 +178,10 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         if self.router.inline(environ):
             return True
         route = (environ.get("PATH_INFO"), environ.get("REQUEST_METHOD"))
-        return route in GENERATION_ROUTES and self.engine.never_waits()
+        if route not in GENERATION_ROUTES or not self.engine.never_waits():
+            return False
+        length = str(environ.get("CONTENT_LENGTH") or "")  # a long prompt is CPU the loop should not spend
+        return length.isdigit() and int(length) <= INLINE_BODY_LIMIT
 
     def _guard(self, handler: Callable[..., Any]) -> Callable[..., Any]:
         """vLLM's --api-key middleware: Bearer token required on /v1 routes when keys are set."""

@@ -20,8 +20,11 @@ GENERATION = [("/v1/chat/completions", "POST"), ("/v1/completions", "POST"), ("/
               ("/v1/responses", "POST"), ("/v1/messages", "POST")]
 
 
-def _env(path: str, method: str = "POST") -> dict[str, str]:
-    return {"PATH_INFO": path, "REQUEST_METHOD": method}
+def _env(path: str, method: str = "POST", length: str | None = "120") -> dict[str, str]:
+    env = {"PATH_INFO": path, "REQUEST_METHOD": method}
+    if method == "POST" and length is not None:
+        env["CONTENT_LENGTH"] = length
+    return env
 
 
 def _inline(mock: MockVLLMServer, path: str, method: str = "POST") -> bool:
@@ -52,6 +55,14 @@ def test_generation_runs_inline_only_without_simulated_time_on_a_real_clock() ->
     # on a FakeClock the waits end at once: nothing blocks
     fake = MockVLLMServer(ttft=5, itl=1, clock=FakeClock())
     assert _inline(fake, "/v1/chat/completions")
+
+
+def test_a_long_or_chunked_body_sends_generation_to_a_worker() -> None:
+    mock = MockVLLMServer()
+    probe = mock.http_listener.inline_ok
+    assert probe(_env("/v1/chat/completions", length=str(64 * 1024)))
+    assert not probe(_env("/v1/chat/completions", length=str(64 * 1024 + 1)))  # tokenizing it is loop time
+    assert not probe(_env("/v1/chat/completions", length=None))  # chunked: the size is not known
 
 
 def test_a_reply_function_sends_generation_to_a_worker() -> None:
