@@ -169,19 +169,22 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         register_agentic_routes(self, router)
 
     def serves_inline(self, environ: dict[str, Any]) -> bool:
-        """The routes marked inline always; the generation routes (chat, completions, SageMaker's
+        """The routes marked inline, and the generation routes (chat, completions, SageMaker's
         invocations, Responses and Messages creation) while the engine says a request arriving now
         cannot wait (Engine.never_waits: no simulated time, no reply function, no stall fault, an
-        idle scheduler)."""
+        idle scheduler); either only with a body of at most INLINE_BODY_LIMIT bytes (tokenizing a
+        long prompt is CPU the loop should not spend)."""
         if self._doubles_active:
             return False
+        method = environ.get("REQUEST_METHOD")
+        if method == "POST":
+            length = str(environ.get("CONTENT_LENGTH") or "")
+            if not (length.isdigit() and int(length) <= INLINE_BODY_LIMIT) \
+                    and (length or environ.get("wsgi.input_terminated")):  # (no length, not chunked: empty)
+                return False
         if self.router.inline(environ):
             return True
-        route = (environ.get("PATH_INFO"), environ.get("REQUEST_METHOD"))
-        if route not in GENERATION_ROUTES or not self.engine.never_waits():
-            return False
-        length = str(environ.get("CONTENT_LENGTH") or "")  # a long prompt is CPU the loop should not spend
-        return length.isdigit() and int(length) <= INLINE_BODY_LIMIT
+        return (environ.get("PATH_INFO"), method) in GENERATION_ROUTES and self.engine.never_waits()
 
     def _guard(self, handler: Callable[..., Any]) -> Callable[..., Any]:
         """vLLM's --api-key middleware: Bearer token required on /v1 routes when keys are set."""

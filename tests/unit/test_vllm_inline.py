@@ -20,10 +20,13 @@ GENERATION = [("/v1/chat/completions", "POST"), ("/v1/completions", "POST"), ("/
               ("/v1/responses", "POST"), ("/v1/messages", "POST")]
 
 
-def _env(path: str, method: str = "POST", length: str | None = "120") -> dict[str, str]:
-    env = {"PATH_INFO": path, "REQUEST_METHOD": method}
-    if method == "POST" and length is not None:
-        env["CONTENT_LENGTH"] = length
+def _env(path: str, method: str = "POST", length: str | None = "120") -> dict[str, Any]:
+    env: dict[str, Any] = {"PATH_INFO": path, "REQUEST_METHOD": method}
+    if method == "POST":
+        if length is None:
+            env["wsgi.input_terminated"] = True  # a chunked body
+        else:
+            env["CONTENT_LENGTH"] = length
     return env
 
 
@@ -63,6 +66,8 @@ def test_a_long_or_chunked_body_sends_generation_to_a_worker() -> None:
     assert probe(_env("/v1/chat/completions", length=str(64 * 1024)))
     assert not probe(_env("/v1/chat/completions", length=str(64 * 1024 + 1)))  # tokenizing it is loop time
     assert not probe(_env("/v1/chat/completions", length=None))  # chunked: the size is not known
+    assert probe(_env("/tokenize")) and not probe(_env("/tokenize", length=str(10 ** 6)))
+    assert probe({"PATH_INFO": "/ping", "REQUEST_METHOD": "POST"})  # no body at all
 
 
 def test_a_reply_function_sends_generation_to_a_worker() -> None:
