@@ -147,6 +147,16 @@ class AsyncHTTPServer:
                 return False
         return not self.loop.is_closed()
 
+    def _drain_outbox(self) -> None:
+        """After the loop's last pass: a stream a worker paused just then was never given a
+        timer, so close its body here (its finally blocks free what it holds); the rest
+        (writes to closed connections) is moot."""
+        outbox = self._outbox
+        while outbox:
+            fn, args = outbox.popleft()
+            if getattr(fn, "__func__", None) is HTTPProtocol.pause_exchange:
+                args[0].abandon()
+
     def _run_outbox(self) -> None:
         self._outbox_armed = False
         outbox = self._outbox
@@ -215,12 +225,23 @@ class AsyncHTTPServer:
             self.loop.create_task(self._connect(conn, peer))
 
     async def _connect(self, conn: socket.socket, peer: Any) -> None:
+        made: list[HTTPProtocol] = []
+
+        def protocol() -> HTTPProtocol:
+            made.append(HTTPProtocol(self, peer))
+            return made[0]
+
         try:
-            await self.loop.connect_accepted_socket(lambda: HTTPProtocol(self, peer), conn)  # type: ignore[type-var]
+            await self.loop.connect_accepted_socket(protocol, conn)  # type: ignore[type-var]
         except OSError:
             conn.close()
-        finally:
-            self._starting -= 1
+            if not made or made[0].transport is None:
+                self._starting -= 1  # else connection_made moved it from starting to connections
+
+    def connection_made(self, proto: HTTPProtocol) -> None:
+        """A connection counts as starting until here, then as open: never as both (the cap)."""
+        self._starting -= 1
+        self.connections.add(proto)
 
     def _shed(self) -> None:
         """Out of descriptors: answer one waiting client 503 through the reserve fd, then stop
@@ -291,6 +312,7 @@ class AsyncHTTPServer:
         self.closing = True
         self.socket.close()
         self.pool.shutdown(self.join_timeout)
+        self._drain_outbox()
         if self._closer is None and not self.loop.is_running():
             self.loop.close()
         if self._reserve_fd is not None:
