@@ -1,7 +1,7 @@
 """Many clients at once: idle keep-alive connections, a fleet of vLLM SSE streams, vLLM chat at c=16.
 
     .venv/bin/python -m bench.bench_fleet idle [--connections 10000] [--engine asyncio]
-    .venv/bin/python -m bench.bench_fleet sse [--streams 1000] [--itl 0.02] [--tokens 50]
+    .venv/bin/python -m bench.bench_fleet sse [--streams 1000] [--itl 0.02] [--tokens 50] [--sleep]
     .venv/bin/python -m bench.bench_fleet chat [--seconds 5] [--baseline /work/main]
 
 The mock runs in its own process (RLIMIT_NOFILE raised to the hard limit in both processes).
@@ -13,7 +13,6 @@ with inter-token latency `itl`; the median gap between tokens a client sees. cha
 from __future__ import annotations
 
 import argparse
-import asyncio
 import http.client
 import json
 import os
@@ -39,16 +38,26 @@ def serve(kind: str, port: int, engine: str, extra: str) -> None:
     """The server process: answers `stop` with the milliseconds `stop()` took."""
     raise_fd_limit()
     options = json.loads(extra)
+    if kind == "peer":  # the plain asyncio SSE server the fleet is compared with
+        from bench.sse_fleet import serve_peer
+
+        serve_peer(port, options)
+        return
     if engine != "baseline":  # every mock of the process picks the engine from the env var
         os.environ["MOCKTOOLS_HTTP_ENGINE"] = engine
     kwargs: dict[str, Any] = {}
     if kind == "vllm":
-        from mocktools.vllm.mock import MockVLLMServer
+        try:
+            from mocktools.vllm.mock import MockVLLMServer
+        except ImportError:  # a baseline checkout from before the module renames
+            from mocktools.vllm.server import MockVLLMServer  # type: ignore[no-redef]
 
         mock: Any = MockVLLMServer(port=port, max_num_seqs=options.get("seqs", 256), itl=options.get("itl", 0.0),
                                    max_model_len=8192, **kwargs)
         if options.get("reply"):
             mock.set_reply(options["reply"])
+        if options.get("sleep"):
+            mock.engine.pause_streams = False
     else:
         from mocktools.ofd.mock import MockOFDServer
 
@@ -138,61 +147,6 @@ def _read_response(sock: socket.socket) -> None:
         body += sock.recv(4096)
 
 
-# -- the SSE fleet ------------------------------------------------------------------------------
-async def _one_stream(port: int, body: bytes, gaps: list[float], ttfts: list[float], errors: list[str]) -> None:
-    try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        started = time.monotonic()
-        writer.write(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-        last = None
-        while True:
-            line = await reader.readline()
-            if not line:
-                break
-            if line.startswith(b"data: ") and not line.startswith(b"data: [DONE]"):
-                now = time.monotonic()
-                if last is None:
-                    ttfts.append(now - started)
-                else:
-                    gaps.append(now - last)
-                last = now
-        writer.close()
-    except OSError as exc:
-        errors.append(type(exc).__name__)
-
-
-def bench_sse(streams: int, itl: float, tokens: int, engine: str) -> None:
-    raise_fd_limit()
-    reply = " ".join(["token"] * tokens)
-    proc, port = start_server("vllm", engine, seqs=streams + 16, itl=itl, reply=reply)
-    body = json.dumps({"model": "mock-llm", "prompt": "hi", "stream": True, "max_tokens": tokens + 8}).encode()
-    gaps: list[float] = []
-    ttfts: list[float] = []
-    errors: list[str] = []
-
-    async def fleet() -> float:
-        started = time.monotonic()
-        await asyncio.gather(*(_one_stream(port, body, gaps, ttfts, errors) for _ in range(streams)))
-        return time.monotonic() - started
-
-    try:
-        elapsed = asyncio.run(fleet())
-    finally:
-        stop_server(proc)
-    gaps.sort()
-    if not gaps:
-        print(f"sse: no tokens received ({errors[:3]})")
-        return
-    median = statistics.median(gaps)
-    print(f"sse: {streams} concurrent streams, itl={itl * 1000:.0f} ms, {tokens} tokens each ({engine} engine)")
-    print(f"  median inter-token gap {median * 1000:.2f} ms ({(median / itl - 1) * 100:+.1f} % vs itl), p90 "
-          f"{gaps[int(len(gaps) * 0.9)] * 1000:.1f} ms, p99 {gaps[int(len(gaps) * 0.99)] * 1000:.1f} ms; "
-          f"ttft median {statistics.median(ttfts) * 1000:.0f} ms")
-    print(f"  {len(gaps) + len(ttfts):,} tokens in {elapsed:.1f} s = {(len(gaps) + len(ttfts)) / elapsed:,.0f} tokens/s; "
-          f"errors {len(errors)}")
-
-
 # -- chat completions at c=16 ---------------------------------------------------------------------
 CHAT_LUA = r"""
 wrk.method = "POST"
@@ -233,6 +187,7 @@ def main() -> None:
     if sys.argv[1:2] == ["serve"]:
         serve(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
         return
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("mode", choices=["idle", "sse", "chat"])
     parser.add_argument("--connections", type=int, default=10_000)
@@ -242,11 +197,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--engine", default="asyncio")
     parser.add_argument("--baseline")
+    parser.add_argument("--sleep", action="store_true", help="sse: streams sleep on threads instead of pausing")
+    parser.add_argument("--peer", action="store_true", help="sse: also a plain asyncio SSE server, same pacing")
     args = parser.parse_args()
     if args.mode == "idle":
         bench_idle(args.connections, args.engine)
     elif args.mode == "sse":
-        bench_sse(args.streams, args.itl, args.tokens, args.engine)
+        from bench.sse_fleet import bench_sse
+
+        bench_sse(args.streams, args.itl, args.tokens, args.engine, sleep=args.sleep, peer=args.peer)
     else:
         bench_chat(args.seconds, args.baseline)
 

@@ -3,9 +3,14 @@
     .venv/bin/python -m bench.bench_mesh [--services 50] [--seconds 3] [--clients 4]
 
 - start/stop: a generated layered mesh of --services services (2 instances each, ~2x ports).
-- throughput: --clients keep-alive client threads for --seconds against (a) one leaf instance
-  (1 hop), (b) gateway /deep (5 hops in a chain), (c) gateway /checkout (30 hops, 4-way fan-out
-  + async). "hops/s" counts every service request served anywhere in the mesh (server spans).
+- throughput: --clients keep-alive clients for --seconds against (a) one leaf instance (1 hop),
+  (b) gateway /deep (5 hops in a chain), (c) gateway /checkout (30 hops, 4-way fan-out + async).
+  "service requests/s" counts every service request served anywhere in the mesh: the server spans
+  recorded in the window (exact totals, not edge requests x nominal hops), with the server spans
+  that answered >= 500 and the edge's failures beside. The load comes from wrk in another process
+  (--client wrk, the default when wrk is installed) or from requests.Session threads in the mesh's
+  own process (--client threads: they then share its GIL). The mesh process's CPU and the client's
+  are printed, so a client that is the limit shows.
 - discovery: (a) in process: register -> visible in discover(); (b) over HTTP: a py-consul
   blocking health query parked on ?index= and a registration made through py-consul; (c)
   mesh.scale(+1) -> new instance visible to discovery.
@@ -19,9 +24,18 @@ Client and mesh share the machine's 2 cores. Prints numbers; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import functools
+import json
+import os
+import resource
+import shutil
 import statistics
+import subprocess
+import tempfile
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import consul
 import requests
@@ -48,17 +62,22 @@ def bench_start(services: int, rounds: int = 3) -> None:
           f"(min {min(starts) * 1000:.0f}); stop: median {statistics.median(stops) * 1000:.0f} ms")
 
 
-def load(url: str, clients: int, seconds: float) -> tuple[int, int, float]:
+def load(url: str, clients: int, seconds: float, cpu: list[float] | None = None) -> tuple[int, int, float]:
+    """In-process load: `clients` threads with keep-alive requests.Sessions (ok, failed, seconds);
+    each thread's own CPU time is appended to `cpu`."""
     stop = threading.Event()
     ok, bad = [0] * clients, [0] * clients
 
     def worker(i: int) -> None:
+        t0 = time.thread_time()
         with requests.Session() as s:
             while not stop.is_set():
                 if s.get(url, timeout=30).status_code < 400:
                     ok[i] += 1
                 else:
                     bad[i] += 1
+        if cpu is not None:
+            cpu.append(time.thread_time() - t0)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
     t0 = time.perf_counter()
@@ -71,16 +90,78 @@ def load(url: str, clients: int, seconds: float) -> tuple[int, int, float]:
     return sum(ok), sum(bad), time.perf_counter() - t0
 
 
-def bench_throughput(mesh: MockServiceMesh, clients: int, seconds: float) -> None:
+WRK_DONE = r"""
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('RESULT {"requests": %d, "duration_us": %d, "errors": %d, "p50_us": %d, "p99_us": %d}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def wrk_load(url: str, clients: int, seconds: float) -> dict[str, Any]:
+    """Load from another process: wrk, `clients` keep-alive connections on 2 threads; its CPU
+    is read from the children's rusage, so a client that is the limit shows."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_DONE)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+                              "-s", f.name, url], capture_output=True, text=True, timeout=seconds + 60, check=False)
+    finally:
+        os.unlink(f.name)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk failed: {out.stdout[-300:]} {out.stderr[-300:]}")
+    result: dict[str, Any] = json.loads(line[7:])
+    result["client_cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return result
+
+
+def measured(mesh: MockServiceMesh, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run one load and count what the mesh served in that time: server spans (every service
+    request, each counted once where it was served), the mesh process's CPU, and the load's own."""
+    before, t0, cpu0 = mesh.spans.totals(), time.perf_counter(), os.times()
+    result = run()
+    took, cpu1, after = time.perf_counter() - t0, os.times(), mesh.spans.totals()
+    served = after["server"] - before["server"]
+    result.update(seconds=took, served=served, served_errors=after["server_error"] - before["server_error"],
+                  process_cpu=(cpu1.user - cpu0.user) + (cpu1.system - cpu0.system))
+    return result
+
+
+def bench_throughput(mesh: MockServiceMesh, clients: int, seconds: float, client: str) -> None:
     targets = [("db /query", mesh.url_of("db") + "/query", 1),
                ("gateway /deep", mesh.url_of("gateway") + "/deep", 5),
                ("gateway /checkout", mesh.url_of("gateway") + "/checkout", 30)]
+    where = ("wrk in another process" if client == "wrk" else "requests.Session threads in this process")
+    print(f"throughput: {clients} keep-alive clients ({where}), {seconds:g} s per target; "
+          f"'service requests' = server spans recorded in the window")
     for label, url, hops in targets:
         load(url, clients, min(0.5, seconds))  # warm the connection pools
-        ok, bad, took = load(url, clients, seconds)
-        print(f"{label:<18} ({hops:>2} hops/request): {ok / took:7.0f} req/s at the edge, "
-              f"{ok * hops / took:7.0f} service requests/s across the mesh, {bad} errors, "
-              f"{took / max(ok, 1) * clients * 1000:.2f} ms mean latency")
+        if client == "wrk":
+            r = measured(mesh, functools.partial(wrk_load, url, clients, seconds))
+            edge, failed, took = r["requests"], r["errors"], r["duration_us"] / 1e6
+            mesh_cpu, client_cpu = r["process_cpu"], r["client_cpu"]
+            extra = f", p50 {r['p50_us'] / 1000:.2f} ms, p99 {r['p99_us'] / 1000:.2f} ms"
+        else:
+            def threads(url: str = url) -> dict[str, Any]:
+                cpu: list[float] = []
+                ok, bad, took = load(url, clients, seconds, cpu)
+                return {"ok": ok, "bad": bad, "took": took, "client_cpu": sum(cpu)}
+            r = measured(mesh, threads)
+            edge, failed, took = r["ok"] + r["bad"], r["bad"], r["took"]
+            client_cpu = r["client_cpu"]  # the client threads' own CPU (time.thread_time)
+            mesh_cpu = r["process_cpu"] - client_cpu
+            extra = f", {took / max(edge, 1) * clients * 1000:.2f} ms mean latency"
+        served = r["served"]
+        print(f"  {label:<18} ({hops:>2} hops/request): {edge / took:7.0f} req/s at the edge, "
+              f"{served / r['seconds']:7.0f} service requests/s across the mesh ({served / max(edge, 1):.1f} per "
+              f"edge request), {failed} failed at the edge, {r['served_errors']} server spans >= 500; "
+              f"CPU: mesh process {mesh_cpu / r['seconds']:.2f} cores = {mesh_cpu / max(served, 1) * 1e6:.0f} us "
+              f"per service request, client {client_cpu / r['seconds']:.2f} cores{extra}")
         mesh.spans.clear()
 
 
@@ -177,10 +258,14 @@ def bench_resilience(services: int, clients: int, seconds: float, n: int = 100_0
             s.post(f"{mesh.url}/_mock/mesh/breakers/gateway->api-0/reset")
         mesh.chaos.error_rate(service="db", rate=0.1)
         mesh.chaos.latency(edge="leaf-0->db", distribution="uniform", low=0.0, high=0.001)
+        before = mesh.spans.totals()
         ok, bad, took = load(mesh.url_of("gateway") + "/deep", clients, seconds)
+        after = mesh.spans.totals()
         print(f"with breakers on every edge + chaos (10% db errors, edge latency): gateway /deep "
               f"{(ok + bad) / took:.0f} req/s at the edge ({bad} failed as injected), "
-              f"{(ok + bad) * 5 / took:.0f} service requests/s across the mesh")
+              f"{(after['server'] - before['server']) / took:.0f} service requests/s across the mesh "
+              f"(server spans; {after['server_error'] - before['server_error']} answered >= 500; "
+              f"clients: threads in this process)")
 
 
 def main() -> None:
@@ -188,11 +273,18 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--client", choices=["wrk", "threads"], default="wrk" if shutil.which("wrk") else "threads",
+                        help="load from wrk in another process (default when installed) or from threads in this one")
+    parser.add_argument("--only", choices=["throughput"], help="run only the throughput section")
     args = parser.parse_args()
+    if args.only == "throughput":
+        with MockServiceMesh(layered_spec(args.services)) as mesh:
+            bench_throughput(mesh, args.clients, args.seconds, args.client)
+        return
     bench_tracing()
     bench_start(args.services)
     with MockServiceMesh(layered_spec(args.services)) as mesh:
-        bench_throughput(mesh, args.clients, args.seconds)
+        bench_throughput(mesh, args.clients, args.seconds, args.client)
         bench_discovery(mesh)
     bench_resilience(args.services, args.clients, args.seconds)
 

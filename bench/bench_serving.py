@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.bench_serving [--seconds 5] [--rounds 3] [--targets ...]
     .venv/bin/python -m bench.bench_serving soak [--receipts 1000000]
+    .venv/bin/python -m bench.bench_serving inproc [--baseline /work/main]   # CPU µs per request, no socket
 
 Each target serves the OFD receipt API (POST /ofd/v1/receipt with a JSON acknowledgement, GET
 /ofd/v1/health) in its own process; wrk (`make bench-deps`) drives it from another. Rounds are
@@ -12,6 +13,7 @@ receipts to one mock and prints its RSS and the p99 per 100k. Prints numbers; as
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -53,10 +55,35 @@ end
 
 
 # -- the servers (each runs in its own process: `bench_serving serve TARGET PORT`) ---------------
+class GCWatch:
+    """Full (generation-2) collections in this process: how many, and the longest, wall and CPU."""
+
+    def __init__(self) -> None:
+        self.count, self.wall, self.cpu, self._t = 0, 0.0, 0.0, (0.0, 0.0)
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._t = (time.perf_counter(), time.thread_time())
+        else:
+            self.count += 1
+            self.wall = max(self.wall, time.perf_counter() - self._t[0])
+            self.cpu = max(self.cpu, time.thread_time() - self._t[1])
+
+    def take(self) -> str:
+        """`count wall_ms cpu_ms tracked_objects` since the last take."""
+        line = f"{self.count} {self.wall * 1000:.1f} {self.cpu * 1000:.1f} {len(gc.get_objects())}"
+        self.count, self.wall, self.cpu = 0, 0.0, 0.0
+        return line
+
+
 def serve(target: str, port: int) -> None:
-    """Serve one target until stdin closes; answer `count` (server-side requests) and `rss`."""
+    """Serve one target until stdin closes; answer `count` (server-side requests), `rss`, `gc`."""
     count: Callable[[], int]
     stop: Callable[[], Any]
+    watch = GCWatch()
     if target.startswith("mocktools") or target == "baseline":
         from mocktools.ofd.mock import MockOFDServer
 
@@ -81,6 +108,8 @@ def serve(target: str, port: int) -> None:
         command = line.strip()
         if command == "count":
             print(count(), flush=True)
+        elif command == "gc":
+            print(watch.take(), flush=True)
         elif command == "rss":
             with open("/proc/self/statm") as f:
                 print(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE"), flush=True)
@@ -103,10 +132,13 @@ class Target:
             raise RuntimeError(f"{self.name} did not start")
 
     def ask(self, command: str) -> int:
+        return int(self.ask_line(command))
+
+    def ask_line(self, command: str) -> str:
         assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
-        return int(self.proc.stdout.readline())
+        return self.proc.stdout.readline().strip()
 
     def count(self) -> int:
         return self.ask("count")
@@ -229,7 +261,8 @@ def soak(receipts: int, engine: str, step: int = 100_000) -> None:
     target = Target(f"mocktools-{engine}", free_port())
     target.start()
     print(f"soak: {receipts:,} distinct receipts into MockOFDServer ({engine} engine), wrk -c16")
-    print(f"{'receipts':>10} {'RSS MiB':>8} {'p99 ms':>8} {'req/s':>8}")
+    print(f"{'receipts':>10} {'RSS MiB':>8} {'p99 ms':>8} {'req/s':>8} {'full GCs':>9} {'max GC ms (CPU)':>16} "
+          f"{'GC objects':>10}")
     try:
         done, mark, chunk, n = 0, step, [], 0
         while done < receipts:
@@ -241,16 +274,74 @@ def soak(receipts: int, engine: str, step: int = 100_000) -> None:
                 rss = target.ask("rss") / 2**20
                 p99 = max(r["p99_us"] for r in chunk) / 1000
                 rps = statistics.median(r["rps"] for r in chunk)
-                print(f"{done:10,} {rss:8.1f} {p99:8.2f} {rps:8.0f}", flush=True)
+                gcs, wall, cpu, tracked = target.ask_line("gc").split()
+                print(f"{done:10,} {rss:8.1f} {p99:8.2f} {rps:8.0f} {gcs:>9} {wall + ' (' + cpu + ')':>16} {tracked:>10}",
+                      flush=True)
                 chunk, mark = [], mark + step
     finally:
         target.stop()
+
+
+def inproc_child(requests: int) -> None:
+    """CPU µs per request of the mock's own layers: the app driven through the engine's WSGI driver
+    with prebuilt environs, no socket (robust on a loaded machine: process time, best of 3)."""
+    import io
+
+    from mocktools.ofd.mock import MockOFDServer
+    from mocktools.wsgi_driver import run_request
+    from mocktools.wsgi_environ import build_environ
+
+    class Sink:
+        close_requested = False
+
+        def send(self, data: bytes, final: bool) -> None:
+            pass
+
+    mock = MockOFDServer()
+
+    def environ(i: int, post: bool) -> dict[str, Any]:
+        body = (b'{"document_id": "inproc-%d", "total": 100.5, "items": [{"name": "bread", "price": 50.25, '
+                b'"qty": 2}]}' % i) if post else b""
+        headers = [("Host", "127.0.0.1:9000")] + ([("Content-Type", "application/json"),
+                                                   ("Content-Length", str(len(body)))] if post else [])
+        return build_environ("POST" if post else "GET", "/ofd/v1/receipt" if post else "/ofd/v1/health", (1, 1),
+                             headers, server=("127.0.0.1", 9000), remote=("127.0.0.1", 50000),
+                             body=io.BytesIO(body), chunked=False, connection=None)
+
+    serial = 0
+    for label, post in (("POST receipt", True), ("GET health", False)):
+        best = float("inf")
+        for _ in range(4):  # the first round warms up
+            batch = [environ(serial + i, post) for i in range(requests)]
+            serial += requests
+            started = time.process_time()
+            for env in batch:
+                run_request(mock.wsgi_app, env, Sink(), close=False, http10=False)
+            best = min(best, (time.process_time() - started) / requests * 1e6)
+        print(f"{label:14} {best:7.1f} µs per request", flush=True)
+
+
+def inproc(requests: int, baseline: str | None) -> None:
+    for name, path in ([("baseline", baseline)] if baseline else []) + [("mocktools", ROOT)]:
+        print(f"{name} ({path}), {requests:,} requests per round, best of 3:", flush=True)
+        subprocess.run([sys.executable, os.path.abspath(__file__), "inproc-child", str(requests)], check=True,
+                       cwd=ROOT, env={**os.environ, "PYTHONPATH": path})
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["serve"]:
         serve(argv[1], int(argv[2]))
+        return
+    if argv[:1] == ["inproc-child"]:
+        inproc_child(int(argv[1]))
+        return
+    if argv[:1] == ["inproc"]:
+        parser = argparse.ArgumentParser(prog="bench_serving inproc")
+        parser.add_argument("--requests", type=int, default=20_000)
+        parser.add_argument("--baseline", help="also measure the mocktools of this checkout (e.g. /work/main)")
+        args = parser.parse_args(argv[1:])
+        inproc(args.requests, args.baseline)
         return
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: run `make bench-deps`")

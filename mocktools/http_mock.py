@@ -17,7 +17,7 @@ from .doubles.mixin import TestDoubles
 from .faults import FaultDecision
 from .lifecycle import MockServerBase
 from .listeners.http import HTTPListener, status_type
-from .routing import Router, json_response, to_response
+from .routing import JSONAnswer, Router, answer, json_response
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
@@ -76,13 +76,13 @@ class HTTPMockServer(TestDoubles, MockServerBase):
         """The app the listener serves; a mock may wrap it (the listener applies the glue)."""
         return self.http_listener.serve(environ, start_response)
 
-    def _dispatch(self, request: Request, environ: dict[str, Any]) -> Response:
+    def _dispatch(self, request: Request, environ: dict[str, Any]) -> Response | JSONAnswer:
         """Route one request to the mock's handlers (errors are translated by the listener)."""
         answered = self.dispatch_doubles(request, environ)  # stubs, then test-added routes (doubles/)
         if answered is not None:
             return answered
         handler, args = self.router.match(environ)
-        return to_response(handler(request, **args))
+        return answer(handler(request, **args))  # plain JSON skips werkzeug's Response
 
 
 def _format_retry_after(seconds: float) -> str:

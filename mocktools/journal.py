@@ -1,7 +1,11 @@
 """The request journal every mock shares: compact records, a bounded window, exact counters.
 
-Records are small slotted objects kept in a bounded deque, so a load test neither grows memory
-without limit nor stalls on garbage collection; the counters beside it stay exact past the bound.
+Records are kept in a bounded deque, so a load test cannot grow memory without limit; the
+counters beside it stay exact past the bound. The HTTP listener records through `note()`, which
+keeps a call as a flat tuple of strings, numbers and bytes: the garbage collector stops tracking
+such a tuple after its first pass, so a full window of 10,000 calls adds nothing to the (long,
+stop-the-world) full collections of a serving process (issue 15). Readers get `CallRecord`s,
+built from those rows when asked for.
 """
 from __future__ import annotations
 
@@ -117,14 +121,38 @@ class CallRecord:
 def _cost(record: CallRecord) -> int:
     """Bytes a record holds, roughly: its body, its headers and a fixed overhead."""
     headers = record.headers
-    size = sum(len(k) + len(v) for k, v in headers.items()) if isinstance(headers, Mapping) else 0
+    data = getattr(headers, "_data", headers)
+    size = sum(len(k) + len(v) for k, v in data.items()) if isinstance(data, Mapping) else 0
     return len(record.body) + len(record.path) + len(record.query) + size + _RECORD_OVERHEAD
 
 
-def _matches(record: CallRecord, path: str | None, method: str | None) -> bool:
-    if method is not None and record.method != method.upper():
+# a row kept by `note()`: (seq, time, method, path, query, headers, body, status, duration, fault,
+# meta, size), headers flat as (name, value, name, value, ...); only atomic values, so untracked
+_Row = tuple
+_ROW_METHOD, _ROW_PATH = 2, 3
+
+
+def _materialise(item: CallRecord | _Row) -> CallRecord:
+    if type(item) is not tuple:
+        return item  # type: ignore[return-value]
+    seq, when, method, path, query, headers, body, status, duration, fault, meta, size = item
+    return CallRecord(seq=seq, time=when, method=method, path=path, query=query,
+                      headers=dict(zip(headers[0::2], headers[1::2])), body=body, status=status,
+                      duration=duration, fault=fault, meta=meta, size=size)
+
+
+def _path_of(item: CallRecord | _Row) -> str:
+    return item[_ROW_PATH] if type(item) is tuple else item.path  # type: ignore[index,union-attr,no-any-return]
+
+
+def _matches(item: CallRecord | _Row, path: str | None, method: str | None) -> bool:
+    if type(item) is tuple:
+        found_method, found_path = item[_ROW_METHOD], item[_ROW_PATH]
+    else:
+        found_method, found_path = item.method, item.path  # type: ignore[union-attr]
+    if method is not None and found_method != method.upper():
         return False
-    return path is None or record.path == path or fnmatchcase(record.path, path)
+    return path is None or found_path == path or fnmatchcase(found_path, path)
 
 
 class WaitInterrupted(RuntimeError):
@@ -151,7 +179,7 @@ class Journal:
 
     def __init__(self, limit: int = DEFAULT_LIMIT, *, max_bytes: int = DEFAULT_MAX_BYTES,
                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, max_paths: int = DEFAULT_MAX_PATHS) -> None:
-        self._records: deque[CallRecord] = deque()
+        self._records: deque[CallRecord | _Row] = deque()
         self._costs: deque[int] = deque()  # each record's cost, taken when it was recorded
         self._bytes = 0
         self._total = 0
@@ -205,14 +233,34 @@ class Journal:
             self._records.append(record)
             self._costs.append(_cost(record))
             self._bytes += self._costs[-1]
-            self._trim_locked()
-            if record.path in self._by_path or len(self._by_path) < self.max_paths:
-                self._by_path[record.path] += 1
-            else:
-                self._overflow += 1
-            self._by_status[record.status] += 1
-            self._cond.notify_all()
+            self._count_locked_in(record.path, record.status)
         return record
+
+    def note(self, when: float, method: str, path: str, query: str, headers: tuple[str, ...], body: bytes,
+             status: int | None, duration: float, fault: str | None, meta: dict[str, Any] | None) -> None:
+        """Record a call compactly (what `record(CallRecord(...))` keeps, as a row the garbage
+        collector soon stops tracking); `headers` flat: ``(name, value, name, value, ...)``."""
+        size = len(body)
+        if size > self.max_body_bytes:
+            body = bytes(body[: self.max_body_bytes])
+        cost = len(body) + len(path) + len(query) + sum(map(len, headers)) + _RECORD_OVERHEAD
+        with self._cond:
+            self._total += 1
+            self._records.append((self._total, when or time.time(), method, path, query, headers, body, status,
+                                  duration, fault, meta, size))
+            self._costs.append(cost)
+            self._bytes += cost
+            self._count_locked_in(path, status)
+
+    def _count_locked_in(self, path: str, status: int | None) -> None:
+        self._trim_locked()
+        by_path = self._by_path
+        if path in by_path or len(by_path) < self.max_paths:
+            by_path[path] += 1
+        else:
+            self._overflow += 1
+        self._by_status[status] += 1
+        self._cond.notify_all()
 
     def add(self, **fields: Any) -> CallRecord:
         """Record a call from keyword fields (see CallRecord)."""
@@ -230,7 +278,7 @@ class Journal:
             if path in self._by_path or not self._overflow:
                 return self._by_path.get(path, 0)
             # a path past the max_paths bound: what the window still holds is the best answer
-            return sum(1 for r in self._records if r.path == path)
+            return sum(1 for r in self._records if _path_of(r) == path)
         return sum(n for p, n in self._by_path.items() if fnmatchcase(p, path))
 
     def status_counts(self) -> dict[int | None, int]:
@@ -238,12 +286,13 @@ class Journal:
             return dict(self._by_status)
 
     def calls(self, path: str | None = None, method: str | None = None) -> list[CallRecord]:
-        """The records still in the window, oldest first, optionally filtered."""
+        """The records still in the window, oldest first, optionally filtered (a call kept as a row
+        is handed out as a fresh CallRecord on each read)."""
         with self._cond:
-            records: Iterable[CallRecord] = list(self._records)
+            records: Iterable[CallRecord | _Row] = list(self._records)
         if path is None and method is None:
-            return list(records)
-        return [r for r in records if _matches(r, path, method)]
+            return list(map(_materialise, records))
+        return [_materialise(r) for r in records if _matches(r, path, method)]
 
     def find(self, query: CallQuery | None = None, /, **criteria: Any) -> list[CallRecord]:
         """The records that match: by `method`, `path` (exact, fnmatch or regex), `query` (a raw
@@ -263,7 +312,7 @@ class Journal:
         with self._cond:
             for record in reversed(self._records):
                 if _matches(record, path, None):
-                    return record
+                    return _materialise(record)
         return None
 
     def clear(self) -> None:

@@ -28,9 +28,16 @@ class _Named(Protocol):
     verbose: bool
 
 
+_LOGGERS: dict[str, logging.Logger] = {}  # name -> logger: the request path skips getLogger's lock
+
+
 def logger_for(mock: _Named | str) -> logging.Logger:
     """The logger of one mock (by instance or catalog name): ``mocktools.<name>``."""
-    return logging.getLogger(f"{ROOT}.{mock if isinstance(mock, str) else mock.name}")
+    name = mock if isinstance(mock, str) else mock.name
+    logger = _LOGGERS.get(name)
+    if logger is None:
+        logger = _LOGGERS[name] = logging.getLogger(f"{ROOT}.{name}")
+    return logger
 
 
 def started(mock: Any) -> None:
@@ -69,9 +76,9 @@ def fault_applied(mock: Any, method: str, path: str, decision: Any) -> None:
 
 def request(mock: Any, method: str, path: str, status: Any, seconds: float, fault: str | None = None) -> None:
     """One access line naming the mock; INFO when the mock is verbose, else DEBUG."""
-    logger = logger_for(mock)
+    logger = _LOGGERS.get(mock.name) or logger_for(mock)
     level = logging.INFO if mock.verbose else logging.DEBUG
-    if logger.isEnabledFor(level):
+    if logger.isEnabledFor(level):  # logging caches this answer per level: the off case costs two lookups
         tag = f" [fault {fault}]" if fault else ""
         logger.log(level, "%s %s %s -> %s%s %.1f ms", mock.name, method, path,
                    "-" if status is None else status, tag, seconds * 1000)

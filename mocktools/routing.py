@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
@@ -16,23 +16,61 @@ Handler = Callable[..., Any]
 JSON_TYPES = ("application/json",)
 
 
+#: what json.dumps(obj, separators=(",", ":"), default=str) does, without building an encoder per call
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
 def json_dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), default=str)
+    return _ENCODE(obj)
 
 
 def json_response(obj: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     """A JSON response; non-JSON values (datetimes, ids) are rendered with str()."""
-    return Response(json_dumps(obj), status=status, headers=dict(headers or {}), mimetype="application/json")
+    return Response(_ENCODE(obj), status=status, headers=dict(headers or {}), mimetype="application/json")
+
+
+class LazyRequest(Request):
+    """A werkzeug Request that builds itself on first use (issue 15: most of the mocks' own
+    routes read only the body and the content type, which come straight from the environ).
+
+    It is a real `Request` (isinstance holds); any attribute werkzeug sets in `__init__` runs
+    that `__init__` on first access. `get_data` answers from the body the HTTP listener has
+    already buffered (`environ["mocktools.body"]`)."""
+
+    def __init__(self, environ: dict[str, Any]) -> None:  # noqa: D107 - the real __init__ runs lazily
+        self.__dict__["environ"] = environ
+        self.__dict__["shallow"] = False
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _DEFERRED and "method" not in self.__dict__:
+            Request.__init__(self, self.environ)
+            return getattr(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def get_data(self, cache: bool = True, as_text: bool = False,  # type: ignore[override]
+                 parse_form_data: bool = False) -> bytes | str:
+        body = self.environ.get("mocktools.body")
+        if body is None or parse_form_data or "_cached_data" in self.__dict__:
+            return super().get_data(cache, as_text, parse_form_data)  # type: ignore[call-overload,no-any-return]
+        return body.decode(errors="replace") if as_text else body  # type: ignore[no-any-return]
+
+
+_DEFERRED = frozenset({"method", "scheme", "server", "root_path", "path", "query_string", "headers", "remote_addr"})
+
+
+def mimetype_of(environ: Mapping[str, Any]) -> str:
+    """The request's media type, lower case, without parameters (werkzeug's `Request.mimetype`)."""
+    return str(environ.get("CONTENT_TYPE") or "").partition(";")[0].strip().lower()
 
 
 def read_json(request: Request) -> Any:
     """The request body as JSON: 415 for a non-JSON content type, 400 for a malformed body."""
-    mimetype = request.mimetype
+    mimetype = mimetype_of(request.environ)
     if mimetype not in JSON_TYPES and not mimetype.endswith("+json"):
         raise ApiError(415, f"Content-Type must be application/json, got {mimetype or 'none'!r}",
                        type="unsupported_media_type")
     data = request.get_data(cache=True)
-    if not data.strip():
+    if not data or data.isspace():  # (what `not data.strip()` says, without copying the body)
         raise ApiError(400, "request body is empty; expected a JSON document", type="malformed_json")
     try:
         return safe_json.loads(data)
@@ -46,6 +84,42 @@ def read_json_object(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(422, f"body must be a JSON object, got {type(body).__name__}", type="invalid_body")
     return body
+
+
+class JSONAnswer:
+    """A plain JSON answer served without werkzeug's Response machinery (issue 15: a quarter of
+    a receipt's CPU went to building and serializing Response objects). On the wire it is what
+    `json_response` sends: the same status line, Content-Type and Content-Length."""
+
+    __slots__ = ("body", "status_code")
+    is_streamed: ClassVar[bool] = False
+    _STATUS: ClassVar[dict[int, str]] = {}
+
+    def __init__(self, body: bytes, status_code: int = 200) -> None:
+        self.body = body
+        self.status_code = status_code
+
+    @property
+    def status(self) -> str:
+        line = self._STATUS.get(self.status_code)
+        if line is None:
+            line = self._STATUS[self.status_code] = Response(status=self.status_code).status
+        return line
+
+    def get_json(self) -> Any:
+        return json.loads(self.body)
+
+    def __call__(self, environ: Mapping[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response(self.status, [("Content-Type", "application/json"), ("Content-Length", str(len(self.body)))])
+        return () if environ.get("REQUEST_METHOD") == "HEAD" else (self.body,)
+
+
+def answer(result: Any) -> Response | JSONAnswer:
+    """What `to_response` gives, except that a handler's plain JSON value (a dict or list, with
+    status 200) becomes a lean `JSONAnswer`; for the serving path, which only sends it."""
+    if type(result) is dict or type(result) is list:
+        return JSONAnswer(_ENCODE(result).encode())
+    return to_response(result)
 
 
 def to_response(result: Any) -> Response:
@@ -137,5 +211,5 @@ class Router:
         return [(r.rule, sorted(r.methods or ())) for r in self._url_map().iter_rules()]
 
 
-__all__ = ["Router", "json_response", "json_dumps", "read_json", "read_json_object", "to_response",
-           "HTTPException"]
+__all__ = ["HTTPException", "JSONAnswer", "LazyRequest", "Router", "answer", "json_dumps", "json_response",
+           "mimetype_of", "read_json", "read_json_object", "to_response"]

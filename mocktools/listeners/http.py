@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from .. import log
+from .. import gc_tuning, log
 from ..errors import WireError
 from ..faults import FaultDecision
 from ..http_connection import ConnectionAborted, abort_connection, close_after_response
 from ..http_engines import make_http_server
+from ..routing import JSONAnswer, LazyRequest
 from .base import Listener, serve_in_thread
 
 if TYPE_CHECKING:
@@ -31,18 +32,48 @@ if TYPE_CHECKING:
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+_NO_FAULT = FaultDecision()  # never changed: what a fault-exempt path meets
+
+
 class BodyTooLarge(Exception):
     pass
 
 
+_NAMES: dict[str, str] = {}  # environ key -> header name ("HTTP_X_REQUEST_ID" -> "X-Request-Id")
+_MAX_NAMES = 4096
+
+
+def _header_name(key: str) -> str:
+    name = key[5:].replace("_", "-").title()
+    if len(_NAMES) < _MAX_NAMES:  # bounded: a client sending random header names cannot grow it
+        _NAMES[key] = name
+    return name
+
+
 def headers_of(environ: Mapping[str, Any]) -> dict[str, str]:
-    headers = {key[5:].replace("_", "-").title(): value
-               for key, value in environ.items() if key.startswith("HTTP_")}
+    """The request headers as the journal shows them (names title-cased, as werkzeug's)."""
+    names = _NAMES
+    headers = {names.get(key) or _header_name(key): value
+               for key, value in environ.items() if key[:5] == "HTTP_"}
     if environ.get("CONTENT_TYPE"):
         headers["Content-Type"] = environ["CONTENT_TYPE"]
     if environ.get("CONTENT_LENGTH"):
         headers["Content-Length"] = environ["CONTENT_LENGTH"]
     return headers
+
+
+def header_items(environ: Mapping[str, Any]) -> tuple[str, ...]:
+    """`headers_of` flat, ``(name, value, name, value, ...)``: what the journal keeps (`Journal.note`)."""
+    names = _NAMES
+    flat: list[str] = []
+    for key, value in environ.items():
+        if key[:5] == "HTTP_":
+            flat += (names.get(key) or _header_name(key), value)
+    if environ.get("CONTENT_TYPE"):
+        flat += ("Content-Type", environ["CONTENT_TYPE"])
+    if environ.get("CONTENT_LENGTH"):
+        flat += ("Content-Length", environ["CONTENT_LENGTH"])
+    return tuple(flat)
 
 
 def status_type(status: int) -> str:
@@ -72,6 +103,7 @@ class HTTPListener(Listener):
                                   engine=self.engine, inline=self.inline_ok if self.site is not None else None)
         self._thread = serve_in_thread(server.serve_until_stopped, f"mocktools-{self.mock.name}:{server.port}")
         self._server = server
+        gc_tuning.freeze_if_asked()  # only with $MOCKTOOLS_GC_FREEZE: process-wide, so opt-in
         return int(server.port)
 
     def shutdown(self) -> None:
@@ -103,18 +135,20 @@ class HTTPListener(Listener):
             return site.admin(environ, start_response)
         started = environ["mocktools.started"] = time.perf_counter()
         fault: str | None = None
+        response: Response | JSONAnswer
         body = b""
         try:
             body = self._read_body(environ, site.max_body_bytes)
-            request = Request(environ)
-            decision = FaultDecision() if path in site.fault_exempt_paths else site.faults.decide(path)
+            request = LazyRequest(environ)  # built on first use: the mock's own JSON routes rarely need it
+            decision = _NO_FAULT if path in site.fault_exempt_paths else site.faults.decide(path)
             if decision.latency > 0:
                 site.stopping.wait(decision.latency)
                 if site.stopping.is_set():  # stopped while held: go away as a stopped server does
                     self._record(environ, path, body, None, started, "stopped")
                     abort_connection(environ, "close")
             fault = decision.fault
-            log.fault_applied(self.mock, environ.get("REQUEST_METHOD", ""), path, decision)
+            if fault or decision.latency:
+                log.fault_applied(self.mock, environ.get("REQUEST_METHOD", ""), path, decision)
             if decision.connection:
                 self._record(environ, path, body, None, started, fault)
                 abort_connection(environ, decision.connection)
@@ -129,7 +163,7 @@ class HTTPListener(Listener):
         self._record(environ, path, body, response.status_code, started, fault)
         return response(environ, start_response)
 
-    def dispatch(self, request: Request, environ: dict[str, Any]) -> Response:
+    def dispatch(self, request: Request, environ: dict[str, Any]) -> Response | JSONAnswer:
         """Route through the site; translate what its handlers raise (the only place that does)."""
         site = self.site
         assert site is not None
@@ -149,7 +183,7 @@ class HTTPListener(Listener):
             site.record_error(exc)
             return site.error_response(500, f"mock handler raised {type(exc).__name__}: {exc}",
                                        type="mock_internal_error")
-        if response.is_streamed:
+        if response.is_streamed and isinstance(response, Response):
             response.response = self._guard_stream(response.response)  # type: ignore[arg-type]
         return response
 
@@ -191,6 +225,7 @@ class HTTPListener(Listener):
         if len(data) > limit:
             raise BodyTooLarge()
         environ["wsgi.input"] = io.BytesIO(data)
+        environ["mocktools.body"] = data  # what LazyRequest.get_data answers
         environ["CONTENT_LENGTH"] = str(len(data))
         environ["wsgi.input_terminated"] = True  # the body is whole now, whatever the framing was
         return data
@@ -198,11 +233,11 @@ class HTTPListener(Listener):
     def _record(self, environ: dict[str, Any], path: str, body: bytes, status: int | None,
                 started: float, fault: str | None) -> None:
         mock = self.mock
-        mock.journal.add(time=mock.clock.time(), method=environ.get("REQUEST_METHOD", ""), path=path,
-                         query=environ.get("QUERY_STRING", ""), headers=headers_of(environ), body=body,
-                         status=status, duration=time.perf_counter() - started, fault=fault,
-                         meta=environ.get("mocktools.meta"))
-        log.request(mock, environ.get("REQUEST_METHOD", ""), path, status, time.perf_counter() - started, fault)
+        method = environ.get("REQUEST_METHOD", "")
+        duration = time.perf_counter() - started
+        mock.journal.note(mock.clock.time(), method, path, environ.get("QUERY_STRING", ""), header_items(environ),
+                          body, status, duration, fault, environ.get("mocktools.meta"))
+        log.request(mock, method, path, status, duration, fault)
 
 
-__all__ = ["HTTPListener", "WSGIApp", "headers_of", "status_type"]
+__all__ = ["HTTPListener", "WSGIApp", "header_items", "headers_of", "status_type"]

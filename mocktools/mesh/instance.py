@@ -17,14 +17,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import urllib3
-from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError
-from urllib3.exceptions import TimeoutError as URLTimeout
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import ClosingIterator
 
 from ..http_mock import HTTPMockServer
-from ..routing import json_response
+from ..routing import JSONAnswer
+from .hop_client import ConnectFailed, ConnectionBroken, HopClient, HopError, HopTimeout
 from .link import MeshLink
 from .propagation import TraceContext, child_context
 from .spans import ContextEvent, MeshSpan
@@ -33,6 +31,10 @@ from .spec import CallSpec, call_plan
 HOP_HEADER = "X-Mesh-Hops"
 CALLER_HEADER = "X-Mesh-Caller"
 _METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+_METHOD_SET = frozenset(_METHODS)
+_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode  # routing.json_dumps, made once
+_HOP_KEY, _CALLER_KEY = "HTTP_X_MESH_HOPS", "HTTP_X_MESH_CALLER"  # the two headers, as WSGI keys
+_INLINE_KEY = "mocktools.mesh.inline"  # set by serves_inline: this request must not wait
 
 
 class ServiceInstance(HTTPMockServer):
@@ -44,7 +46,7 @@ class ServiceInstance(HTTPMockServer):
         super().__init__(link.host, 0, clock=link.clock, journal_limit=1000)
         self.link, self.service, self.instance_id = link, service, instance_id
         self.journal.set_limits(max_bytes=8 * 1024 * 1024)  # many instances: a smaller window each
-        self.http = urllib3.PoolManager(num_pools=256, maxsize=16, retries=False)
+        self.http = HopClient(maxsize=16)  # keep-alive connections to the instances it calls
         self._rr: dict[str, Iterable[int]] = {}
         self._inflight = 0
         self._idle = threading.Condition()
@@ -52,6 +54,30 @@ class ServiceInstance(HTTPMockServer):
     def register_routes(self, router: Any) -> None:
         router.add("/", self.handle, methods=_METHODS)
         router.add("/<path:subpath>", self.handle, methods=_METHODS)
+
+    def serves_inline(self, environ: dict[str, Any]) -> bool:
+        """A leaf hop may run on the engine's loop thread: no stub or user route, the instance's
+        own catch-all, and an endpoint that calls nothing, has no latency and meets no chaos.
+        The request is then marked, and `handle` serves it as the mesh was at this decision (a
+        dependency, latency or chaos added a moment later applies from the next request on), so
+        an inline hop never waits whatever changes meanwhile."""
+        path = environ.get("PATH_INFO") or "/"
+        if self._doubles_active or environ.get("REQUEST_METHOD") not in _METHOD_SET \
+                or path[:1] != "/" or path[:2] == "//" or not path.isascii() \
+                or not self.link.answers_at_once(self.service, path):
+            return False
+        environ[_INLINE_KEY] = True
+        return True
+
+    def _dispatch(self, request: Request, environ: dict[str, Any]) -> Response | JSONAnswer:
+        """The instance's own catch-all without werkzeug's URL map (~10 us a hop): stubs and user
+        routes still answer first, and any path the map would treat differently (not ASCII, a
+        leading "//", a method it refuses) still goes through the router."""
+        path = environ.get("PATH_INFO") or "/"
+        if self._doubles_active or environ.get("REQUEST_METHOD") not in _METHOD_SET \
+                or path[:1] != "/" or path[:2] == "//" or not path.isascii():
+            return super()._dispatch(request, environ)
+        return self.handle(request, path[1:])
 
     # ---- in-flight tracking so a scale-down drains before stopping --------------------------------
     def wsgi_app(self, environ: dict[str, Any], start_response: Callable) -> Any:
@@ -102,21 +128,23 @@ class ServiceInstance(HTTPMockServer):
         endpoint = link.endpoint(self.service, path)
         if endpoint is None:
             return self.error_response(404, f"{self.service} has no endpoint {path}", type="unknown_endpoint")
-        incoming = link.extract(request.headers)
+        environ = request.environ
+        incoming = link.extract_environ(environ)
         ctx = child_context(incoming.context)
         span = MeshSpan(ctx.trace_id, ctx.span_id, incoming.context.span_id if incoming.context else None,
-                    f"{request.method} {path}", self.service, self.instance_id, path, "server", started)
+                        f"{environ.get('REQUEST_METHOD', 'GET').upper()} {path}", self.service, self.instance_id, path,
+                        "server", started)
         if incoming.context_lost:
             link.record_context_event(ContextEvent(started, self.service, self.instance_id, path,
                                                       incoming.error, incoming.tracestate_error, incoming.raw,
                                                       ctx.trace_id))
             span.add_event("context.invalid", started, error=incoming.error or "",
                            tracestate_error=incoming.tracestate_error or "")
-        caller = request.headers.get(CALLER_HEADER)
+        caller = environ.get(_CALLER_KEY)
         if caller:
             span.attributes["mesh.caller"] = caller
         try:
-            hops = int(request.headers.get(HOP_HEADER, "0"))
+            hops = int(environ.get(_HOP_KEY, "0"))
             if hops < 0:
                 raise ValueError
         except ValueError:
@@ -127,7 +155,8 @@ class ServiceInstance(HTTPMockServer):
             return self._finish(span, t0, ctx, self.error_response(
                 508, f"hop limit {link.hop_limit} reached at {self.service}{path}: circular call path?",
                 type="hop_limit_exceeded", service=self.service, endpoint=path, hops=hops))
-        fault = link.server_fault(self.service, self.instance_id)
+        inline = environ.get(_INLINE_KEY, False)
+        fault = None if inline else link.server_fault(self.service, self.instance_id)
         if fault is not None:
             span.attributes["chaos"] = fault[0]
             if fault[0] == "status":
@@ -139,11 +168,12 @@ class ServiceInstance(HTTPMockServer):
             else:
                 self.stopping.wait(fault[1])
             self._drop_if_stopping(request)
-        if endpoint.latency > 0:
+        calls = [] if inline else endpoint.calls
+        if endpoint.latency > 0 and not inline:
             self.stopping.wait(endpoint.latency)
             self._drop_if_stopping(request)
-        results = self._run_calls(endpoint.calls, ctx, hops + 1) if endpoint.calls else []
-        if endpoint.calls:
+        results = self._run_calls(calls, ctx, hops + 1) if calls else []
+        if calls:
             self._drop_if_stopping(request)  # the calls were cut by stop(): no made-up aggregate
         failed = [r for r in results if not r["ok"] and not r["optional"] and r["mode"] != "async"]
         body: dict[str, Any] = {"service": self.service, "instance": self.instance_id, "endpoint": path,
@@ -155,17 +185,27 @@ class ServiceInstance(HTTPMockServer):
             body["error"] = {"code": 502, "type": "dependency_failed",
                              "message": f"{self.service}{path}: {first['service']}{first['endpoint']} failed "
                                         f"({first.get('status') or first.get('error')})"}
-            return self._finish(span, t0, ctx, json_response(body, 502))
-        return self._finish(span, t0, ctx, json_response(body, endpoint.status))
+            return self._answer(span, t0, ctx, body, 502)
+        return self._answer(span, t0, ctx, body, endpoint.status)
+
+    def _answer(self, span: MeshSpan, t0: float, ctx: TraceContext, body: dict[str, Any], status: int) -> Response:
+        """The hop's JSON answer, built in one go (headers included) and its span recorded."""
+        response = Response(_encode(body), status=status, mimetype="application/json",
+                            headers=[("traceresponse", ctx.traceparent), ("X-Mesh-Instance", self.instance_id)])
+        self._end_span(span, t0, response.status_code)
+        return response
 
     def _finish(self, span: MeshSpan, t0: float, ctx: TraceContext, response: Response) -> Response:
-        span.duration = time.perf_counter() - t0
-        span.status_code = response.status_code
-        span.status = "error" if response.status_code >= 500 else "ok"
-        self.link.record_span(span)
+        self._end_span(span, t0, response.status_code)
         response.headers["traceresponse"] = ctx.traceparent
         response.headers["X-Mesh-Instance"] = self.instance_id
         return response
+
+    def _end_span(self, span: MeshSpan, t0: float, status: int) -> None:
+        span.duration = time.perf_counter() - t0
+        span.status_code = status
+        span.status = "error" if status >= 500 else "ok"
+        self.link.record_span(span)
 
     # ---- downstream calls ------------------------------------------------------------------------
     def _run_calls(self, calls: list[CallSpec], ctx: TraceContext, hops: int) -> list[dict[str, Any]]:
@@ -261,24 +301,23 @@ class ServiceInstance(HTTPMockServer):
                     break
                 self.stopping.wait(fault[1])  # edge latency
             try:
-                resp = self.http.request("GET", target.url + call.endpoint, headers=headers,
-                                         timeout=urllib3.Timeout(connect=call.timeout, read=call.timeout),
-                                         retries=False, preload_content=True)
-            except (NewConnectionError, ProtocolError) as exc:
-                result.update(status=503, error=f"connection to {target.id} failed: {type(exc).__name__}")
+                status, data = self.http.get(target.address or "127.0.0.1", target.port, call.endpoint, headers,
+                                             call.timeout)
+            except (ConnectFailed, ConnectionBroken) as exc:
+                result.update(status=503, error=f"connection to {target.id} failed: {exc.name}")
                 kind = "connection"
                 continue
-            except URLTimeout:
+            except HopTimeout:
                 result.update(status=504, error=f"{target.id} did not answer within {call.timeout}s",
                               instance=target.id)
                 kind = "timeout"
                 break
-            except HTTPError as exc:
-                result.update(status=502, error=f"{target.id}: {type(exc).__name__}: {exc}", instance=target.id)
+            except HopError as exc:
+                result.update(status=502, error=f"{target.id}: {exc.name}: {exc}", instance=target.id)
                 kind = "connection"
                 break
             result.pop("error", None)
-            result.update(status=resp.status, instance=target.id, ok=resp.status < 400, body=_body(resp.data))
+            result.update(status=status, instance=target.id, ok=status < 400, body=_body(data))
             kind = "status"
             break
         if attempts > 1:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..clock import Clock
 from .circuit_breaker import CircuitBreaker
 from .discovery import ServiceEntry
-from .propagation import Extracted, TraceContext, extract, inject
+from .propagation import Extracted, TraceContext, extract, extract_environ, inject
 from .spans import ContextEvent, MeshSpan
 from .spec import EndpointSpec
 
@@ -49,8 +49,20 @@ class MeshLink:
         svc = self._mesh.spec.services.get(service)
         return svc.endpoints.get(path) if svc is not None else None
 
+    def answers_at_once(self, service: str, path: str) -> bool:
+        """Whether a request to this endpoint cannot wait now: it calls nothing, has no latency,
+        no chaos scenario is active and no span subscriber runs (a subscriber may block)."""
+        mesh = self._mesh
+        if mesh.chaos.active or mesh.spans.has_listeners or mesh.stopping.is_set():
+            return False
+        ep = self.endpoint(service, path)
+        return ep is None or (not ep.calls and ep.latency <= 0)
+
     def extract(self, headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> Extracted:
         return extract(headers, b3=self._mesh.accept_b3, jaeger=self._mesh.accept_jaeger)
+
+    def extract_environ(self, environ: Mapping[str, Any]) -> Extracted:
+        return extract_environ(environ, b3=self._mesh.accept_b3, jaeger=self._mesh.accept_jaeger)
 
     def inject(self, ctx: TraceContext) -> dict[str, str]:
         return inject(ctx, formats=self._mesh.propagation)

@@ -25,6 +25,7 @@ valid headers (same trace id, parent id, flags and tracestate).
 from __future__ import annotations
 
 import os
+import random
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -40,6 +41,7 @@ __all__ = [
     "parse_tracestate",
     "format_tracestate",
     "extract",
+    "extract_environ",
     "child_context",
     "new_context",
     "inject",
@@ -124,19 +126,28 @@ class Extracted:
         return self.error is not None or self.tracestate_error is not None
 
 
+#: ids come from a private generator seeded by the OS, as OpenTelemetry's RandomIdGenerator uses
+#: `random.getrandbits`: os.urandom is a getrandom() syscall that releases the GIL, two per hop,
+#: each a thread switch when all of a mesh's instances share one process. Private, so a test's
+#: `random.seed()` cannot make two traces share an id; reseeded in a forked child.
+_ids = random.Random(os.urandom(32))
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))
+
+
 def new_trace_id() -> str:
     """A random, non-zero 128-bit trace id (all 16 bytes random, so the random flag applies)."""
     while True:
-        value = os.urandom(16).hex()
-        if value != _INVALID_TRACE:
-            return value
+        value = _ids.getrandbits(128)
+        if value:
+            return f"{value:032x}"
 
 
 def new_span_id() -> str:
     while True:
-        value = os.urandom(8).hex()
-        if value != _INVALID_SPAN:
-            return value
+        value = _ids.getrandbits(64)
+        if value:
+            return f"{value:016x}"
 
 
 def parse_traceparent(value: str) -> tuple[str, str, int]:
@@ -311,7 +322,28 @@ def _extract_jaeger(h: dict[str, list[str]]) -> Extracted | None:
 def extract(headers: Mapping[str, str] | Iterable[tuple[str, str]], *, b3: bool = False,
             jaeger: bool = False) -> Extracted:
     """Read the caller's context. W3C wins when valid; B3 (single before multi) and Jaeger are opt-in fallbacks."""
-    h = _header_lists(headers)
+    return _extract(_header_lists(headers), b3, jaeger)
+
+
+#: the WSGI environ keys of every header `extract` reads, and the header's lower-case name
+_ENVIRON_KEYS = (("HTTP_TRACEPARENT", "traceparent"), ("HTTP_TRACESTATE", "tracestate"), ("HTTP_B3", "b3"),
+                 ("HTTP_X_B3_TRACEID", "x-b3-traceid"), ("HTTP_X_B3_SPANID", "x-b3-spanid"),
+                 ("HTTP_X_B3_SAMPLED", "x-b3-sampled"), ("HTTP_X_B3_FLAGS", "x-b3-flags"),
+                 ("HTTP_UBER_TRACE_ID", "uber-trace-id"))
+
+
+def extract_environ(environ: Mapping[str, Any], *, b3: bool = False, jaeger: bool = False) -> Extracted:
+    """`extract` for a WSGI request, reading only the few environ keys it needs (a mesh hop's
+    headers view would walk every key); the same result as `extract(request.headers)`."""
+    h: dict[str, list[str]] = {}
+    for key, name in _ENVIRON_KEYS:
+        value = environ.get(key)
+        if value is not None:
+            h[name] = [value]
+    return _extract(h, b3, jaeger)
+
+
+def _extract(h: dict[str, list[str]], b3: bool, jaeger: bool) -> Extracted:
     result = _extract_w3c(h)
     if result.context is not None:
         return result

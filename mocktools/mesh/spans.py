@@ -161,6 +161,7 @@ class SpanStore:
         self.dropped_spans = 0  # refused: their trace was full
         self.evicted_spans = 0  # stored, then evicted with their (old) trace
         self.total_context_events = 0
+        self._totals: dict[tuple[str, str], int] = {}  # (kind, status) -> spans recorded, never evicted
         self._interrupts = 0
         self._listeners: list[Callable[[MeshSpan], None]] = []
 
@@ -169,9 +170,16 @@ class SpanStore:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
+    @property
+    def has_listeners(self) -> bool:
+        """Whether recording a span runs subscribers' code (which may block)."""
+        return bool(self._listeners)
+
     def add(self, span: MeshSpan) -> None:
         with self._cond:
             self.total_spans += 1
+            key = (span.kind, span.status)
+            self._totals[key] = self._totals.get(key, 0) + 1
             spans = self._traces.get(span.trace_id)
             if spans is None:
                 spans = self._traces[span.trace_id] = []
@@ -199,7 +207,19 @@ class SpanStore:
             self._traces.clear()
             self._context_events.clear()
             self.total_spans = self.total_context_events = self._stored = 0
+            self._totals.clear()
             self.dropped_spans = self.evicted_spans = 0
+
+    def totals(self) -> dict[str, int]:
+        """Exact counts since the last clear, stored or not: `server` (every service request served
+        anywhere in the mesh), `client` (calls made), and `server_error`/`client_error` of those."""
+        with self._cond:
+            out = {"server": 0, "server_error": 0, "client": 0, "client_error": 0}
+            for (kind, status), n in self._totals.items():
+                out[kind] = out.get(kind, 0) + n
+                if status == "error":
+                    out[f"{kind}_error"] = out.get(f"{kind}_error", 0) + n
+            return out
 
     def interrupt(self) -> None:
         """Release every wait parked now (the mesh is stopping)."""

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import hmac
 import json
+import math
 import threading
 import uuid
 from array import array
@@ -23,17 +23,67 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from .. import safe_json
 from ..clock import Clock, SystemClock
 
 DEFAULT_ID_FIELDS = ("document_id", "documentId", "fiscal_document_number", "fiscalDocumentNumber",
                      "receipt_id", "receiptId", "id", "uuid")
 DEFAULT_WINDOW = 10_000
 _NAMESPACE = uuid.UUID("6f1d0c3e-5b4a-4e0f-9a51-6d6f636b6f66")
-_SHARDS = 256
+_SHARDS = 2048  # a shard holds ~500 ids at 1M: growing one (on the request path) copies ~1,000 slots
+_SHIFT = 11  # log2(_SHARDS): the digest's low bits pick the shard, the next ones the slot
+_EMPTY_KEYS = array("Q", bytes(8 * 16))  # shared by every shard not written yet (never written to)
+_EMPTY_TIMES = array("d", bytes(8 * 16))
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(..., separators=...) without a new encoder
+_SECOND: tuple[int, str] = (0, "1970-01-01T00:00:00")  # the last whole second formatted (one per second)
 
 
 def iso_utc(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """`epoch` as ISO 8601 UTC with milliseconds ("2026-01-01T00:00:00.000Z"), as datetime renders
+    it (microseconds rounded half-even, then cut to milliseconds); the date part is cached."""
+    global _SECOND
+    frac, whole = math.modf(epoch)
+    micros = round(frac * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    elif micros < 0:
+        whole, micros = whole - 1, micros + 1_000_000
+    second = int(whole)
+    cached = _SECOND
+    if cached[0] != second:
+        stamp = datetime.fromtimestamp(second, tz=timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+        cached = _SECOND = (second, stamp)
+    return f"{cached[1]}.{micros // 1000:03d}Z"
+
+
+class _Signer:
+    """HMAC-SHA256 under one key with the pads hashed once (what hmac.digest does, at half the cost)."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
+def _uuid5(prefix: bytes, name: bytes) -> str:
+    """str(uuid.uuid5(namespace, name)) with `prefix` = namespace.bytes (no UUID object built)."""
+    value = int.from_bytes(hashlib.sha1(prefix + name).digest()[:16], "big")
+    value = (value & ~(0xF000 << 64) | (0x5000 << 64)) & ~(0xC000 << 48) | (0x8000 << 48)
+    hexed = "%032x" % value
+    return f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:]}"
 
 
 @dataclass(frozen=True)
@@ -52,14 +102,15 @@ class Acknowledgement:
 
 class DigestTable:
     """digest -> acceptance time, in open-addressed arrays split into shards (a shard grows alone,
-    so no single insert pays for rehashing millions of entries). Not thread-safe by itself."""
+    so no single insert pays for rehashing millions of entries; a shard gets arrays of its own on
+    its first insert). Not thread-safe by itself."""
 
     def __init__(self) -> None:
         self.clear()
 
     def clear(self) -> None:
-        self._keys = [array("Q", bytes(8 * 16)) for _ in range(_SHARDS)]
-        self._times = [array("d", bytes(8 * 16)) for _ in range(_SHARDS)]
+        self._keys = [_EMPTY_KEYS] * _SHARDS
+        self._times = [_EMPTY_TIMES] * _SHARDS
         self._used = [0] * _SHARDS
         self.size = 0
 
@@ -72,8 +123,11 @@ class DigestTable:
         """The stored time if `digest` is known; else store `when` and return None."""
         shard = digest & (_SHARDS - 1)
         keys = self._keys[shard]
+        if keys is _EMPTY_KEYS:
+            keys = self._keys[shard] = array("Q", bytes(8 * 16))
+            self._times[shard] = array("d", bytes(8 * 16))
         mask = len(keys) - 1
-        slot = (digest >> 8) & mask
+        slot = (digest >> _SHIFT) & mask
         while True:
             found = keys[slot]
             if found == digest:
@@ -93,7 +147,7 @@ class DigestTable:
         shard = digest & (_SHARDS - 1)
         keys = self._keys[shard]
         mask = len(keys) - 1
-        slot = (digest >> 8) & mask
+        slot = (digest >> _SHIFT) & mask
         while keys[slot]:
             if keys[slot] == digest:
                 return self._times[shard][slot]
@@ -107,7 +161,7 @@ class DigestTable:
         mask = size - 1
         for index, key in enumerate(old_keys):
             if key:
-                slot = (key >> 8) & mask
+                slot = (key >> _SHIFT) & mask
                 while keys[slot]:
                     slot = (slot + 1) & mask
                 keys[slot] = key
@@ -116,7 +170,7 @@ class DigestTable:
 
     @property
     def nbytes(self) -> int:
-        return sum(len(k) * 16 for k in self._keys)
+        return sum(len(k) * 16 for k in self._keys if k is not _EMPTY_KEYS)
 
 
 class ReceiptLedger:
@@ -130,9 +184,12 @@ class ReceiptLedger:
         self.id_fields = tuple(id_fields)
         self.window = int(window)
         self._key = f"mocktools-ofd-{seed if seed is not None else 0}".encode()
+        self._signer = _Signer(self._key)
+        self._receipt_prefix = _NAMESPACE.bytes + self._key + b"/"
         self._lock = threading.Lock()
         self._ids = DigestTable()
-        # (document id, acceptance time, the document as compact JSON or, if unencodable, itself)
+        # (document id, acceptance time, the document as compact JSON (str), as the JSON text it
+        # came in (bytes) or, if unencodable, itself); only atomic values: the GC stops tracking them
         self._recent: collections.deque[tuple[str, float, Any]] = collections.deque(maxlen=self.window or None)
         self._submissions = 0
 
@@ -147,21 +204,25 @@ class ReceiptLedger:
 
     def fiscal_sign(self, document_id: str) -> str:
         """A 10-digit fiscal sign, deterministic for the ledger's seed and the document id."""
-        digest = hmac.digest(self._key, document_id.encode("utf-8", "surrogatepass"), "sha256")
+        digest = self._signer.digest(document_id.encode("utf-8", "surrogatepass"))
         return f"{int.from_bytes(digest[:8], 'big') % 10**10:010d}"
 
     def _ack(self, doc_id: str, accepted: float) -> Acknowledgement:
-        return Acknowledgement(
-            receipt_id=str(uuid.uuid5(_NAMESPACE, self._key.decode() + "/" + doc_id.encode(
-                "utf-8", "surrogatepass").decode("utf-8", "replace"))),
-            document_id=doc_id, fiscal_sign=self.fiscal_sign(doc_id), accepted_at=iso_utc(accepted))
+        raw = doc_id.encode("utf-8", "surrogatepass")
+        # the receipt id is uuid5(namespace, key + "/" + id), a lone surrogate in the id read as U+FFFD
+        name = raw if doc_id.isascii() else raw.decode("utf-8", "replace").encode("utf-8")
+        return Acknowledgement(receipt_id=_uuid5(self._receipt_prefix, name), document_id=doc_id,
+                               fiscal_sign=self.fiscal_sign(doc_id), accepted_at=iso_utc(accepted))
 
-    def submit(self, document: dict[str, Any]) -> tuple[Acknowledgement, bool]:
-        """Accept a document; returns its acknowledgement and whether it was a duplicate."""
+    def submit(self, document: dict[str, Any], *, source: bytes | None = None) -> tuple[Acknowledgement, bool]:
+        """Accept a document; returns its acknowledgement and whether it was a duplicate.
+
+        `source`: the JSON text `document` was parsed from (by `safe_json.loads`), kept as it is
+        instead of encoding the document again (the wire passes the request body)."""
         doc_id = self.document_id(document)
         digest = DigestTable.digest(doc_id)
         now = self.clock.time()
-        stored = _freeze(document) if self.window else None
+        stored = (bytes(source) if source is not None else _freeze(document)) if self.window else None
         with self._lock:
             self._submissions += 1
             known = self._ids.get_or_add(digest, now)
@@ -204,6 +265,12 @@ class ReceiptLedger:
         with self._lock:
             return self._submissions - self._ids.size
 
+    def stats(self) -> dict[str, int]:
+        """Distinct receipts, submissions and duplicates, read together (one lock)."""
+        with self._lock:
+            return {"receipts": self._ids.size, "submissions": self._submissions,
+                    "duplicates": self._submissions - self._ids.size}
+
     def memory(self) -> dict[str, int]:
         """What the ledger holds, for health pages and soak benchmarks."""
         with self._lock:
@@ -220,7 +287,7 @@ class ReceiptLedger:
 def _freeze(document: Any) -> Any:
     """A compact immutable copy: compact JSON (the object itself if it cannot be encoded)."""
     try:
-        return json.dumps(document, separators=(",", ":"))
+        return _ENCODE(document)
     except (RecursionError, ValueError, TypeError):
         return _Raw(document)
 
@@ -235,6 +302,8 @@ class _Raw:
 def _thaw(stored: Any) -> Any:
     if isinstance(stored, _Raw):
         return stored.value
+    if isinstance(stored, bytes):  # the JSON text it came in (see `submit`'s `source`)
+        return safe_json.loads(stored)
     return json.loads(stored)
 
 

@@ -58,8 +58,7 @@ class MockOFDServer(OFDWire, HTTPMockServer):
         self.ledger.clear()
 
     def describe_state(self) -> dict[str, Any]:
-        return {"receipts": self.ledger.count, "submissions": self.ledger.submissions,
-                "duplicates": self.ledger.duplicates}
+        return self.ledger.stats()
 
     #: the CLI's fault flags (--fail-count, ...) act on receipts only, so health checks stay green
     cli_fault_path: ClassVar[str] = RECEIPT_PATH

@@ -41,7 +41,8 @@ def register_agentic_routes(mock: MockVLLMServer, router: Router) -> None:
                 if store and event["type"] in ("response.completed", "response.incomplete"):
                     eng.responses.put(event["response"], replay)
                 yield step, event
-        return sse_response(request, lambda alive: eng.stream(job, alive, chunks=events(), codec=ResponsesCodec()))
+        return sse_response(request, lambda alive, truncate: eng.stream(job, alive, chunks=events(),
+                                                                        codec=ResponsesCodec(), truncate=truncate))
 
     def stored(response_id: str) -> dict[str, Any]:
         found = mock.engine.responses.get(response_id) if mock.responses_store else None
@@ -69,7 +70,8 @@ def register_agentic_routes(mock: MockVLLMServer, router: Router) -> None:
             eng.simulate(job)
             return anthropic_api.message_object(job, plan)
         chunks = anthropic_api.stream_events(job, plan)
-        return sse_response(request, lambda alive: eng.stream(job, alive, chunks=chunks, codec=AnthropicCodec()))
+        return sse_response(request, lambda alive, truncate: eng.stream(job, alive, chunks=chunks,
+                                                                        codec=AnthropicCodec(), truncate=truncate))
 
     def count_tokens(request: Request) -> Any:
         body = anthropic_api.read_body(request, count_only=True)
@@ -80,4 +82,4 @@ def register_agentic_routes(mock: MockVLLMServer, router: Router) -> None:
     router.add("/v1/responses/<response_id>", guard(get_response))
     router.add("/v1/responses/<response_id>/cancel", guard(cancel_response), methods=["POST"])
     router.add("/v1/messages", aguard(messages), methods=["POST"])
-    router.add("/v1/messages/count_tokens", aguard(count_tokens), methods=["POST"])
+    router.add("/v1/messages/count_tokens", aguard(count_tokens), methods=["POST"], inline=True)

@@ -39,8 +39,11 @@ class Parsed:
 
 
 def build(turn: Turn, tok: Tokenizer, *, extract_tools: bool, reasoning_parser: bool,
-          call_ids: list[str], arguments: list[str]) -> tuple[list[int], list[Any], list[tuple[str, str]]]:
-    """(token ids, labels, (id, name) per call) for one turn; ``arguments`` holds each call's JSON."""
+          call_ids: list[str], arguments: list[str],
+          content_ids: list[int] | None = None) -> tuple[list[int], list[Any], list[tuple[str, str]]]:
+    """(token ids, labels, (id, name) per call) for one turn; ``arguments`` holds each call's JSON.
+
+    ``content_ids``: the content's ids when already known (``tok.encode(turn.content)``)."""
     ids: list[int] = []
     labels: list[Any] = []
 
@@ -57,7 +60,11 @@ def build(turn: Turn, tok: Tokenizer, *, extract_tools: bool, reasoning_parser: 
         else:
             add(f"<think>{turn.reasoning}</think>\n\n", "c")
     if turn.content:
-        add(turn.content, "c")
+        if content_ids is not None:
+            ids.extend(content_ids)
+            labels.extend(["c"] * len(content_ids))
+        else:
+            add(turn.content, "c")
     calls = []
     for k, call in enumerate(turn.tool_calls):
         head, args, tail = call_markup(call.name, arguments[k])
@@ -89,9 +96,13 @@ def header_ends(out: ChoiceOutput) -> dict[int, int]:
     return ends
 
 
+def _all_text(labels: list[Any]) -> bool:
+    return labels.count("c") == len(labels)
+
+
 def parse(out: ChoiceOutput) -> Parsed:
     """Reasoning, text and tool calls of a finished choice, as the parsers would extract them."""
-    if out.channels is None:
+    if out.channels is None or (not out.calls and _all_text(out.channels)):
         return Parsed(None, out.text)
     reasoning: list[str] = []
     content: list[str] = []

@@ -95,22 +95,34 @@ def plan_chat(body: dict, messages: list[dict], agent: AgentConfig) -> ChatPlan:
 def default_turn(plan: ChatPlan, req: GenerationRequest, gen: Generator) -> Turn:
     """What the mock model says unprompted: calls chosen by tools.choose_calls, else constrained or
     generated text; reasoning first when the server has a reasoning parser."""
-    names = tools.choose_calls(plan.tools, plan.messages, gen.rng("tools", req))
+    return _default_turn(plan, req, gen)[0]
+
+
+def _default_turn(plan: ChatPlan, req: GenerationRequest, gen: Generator) -> tuple[Turn, list[int] | None]:
+    """The default turn, and its content's token ids when they are the generator's own (the text
+    re-encodes to exactly these, so the token loop need not encode it again)."""
+    cfg = plan.tools
+    # the tools RNG only matters when a call may be chosen (seeding one costs as much as a token loop)
+    names = tools.choose_calls(cfg, plan.messages, gen.rng("tools", req)) if cfg.extract and cfg.tools \
+        or cfg.choice == "named" and cfg.named else []
     content: str | None = None
+    content_ids: list[int] | None = None
     if not names:
         if plan.constraint is not None:
             content = structured.generate(plan.constraint, gen.rng("structured", req))
         if content is None:
-            content = gen.default_text(req)
+            content_ids = gen.default_token_ids(req)[:-1]
+            content = gen.tokenizer.decode(content_ids)
     reasoning = None
     if plan.reasoning and plan.thinking:
         rng = gen.rng("reasoning", req)
         words = [rng.choice(WORDS) for _ in range(rng.randint(6, 24))]
         reasoning = " ".join(words).capitalize() + "."
-    return Turn(content=content, tool_calls=tuple(ToolCall(n) for n in names), reasoning=reasoning)
+    return Turn(content=content, tool_calls=tuple(ToolCall(n) for n in names), reasoning=reasoning), content_ids
 
 
-def make_output(plan: ChatPlan, req: GenerationRequest, turn: Turn, gen: Generator) -> ChoiceOutput:
+def make_output(plan: ChatPlan, req: GenerationRequest, turn: Turn, gen: Generator,
+                content_ids: list[int] | None = None) -> ChoiceOutput:
     """Run one turn through the token loop, labelling each token (see channels.py)."""
     arguments, ids = [], []
     for k, call in enumerate(turn.tool_calls):
@@ -120,7 +132,8 @@ def make_output(plan: ChatPlan, req: GenerationRequest, turn: Turn, gen: Generat
         arguments.append(text)
         ids.append(call.id or tools.new_call_id())
     head, labels, calls = channels.build(turn, gen.tokenizer, extract_tools=plan.tools.extract,
-                                         reasoning_parser=plan.reasoning, call_ids=ids, arguments=arguments)
+                                         reasoning_parser=plan.reasoning, call_ids=ids, arguments=arguments,
+                                         content_ids=content_ids)
     out = gen.generate_ids(req, head)
     out.channels, out.calls = labels, calls
     return out
@@ -149,6 +162,9 @@ def choices(plan: ChatPlan, base: GenerationRequest, n: int, gen: Generator, scr
     outs = []
     for i in range(n):
         req = base if i == 0 else make_request(i)
-        turn = scripted if scripted is not None else default_turn(plan, req, gen)
-        outs.append(make_output(plan, req, turn, gen))
+        if scripted is not None:
+            outs.append(make_output(plan, req, scripted, gen))
+        else:
+            turn, content_ids = _default_turn(plan, req, gen)
+            outs.append(make_output(plan, req, turn, gen, content_ids))
     return outs

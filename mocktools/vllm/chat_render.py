@@ -96,17 +96,23 @@ def chat_stream_chunks(rid: str, created: int, model: str, outputs: list[ChoiceO
     produced = [0] * len(outputs)
     pending: list[tuple[int, dict[str, Any]]] = []
 
-    def emit(step: int, chunk: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+    def chunk_of(choices: list[dict[str, Any]], later: bool = True) -> dict[str, Any]:
+        # keys in the response model's order (see _ORDER) as they are added; only the terminal
+        # chunk, which gets system_fingerprint afterwards, is reordered
+        chunk = {**base, "choices": choices}
         if continuous_usage:
             chunk["usage"] = chat_usage(prompt_tokens, outputs, style, sum(produced))
-        for prev_step, prev in pending:
-            yield prev_step, _ordered(prev)
+        if later:
+            chunk["kv_transfer_params"] = None
+        return chunk
+
+    def emit(step: int, chunk: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+        yield from pending
         pending[:] = [(step, chunk)]
 
     for i in range(len(outputs)):
-        yield from emit(0, {**base, "choices": [{"index": i, "delta": {"role": "assistant", "content": ""},
-                                                  "logprobs": None, "finish_reason": None}]})
-    later = {**base, "kv_transfer_params": None}
+        yield from emit(0, chunk_of([{"index": i, "delta": {"role": "assistant", "content": ""},
+                                      "logprobs": None, "finish_reason": None}], later=False))
     ends = [channels.header_ends(o) for o in outputs]
     has_calls = [bool(channels.parse(o).calls) for o in outputs]
     steps = max((len(o.token_ids) for o in outputs), default=0)
@@ -129,13 +135,15 @@ def chat_stream_chunks(rid: str, created: int, model: str, outputs: list[ChoiceO
                 choice["finish_reason"] = finish_reason(out, has_calls[i], style)
                 choice["stop_reason"] = out.stop_reason
             choice["token_ids"] = None
-            yield from emit(step + 1, {**later, "choices": [choice]})
+            yield from emit(step + 1, chunk_of([choice]))
     if include_usage:
-        yield from emit(-1, {**later, "choices": [], "usage": chat_usage(prompt_tokens, outputs, style)})
+        yield from emit(-1, {**base, "choices": [], "usage": chat_usage(prompt_tokens, outputs, style),
+                             "kv_transfer_params": None})
     for step, chunk in pending:
         if style.fingerprint is not None:
             chunk["system_fingerprint"] = style.fingerprint
-        yield step, _ordered(chunk)
+            chunk = _ordered(chunk)
+        yield step, chunk
 
 
 _ORDER = ("id", "object", "created", "model", "choices", "usage", "system_fingerprint", "kv_transfer_params")

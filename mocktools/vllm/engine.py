@@ -5,14 +5,16 @@ gets back a response body or an iterator of SSE bytes. Unit tests drive it direc
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
-import uuid
+import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock, FakeClock, SystemClock
 from ..errors import ApiError
 from . import chat_plan, chat_render, protocol, responses, structured
 from .chat_render import ChatStyle
@@ -37,9 +39,13 @@ MAX_TIMING_SECONDS = 3600.0  # ttft / itl beyond an hour are refused: they overf
 MAX_SEQUENCES_PER_REQUEST = 1024  # prompts x n of one request (vLLM has no bound; the mock keeps all in memory)
 
 
+_ids = random.Random()  # seeded from os.urandom; ids need to be unique, not unguessable
+os.register_at_fork(after_in_child=_ids.seed)
+
+
 def random_uuid() -> str:
-    """vLLM 0.33's random_uuid(): 16 lowercase hex characters."""
-    return f"{uuid.uuid4().int & (2 ** 64 - 1):016x}"
+    """vLLM 0.33's random_uuid(): 16 lowercase hex characters (64 random bits, as uuid4's low half)."""
+    return f"{_ids.getrandbits(64):016x}"
 
 
 
@@ -153,6 +159,16 @@ class Engine(StreamingMixin):
                     self._faults.pop(0)
             return dataclasses.replace(fault)
 
+    def never_waits(self) -> bool:
+        """Whether a generation request arriving now provably blocks no thread (so an engine may run
+        it on its event loop): no simulated time on a clock that really sleeps, no reply function
+        (user code), no stall fault, and an idle scheduler (admission cannot wait)."""
+        if (self.ttft > 0 or self.itl > 0) and not isinstance(self.clock, FakeClock):
+            return False
+        if self.script.calls_user_code() or self._faults and any(f.kind == "stall" for f in list(self._faults)):
+            return False
+        return self.scheduler.idle()
+
     def describe(self) -> dict[str, Any]:
         running, waiting = self.scheduler.counts()
         with self._lock:
@@ -240,8 +256,7 @@ class Engine(StreamingMixin):
                 break
         meta = {"kind": kind, "model": model, "prompt": prompts[0][0] if len(prompts) == 1
                 else [p for p, _ in prompts], "messages": messages, "stream": stream,
-                "params": dataclasses.asdict(params)}
-        style = ChatStyle(fingerprint=self.fingerprint)
+                "params": params.as_dict()}
         if constraint is not None:
             meta["format"] = constraint.describe()
         if plan is not None:
@@ -250,6 +265,8 @@ class Engine(StreamingMixin):
                               forced_tool=plan.tools.choice in ("named", "required"), parallel=plan.tools.parallel,
                               reasoning_parser=plan.reasoning, include_reasoning=plan.include_reasoning,
                               fingerprint=self.fingerprint)
+        else:
+            style = ChatStyle(fingerprint=self.fingerprint)
         prefix = "chatcmpl-" if kind == "chat" else "cmpl-"
         return Job(kind, model, sum(len(ids) for _, ids in prompts), params, outputs, stream, include_usage,
                    continuous, echo_texts, meta, prefix + (request_id or _request_id(body)), int(self.clock.time()),
@@ -274,7 +291,7 @@ class Engine(StreamingMixin):
         params = protocol.sampling_params(sampling_body, "chat", len(ids), self.config.max_model_len, tok)
         req = GenerationRequest("chat", model, text, ids, params, plan.messages, sampling_body, 0)
         meta = {"kind": kind, "model": model, "prompt": text, "messages": plan.messages, "stream": stream,
-                "params": dataclasses.asdict(params), **plan.describe()}
+                "params": params.as_dict(), **plan.describe()}
         job = Job(kind, model, len(ids), params, [], stream, meta=meta, rid=rid, created=int(self.clock.time()),
                   deferred=plan.deferred)
         if plan.deferred is None:
@@ -287,7 +304,8 @@ class Engine(StreamingMixin):
         with self._lock:
             self.in_flight += 1
         try:
-            ticket = self.scheduler.acquire(max(1, len(job.outputs)), job.prompt_tokens, self.stop_event)
+            ticket = self.scheduler.acquire(max(1, len(job.outputs)), job.prompt_tokens, self.stop_event,
+                                            wait=asyncio._get_running_loop() is None)  # a loop must not block
         except BaseException:
             with self._lock:
                 self.in_flight -= 1
@@ -336,11 +354,14 @@ class Engine(StreamingMixin):
             steps = max((len(o.token_ids) for o in job.outputs), default=0)
             self._wait(self.ttft)
             first = self.clock.monotonic()
-            for _ in range(steps - 1):
-                before = self.clock.monotonic()
-                if self._wait(self.itl):
-                    break
-                itls.append(self.clock.monotonic() - before)
+            if self.itl <= 0:  # no inter-token wait: every gap is zero (unless stopping)
+                itls = [] if self.stop_event.is_set() else [0.0] * max(0, steps - 1)
+            else:
+                for _ in range(steps - 1):
+                    before = self.clock.monotonic()
+                    if self._wait(self.itl):
+                        break
+                    itls.append(self.clock.monotonic() - before)
             reason = None
         finally:
             self._finish(job, ticket, arrival, admitted, first, itls, reason)

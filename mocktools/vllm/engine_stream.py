@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..clock import SystemClock
+from ..http_connection import Pause, can_pause
 from .scheduler import SchedulerStopped
 from .stream_codec import OpenAICodec
 
@@ -14,11 +16,14 @@ if TYPE_CHECKING:
     from .engine import Job, StreamFault
 
 TRUNCATE = object()  # yielded by a stream: the wire layer must drop the connection now
+POLL_SECONDS = 0.5  # a paced stream's longest single pause (it checks the client between them)
 
 
 class StreamingMixin:
     """Mixed into Engine; uses its clock, wait, admission, faults and metrics."""
 
+    #: None: pause where the connection allows it; False: always sleep on a thread (benchmarks compare)
+    pause_streams: bool | None = None
     _release: Any
     stop_event: Any
     ttft: float
@@ -31,24 +36,36 @@ class StreamingMixin:
     _finish: Callable[..., None]
 
     def stream(self, job: Job, client_alive: Callable[[], bool] | None = None, *,
-               chunks: Iterable[tuple[int, dict[str, Any]]] | None = None, codec: Any = None) -> Iterator[Any]:
-        """SSE bytes for a streaming request; may yield TRUNCATE (drop the connection).
+               chunks: Iterable[tuple[int, dict[str, Any]]] | None = None, codec: Any = None,
+               pause: bool | None = None,
+               truncate: Callable[[], None] | None = None) -> collections.abc.Generator[Any, None, None]:
+        """SSE bytes for a streaming request; may yield `Pause`, and TRUNCATE (drop the connection
+        now) unless ``truncate`` is given to do that.
 
         ``chunks`` are (step, payload) pairs (step k: after the k-th token; see chat_render) and
         ``codec`` frames them (stream_codec); both default to chat/completions. ``client_alive``
         lets a stall end (as an abort) once the client has hung up.
+
+        Where the connection is pausable (the asyncio engine) and time is real, the stream holds
+        no thread while it waits: it yields ``Pause(…, inline=True)`` up to each token's absolute
+        deadline (admission + ttft + k·itl), so a token resumed late is followed by one sent
+        sooner rather than every later token drifting. ``pause`` forces the choice (tests).
         """
         codec = codec or OpenAICodec()
         yield b""  # the wire layer sends status and headers at once, as uvicorn does
         if job.deferred is not None:  # vLLM: HTTP 200, then the engine's error as an event
             yield from codec.deferred(job.deferred)
             return
+        pause = self.pause_streams if pause is None else pause
+        pausable = can_pause(client_alive) if pause is None else pause
+        paced = pausable and (pause is not None or isinstance(self.clock, SystemClock))
         fault = self._take_fault()
         try:
             ticket, arrival = self._admit(job)
         except SchedulerStopped:
             return
         admitted = self.clock.monotonic()
+        deadline = admitted
         first: float | None = None
         itls: list[float] = []
         reason: str | None = "abort"
@@ -65,19 +82,36 @@ class StreamingMixin:
                 finished = True
                 self._finish(job, ticket, arrival, admitted, first, itls, why)
 
+        encode, monotonic, stopping = codec.encode, self.clock.monotonic, self.stop_event.is_set
+        terminal = codec.is_terminal if type(codec).is_terminal is not OpenAICodec.is_terminal else None
         try:
             for step, chunk in (chunks if chunks is not None else self._chunks(job)):
                 if fault is not None and sent == fault.after_chunks and not no_done:
                     if fault.kind == "error":
                         finish("error")
-                    outcome = yield from self._apply_fault(fault, client_alive, codec)
+                    outcome = yield from self._apply_fault(fault, client_alive, codec, pausable, truncate)
                     if outcome == "stop":
                         reason = "error" if fault.kind == "error" else "abort"
                         return
                     fault = None
+                    deadline = max(deadline, self.clock.monotonic())  # after a stall: on from now
                 if step > last_step:
-                    stopped = self._wait(self.ttft if first is None else self.itl * (step - last_step))
-                    now = self.clock.monotonic()
+                    gap = self.ttft if first is None else self.itl * (step - last_step)
+                    if paced:
+                        deadline += gap
+                        delay = deadline - monotonic()
+                        stopped = False
+                        while delay > 0 and not stopped:
+                            # the next step only builds and yields bytes; a long wait is cut in
+                            # slices so a client that hung up meanwhile frees its slot soon
+                            yield Pause(min(delay, POLL_SECONDS), inline=True)
+                            stopped = stopping()
+                            delay = deadline - monotonic()
+                            if delay > 0 and client_alive is not None and not client_alive():
+                                stopped = True
+                    else:
+                        stopped = self._wait(gap)
+                    now = monotonic()
                     if first is None:
                         first = now
                     else:
@@ -85,16 +119,16 @@ class StreamingMixin:
                     last_step, last_time = step, now
                     if stopped:
                         return
-                if no_done and codec.is_terminal(chunk):
-                    continue
-                if codec.is_terminal(chunk):
+                if terminal is not None and terminal(chunk):  # (chat/completions have no terminal event)
+                    if no_done:
+                        continue
                     finish(None)
-                yield codec.encode(chunk)
+                yield encode(chunk)
                 sent += 1
             if fault is not None and fault.kind in ("error", "truncate", "stall"):
                 if fault.kind == "error":
                     finish("error")
-                outcome = yield from self._apply_fault(fault, client_alive, codec)
+                outcome = yield from self._apply_fault(fault, client_alive, codec, pausable, truncate)
                 if outcome == "stop":
                     reason = "error" if fault.kind == "error" else "abort"
                     return
@@ -116,15 +150,21 @@ class StreamingMixin:
             job.kind, job.rid, job.created, job.model, job.outputs, job.prompt_tokens, self.tokenizer,
             include_usage=job.include_usage, continuous_usage=job.continuous_usage, echo_texts=job.echo_texts)
 
-    def _apply_fault(self, fault: StreamFault, client_alive: Callable[[], bool] | None,
-                     codec: Any) -> collections.abc.Generator[Any, None, str]:
+    def _apply_fault(self, fault: StreamFault, client_alive: Callable[[], bool] | None, codec: Any,
+                     pausable: bool = False,
+                     truncate: Callable[[], None] | None = None) -> collections.abc.Generator[Any, None, str]:
         if fault.kind == "error":
             from .engine import _error_type
             yield from codec.error(fault.message, _error_type(fault.status), fault.status)
             return "stop"
         if fault.kind == "truncate":
-            yield TRUNCATE
+            if truncate is None:
+                yield TRUNCATE
+            else:
+                truncate()
             return "stop"
+        # a stall: real time (it is released by hand, by stop() or by the client hanging up),
+        # polled every 50 ms; where the connection is pausable it waits as a Pause, holding no thread
         deadline = None if fault.stall_seconds is None else time.monotonic() + fault.stall_seconds
         while not self._release.is_set():
             if self.stop_event.is_set() or (client_alive is not None and not client_alive()):
@@ -132,6 +172,9 @@ class StreamingMixin:
             remaining = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
             if remaining <= 0:
                 break
-            self.stop_event.wait(remaining)
+            if pausable:
+                yield Pause(remaining, inline=True)
+            else:
+                self.stop_event.wait(remaining)
         return "continue"
 

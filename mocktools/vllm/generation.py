@@ -33,6 +33,12 @@ class SamplingParams:
     include_stop_str_in_output: bool = False
     logprobs: int | None = None  # number of top logprobs per token, None = no logprobs
 
+    def as_dict(self) -> dict[str, Any]:
+        """``dataclasses.asdict(self)`` without its generic deep copy (a tenth of the cost)."""
+        return {"max_tokens": self.max_tokens, "n": self.n, "temperature": self.temperature, "seed": self.seed,
+                "stop": list(self.stop), "stop_token_ids": list(self.stop_token_ids), "ignore_eos": self.ignore_eos,
+                "include_stop_str_in_output": self.include_stop_str_in_output, "logprobs": self.logprobs}
+
 
 @dataclass
 class GenerationRequest:
@@ -131,6 +137,11 @@ class ReplyScript:
             self._function = None
             self._fixed = None
 
+    def calls_user_code(self) -> bool:
+        """Whether the next reply may come from a function (which may block)."""
+        with self._lock:
+            return self._function is not None or any(callable(item) for item in self._queue)
+
     def describe(self) -> dict[str, Any]:
         with self._lock:
             return {"queued": len(self._queue), "table_keys": sorted(self._table),
@@ -145,7 +156,7 @@ class ReplyScript:
         from .turns import to_turn
         with self._lock:
             item: Any = self._queue.popleft() if self._queue else None
-            if item is None:
+            if item is None and self._table:
                 for key in (req.prompt, req.last_user_message, _raw_prompt(req)):
                     if key is not None and key in self._table:
                         item = self._table[key]
@@ -190,19 +201,24 @@ class Generator:
 
     def _word_stream(self, rng: random.Random, first: bool) -> Iterator[int]:
         """Endless pseudo-sentences of vocabulary words (one token per word or punctuation)."""
+        # the same draws as choosing a word and encoding its spelling, with the ids looked up once
         tok = self.tokenizer
+        forms, choice, random_ = tok.word_forms, rng.choice, rng.random
+        full_stop, comma = BYTE_OFFSET + ord("."), BYTE_OFFSET + ord(",")
         sentence_start = True
         while True:
-            word = rng.choice(tok.words)
-            form = word.capitalize() if sentence_start else word
-            yield from tok.encode(form if first else " " + form)
+            plain, spaced, cap, spaced_cap = choice(forms)
+            if first:
+                yield cap if sentence_start else plain
+            else:
+                yield spaced_cap if sentence_start else spaced
             first = sentence_start = False
-            roll = rng.random()
+            roll = random_()
             if roll < 0.08:
-                yield from tok.encode(".")
+                yield full_stop
                 sentence_start = True
             elif roll < 0.14:
-                yield from tok.encode(",")
+                yield comma
 
     def default_token_ids(self, req: GenerationRequest) -> list[int]:
         """The natural default answer: 8..40 tokens of pseudo-text, a full stop, then EOS."""
@@ -216,8 +232,7 @@ class Generator:
 
     def generate_ids(self, req: GenerationRequest, head: list[int]) -> ChoiceOutput:
         """The token loop over ``head`` (the turn's tokens, EOS appended here) then pseudo-text."""
-        tail = self._word_stream(_rng("tail", *self._sampling_key(req)), False)
-        return self._decode_loop(req, itertools.chain(head + [EOS_ID], tail))
+        return self._decode_loop(req, itertools.chain(head + [EOS_ID], self._tail(req)))
 
     def rng(self, purpose: str, req: GenerationRequest) -> random.Random:
         """A generator-seeded RNG for one purpose (tool choice, arguments, JSON) of one request."""
@@ -232,37 +247,44 @@ class Generator:
             head = self.tokenizer.encode(reply) + [EOS_ID]
         else:
             head = self.default_token_ids(req)
-        tail = self._word_stream(_rng("tail", *self._sampling_key(req)), False)
-        return self._decode_loop(req, itertools.chain(head, tail))
+        return self._decode_loop(req, itertools.chain(head, self._tail(req)))
+
+    def _tail(self, req: GenerationRequest) -> Iterator[int]:
+        """What the model writes past its turn (only reached with ``ignore_eos`` or no EOS): the
+        RNG is seeded on first use, since most replies end at EOS."""
+        yield from self._word_stream(_rng("tail", *self._sampling_key(req)), False)
 
     def _decode_loop(self, req: GenerationRequest, candidate: Iterable[int]) -> ChoiceOutput:
         p = req.params
         dec = self.tokenizer.incremental_decoder()
+        push = dec.push
+        max_tokens, ignore_eos, stops, stop_ids = p.max_tokens, p.ignore_eos, p.stop, p.stop_token_ids
         out_ids: list[int] = []
         pieces: list[str] = []
         text = ""
         finish: str = "length"
         stop_reason: str | int | None = None
         for tid in candidate:
-            if len(out_ids) >= p.max_tokens:
+            if len(out_ids) >= max_tokens:
                 break
-            if tid == EOS_ID and p.ignore_eos:
+            if tid == EOS_ID and ignore_eos:
                 continue
             out_ids.append(tid)
-            if tid == EOS_ID or tid in p.stop_token_ids:
+            if tid == EOS_ID or (stop_ids and tid in stop_ids):
                 pieces.append(dec.flush())
                 finish, stop_reason = "stop", (None if tid == EOS_ID else tid)
                 break
-            piece = dec.push(tid)
-            hit = _find_stop(text, piece, p.stop)
-            if hit is not None:
-                stop_str, idx = hit
-                end = idx + (len(stop_str) if p.include_stop_str_in_output else 0)
-                pieces = _trim_pieces(pieces + [piece], end)
-                finish, stop_reason = "stop", stop_str
-                break
+            piece = push(tid)
+            if stops:
+                hit = _find_stop(text, piece, stops)
+                if hit is not None:
+                    stop_str, idx = hit
+                    end = idx + (len(stop_str) if p.include_stop_str_in_output else 0)
+                    pieces = _trim_pieces(pieces + [piece], end)
+                    finish, stop_reason = "stop", stop_str
+                    break
+                text += piece
             pieces.append(piece)
-            text += piece
         if finish == "length" and pieces:
             pieces[-1] += dec.flush()
         logprobs = self._logprobs(req, out_ids) if p.logprobs is not None else None

@@ -92,6 +92,15 @@ class _Histogram:
         self.total += v
         self.n += 1
 
+    def observe_all(self, values: Sequence[float]) -> None:
+        """`observe` each value, in order (one call per request's inter-token latencies)."""
+        buckets, counts, where, total = self.buckets, self.counts, bisect.bisect_left, self.total
+        for v in values:
+            counts[where(buckets, v)] += 1
+            total += v
+        self.total = total
+        self.n += len(values)
+
 
 _HELP = {
     "vllm:num_requests_running": ("gauge", "Number of requests in model execution batches."),
@@ -160,8 +169,7 @@ class Metrics:
             self.success[reason] += 1
             h = self.histograms
             h["vllm:time_to_first_token_seconds"].observe(s.ttft)
-            for itl in s.itls:
-                h["vllm:inter_token_latency_seconds"].observe(itl)
+            h["vllm:inter_token_latency_seconds"].observe_all(s.itls)
             if s.generation_tokens > 1:
                 h["vllm:request_time_per_output_token_seconds"].observe(
                     (s.e2e - s.queue_time - s.ttft) / (s.generation_tokens - 1))

@@ -21,10 +21,13 @@ from .generation import Reply
 from .metrics import CONTENT_TYPE
 from .protocol import ModelConfig, bad_request
 from .script_controls import ScriptControls, script_controls
-from .wire import _json_body, sse_response
+from .wire import JSONAnswer, _json_body, sse_response
 
 VLLM_VERSION = "0.33.0"
 GUARDED_PREFIXES = ("/v1", "/v2", "/inference", "/cohere")
+#: routes that run the generation engine: inline only while it cannot wait (see serves_inline)
+GENERATION_ROUTES = frozenset({("/v1/chat/completions", "POST"), ("/v1/completions", "POST"),
+                               ("/invocations", "POST"), ("/v1/responses", "POST"), ("/v1/messages", "POST")})
 _ROUTING_TYPES = {"not_found": "Not Found", "method_not_allowed": "Method Not Allowed"}
 
 
@@ -71,8 +74,8 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         """Answer every request with ``text`` (None: back to generated text)."""
         self.engine.script.set_reply(text)
 
-    def enqueue_replies(self, texts: Sequence[str]) -> None:
-        """Answer the next requests with these texts, one per request, then fall back."""
+    def enqueue_replies(self, texts: Sequence[Any]) -> None:
+        """Answer the next requests with these (texts, Turns, tool calls or functions), one per request."""
         self.engine.script.enqueue_replies(texts)
 
     def set_reply_table(self, table: Mapping[str, str] | None) -> None:
@@ -148,19 +151,32 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
     def register_routes(self, router: Router) -> None:
         router = CountingRouter(router, self)  # type: ignore[assignment]
         add = router.add
-        add("/v1/models", self._guard(self.list_models))
+        # inline=True: the handler only computes (no waits, no user code): see serves_inline
+        add("/v1/models", self._guard(self.list_models), inline=True)
         add("/v1/chat/completions", self._guard(self.chat_completions), methods=["POST"])
         add("/v1/completions", self._guard(self.completions), methods=["POST"])
-        add("/v1/embeddings", self._guard(self.create_embeddings), methods=["POST"])
-        add("/tokenize", self.tokenize, methods=["POST"])
-        add("/detokenize", self.detokenize, methods=["POST"])
-        add("/health", self.health)
-        add("/ping", self.health, methods=["GET", "POST"])
-        add("/version", lambda request: {"version": VLLM_VERSION})
-        add("/load", lambda request: {"server_load": self.engine.in_flight})
-        add("/metrics", lambda request: Response(self.metrics_text(), content_type=CONTENT_TYPE))
+        add("/v1/embeddings", self._guard(self.create_embeddings), methods=["POST"], inline=True)
+        add("/tokenize", self.tokenize, methods=["POST"], inline=True)
+        add("/detokenize", self.detokenize, methods=["POST"], inline=True)
+        add("/health", self.health, inline=True)
+        add("/ping", self.health, methods=["GET", "POST"], inline=True)
+        add("/version", lambda request: {"version": VLLM_VERSION}, inline=True)
+        add("/load", lambda request: {"server_load": self.engine.in_flight}, inline=True)
+        add("/metrics", lambda request: Response(self.metrics_text(), content_type=CONTENT_TYPE), inline=True)
         add("/invocations", self.invocations, methods=["POST"])
         register_agentic_routes(self, router)
+
+    def serves_inline(self, environ: dict[str, Any]) -> bool:
+        """The routes marked inline always; the generation routes (chat, completions, SageMaker's
+        invocations, Responses and Messages creation) while the engine says a request arriving now
+        cannot wait (Engine.never_waits: no simulated time, no reply function, no stall fault, an
+        idle scheduler)."""
+        if self._doubles_active:
+            return False
+        if self.router.inline(environ):
+            return True
+        route = (environ.get("PATH_INFO"), environ.get("REQUEST_METHOD"))
+        return route in GENERATION_ROUTES and self.engine.never_waits()
 
     def _guard(self, handler: Callable[..., Any]) -> Callable[..., Any]:
         """vLLM's --api-key middleware: Bearer token required on /v1 routes when keys are set."""
@@ -196,8 +212,8 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         job = self.engine.prepare(kind, body, request.headers.get("X-Request-Id") or None)
         request.environ["mocktools.meta"] = job.meta
         if not job.stream:
-            return self.engine.run(job)
-        return sse_response(request, lambda alive: self.engine.stream(job, alive))
+            return JSONAnswer(self.engine.run(job))
+        return sse_response(request, lambda alive, truncate: self.engine.stream(job, alive, truncate=truncate))
 
     def create_embeddings(self, request: Request) -> Any:
         body = _json_body(request)
@@ -290,9 +306,10 @@ class CountingRouter:
     def __init__(self, router: Router, mock: MockVLLMServer) -> None:
         self.router, self.mock = router, mock
 
-    def add(self, rule: str, handler: Callable[..., Any], methods: Sequence[str] = ("GET",)) -> None:
+    def add(self, rule: str, handler: Callable[..., Any], methods: Sequence[str] = ("GET",), *,
+            inline: bool = False) -> None:
         if rule in self.EXCLUDED:
-            self.router.add(rule, handler, methods)
+            self.router.add(rule, handler, methods, inline=inline)
             return
         template = rule.replace("<", "{").replace(">", "}")
 
@@ -308,4 +325,4 @@ class CountingRouter:
                 raise
             finally:
                 self.mock.engine.metrics.observe_http(template, request.method, status)
-        self.router.add(rule, counted, methods)
+        self.router.add(rule, counted, methods, inline=inline)

@@ -64,11 +64,22 @@ class Scheduler:
         # A request larger than the whole batch still runs alone rather than waiting forever.
         return self.running_seqs + seqs <= self.max_num_seqs or not self._running
 
+    def idle(self) -> bool:
+        """Nothing running and nothing waiting: the next request is admitted without waiting."""
+        return not self._running and not self._waiting
+
     def acquire(self, seqs: int = 1, tokens: int = 0, stop: threading.Event | None = None,
-                poll: float = 0.05) -> Ticket:
-        """Block until the request is admitted; raise SchedulerStopped if ``stop`` gets set."""
+                poll: float = 0.05, *, wait: bool = True) -> Ticket:
+        """Block until the request is admitted; raise SchedulerStopped if ``stop`` gets set.
+
+        ``wait=False`` admits at once (for a request running on an event loop, which must not
+        block): it was sent there because the scheduler was idle, so it only exceeds the bound
+        when another request raced it in, and then by that one request, briefly."""
         with self._cond:
             tid = next(self._ids)
+            if not wait or (not self._waiting and self._fits(seqs)):  # admitted now: nobody to wake
+                ticket = self._running[tid] = Ticket(tid, seqs, tokens)
+                return ticket
             self._waiting.append(tid)
             try:
                 while not (self._waiting[0] == tid and self._fits(seqs)):
@@ -85,7 +96,8 @@ class Scheduler:
     def release(self, ticket: Ticket) -> None:
         with self._cond:
             self._running.pop(ticket.id, None)
-            self._cond.notify_all()
+            if self._waiting:
+                self._cond.notify_all()
 
     def reset(self) -> None:
         """Forget counters and free every slot (issue 17: a leaked slot must not outlive a reset).

@@ -13,13 +13,33 @@ client as it would from that real server:
 from __future__ import annotations
 
 import json
+import json.encoder
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import ApiError
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+def compact_encoder(*, ensure_ascii: bool, default: Callable[[Any], Any] | None = None) -> Callable[[Any], str]:
+    """``json.dumps(obj, separators=(",", ":"), ensure_ascii=…, default=…)``, same text, built once:
+    json's C encoder made one time instead of per call (a third of an event's encoding). Our
+    documents are never circular, so the circularity check is left out."""
+    encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=ensure_ascii, default=default)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # a Python without the C accelerator
+        return encoder.encode
+    quote = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
+    iterencode = make(None, encoder.default, quote, None, ":", ",", False, False, True)
+
+    def dumps(obj: Any) -> str:
+        if isinstance(obj, str):
+            return encoder.encode(obj)
+        return "".join(iterencode(obj, 0))
+    return dumps
+
+
+#: one encoder for every event
+_dumps = compact_encoder(ensure_ascii=False)
 
 
 def sse(obj: Any) -> bytes:
@@ -31,7 +51,7 @@ class OpenAICodec:
     """vLLM's chat/completions SSE."""
 
     def encode(self, chunk: dict[str, Any]) -> bytes:
-        return sse(chunk)
+        return f"data: {_dumps(chunk)}\n\n".encode()
 
     def is_terminal(self, chunk: dict[str, Any]) -> bool:
         return False

@@ -70,6 +70,16 @@ class Tokenizer:
         self._vocab: dict[str, int] = {}
         for i in range(WORD_OFFSET, len(self._id_to_str)):
             self._vocab.setdefault(self._id_to_str[i], i)
+        # one lookup per piece: the special markers first (a word never looks like one), then words
+        self._pieces: dict[str, int] = {**self._vocab, **{s: i for i, s in enumerate(SPECIAL_TOKENS)}}
+        #: per word (aligned with ``words``): the ids of ``word``, `` word``, ``Word``, `` Word``
+        self.word_forms: list[tuple[int, int, int, int]] = [
+            (self._vocab[w], self._vocab[" " + w], self._vocab[w.capitalize()], self._vocab[" " + w.capitalize()])
+            for w in self.words]
+        #: id -> its text when it is whole on its own (a word or an ASCII byte), else None
+        self._plain: list[str | None] = [None] * BYTE_OFFSET
+        self._plain += [chr(b) if b < 0x80 else None for b in range(256)]
+        self._plain += self._id_to_str[WORD_OFFSET:]
         specials = "|".join(re.escape(s) for s in SPECIAL_TOKENS)
         self._splitter = re.compile(rf"{specials}| ?[A-Za-z]+|.", re.DOTALL)
 
@@ -81,12 +91,9 @@ class Tokenizer:
     def encode(self, text: str, *, add_special_tokens: bool = False) -> list[int]:
         """Token ids of ``text``; ``add_special_tokens`` prepends BOS (as a Llama tokenizer does)."""
         ids = [BOS_ID] if add_special_tokens else []
-        for m in self._splitter.finditer(text):
-            piece = m.group(0)
-            if piece in SPECIAL_TOKENS:
-                ids.append(SPECIAL_TOKENS.index(piece))
-                continue
-            tid = self._vocab.get(piece)
+        lookup = self._pieces.get
+        for piece in self._splitter.findall(text):
+            tid = lookup(piece)
             if tid is not None:
                 ids.append(tid)
             else:
@@ -111,12 +118,14 @@ class Tokenizer:
         return self._id_to_str[token_id]
 
     def decode(self, ids: Iterable[int], *, skip_special_tokens: bool = True) -> str:
+        table, size = self._id_to_bytes, len(self._id_to_bytes)
         out = bytearray()
         for tid in ids:
-            if skip_special_tokens and 0 <= tid < BYTE_OFFSET:
-                self.token_bytes(tid)
+            if type(tid) is not int or not 0 <= tid < size:
+                self.token_bytes(tid)  # raises for anything out of vocabulary (bool included)
+            if skip_special_tokens and tid < BYTE_OFFSET:
                 continue
-            out += self.token_bytes(tid)
+            out += table[tid]
         return out.decode("utf-8", errors="replace")
 
     def incremental_decoder(self) -> "IncrementalDecoder":
@@ -158,12 +167,20 @@ class IncrementalDecoder:
 
     def __init__(self, tokenizer: Tokenizer) -> None:
         self._tok = tokenizer
+        self._plain = tokenizer._plain
         self._dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._held = False  # the decoder holds the start of a multi-byte character
 
     def push(self, token_id: int) -> str:
         if 0 <= token_id < BYTE_OFFSET:
             return ""
-        return self._dec.decode(self._tok.token_bytes(token_id))
+        if not self._held and 0 <= token_id < len(self._plain):
+            text = self._plain[token_id]
+            if text is not None:  # a word or ASCII byte after a complete character: itself
+                return text
+        out = self._dec.decode(self._tok.token_bytes(token_id))
+        self._held = bool(self._dec.getstate()[0])
+        return out
 
     def flush(self) -> str:
         return self._dec.decode(b"", final=True)

@@ -140,3 +140,15 @@ def test_rate_limit_answers_429_with_retry_after(mock_ofd: MockOFDServer) -> Non
     statuses = [post(mock_ofd.url, json={"document_id": str(i)}) for i in range(3)]
     assert [r.status_code for r in statuses] == [200, 200, 429]
     assert int(statuses[2].headers["Retry-After"]) >= 1
+
+
+def test_receipt_and_health_may_run_inline_reset_and_faulted_paths_may_not() -> None:
+    from mocktools.ofd import HEALTH_PATH, RECEIPT_PATH, RESET_PATH, MockOFDServer
+
+    ofd = MockOFDServer()
+    probe = ofd.http_listener.inline_ok
+    assert probe({"PATH_INFO": RECEIPT_PATH, "REQUEST_METHOD": "POST"})
+    assert probe({"PATH_INFO": HEALTH_PATH, "REQUEST_METHOD": "GET"})
+    assert not probe({"PATH_INFO": RESET_PATH, "REQUEST_METHOD": "POST"})  # reset clears the whole mock
+    ofd.faults.set_latency(0.2, path=RECEIPT_PATH)
+    assert not probe({"PATH_INFO": RECEIPT_PATH, "REQUEST_METHOD": "POST"})

@@ -11,31 +11,21 @@ import pytest
 
 from mocktools.vllm import MockVLLMServer
 
+# mock_vllm (the pytest plugin), a fresh mock per test configured so
+pytestmark = pytest.mark.mocktools(vllm={"seed": 7, "enable_auto_tool_choice": True, "tool_call_parser": "hermes"})
+
 
 class Forecast(pydantic.BaseModel):
     city: str
     celsius: int
 
 
-@pytest.fixture(scope="module")
-def server():
-    with MockVLLMServer(seed=7, enable_auto_tool_choice=True, tool_call_parser="hermes") as m:
-        yield m
-
-
-@pytest.fixture
-def mock(server):
-    server.reset()
-    yield server
-    server.check()
-
-
-def test_pydantic_ai_agent_with_tool_and_structured_result(mock):
+def test_pydantic_ai_agent_with_tool_and_structured_result(mock_vllm):
     from pydantic_ai import Agent
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
 
-    model = OpenAIChatModel("mock-llm", provider=OpenAIProvider(base_url=mock.url + "/v1", api_key="EMPTY"))
+    model = OpenAIChatModel("mock-llm", provider=OpenAIProvider(base_url=mock_vllm.url + "/v1", api_key="EMPTY"))
     agent = Agent(model, output_type=Forecast, retries=2)
     calls = []
 
@@ -47,16 +37,16 @@ def test_pydantic_ai_agent_with_tool_and_structured_result(mock):
 
     result = agent.run_sync("Use get_temperature for Paris, then give the forecast.")
     assert isinstance(result.output, Forecast) and len(calls) == 1 and isinstance(calls[0], str)
-    sent = mock.received_requests
+    sent = mock_vllm.received_requests
     assert len(sent) == 2 and "get_temperature" in sent[0]["tools"] and sent[1]["messages"][-1]["role"] == "tool"
 
 
-def test_pydantic_ai_streamed_text_agent(mock):
+def test_pydantic_ai_streamed_text_agent(mock_vllm):
     from pydantic_ai import Agent
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
 
-    model = OpenAIChatModel("mock-llm", provider=OpenAIProvider(base_url=mock.url + "/v1", api_key="EMPTY"))
+    model = OpenAIChatModel("mock-llm", provider=OpenAIProvider(base_url=mock_vllm.url + "/v1", api_key="EMPTY"))
     agent = Agent(model)
     seen = []
 
@@ -74,7 +64,7 @@ def test_pydantic_ai_streamed_text_agent(mock):
     assert seen and isinstance(text, str) and text
 
 
-def test_openai_agents_loop_ends(mock):
+def test_openai_agents_loop_ends(mock_vllm):
     from agents import (
         Agent,
         OpenAIChatCompletionsModel,
@@ -92,15 +82,15 @@ def test_openai_agents_loop_ends(mock):
         used.append(city)
         return "sunny, 18C"
 
-    client = AsyncOpenAI(base_url=mock.url + "/v1", api_key="EMPTY", max_retries=0)
+    client = AsyncOpenAI(base_url=mock_vllm.url + "/v1", api_key="EMPTY", max_retries=0)
     agent = Agent(name="weather", instructions="Answer briefly.", tools=[get_weather],
                   model=OpenAIChatCompletionsModel(model="mock-llm", openai_client=client))
     result = Runner.run_sync(agent, "Call get_weather for Paris.", run_config=RunConfig(tracing_disabled=True))
     assert used and isinstance(result.final_output, str) and result.final_output
-    assert len(mock.received_requests) == 2
+    assert len(mock_vllm.received_requests) == 2
 
 
-def test_langchain_tool_loop_ends(mock):
+def test_langchain_tool_loop_ends(mock_vllm):
     from langchain_core.messages import HumanMessage, ToolMessage
     from langchain_core.tools import tool
     from langchain_openai import ChatOpenAI
@@ -110,7 +100,7 @@ def test_langchain_tool_loop_ends(mock):
         """Multiply two integers."""
         return a * b
 
-    llm = ChatOpenAI(model="mock-llm", base_url=mock.url + "/v1", api_key="EMPTY", max_retries=0)
+    llm = ChatOpenAI(model="mock-llm", base_url=mock_vllm.url + "/v1", api_key="EMPTY", max_retries=0)
     bound = llm.bind_tools([multiply])
     messages = [HumanMessage("Use multiply on 6 and 7.")]
     for _ in range(4):

@@ -147,3 +147,15 @@ def test_subscribe_and_unsubscribe():
     unsubscribe()  # twice is harmless
     store.add(chain()[1])
     assert [s.span_id for s in got] == ["1" * 16]
+
+
+def test_totals_count_every_span_by_kind_even_when_evicted():
+    store = SpanStore(max_traces=1)
+    for i in range(3):
+        for s in chain():
+            s.trace_id = f"{i:032x}"
+            store.add(s)
+    assert len(store.trace_ids()) == 1  # two traces evicted, their spans still counted
+    assert store.totals() == {"server": 6, "server_error": 3, "client": 3, "client_error": 0}
+    store.clear()
+    assert store.totals() == {"server": 0, "server_error": 0, "client": 0, "client_error": 0}

@@ -103,3 +103,12 @@ def test_request_without_user_message():
 @pytest.mark.parametrize("n", [1, 7, 40])
 def test_default_text_respects_any_max_tokens(n):
     assert len(G.generate(req(max_tokens=n)).token_ids) <= n
+
+
+def test_default_text_re_encodes_to_the_generated_ids():
+    # the chat path hands the generator's ids to the token loop instead of re-encoding the text
+    for seed in range(200):
+        ids = G.default_token_ids(req(f"prompt {seed}", seed=seed))[:-1]
+        assert T.encode(T.decode(ids)) == ids
+        tail = G.generate(req(f"p{seed}", seed=seed, ignore_eos=True, max_tokens=120)).token_ids
+        assert T.encode(T.decode(tail)) == tail

@@ -1,0 +1,198 @@
+"""Serving without threads (issue 15): which vLLM requests may run on the engine's loop, and
+paced streams that yield `Pause` up to absolute token deadlines instead of sleeping."""
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from mocktools.clock import FakeClock
+from mocktools.http_connection import Pause
+from mocktools.vllm.engine import Engine
+from mocktools.vllm.mock import MockVLLMServer
+from mocktools.vllm.protocol import ModelConfig
+
+pytestmark = pytest.mark.timeout(30)
+
+GENERATION = [("/v1/chat/completions", "POST"), ("/v1/completions", "POST"), ("/invocations", "POST"),
+              ("/v1/responses", "POST"), ("/v1/messages", "POST")]
+
+
+def _env(path: str, method: str = "POST") -> dict[str, str]:
+    return {"PATH_INFO": path, "REQUEST_METHOD": method}
+
+
+def _inline(mock: MockVLLMServer, path: str, method: str = "POST") -> bool:
+    return mock.http_listener.inline_ok(_env(path, method))
+
+
+# -- which requests run inline ------------------------------------------------------------------
+def test_computing_routes_always_run_inline() -> None:
+    mock = MockVLLMServer(ttft=0.5, itl=0.1)  # timing holds generation, not these
+    for path, method in [("/health", "GET"), ("/ping", "POST"), ("/version", "GET"), ("/load", "GET"),
+                         ("/metrics", "GET"), ("/v1/models", "GET"), ("/tokenize", "POST"),
+                         ("/detokenize", "POST"), ("/v1/embeddings", "POST"), ("/v1/messages/count_tokens", "POST")]:
+        assert _inline(mock, path, method), path
+    assert not any(_inline(mock, path, method) for path, method in GENERATION)
+    assert not _inline(mock, "/v1/responses/resp_1", "GET")  # a rule with a converter: never probed inline
+    assert not _inline(mock, "/_mock/reset")
+
+
+def test_generation_runs_inline_only_without_simulated_time_on_a_real_clock() -> None:
+    mock = MockVLLMServer()
+    assert all(_inline(mock, path, method) for path, method in GENERATION)
+    mock.set_timing(ttft=0.2)
+    assert not any(_inline(mock, path, method) for path, method in GENERATION)
+    mock.set_timing(ttft=0, itl=0.02)
+    assert not _inline(mock, "/v1/chat/completions")
+    mock.set_timing(itl=0)
+    assert _inline(mock, "/v1/chat/completions")
+    # on a FakeClock the waits end at once: nothing blocks
+    fake = MockVLLMServer(ttft=5, itl=1, clock=FakeClock())
+    assert _inline(fake, "/v1/chat/completions")
+
+
+def test_a_reply_function_sends_generation_to_a_worker() -> None:
+    mock = MockVLLMServer()
+    mock.set_reply("fixed text")
+    mock.set_reply_table({"hi": "there"})
+    assert _inline(mock, "/v1/completions")
+    mock.set_reply_function(lambda req: None)
+    assert not _inline(mock, "/v1/completions")
+    mock.set_reply_function(None)
+    mock.enqueue_replies([lambda req: "from user code"])
+    assert not _inline(mock, "/v1/completions")
+    mock.reset_state()
+    mock.enqueue_replies(["queued text"])
+    assert _inline(mock, "/v1/completions")
+
+
+def test_a_stall_fault_sends_generation_to_a_worker() -> None:
+    mock = MockVLLMServer()
+    mock.set_stream_fault("error", after_chunks=2)
+    assert _inline(mock, "/v1/chat/completions")
+    mock.set_stream_fault("stall", after_chunks=2)
+    assert not _inline(mock, "/v1/chat/completions")
+    mock.clear_stream_faults()
+    assert _inline(mock, "/v1/chat/completions")
+
+
+def test_a_busy_scheduler_sends_generation_to_a_worker() -> None:
+    mock = MockVLLMServer(max_num_seqs=4)
+    ticket = mock.engine.scheduler.acquire(1)  # a request running: the next one might have to wait
+    assert not _inline(mock, "/v1/chat/completions")
+    mock.engine.scheduler.release(ticket)
+    assert _inline(mock, "/v1/chat/completions")
+
+
+def test_latency_faults_stubs_and_user_routes_send_generation_to_a_worker() -> None:
+    mock = MockVLLMServer()
+    mock.faults.set_latency(0.1, path="/v1/chat/*")
+    assert not _inline(mock, "/v1/chat/completions") and _inline(mock, "/v1/completions")
+    mock.faults.set_success()
+    mock.expect_request("/v1/models").respond_with_json({"data": []})
+    assert not _inline(mock, "/v1/completions") and not _inline(mock, "/health", "GET")
+
+
+def test_admission_on_an_event_loop_never_waits() -> None:
+    engine = Engine(ModelConfig(["m"], "m"), max_num_seqs=1)
+    held = engine.scheduler.acquire(1)  # full: a worker would wait here
+
+    async def on_loop() -> dict[str, Any]:
+        return engine.run(engine.prepare("chat", {"model": "m", "messages": [{"role": "user", "content": "x"}]}))
+
+    body = asyncio.run(on_loop())
+    assert body["choices"][0]["finish_reason"] == "stop"
+    engine.scheduler.release(held)
+    assert engine.scheduler.counts() == (0, 0) and engine.in_flight == 0
+
+
+# -- paced streams: absolute deadlines ------------------------------------------------------------
+def _pauses_and_events(engine: Engine, clock: FakeClock, late: list[float]) -> tuple[list[float], list[Any]]:
+    """Drive a paced stream by hand: each Pause is slept (plus the lateness given) on the clock."""
+    job = engine.prepare("completion", {"model": "m", "prompt": "hi", "stream": True, "max_tokens": 6})
+    pauses: list[float] = []
+    events: list[Any] = []
+    for item in engine.stream(job, pause=True):
+        if isinstance(item, Pause):
+            assert item.inline  # the next step only builds bytes: it may run on the loop
+            pauses.append(round(item.seconds, 6))
+            clock.advance(item.seconds + (late.pop(0) if late else 0.0))
+        elif item:
+            data = item.decode()[6:-2]
+            events.append(data if data == "[DONE]" else json.loads(data))
+    return pauses, events
+
+
+def test_paced_stream_pauses_to_absolute_deadlines_and_late_tokens_catch_up() -> None:
+    clock = FakeClock()
+    engine = Engine(ModelConfig(["m"], "m"), clock=clock, ttft=0.5, itl=0.1)
+    engine.script.set_reply("red green blue river mountain sky cloud rain")
+    # token 1 is due at +0.5, then one every 0.1 s (0.6 … 1.0); the 2nd pause ends 0.25 s late (0.85),
+    # so tokens 3 and 4 (due 0.7, 0.8) go out at once and token 5 waits only until 0.9
+    pauses, events = _pauses_and_events(engine, clock, [0.0, 0.25, 0.0, 0.0])
+    assert pauses == [0.5, 0.1, 0.05, 0.1]
+    assert [e["choices"][0]["text"] for e in events[:-1]] == ["red", " green", " blue", " river", " mountain", " sky"]
+    assert events[-1] == "[DONE]"
+    # the timing the client saw is what the metrics record
+    itl = engine.metrics.histograms["vllm:inter_token_latency_seconds"]
+    ttft = engine.metrics.histograms["vllm:time_to_first_token_seconds"]
+    assert ttft.n == 1 and ttft.total == pytest.approx(0.5)
+    assert itl.n == 5 and itl.total == pytest.approx(0.35 + 0 + 0 + 0.05 + 0.1)
+    assert engine.scheduler.counts() == (0, 0)
+
+
+def test_unpaced_stream_on_a_fake_clock_waits_as_before() -> None:
+    clock = FakeClock()
+    engine = Engine(ModelConfig(["m"], "m"), clock=clock, ttft=0.5, itl=0.1)
+    job = engine.prepare("completion", {"model": "m", "prompt": "hi", "stream": True, "max_tokens": 4})
+    start = clock.monotonic()
+    items = list(engine.stream(job))  # no pausable connection: the clock's own sleep
+    assert not any(isinstance(item, Pause) for item in items)
+    assert clock.monotonic() - start == pytest.approx(0.5 + 3 * 0.1)
+
+
+def test_a_stall_on_a_pausable_connection_pauses_and_releases_its_slot_when_closed() -> None:
+    engine = Engine(ModelConfig(["m"], "m"))
+    engine.set_stream_fault("stall", after_chunks=1)
+    job = engine.prepare("completion", {"model": "m", "prompt": "hi", "stream": True, "max_tokens": 4})
+    stream = engine.stream(job, pause=True)
+    items = [next(stream), next(stream), next(stream)]  # headers, first event, then the stall
+    assert isinstance(items[2], Pause) and items[2].inline and items[2].seconds <= 0.05
+    assert engine.scheduler.counts() == (1, 0)
+    stream.close()  # what the engine does when the client goes away or the mock stops
+    assert engine.scheduler.counts() == (0, 0) and engine.in_flight == 0
+    assert 'finished_reason="abort",model_name="m"} 1.0' in engine.metrics_text()
+
+
+# -- the prebuilt encoders write what json.dumps writes ---------------------------------------------
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+def test_compact_encoder_matches_json_dumps(ensure_ascii: bool) -> None:
+    import datetime
+
+    from mocktools.vllm.stream_codec import compact_encoder
+
+    dumps = compact_encoder(ensure_ascii=ensure_ascii, default=str)
+    for value in ["plain", "é 日本 \u2028 \"q\" \\ \n", 1.5, float("inf"), None, True, [1, [2, {"a": None}]],
+                  {"k": "ü", "n": -0.0, "nested": {"list": [1.0e-9, 3], "t": datetime.date(2026, 12, 1)}}]:
+        assert dumps(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=ensure_ascii, default=str)
+
+
+def test_a_long_wait_is_paused_in_slices_and_ends_when_the_client_goes() -> None:
+    clock = FakeClock()
+    engine = Engine(ModelConfig(["m"], "m"), clock=clock, ttft=1.2, itl=0.1)
+    job = engine.prepare("completion", {"model": "m", "prompt": "hi", "stream": True, "max_tokens": 4})
+    alive = [True]
+    pauses = []
+    for item in engine.stream(job, lambda: alive[0], pause=True):
+        if isinstance(item, Pause):
+            pauses.append(round(item.seconds, 6))
+            clock.advance(item.seconds)
+            alive[0] = len(pauses) < 2  # the client hangs up during the second slice
+        else:
+            assert b'"text"' not in item  # no token went out
+    assert pauses == [0.5, 0.5]
+    assert engine.scheduler.counts() == (0, 0)
+    assert 'finished_reason="abort",model_name="m"} 1.0' in engine.metrics_text()
