@@ -72,8 +72,7 @@ class HTTPProtocol(RequestParsing):
         self.lost = True
         active = self.active
         if active is not None and active.timer is not None:  # paused: nobody will resume it
-            active.timer.cancel()
-            active.timer = None
+            active.timer = None  # (its wake-up bucket skips it)
             self.server.abandon(active)
         held, self.held = self.held, None
         if held is not None:
@@ -240,9 +239,9 @@ class HTTPProtocol(RequestParsing):
         if self.lost or exchange.aborted or self.server.closing:
             self.server.abandon(exchange)
             return
-        exchange.timer = self.loop.call_later(seconds, self._resume_exchange, exchange)
+        self.server.wake_later(exchange, seconds)
 
-    def _resume_exchange(self, exchange: Exchange) -> None:
+    def resume_exchange(self, exchange: Exchange) -> None:
         exchange.timer = None
         if self.lost or exchange.aborted:
             self.server.abandon(exchange)
