@@ -105,3 +105,18 @@ def test_an_inline_request_that_held_the_loop_too_long_is_logged_once_per_path(
         assert len(lines) == 1 and "GET /fast" in lines[0] and "inline=True" in lines[0]
     else:
         assert lines == []
+
+
+def test_many_streams_pausing_together_all_resume_and_finish(site: Site) -> None:
+    socks = [socket.create_connection(("127.0.0.1", site.port), timeout=10) for _ in range(30)]
+    try:
+        for i, sock in enumerate(socks):  # several share one wake-up bucket, some do not
+            path = "/paced" if i % 3 else "/paced-worker"
+            sock.sendall(f"GET {path}?pause=0.002 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        for sock in socks:
+            got = read_all(sock)
+            assert got.count(b"tick") == 3 and got.endswith(b"0\r\n\r\n")
+    finally:
+        for sock in socks:
+            sock.close()
+    assert site.closed == 30
