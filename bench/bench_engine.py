@@ -239,7 +239,7 @@ def wrk_all(seconds: float, kinds: list[str], baseline: str | None = None, app: 
         servers = [(kind, kind, ROOT) for kind in kinds]
         path, post, what = "/bare", False, f"GET a bare app answering {len(ANSWER)} bytes"
     else:
-        servers = [("inline", "ofd", ROOT), ("pool", "ofd-pool", ROOT)]
+        servers = [(kind, "ofd" if kind == "inline" else "ofd-pool", ROOT) for kind in kinds if kind in ("inline", "pool")]
         path, post = ("/ofd/v1/receipt", True) if app == "ofd-post" else ("/ofd/v1/health", False)
         what = f"{'POST' if post else 'GET'} {path} of MockOFDServer"
     if baseline:  # the same app on another checkout (its engine as it was)
