@@ -248,7 +248,11 @@ class HTTPProtocol(RequestParsing):
             return
         runner = exchange.runner
         if runner is not None and runner.pause_inline:
+            started = time.perf_counter()
             exchange.step_inline()
+            took = time.perf_counter() - started
+            if took > self.server.slow_inline:  # a body that broke its Pause(inline=True) promise
+                self.server.slow(runner.environ, took)
             return
         try:
             self.server.pool.submit(exchange.resume)

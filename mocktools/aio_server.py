@@ -151,9 +151,10 @@ class AsyncHTTPServer:
         exchange.run_inline(environ)
         took = time.perf_counter() - started
         if took > self.slow_inline:
-            self._slow(environ, took)
+            self.slow(environ, took)
 
-    def _slow(self, environ: dict[str, Any], took: float) -> None:
+    def slow(self, environ: dict[str, Any], took: float) -> None:
+        """Log (once per path) a request that held the loop for `took` seconds."""
         path = environ.get("PATH_INFO") or "/"
         if path not in self._slow_paths and len(self._slow_paths) < 100:
             self._slow_paths.add(path)

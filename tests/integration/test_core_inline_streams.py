@@ -120,3 +120,18 @@ def test_many_streams_pausing_together_all_resume_and_finish(site: Site) -> None
         for sock in socks:
             sock.close()
     assert site.closed == 30
+
+
+def test_a_stream_resumed_inline_that_held_the_loop_is_logged(
+        site: Site, each_http_engine: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from mocktools.aio_server import AsyncHTTPServer
+
+    monkeypatch.setattr(AsyncHTTPServer, "slow_inline", -1.0)  # every step on the loop counts as slow
+    with caplog.at_level("WARNING", logger="mocktools.engine"):
+        got = raw(site.port, b"GET /paced-from-pool HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert got.endswith(b"0\r\n\r\n")
+    lines = [r.getMessage() for r in caplog.records if r.name == "mocktools.engine"]
+    if each_http_engine == "asyncio":  # started on a worker, resumed on the loop: the resumed steps count
+        assert len(lines) == 1 and "/paced-from-pool" in lines[0]
+    else:
+        assert lines == []
