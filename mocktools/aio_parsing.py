@@ -41,6 +41,8 @@ class RequestParsing:
     _url: bytes
     _headers: list[tuple[str, str]]
     _head_bytes: int
+    _max_header_bytes: int  # the server's limits, copied per connection (read for every header)
+    _max_headers: int
 
     def pause(self) -> None:
         raise NotImplementedError
@@ -60,12 +62,12 @@ class RequestParsing:
             raise FramingError(414, "request target too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        limits = self.server.limits
-        self._head_bytes += len(name) + len(value) + 4
-        if self._head_bytes > limits.max_header_bytes or len(self._headers) >= limits.max_headers:
+        size = self._head_bytes = self._head_bytes + len(name) + len(value) + 4
+        headers = self._headers
+        if size > self._max_header_bytes or len(headers) >= self._max_headers:
             raise FramingError(431, "request header fields too large")
         # environ keys straight away (HTTP_USER_AGENT; cached per distinct name)
-        self._headers.append((HEADER_KEYS.get(name) or environ_key(name), value.decode("latin-1")))
+        headers.append((HEADER_KEYS.get(name) or environ_key(name), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         parser, headers = self.parser, self._headers

@@ -57,6 +57,7 @@ class HTTPProtocol(RequestParsing):
         self._url = b""
         self._headers: list[tuple[str, str]] = []
         self._head_bytes = 0
+        self._max_header_bytes, self._max_headers = server.limits.max_header_bytes, server.limits.max_headers
 
     def call(self, fn: Any, *args: Any) -> bool:
         """Run `fn` on the loop from a worker; False once the loop is gone."""
