@@ -21,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import ClosingIterator
 
 from ..http_mock import HTTPMockServer
+from ..routing import JSONAnswer
 from .hop_client import ConnectFailed, ConnectionBroken, HopClient, HopError, HopTimeout
 from .link import MeshLink
 from .propagation import TraceContext, child_context
@@ -68,7 +69,7 @@ class ServiceInstance(HTTPMockServer):
         environ[_INLINE_KEY] = True
         return True
 
-    def _dispatch(self, request: Request, environ: dict[str, Any]) -> Response:
+    def _dispatch(self, request: Request, environ: dict[str, Any]) -> Response | JSONAnswer:
         """The instance's own catch-all without werkzeug's URL map (~10 us a hop): stubs and user
         routes still answer first, and any path the map would treat differently (not ASCII, a
         leading "//", a method it refuses) still goes through the router."""
