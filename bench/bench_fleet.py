@@ -1,8 +1,9 @@
 """Many clients at once: idle keep-alive connections, a fleet of vLLM SSE streams, vLLM chat at c=16.
 
     .venv/bin/python -m bench.bench_fleet idle [--connections 10000] [--engine asyncio]
-    .venv/bin/python -m bench.bench_fleet sse [--streams 1000] [--itl 0.02] [--tokens 50] [--sleep]
-    .venv/bin/python -m bench.bench_fleet chat [--seconds 5] [--baseline /work/main]
+    .venv/bin/python -m bench.bench_fleet sse [--streams 1000] [--itl 0.02] [--tokens 50] [--sleep] [--peer]
+        [--client epoll|asyncio] [--before CHECKOUT] [--ramp SECONDS]
+    .venv/bin/python -m bench.bench_fleet chat [--seconds 5] [--baseline CHECKOUT] [--before CHECKOUT] [--rounds N]
 
 The mock runs in its own process (RLIMIT_NOFILE raised to the hard limit in both processes).
 idle: open N connections, one request on each, leave them idle; then a normal client's latency on
@@ -155,30 +156,39 @@ wrk.body = '{"model": "mock-llm", "messages": [{"role": "user", "content": "hell
 """
 
 
-def bench_chat(seconds: int, baseline: str | None) -> None:
+def bench_chat(seconds: int, baseline: str | None, before: str | None = None, rounds: int = 1) -> None:
+    """wrk c=16 on each engine of this tree, a baseline checkout and a `before` checkout (its own
+    default engine), `rounds` interleaved rounds."""
     import tempfile
 
     from bench.bench_serving import DONE_LUA
 
-    engines = [("asyncio", ROOT), ("werkzeug", ROOT)] + ([("baseline", baseline)] if baseline else [])
+    targets = [("asyncio", "asyncio", ROOT), ("werkzeug", "werkzeug", ROOT)]
+    targets += [("baseline", "baseline", baseline)] if baseline else []
+    targets += [("before", "baseline", before)] if before else []  # "baseline": the tree's default engine
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(CHAT_LUA + DONE_LUA)
     try:
-        for engine, path in engines:
+        for _, (label, engine, path) in ((r, t) for r in range(rounds) for t in targets):
             proc, port = start_server("vllm", engine, path)
             try:
                 subprocess.run(check=False, args=["wrk", "-t2", "-c16", "-d1s", "-s", f.name, f"http://127.0.0.1:{port}/v1/chat/completions"],
                                capture_output=True, timeout=60)
+                from bench.sse_fleet import proc_cpu
+
+                cpu = proc_cpu(proc.pid)
                 out = subprocess.run(check=False, args=["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", f.name,
                                       f"http://127.0.0.1:{port}/v1/chat/completions"],
                                      capture_output=True, text=True, timeout=seconds + 60).stdout
+                cpu = proc_cpu(proc.pid) - cpu
             finally:
                 stop_server(proc)
             res = json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULT "))[7:])
             rps = res["requests"] / (res["duration_us"] / 1e6)
             errors = sum(res[k] for k in ("connect", "read", "write", "status", "timeout"))
-            print(f"chat c=16 {engine:9}: {rps:7.0f} req/s, p50 {res['p50_us'] / 1000:.2f} ms, "
-                  f"p99 {res['p99_us'] / 1000:.2f} ms, errors {errors}")
+            print(f"chat c=16 {label:9}: {rps:7.0f} req/s, p50 {res['p50_us'] / 1000:.2f} ms, "
+                  f"p99 {res['p99_us'] / 1000:.2f} ms, errors {errors}; server CPU "
+                  f"{cpu / max(1, res['requests']) * 1e6:.0f} us per request")
     finally:
         os.unlink(f.name)
 
@@ -197,17 +207,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--engine", default="asyncio")
     parser.add_argument("--baseline")
+    parser.add_argument("--before", help="chat, sse: also the mock of this checkout (e.g. before this work)")
+    parser.add_argument("--rounds", type=int, default=1, help="chat: interleaved rounds")
     parser.add_argument("--sleep", action="store_true", help="sse: streams sleep on threads instead of pausing")
     parser.add_argument("--peer", action="store_true", help="sse: also a plain asyncio SSE server, same pacing")
+    parser.add_argument("--client", choices=["epoll", "asyncio"], default="epoll", help="sse: the fleet's client")
+    parser.add_argument("--ramp", type=float, default=0.0, help="sse (epoll client): open the streams over N s")
     args = parser.parse_args()
     if args.mode == "idle":
         bench_idle(args.connections, args.engine)
     elif args.mode == "sse":
         from bench.sse_fleet import bench_sse
 
-        bench_sse(args.streams, args.itl, args.tokens, args.engine, sleep=args.sleep, peer=args.peer)
+        bench_sse(args.streams, args.itl, args.tokens, args.engine, sleep=args.sleep, peer=args.peer,
+                  client=args.client, before=args.before, ramp=args.ramp)
     else:
-        bench_chat(args.seconds, args.baseline)
+        bench_chat(args.seconds, args.baseline, args.before, args.rounds)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The SSE fleet check of `bench_fleet sse`: N concurrent streamed completions with inter-token
 latency `itl`, and the gaps between tokens as a client sees them.
 
-The client is one asyncio loop of lean Protocols that count `data: {` events per received chunk
-and timestamp the chunk (StreamReader line reads cost more than the server's side of a token).
+The client counts `data: {` events per received chunk and timestamps the chunk: by default one
+raw epoll loop (`--client asyncio`: lean asyncio Protocols instead; StreamReader line reads, the
+first version, cost more than the server's side of a token).
 `--peer` runs the same fleet against a plain asyncio server that paces prebuilt events with loop
 timers to the same absolute deadlines: what this machine can carry at all, beside the mock.
 Both processes' CPU per token is printed (user + system, from /proc).
@@ -16,7 +17,7 @@ import statistics
 import time
 from typing import Any
 
-from bench.bench_fleet import raise_fd_limit, start_server, stop_server
+from bench.bench_fleet import ROOT, raise_fd_limit, start_server, stop_server
 
 
 class Fleet:
@@ -83,7 +84,89 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_fleet(port: int, pid: int, streams: int, tokens: int) -> tuple[Fleet, float, float, float]:
+def _epoll_fleet(port: int, request: bytes, streams: int, fleet: Fleet, ramp: float = 0.0) -> float:
+    """The fleet on one raw epoll loop: per readable socket one recv and a count (about a third
+    of asyncio's per-read cost, which matters at 50,000 events/s on a machine the server shares).
+    ``ramp``: open the streams evenly over that many seconds instead of all at once."""
+    import select
+    import socket
+
+    poller = select.epoll()
+    state: dict[int, list[Any]] = {}  # fd -> [socket, started, last, events, tail]
+    started = time.monotonic()
+    opened = 0
+
+    def open_due() -> None:
+        nonlocal opened
+        due = streams if ramp <= 0 else min(streams, int((time.monotonic() - started) / ramp * streams) + 1)
+        while opened < due:
+            opened += 1
+            sock = socket.socket()
+            sock.setblocking(False)
+            try:
+                sock.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                fleet.errors.append(type(exc).__name__)
+                sock.close()
+                continue
+            state[sock.fileno()] = [sock, 0.0, 0.0, 0, b""]
+            poller.register(sock.fileno(), select.EPOLLOUT)
+
+    gaps, ttfts = fleet.gaps, fleet.ttfts
+    open_due()
+    while state or opened < streams:
+        if opened < streams:
+            open_due()
+        for fd, _mask in poller.poll(0.001 if opened < streams else 1.0):
+            entry = state[fd]
+            sock = entry[0]
+            if entry[1] == 0.0:  # connected: send the request, then only read
+                try:
+                    sock.sendall(request)
+                except OSError as exc:
+                    fleet.errors.append(type(exc).__name__)
+                    poller.unregister(fd)
+                    sock.close()
+                    del state[fd]
+                    continue
+                entry[1] = time.monotonic()
+                poller.modify(fd, select.EPOLLIN)
+                continue
+            try:
+                data = sock.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                fleet.errors.append(type(exc).__name__)
+                data = b""
+            if not data:
+                poller.unregister(fd)
+                sock.close()
+                del state[fd]
+                continue
+            now = time.monotonic()
+            joined = entry[4] + data
+            count = joined.count(b"data: {")
+            entry[4] = joined[-6:]
+            if count:
+                if entry[3] == 0:
+                    ttfts.append(now - entry[1])
+                else:
+                    gaps.append(now - entry[2])
+                if count > 1:
+                    gaps.extend([0.0] * (count - 1))
+                entry[3] += count
+                entry[2] = now
+            if b"[DONE]" in joined:
+                fleet.completed += 1
+    poller.close()
+    return time.monotonic() - started
+
+
+def run_fleet(port: int, pid: int, streams: int, tokens: int, client: str = "epoll",
+              ramp: float = 0.0) -> tuple[Fleet, float, float, float]:
     """(what the client saw, seconds, server CPU seconds, client CPU seconds)."""
     body = json.dumps({"model": "mock-llm", "prompt": "hi", "stream": True, "max_tokens": tokens + 8}).encode()
     request = (b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -96,7 +179,7 @@ def run_fleet(port: int, pid: int, streams: int, tokens: int) -> tuple[Fleet, fl
         return time.monotonic() - started
 
     server_cpu, client_cpu = proc_cpu(pid), time.process_time()
-    elapsed = asyncio.run(run())
+    elapsed = _epoll_fleet(port, request, streams, fleet, ramp) if client == "epoll" else asyncio.run(run())
     return fleet, elapsed, proc_cpu(pid) - server_cpu, time.process_time() - client_cpu
 
 
@@ -118,21 +201,25 @@ def report(label: str, fleet: Fleet, elapsed: float, server_cpu: float, client_c
           f" (server {server_cpu / elapsed * 100:.0f} %, client {client_cpu / elapsed * 100:.0f} % of a core)")
 
 
-def bench_sse(streams: int, itl: float, tokens: int, engine: str, *, sleep: bool = False, peer: bool = False) -> None:
+def bench_sse(streams: int, itl: float, tokens: int, engine: str, *, sleep: bool = False, peer: bool = False,
+              client: str = "epoll", before: str | None = None, ramp: float = 0.0) -> None:
     raise_fd_limit()
-    print(f"sse: {streams} concurrent streams, itl={itl * 1000:.0f} ms, {tokens} tokens each")
+    print(f"sse: {streams} concurrent streams, itl={itl * 1000:.0f} ms, {tokens} tokens each ({client} client"
+          + (f", opened over {ramp:g} s)" if ramp > 0 else ", all opened at once)"))
     reply = " ".join(["token"] * tokens)
-    proc, port = start_server("vllm", engine, seqs=streams + 16, itl=itl, reply=reply, sleep=sleep)
-    try:
-        result = run_fleet(port, proc.pid, streams, tokens)
-    finally:
-        stop_server(proc)
     mode = "sleeping threads" if sleep else "paused where the engine can"
-    report(f"mocktools ({engine} engine, {mode})", *result, streams, itl)
+    runs = [(f"mocktools ({engine} engine, {mode})", ROOT)] + ([(f"mocktools of {before}", before)] if before else [])
+    for label, tree in runs:
+        proc, port = start_server("vllm", engine, tree, seqs=streams + 16, itl=itl, reply=reply, sleep=sleep)
+        try:
+            result = run_fleet(port, proc.pid, streams, tokens, client, ramp)
+        finally:
+            stop_server(proc)
+        report(label, *result, streams, itl)
     if peer:
         proc, port = start_server("peer", engine, itl=itl, tokens=tokens)
         try:
-            result = run_fleet(port, proc.pid, streams, tokens)
+            result = run_fleet(port, proc.pid, streams, tokens, client, ramp)
         finally:
             stop_server(proc)
         report("plain asyncio SSE server (prebuilt events, loop timers)", *result, streams, itl)

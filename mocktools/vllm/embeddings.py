@@ -7,6 +7,7 @@ import math
 import random
 import struct
 from collections.abc import Sequence
+from typing import Any
 
 
 def embed(key: str, dimensions: int, seed: int = 0) -> list[float]:
@@ -33,3 +34,30 @@ def encode_base64(values: Sequence[float]) -> str:
 def decode_base64(data: str) -> list[float]:
     raw = base64.b64decode(data)
     return list(struct.unpack(f"<{len(raw) // 4}f", raw))
+
+
+def embeddings_response(config: Any, tok: Any, seed: int, body: dict, rid: str, created: int) -> dict[str, Any]:
+    """An /v1/embeddings answer (``dimensions`` cuts and renormalises, as Matryoshka models do)."""
+    from . import protocol, responses
+
+    model = config.resolve(body.get("model"))
+    inputs = protocol.embedding_inputs(body, tok)
+    fmt = body.get("encoding_format") or "float"
+    if fmt not in ("float", "base64"):
+        raise protocol.bad_request(f"encoding_format must be 'float' or 'base64', got {fmt!r}", "encoding_format")
+    dim = config.embedding_dim
+    dims = protocol.get_int(body, "dimensions", None, minimum=1, maximum=dim)
+    data = []
+    for i, (key, _) in enumerate(inputs):
+        vec = embed(key, dim, seed)
+        if dims is not None and dims < dim:
+            vec = _renormalize(vec[:dims])
+        data.append({"index": i, "object": "embedding", "embedding": encode_base64(vec) if fmt == "base64" else vec})
+    tokens = sum(n for _, n in inputs)
+    return {"id": rid, "object": "list", "created": created, "model": model, "data": data,
+            "usage": responses.usage(tokens, 0)}
+
+
+def _renormalize(vec: list[float]) -> list[float]:
+    norm = sum(v * v for v in vec) ** 0.5 or 1.0
+    return to_float32([v / norm for v in vec])

@@ -5,7 +5,6 @@ gets back a response body or an iterator of SSE bytes. Unit tests drive it direc
 """
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import threading
 import os
@@ -18,8 +17,7 @@ from ..clock import Clock, FakeClock, SystemClock
 from ..errors import ApiError
 from . import chat_plan, chat_render, protocol, responses, structured
 from .chat_render import ChatStyle
-from .embeddings import embed, encode_base64
-from .engine_stream import TRUNCATE, StreamingMixin  # noqa: F401  (TRUNCATE: re-exported)
+from .engine_stream import TRUNCATE, StreamingMixin, on_event_loop  # noqa: F401  (TRUNCATE: re-exported)
 from .generation import (
     ChoiceOutput,
     GenerationRequest,
@@ -112,6 +110,9 @@ class Engine(StreamingMixin):
         self.in_flight = 0
         from .responses_api import ResponseStore
         self.responses = ResponseStore()
+
+    def _no_wait(self, seconds: float) -> bool:
+        return self.stop_event.is_set()
 
     def _default_wait(self, seconds: float) -> bool:
         if seconds > 0:
@@ -305,7 +306,7 @@ class Engine(StreamingMixin):
             self.in_flight += 1
         try:
             ticket = self.scheduler.acquire(max(1, len(job.outputs)), job.prompt_tokens, self.stop_event,
-                                            wait=asyncio._get_running_loop() is None)  # a loop must not block
+                                            wait=not on_event_loop())
         except BaseException:
             with self._lock:
                 self.in_flight -= 1
@@ -350,16 +351,21 @@ class Engine(StreamingMixin):
         first: float | None = None
         itls: list[float] = []
         reason: str | None = "abort"
+        wait = self._wait
+        if on_event_loop() and not isinstance(self.clock, FakeClock):
+            # sent inline at zero timing and given a wait since (a race with set_timing): an
+            # event loop must not sleep, so this one request is answered without its wait
+            wait = self._no_wait
         try:
             steps = max((len(o.token_ids) for o in job.outputs), default=0)
-            self._wait(self.ttft)
+            wait(self.ttft)
             first = self.clock.monotonic()
             if self.itl <= 0:  # no inter-token wait: every gap is zero (unless stopping)
                 itls = [] if self.stop_event.is_set() else [0.0] * max(0, steps - 1)
             else:
                 for _ in range(steps - 1):
                     before = self.clock.monotonic()
-                    if self._wait(self.itl):
+                    if wait(self.itl):
                         break
                     itls.append(self.clock.monotonic() - before)
             reason = None
@@ -367,24 +373,9 @@ class Engine(StreamingMixin):
             self._finish(job, ticket, arrival, admitted, first, itls, reason)
 
     def embeddings(self, body: dict) -> dict[str, Any]:
-        model = self.config.resolve(body.get("model"))
-        inputs = protocol.embedding_inputs(body, self.tokenizer)
-        fmt = body.get("encoding_format") or "float"
-        if fmt not in ("float", "base64"):
-            raise protocol.bad_request(f"encoding_format must be 'float' or 'base64', got {fmt!r}",
-                                       "encoding_format")
-        dim = self.config.embedding_dim
-        dims = protocol.get_int(body, "dimensions", None, minimum=1, maximum=dim)
-        data = []
-        for i, (key, _) in enumerate(inputs):
-            vec = embed(key, dim, self.seed)
-            if dims is not None and dims < dim:
-                vec = _renormalize(vec[:dims])
-            data.append({"index": i, "object": "embedding",
-                         "embedding": encode_base64(vec) if fmt == "base64" else vec})
-        tokens = sum(n for _, n in inputs)
-        return {"id": "embd-" + random_uuid(), "object": "list", "created": int(self.clock.time()),
-                "model": model, "data": data, "usage": responses.usage(tokens, 0)}
+        from .embeddings import embeddings_response
+        return embeddings_response(self.config, self.tokenizer, self.seed, body, "embd-" + random_uuid(),
+                                   int(self.clock.time()))
 
     def metrics_text(self) -> str:
         running, waiting = self.scheduler.counts()
@@ -394,13 +385,6 @@ class Engine(StreamingMixin):
 def _request_id(body: dict) -> str:
     rid = body.get("request_id")
     return rid if isinstance(rid, str) and rid else random_uuid()
-
-
-def _renormalize(vec: list[float]) -> list[float]:
-    from .embeddings import to_float32
-
-    norm = sum(v * v for v in vec) ** 0.5 or 1.0
-    return to_float32([v / norm for v in vec])
 
 
 _TYPES = {400: "BadRequestError", 401: "Unauthorized", 404: "NotFoundError", 422: "UnprocessableEntityError",

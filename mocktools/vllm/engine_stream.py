@@ -2,12 +2,13 @@
 settles metrics, for every stream format (the format itself is a codec, see stream_codec.py)."""
 from __future__ import annotations
 
+import asyncio
 import collections.abc
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..clock import SystemClock
+from ..clock import FakeClock, SystemClock
 from ..http_connection import Pause, can_pause
 from .scheduler import SchedulerStopped
 from .stream_codec import OpenAICodec
@@ -16,6 +17,12 @@ if TYPE_CHECKING:
     from .engine import Job, StreamFault
 
 TRUNCATE = object()  # yielded by a stream: the wire layer must drop the connection now
+
+
+def on_event_loop() -> bool:
+    """Whether this thread is running an asyncio loop (an engine's loop thread: never block it)."""
+    return asyncio._get_running_loop() is not None
+
 POLL_SECONDS = 0.5  # a paced stream's longest single pause (it checks the client between them)
 
 
@@ -99,19 +106,25 @@ class StreamingMixin:
                     gap = self.ttft if first is None else self.itl * (step - last_step)
                     if paced:
                         deadline += gap
-                        delay = deadline - monotonic()
+                        now = monotonic()
                         stopped = False
-                        while delay > 0 and not stopped:
+                        while deadline > now and not stopped:
                             # the next step only builds and yields bytes; a long wait is cut in
                             # slices so a client that hung up meanwhile frees its slot soon
-                            yield Pause(min(delay, POLL_SECONDS), inline=True)
+                            yield Pause(min(deadline - now, POLL_SECONDS), inline=True)
                             stopped = stopping()
-                            delay = deadline - monotonic()
-                            if delay > 0 and client_alive is not None and not client_alive():
+                            now = monotonic()
+                            if deadline > now and client_alive is not None and not client_alive():
                                 stopped = True
                     else:
-                        stopped = self._wait(gap)
-                    now = monotonic()
+                        if gap > 0 and pausable and on_event_loop() and not isinstance(self.clock, FakeClock):
+                            # started inline at zero timing, then given a wait on a clock of the
+                            # user's: never sleep on the loop (the wait is real seconds, relative)
+                            yield Pause(gap, inline=True)
+                            stopped = stopping()
+                        else:
+                            stopped = self._wait(gap)
+                        now = monotonic()
                     if first is None:
                         first = now
                     else:

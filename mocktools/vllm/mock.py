@@ -21,13 +21,15 @@ from .generation import Reply
 from .metrics import CONTENT_TYPE
 from .protocol import ModelConfig, bad_request
 from .script_controls import ScriptControls, script_controls
-from .wire import JSONAnswer, _json_body, sse_response
+from .wire import _json_body, sse_response
 
 VLLM_VERSION = "0.33.0"
 GUARDED_PREFIXES = ("/v1", "/v2", "/inference", "/cohere")
 #: routes that run the generation engine: inline only while it cannot wait (see serves_inline)
 GENERATION_ROUTES = frozenset({("/v1/chat/completions", "POST"), ("/v1/completions", "POST"),
                                ("/invocations", "POST"), ("/v1/responses", "POST"), ("/v1/messages", "POST")})
+#: a generation request with a larger body (prompt, messages, tools) is served on a worker
+INLINE_BODY_LIMIT = 64 * 1024
 _ROUTING_TYPES = {"not_found": "Not Found", "method_not_allowed": "Method Not Allowed"}
 
 
@@ -176,13 +178,17 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         if self.router.inline(environ):
             return True
         route = (environ.get("PATH_INFO"), environ.get("REQUEST_METHOD"))
-        return route in GENERATION_ROUTES and self.engine.never_waits()
+        if route not in GENERATION_ROUTES or not self.engine.never_waits():
+            return False
+        length = str(environ.get("CONTENT_LENGTH") or "")  # a long prompt is CPU the loop should not spend
+        return length.isdigit() and int(length) <= INLINE_BODY_LIMIT
 
     def _guard(self, handler: Callable[..., Any]) -> Callable[..., Any]:
         """vLLM's --api-key middleware: Bearer token required on /v1 routes when keys are set."""
         def guarded(request: Request, **kwargs: Any) -> Any:
-            if self.api_keys and request.method != "OPTIONS":
-                auth = request.headers.get("Authorization", "")
+            environ = request.environ  # (read directly: the lazy Request is not built for it)
+            if self.api_keys and environ.get("REQUEST_METHOD") != "OPTIONS":
+                auth = environ.get("HTTP_AUTHORIZATION", "")
                 scheme, _, token = auth.partition(" ")
                 if scheme.lower() != "bearer" or not any(hmac.compare_digest(token.encode(), k.encode())
                                                          for k in self.api_keys):
@@ -209,10 +215,10 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
 
     def _generate(self, request: Request, kind: str, body: dict | None = None) -> Any:
         body = _json_body(request) if body is None else body
-        job = self.engine.prepare(kind, body, request.headers.get("X-Request-Id") or None)
+        job = self.engine.prepare(kind, body, request.environ.get("HTTP_X_REQUEST_ID") or None)
         request.environ["mocktools.meta"] = job.meta
         if not job.stream:
-            return JSONAnswer(self.engine.run(job))
+            return self.engine.run(job)  # a plain dict: the router answers it without a werkzeug Response
         return sse_response(request, lambda alive, truncate: self.engine.stream(job, alive, truncate=truncate))
 
     def create_embeddings(self, request: Request) -> Any:
@@ -324,5 +330,5 @@ class CountingRouter:
                 status = exc.status
                 raise
             finally:
-                self.mock.engine.metrics.observe_http(template, request.method, status)
+                self.mock.engine.metrics.observe_http(template, request.environ.get("REQUEST_METHOD", "GET"), status)
         self.router.add(rule, counted, methods, inline=inline)

@@ -10,14 +10,14 @@ from werkzeug.wrappers import Request, Response
 from .. import safe_json
 from ..errors import ApiError
 from ..http_connection import ClientConnection, connection_of
+from ..routing import mimetype_of
 from .engine import TRUNCATE
 from .protocol import bad_request
-from .stream_codec import compact_encoder
 
 
 def _json_body(request: Request) -> dict[str, Any]:
     """vLLM accepts only application/json bodies and answers every body problem with 400."""
-    if request.mimetype != "application/json":
+    if mimetype_of(request.environ) != "application/json":  # werkzeug's Request.mimetype, unbuilt
         raise bad_request("Unsupported Media Type: Only 'application/json' is allowed")
     try:
         body = safe_json.loads(request.get_data(cache=True) or b"")  # surrogates replaced, nesting bounded
@@ -27,23 +27,6 @@ def _json_body(request: Request) -> dict[str, Any]:
         raise ApiError(400, "Input should be a valid dictionary or object to extract fields from",
                        type="Bad Request")
     return body
-
-
-_encode = compact_encoder(ensure_ascii=True, default=str)  # routing.json_dumps, built once
-
-
-class JSONAnswer(Response):
-    """A generation answer: the bytes and headers `routing.json_response` gives, served without
-    werkzeug's per-response header normalisation (a twentieth of a completion's CPU)."""
-
-    def __init__(self, obj: Any) -> None:
-        super().__init__(_encode(obj), mimetype="application/json")
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        if type(self.response) is not list or self.status_code != 200:  # changed since: the general path
-            return super().__call__(environ, start_response)
-        start_response(self.status, self.headers.to_wsgi_list())
-        return self.response
 
 
 def _sse_bytes(items: Iterable[Any], conn: ClientConnection | None) -> Iterator[bytes]:

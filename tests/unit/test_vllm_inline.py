@@ -20,8 +20,11 @@ GENERATION = [("/v1/chat/completions", "POST"), ("/v1/completions", "POST"), ("/
               ("/v1/responses", "POST"), ("/v1/messages", "POST")]
 
 
-def _env(path: str, method: str = "POST") -> dict[str, str]:
-    return {"PATH_INFO": path, "REQUEST_METHOD": method}
+def _env(path: str, method: str = "POST", length: str | None = "120") -> dict[str, str]:
+    env = {"PATH_INFO": path, "REQUEST_METHOD": method}
+    if method == "POST" and length is not None:
+        env["CONTENT_LENGTH"] = length
+    return env
 
 
 def _inline(mock: MockVLLMServer, path: str, method: str = "POST") -> bool:
@@ -52,6 +55,14 @@ def test_generation_runs_inline_only_without_simulated_time_on_a_real_clock() ->
     # on a FakeClock the waits end at once: nothing blocks
     fake = MockVLLMServer(ttft=5, itl=1, clock=FakeClock())
     assert _inline(fake, "/v1/chat/completions")
+
+
+def test_a_long_or_chunked_body_sends_generation_to_a_worker() -> None:
+    mock = MockVLLMServer()
+    probe = mock.http_listener.inline_ok
+    assert probe(_env("/v1/chat/completions", length=str(64 * 1024)))
+    assert not probe(_env("/v1/chat/completions", length=str(64 * 1024 + 1)))  # tokenizing it is loop time
+    assert not probe(_env("/v1/chat/completions", length=None))  # chunked: the size is not known
 
 
 def test_a_reply_function_sends_generation_to_a_worker() -> None:
@@ -196,3 +207,33 @@ def test_a_long_wait_is_paused_in_slices_and_ends_when_the_client_goes() -> None
     assert pauses == [0.5, 0.5]
     assert engine.scheduler.counts() == (0, 0)
     assert 'finished_reason="abort",model_name="m"} 1.0' in engine.metrics_text()
+
+
+def test_a_stream_on_an_event_loop_never_sleeps_on_a_clock_of_the_users() -> None:
+    import time as _time
+
+    class WallClock:  # a user's clock: its sleep would block the engine's loop
+        def time(self) -> float:
+            return _time.time()
+
+        def monotonic(self) -> float:
+            return _time.monotonic()
+
+        def sleep(self, seconds: float) -> None:
+            raise AssertionError("slept on the event loop")
+
+    engine = Engine(ModelConfig(["m"], "m"), clock=WallClock(), itl=0.01)
+    job = engine.prepare("completion", {"model": "m", "prompt": "hi", "stream": True, "max_tokens": 3})
+
+    class Alive:
+        pausable = True
+
+        def __call__(self) -> bool:
+            return True
+
+    async def on_loop() -> list[Any]:
+        return list(engine.stream(job, Alive()))
+
+    items = asyncio.run(on_loop())
+    assert [round(i.seconds, 3) for i in items if isinstance(i, Pause)] == [0.01, 0.01]
+    assert items[-1] == b"data: [DONE]\n\n"

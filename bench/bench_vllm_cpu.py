@@ -1,0 +1,127 @@
+"""CPU microseconds of MockVLLMServer's own work, in process (robust on a loaded machine).
+
+    .venv/bin/python -m bench.bench_vllm_cpu [--compare /work/main ...] [--rounds 3]
+
+Lines: a non-streaming chat completion through the mock's WSGI app (the listener, journal,
+faults and routing included; no socket: the engine's `RequestRun` with a buffer as the client),
+the same for `GET /version` (the framework's floor), and one streamed token of a completion
+and of a chat stream (the stream generator alone): unpaced (itl 0), and paced (a tiny itl: a
+`Pause` returned at once where the stream pauses, a real timed wait where it sleeps). Each tree named by `--compare` is measured the same way in its own process, rounds
+interleaved; best of each. Prints numbers; asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHAT = b'{"model": "mock-llm", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 16}'
+
+
+def _best(fn: Any, n: int, reps: int = 5) -> float:
+    best = float("inf")
+    for _ in range(reps):
+        started = time.process_time()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.process_time() - started) / n)
+    return best * 1e6
+
+
+def measure() -> dict[str, float]:
+    """This process's tree (PYTHONPATH): µs of CPU per request / per token."""
+    import io
+
+    from mocktools.vllm.mock import MockVLLMServer
+    from mocktools.wsgi_driver import RequestRun
+    from mocktools.wsgi_environ import build_environ
+
+    class Sink:
+        close_requested = held = False
+        last = b""
+
+        def send(self, data: bytes, final: bool) -> None:
+            self.last = data
+
+    mock = MockVLLMServer(max_model_len=8192).start()
+    sink = Sink()
+
+    def request(method: str, path: str, body: bytes) -> None:
+        headers = [("Host", "x")] + ([("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+                                     if body else [])
+        environ = build_environ(method, path, (1, 1), headers, server=("127.0.0.1", 1), remote=("127.0.0.1", 2),
+                                body=io.BytesIO(body), chunked=False, connection=None)
+        RequestRun(mock.wsgi_app, environ, sink, close=False, http10=False).step()
+
+    class Alive:  # a pausable connection's probe: the stream yields Pause, returned at once here
+        pausable = True
+
+        def __call__(self) -> bool:
+            return True
+
+    request("POST", "/v1/chat/completions", CHAT)
+    if not sink.last.startswith(b"HTTP/1.1 200"):
+        raise SystemExit(f"the chat completion failed: {sink.last[:300]!r}")
+    out = {"chat completion (WSGI app)": _best(lambda: request("POST", "/v1/chat/completions", CHAT), 1000),
+           "GET /version (WSGI app)": _best(lambda: request("GET", "/version", b""), 2000)}
+    engine = mock.engine
+    mock.set_reply(" ".join(["token"] * 50))
+    for itl, mode in ((0.0, "unpaced"), (1e-9, "paced")):  # paced: a pause (here) or a sleep (before)
+        engine.set_timing(itl=itl)
+        for label, kind, body in (
+                ("completion stream", "completion",
+                 {"model": "mock-llm", "prompt": "hi", "stream": True, "max_tokens": 58}),
+                ("chat stream", "chat",
+                 {"model": "mock-llm", "messages": [{"role": "user", "content": "hi"}], "stream": True,
+                  "max_tokens": 58})):
+            best = float("inf")
+            for _ in range(5):
+                jobs = [engine.prepare(kind, body) for _ in range(100)]
+                started = time.process_time()
+                for job in jobs:
+                    for _ in engine.stream(job, Alive()):
+                        pass
+                best = min(best, (time.process_time() - started) / 100 / 51)
+            out[f"{label}, {mode}, per token"] = best * 1e6
+    mock.stop()
+    return out
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        import mocktools
+        print(json.dumps({"tree": os.path.dirname(os.path.dirname(mocktools.__file__)), **measure()}))
+        return
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--compare", nargs="*", default=[], help="other checkouts to measure the same way")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    trees = [("this tree", ROOT)] + [(path, path) for path in args.compare]
+    results: dict[str, dict[str, float]] = {}
+    for _ in range(args.rounds):
+        for label, path in trees:
+            proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child"], capture_output=True,
+                                  text=True, env={**os.environ, "PYTHONPATH": path}, timeout=600, check=False)
+            if proc.returncode != 0:
+                results.setdefault(label, {})
+                print(f"{label}: failed ({proc.stderr.strip().splitlines()[-1:]})", file=sys.stderr)
+                continue
+            measured = json.loads(proc.stdout)
+            if os.path.realpath(measured.pop("tree")) != os.path.realpath(path):
+                raise SystemExit(f"{label}: the measurement imported another tree")
+            for key, value in measured.items():
+                best = results.setdefault(label, {})
+                best[key] = min(best.get(key, float("inf")), value)
+    keys = list(next((r for r in results.values() if r), {}))
+    print(f"{'us of CPU (best of ' + str(args.rounds) + ' rounds)':<34}" + "".join(f"{label[-22:]:>24}" for label in results))
+    for key in keys:
+        print(f"{key:<34}" + "".join(f"{results[label].get(key, float('nan')):>24.1f}" for label in results))
+
+
+if __name__ == "__main__":
+    main()
