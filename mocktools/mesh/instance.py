@@ -14,14 +14,14 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import ClosingIterator
 
 from ..http_mock import HTTPMockServer
-from ..routing import JSONAnswer
+from ..routing import JSONAnswer, answer
 from .hop_client import ConnectFailed, ConnectionBroken, HopClient, HopError, HopTimeout
 from .link import MeshLink
 from .propagation import TraceContext, child_context
@@ -76,7 +76,12 @@ class ServiceInstance(HTTPMockServer):
         path = environ.get("PATH_INFO") or "/"
         if self._doubles_active or environ.get("REQUEST_METHOD") not in _METHOD_SET \
                 or path[:1] != "/" or path[:2] == "//" or not path.isascii():
-            return super()._dispatch(request, environ)
+            answered = self.dispatch_doubles(request, environ)  # stubs, then test-added routes
+            if answered is not None:
+                return answered
+            handler, args = self.router.match(environ)
+            result = handler(request, **args)
+            return result if isinstance(result, (Response, JSONAnswer)) else answer(result)
         return self.handle(request, path[1:])
 
     # ---- in-flight tracking so a scale-down drains before stopping --------------------------------
@@ -121,7 +126,7 @@ class ServiceInstance(HTTPMockServer):
             self.http_listener.drop(request.environ, "stopped")
 
     # ---- the hop ---------------------------------------------------------------------------------
-    def handle(self, request: Request, subpath: str = "") -> Response:
+    def handle(self, request: Request, subpath: str = "") -> Response | JSONAnswer:
         link = self.link
         path = "/" + subpath
         started, t0 = time.time(), time.perf_counter()
@@ -188,12 +193,10 @@ class ServiceInstance(HTTPMockServer):
             return self._answer(span, t0, ctx, body, 502)
         return self._answer(span, t0, ctx, body, endpoint.status)
 
-    def _answer(self, span: MeshSpan, t0: float, ctx: TraceContext, body: dict[str, Any], status: int) -> Response:
-        """The hop's JSON answer, built in one go (headers included) and its span recorded."""
-        response = Response(_encode(body), status=status, mimetype="application/json",
-                            headers=[("traceresponse", ctx.traceparent), ("X-Mesh-Instance", self.instance_id)])
-        self._end_span(span, t0, response.status_code)
-        return response
+    def _answer(self, span: MeshSpan, t0: float, ctx: TraceContext, body: dict[str, Any], status: int) -> HopAnswer:
+        """The hop's JSON answer (a lean one, no werkzeug Response) and its span recorded."""
+        self._end_span(span, t0, status)
+        return HopAnswer(_encode(body).encode(), status, ctx.traceparent, self.instance_id)
 
     def _finish(self, span: MeshSpan, t0: float, ctx: TraceContext, response: Response) -> Response:
         self._end_span(span, t0, response.status_code)
@@ -323,6 +326,27 @@ class ServiceInstance(HTTPMockServer):
         if attempts > 1:
             result["attempts"] = attempts
         return kind
+
+
+class HopAnswer(JSONAnswer):
+    """A hop's JSON answer with its two mesh headers (`traceresponse`, `X-Mesh-Instance`): on the
+    wire what the werkzeug Response it replaces sent, built in a fraction of the time."""
+
+    __slots__ = ("traceresponse", "instance")
+
+    def __init__(self, body: bytes, status_code: int, traceresponse: str, instance: str) -> None:
+        super().__init__(body, status_code)
+        self.traceresponse, self.instance = traceresponse, instance
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Content-Type": "application/json", "Content-Length": str(len(self.body)),
+                "traceresponse": self.traceresponse, "X-Mesh-Instance": self.instance}
+
+    def __call__(self, environ: Mapping[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response(self.status, [("Content-Type", "application/json"), ("Content-Length", str(len(self.body))),
+                                     ("traceresponse", self.traceresponse), ("X-Mesh-Instance", self.instance)])
+        return () if environ.get("REQUEST_METHOD") == "HEAD" else (self.body,)
 
 
 def _wait_any(first: threading.Event, second: threading.Event, seconds: float) -> None:
