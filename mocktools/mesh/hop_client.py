@@ -61,11 +61,12 @@ class BadResponse(HopError):
 class _Reply:
     """httptools callbacks for one response."""
 
-    __slots__ = ("body", "done", "head_done", "framed", "encoding", "head_size", "keep", "parser")
+    __slots__ = ("body", "done", "head_done", "framed", "encoding", "head_size", "keep", "parser", "status")
 
     def __init__(self) -> None:
         self.body: list[bytes] = []
         self.done = self.head_done = self.framed = self.keep = False
+        self.status = 0
         self.parser: Any = None
         self.encoding = b""
         self.head_size = 0
@@ -83,11 +84,17 @@ class _Reply:
     def on_headers_complete(self) -> None:
         self.head_done = True  # llhttp answers keep-alive only until the message completes
         self.keep = self.parser.should_keep_alive() and not self.parser.should_upgrade()
+        self.status = self.parser.get_status_code()
 
     def on_body(self, data: bytes) -> None:
         self.body.append(data)
 
     def on_message_complete(self) -> None:
+        if 100 <= self.status < 200 and self.status != 101:  # informational: the answer follows
+            self.body.clear()
+            self.head_done = self.framed = False
+            self.encoding = b""
+            return
         self.done = True
 
 
@@ -242,7 +249,7 @@ class HopClient:
         if reply.encoding and reply.encoding != b"identity":
             body = _decode(body, reply.encoding)
         keep = reply.done and reply.keep and not trailing
-        return parser.get_status_code(), body, keep
+        return reply.status, body, keep
 
 
 def _decode(body: bytes, encoding: bytes) -> bytes:
