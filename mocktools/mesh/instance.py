@@ -61,21 +61,28 @@ class ServiceInstance(HTTPMockServer):
         The request is then marked, and `handle` serves it as the mesh was at this decision (a
         dependency, latency or chaos added a moment later applies from the next request on), so
         an inline hop never waits whatever changes meanwhile."""
-        path = environ.get("PATH_INFO") or "/"
-        if self._doubles_active or environ.get("REQUEST_METHOD") not in _METHOD_SET \
-                or path[:1] != "/" or path[:2] == "//" or not path.isascii() \
-                or not self.link.answers_at_once(self.service, path):
+        path = self._own_path(environ)
+        if path is None or not self.link.answers_at_once(self.service, path):
             return False
         environ[_INLINE_KEY] = True
         return True
+
+    def _own_path(self, environ: dict[str, Any]) -> str | None:
+        """The path when the instance's catch-all answers this request exactly as the router
+        would (no stub or user route active, a method it takes, a plain ASCII path without a
+        leading "//"), else None: the router and the doubles decide."""
+        path = environ.get("PATH_INFO") or "/"
+        if self._doubles_active or environ.get("REQUEST_METHOD") not in _METHOD_SET \
+                or path[:1] != "/" or path[:2] == "//" or not path.isascii():
+            return None
+        return path
 
     def _dispatch(self, request: Request, environ: dict[str, Any]) -> Response | JSONAnswer:
         """The instance's own catch-all without werkzeug's URL map (~10 us a hop): stubs and user
         routes still answer first, and any path the map would treat differently (not ASCII, a
         leading "//", a method it refuses) still goes through the router."""
-        path = environ.get("PATH_INFO") or "/"
-        if self._doubles_active or environ.get("REQUEST_METHOD") not in _METHOD_SET \
-                or path[:1] != "/" or path[:2] == "//" or not path.isascii():
+        path = self._own_path(environ)
+        if path is None:
             answered = self.dispatch_doubles(request, environ)  # stubs, then test-added routes
             if answered is not None:
                 return answered
