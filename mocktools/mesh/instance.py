@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
-from werkzeug.wsgi import ClosingIterator
 
 from ..http_mock import HTTPMockServer
 from ..routing import JSONAnswer, answer
@@ -100,7 +99,7 @@ class ServiceInstance(HTTPMockServer):
         except BaseException:
             self._done()
             raise
-        return ClosingIterator(result, [self._done])
+        return _Tracked(result, self._done)
 
     def _done(self) -> None:
         with self._idle:
@@ -333,6 +332,27 @@ class ServiceInstance(HTTPMockServer):
         if attempts > 1:
             result["attempts"] = attempts
         return kind
+
+
+class _Tracked:
+    """A response body that calls `done` once the server closes it (sent or abandoned): what
+    werkzeug's ClosingIterator does, without its per-request setup."""
+
+    __slots__ = ("body", "done")
+
+    def __init__(self, body: Iterable[bytes], done: Callable[[], None]) -> None:
+        self.body, self.done = body, done
+
+    def __iter__(self) -> Any:
+        return iter(self.body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.done()
 
 
 class HopAnswer(JSONAnswer):
