@@ -124,8 +124,9 @@ class _Conn:
 class HopClient:
     """Idle keep-alive connections per (host, port), shared by the instance's threads."""
 
-    def __init__(self, maxsize: int = 16) -> None:
+    def __init__(self, maxsize: int = 16, max_targets: int = 256) -> None:
         self.maxsize = maxsize
+        self.max_targets = max_targets  # as urllib3's num_pools: instances come and go (new ports)
         self._idle: dict[tuple[str, int], list[_Conn]] = {}
         self._targets: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -180,11 +181,24 @@ class HopClient:
     def _give(self, key: tuple[str, int], conn: _Conn) -> None:
         stack = self._idle.get(key)
         if stack is None:
-            stack = self._idle.setdefault(key, [])
+            stack = self._new_target(key)
         if len(stack) >= self.maxsize:
             _close(conn.sock)
         else:
             stack.append(conn)
+
+    def _new_target(self, key: tuple[str, int]) -> list[_Conn]:
+        """A stack for a target not seen (or evicted) before; past `max_targets` the oldest
+        target's idle connections are closed, so stopped instances' ports do not pile up."""
+        with self._lock:
+            stale: list[_Conn] = []
+            while len(self._idle) >= self.max_targets:
+                oldest = next(iter(self._idle))
+                stale.extend(self._idle.pop(oldest))
+            stack = self._idle.setdefault(key, [])
+        for conn in stale:
+            _close(conn.sock)
+        return stack
 
     def _connect(self, host: str, port: int, timeout: float) -> _Conn:
         try:

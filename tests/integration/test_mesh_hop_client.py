@@ -225,3 +225,16 @@ def test_an_idle_connection_counts_as_open_only_while_nothing_is_readable():
         assert hop_client._still_open(a)
         b.close()  # the peer went away
         assert not hop_client._still_open(a)
+
+
+def test_idle_connections_are_kept_for_a_bounded_number_of_targets(raw_server):
+    def serve(conn: socket.socket) -> None:
+        while _read_request(conn):
+            conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+    ports = [raw_server(serve) for _ in range(3)]
+    client = HopClient(max_targets=2)
+    for port in ports:
+        assert client.get("127.0.0.1", port, "/", {}, 5.0) == (204, b"")
+    assert [client.idle_count("127.0.0.1", p) for p in ports] == [0, 1, 1]  # the oldest was closed
+    assert client.get("127.0.0.1", ports[0], "/", {}, 5.0) == (204, b"") and client.connections_made == 4
