@@ -42,7 +42,7 @@ class ServiceInstance(HTTPMockServer):
     name = "mesh-instance"
 
     def __init__(self, link: MeshLink, service: str, instance_id: str) -> None:
-        super().__init__(link.host, 0, clock=link.clock, journal_limit=1000)
+        super().__init__(link.host, 0, clock=link.clock, journal_limit=1000, engine=link.engine)
         self.link, self.service, self.instance_id = link, service, instance_id
         self.journal.set_limits(max_bytes=8 * 1024 * 1024)  # many instances: a smaller window each
         self.http = HopClient(maxsize=16)  # keep-alive connections to the instances it calls
