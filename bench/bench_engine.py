@@ -2,15 +2,17 @@
 
     .venv/bin/python -m bench.bench_engine cpu [--app bare|ofd-post|ofd-health] [--profile 20]
     .venv/bin/python -m bench.bench_engine resume [--steps 200000]    # µs per Pause(inline=True) step
-    .venv/bin/python -m bench.bench_engine wrk [--seconds 3] [--baseline /path/to/checkout]
+    .venv/bin/python -m bench.bench_engine wrk [--seconds 3] [--baseline /path/to/checkout] [--app ofd-post]
 
 `cpu` feeds one connection's protocol (a fake transport, no syscalls) keep-alive requests for a
 bare WSGI app answering a few bytes, inline: parsing, environ, dispatch, response head, write
 (µs of CPU per request); `--app ofd-*` serves the OFD mock's receipt or health route instead.
-`resume` runs streams that yield a byte and `Pause(0, inline=True)` on a real loop (fake
+`resume` runs streams that yield a byte and `Pause(0.001, inline=True)` on a real loop (fake
 transport): the cost of one timer-resumed step. `wrk` serves the bare app in a subprocess
 (inline, and on the worker pool) beside a plain asyncio + httptools server answering the same
-bytes (the floor any engine on this loop can reach). Prints numbers; asserts nothing.
+bytes (the floor any engine on this loop can reach), or with `--app ofd-*` the OFD mock with its
+inline routes and with nothing inline; each line has the server process's CPU per request
+(from /proc: robust when other processes load the machine). Prints numbers; asserts nothing.
 """
 from __future__ import annotations
 
@@ -127,7 +129,7 @@ def cpu(requests: int, kind: str, profile_top: int) -> None:
         server.server_close()
 
 
-def resume(steps: int, streams: int = 100) -> None:
+def resume(steps: int, streams: int) -> None:
     from mocktools.http_connection import Pause
 
     per_stream = steps // streams
@@ -136,7 +138,7 @@ def resume(steps: int, streams: int = 100) -> None:
         start_response("200 OK", [("Content-Type", "text/event-stream")])
         for _ in range(per_stream):
             yield b"data: x\n\n"
-            yield Pause(0.0, inline=True)
+            yield Pause(0.001, inline=True)
 
     server, first, _ = _protocol(paced, inline=True)
     loop = server.loop
@@ -153,7 +155,7 @@ def resume(steps: int, streams: int = 100) -> None:
 
         loop.run_until_complete(until_done())
         took = time.process_time() - before
-        print(f"Pause(0, inline=True) resumed on the loop: {took / (per_stream * streams) * 1e6:.1f} µs CPU "
+        print(f"Pause(0.001, inline=True) resumed on the loop: {took / (per_stream * streams) * 1e6:.1f} µs CPU "
               f"per step ({streams} streams x {per_stream} steps, loop and timer included)")
     finally:
         server.server_close()
@@ -196,6 +198,17 @@ def serve(kind: str, port: int) -> None:
         loop.run_forever()
         server.close()
         return
+    if kind.startswith("ofd"):  # the OFD mock of the checkout on PYTHONPATH; ofd-pool: nothing inline
+        from mocktools.ofd.mock import MockOFDServer
+
+        mock = MockOFDServer(port=port, engine="asyncio")
+        if kind == "ofd-pool":
+            mock.http_listener.inline_ok = lambda environ: False  # type: ignore[method-assign]
+        mock.start()
+        print("READY", flush=True)
+        sys.stdin.read()
+        mock.stop()
+        return
     from mocktools.aio_server import AsyncHTTPServer
 
     inline = (lambda environ: True) if kind == "inline" else None
@@ -218,13 +231,19 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wrk_all(seconds: float, kinds: list[str], baseline: str | None = None) -> None:
+def wrk_all(seconds: float, kinds: list[str], baseline: str | None = None, app: str = "bare") -> None:
     from bench.bench_serving import free_port, wrk
 
     procs = {}
-    servers = [(kind, kind, ROOT) for kind in kinds]
-    if baseline:  # the same bare app on another checkout's engine (its worker pool path)
-        servers.insert(0, ("before", "pool", baseline))
+    if app == "bare":
+        servers = [(kind, kind, ROOT) for kind in kinds]
+        path, post, what = "/bare", False, f"GET a bare app answering {len(ANSWER)} bytes"
+    else:
+        servers = [(kind, "ofd" if kind == "inline" else "ofd-pool", ROOT) for kind in kinds if kind in ("inline", "pool")]
+        path, post = ("/ofd/v1/receipt", True) if app == "ofd-post" else ("/ofd/v1/health", False)
+        what = f"{'POST' if post else 'GET'} {path} of MockOFDServer"
+    if baseline:  # the same app on another checkout (its engine as it was)
+        servers.insert(0, ("before", "pool" if app == "bare" else "ofd", baseline))
     try:
         for label, kind, root in servers:
             port = free_port()
@@ -236,12 +255,11 @@ def wrk_all(seconds: float, kinds: list[str], baseline: str | None = None) -> No
                 raise RuntimeError(f"{label} did not start")
             procs[label] = (proc, port)
         for _, port in procs.values():
-            wrk(port, "/bare", connections=16, seconds=1, post=False, run="warm")
-        print(f"wrk -t2 -c16 {seconds:g} s, GET a bare app answering {len(ANSWER)} bytes "
-              f"(load average {os.getloadavg()[0]:.1f})")
+            wrk(port, path, connections=16, seconds=1, post=post, run="warm")
+        print(f"wrk -t2 -c16 {seconds:g} s, {what} (load average {os.getloadavg()[0]:.1f})")
         for kind, (proc, port) in procs.items():
             cpu_before = _proc_cpu(proc.pid)
-            res = wrk(port, "/bare", connections=16, seconds=seconds, post=False, run=kind)
+            res = wrk(port, path, connections=16, seconds=seconds, post=post, run=kind)
             per = (_proc_cpu(proc.pid) - cpu_before) / max(1, res["requests"]) * 1e6
             print(f"  {kind:8} {res['rps']:9.0f} req/s  p50 {res['p50_us'] / 1000:.2f} ms  "
                   f"p99 {res['p99_us'] / 1000:.2f} ms  errors {res['errors']}  server CPU {per:.1f} µs/request")
@@ -256,6 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("args", nargs="*")
     parser.add_argument("--requests", type=int, default=50000)
     parser.add_argument("--steps", type=int, default=200000)
+    parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--kinds", nargs="+", default=["inline", "pool", "floor"])
     parser.add_argument("--baseline", help="also serve the bare app on this checkout's engine (pool path)")
@@ -265,9 +284,9 @@ def main(argv: list[str] | None = None) -> None:
     if opts.mode == "cpu":
         cpu(opts.requests, opts.app, opts.profile)
     elif opts.mode == "resume":
-        resume(opts.steps)
+        resume(opts.steps, opts.streams)
     elif opts.mode == "wrk":
-        wrk_all(opts.seconds, opts.kinds, opts.baseline)
+        wrk_all(opts.seconds, opts.kinds, opts.baseline, opts.app)
     else:
         serve(opts.args[0], int(opts.args[1]))
 

@@ -145,7 +145,7 @@ class Exchange:
         self.out_size = 0
         self.complete = body is None
         self.runner: RequestRun | None = None
-        self.timer: Any = None  # the loop timer of a paused stream
+        self.timer: int | None = None  # a paused stream's wake-up bucket (AsyncHTTPServer.wake_later)
 
     # the handle the app sees
     def abort(self, kind: str) -> None:

@@ -18,23 +18,19 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 
-from .aio_exchange import EMPTY, HIGH_WATER, Body, Exchange
-from .http_framing import FramingError, error_bytes, wants_close
-from .wsgi_environ import HEADER_KEYS, build_environ_keyed, environ_key
+from .aio_exchange import EMPTY, Body, Exchange
+from .aio_parsing import RequestParsing
+from .http_framing import FramingError, error_bytes
+from .wsgi_environ import build_environ_keyed
 
 if TYPE_CHECKING:
     from .aio_server import AsyncHTTPServer
 
-_DISCARD_LIMIT = 16 << 20  # unread body the server will still read past to keep a connection
-_PIPELINE_DEPTH = 16       # parsed requests waiting behind the active one before reading pauses
 _INF = float("inf")
 _GARBAGE = b"\x00\x17garbage that is not HTTP\xff\r\n\r\n"
-_FRAMING_KEYS = frozenset({"HTTP_TRANSFER_ENCODING", "CONTENT_LENGTH", "HTTP_CONNECTION", "HTTP_EXPECT"})
-_VERSIONS = {"1.1": (1, 1), "1.0": (1, 0)}
-_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
 
 
-class HTTPProtocol:
+class HTTPProtocol(RequestParsing):
     """asyncio.Protocol for one HTTP/1.1 connection (callbacks run on the loop thread)."""
 
     def __init__(self, server: AsyncHTTPServer, peer: Any) -> None:
@@ -61,6 +57,7 @@ class HTTPProtocol:
         self._url = b""
         self._headers: list[tuple[str, str]] = []
         self._head_bytes = 0
+        self._max_header_bytes, self._max_headers = server.limits.max_header_bytes, server.limits.max_headers
 
     def call(self, fn: Any, *args: Any) -> bool:
         """Run `fn` on the loop from a worker; False once the loop is gone."""
@@ -70,14 +67,13 @@ class HTTPProtocol:
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         transport.set_write_buffer_limits(high=256 * 1024)
-        self.server.connections.add(self)
+        self.server.connection_made(self)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.lost = True
         active = self.active
         if active is not None and active.timer is not None:  # paused: nobody will resume it
-            active.timer.cancel()
-            active.timer = None
+            active.timer = None  # (its wake-up bucket skips it)
             self.server.abandon(active)
         held, self.held = self.held, None
         if held is not None:
@@ -148,87 +144,6 @@ class HTTPProtocol:
         if self.waiting is not None:
             self.run_waiting()
         self.dispatch()
-
-    # -- httptools callbacks ---------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        self._url, self._headers, self._head_bytes = b"", [], 0
-
-    def on_url(self, url: bytes) -> None:
-        self._url += url
-        if len(self._url) > self.server.limits.max_request_line:
-            raise FramingError(414, "request target too long")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        limits = self.server.limits
-        self._head_bytes += len(name) + len(value) + 4
-        if self._head_bytes > limits.max_header_bytes or len(self._headers) >= limits.max_headers:
-            raise FramingError(431, "request header fields too large")
-        # environ keys straight away (HTTP_USER_AGENT; cached per distinct name)
-        self._headers.append((HEADER_KEYS.get(name) or environ_key(name), value.decode("latin-1")))
-
-    def on_headers_complete(self) -> None:
-        parser, headers = self.parser, self._headers
-        version_text = parser.get_http_version()
-        version = _VERSIONS.get(version_text)
-        if version is None:
-            if not version_text.startswith("1."):
-                raise FramingError(505, f"HTTP version {version_text} is not supported")
-            version = (1, int(version_text[2:] or 0))
-        chunked = length = False
-        connection = expect = ""
-        for key, value in headers:
-            if key in _FRAMING_KEYS:
-                if key == "HTTP_TRANSFER_ENCODING":
-                    if version < (1, 1):
-                        raise FramingError(400, "Transfer-Encoding in an HTTP/1.0 request")
-                    chunked = True
-                elif key == "CONTENT_LENGTH":
-                    length = value.strip() not in ("0", "")
-                elif key == "HTTP_CONNECTION":
-                    connection = value
-                else:
-                    expect = value
-        has_body = chunked or length
-        body = Body(self, expect.strip().lower() == "100-continue") if has_body else None
-        method = parser.get_method()
-        exchange = Exchange(self, _METHODS.get(method) or method.decode("ascii"), self._url.decode("latin-1"),
-                            version, headers, body, chunked)
-        exchange.close = wants_close(version, connection) if connection or version != (1, 1) else False
-        self.queue.append(exchange)
-        self.parsing = exchange if has_body else None
-        if has_body:
-            self.phase, self.deadline = "body", time.monotonic() + self.server.limits.body_timeout
-        else:
-            self.phase, self.deadline = "busy", _INF
-
-    def on_body(self, data: bytes) -> None:
-        exchange = self.parsing
-        if exchange is None or exchange.body is None:
-            return
-        self.deadline = time.monotonic() + self.server.limits.body_timeout
-        if exchange.complete:  # already answered: the rest of its body is skipped
-            exchange.body.received += len(data)
-            if exchange.body.received > _DISCARD_LIMIT:
-                self.closing = True
-            return
-        body = exchange.body
-        body.feed(data)
-        if body.size > HIGH_WATER and not self.paused and not body.reader_waiting:
-            self.pause()
-            if self.waiting is not None:  # too big to hold for an inline run: a worker reads it
-                waiting, self.waiting = self.waiting, None
-                self.submit(*waiting)
-            if body.reader_waiting:  # the app began to wait for more as reading paused (Body.read)
-                self.resume()
-
-    def on_message_complete(self) -> None:
-        exchange = self.parsing
-        if exchange is not None and exchange.body is not None:
-            exchange.body.finish()
-        self.parsing = None
-        self.phase, self.deadline = "busy", _INF
-        if len(self.queue) > _PIPELINE_DEPTH and not self.paused:
-            self.pause()
 
     # -- the loop side of a request --------------------------------------------------------
     def dispatch(self) -> None:
@@ -325,16 +240,20 @@ class HTTPProtocol:
         if self.lost or exchange.aborted or self.server.closing:
             self.server.abandon(exchange)
             return
-        exchange.timer = self.loop.call_later(seconds, self._resume_exchange, exchange)
+        self.server.wake_later(exchange, seconds)
 
-    def _resume_exchange(self, exchange: Exchange) -> None:
+    def resume_exchange(self, exchange: Exchange) -> None:
         exchange.timer = None
         if self.lost or exchange.aborted:
             self.server.abandon(exchange)
             return
         runner = exchange.runner
         if runner is not None and runner.pause_inline:
+            started = time.perf_counter()
             exchange.step_inline()
+            took = time.perf_counter() - started
+            if took > self.server.slow_inline:  # a body that broke its Pause(inline=True) promise
+                self.server.slow(runner.environ, took)
             return
         try:
             self.server.pool.submit(exchange.resume)

@@ -13,6 +13,7 @@ import asyncio
 import collections
 import errno
 import logging
+import math
 import os
 import socket
 import threading
@@ -27,6 +28,10 @@ from .worker_pool import WorkerPool
 
 _OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _log = logging.getLogger("mocktools.engine")
+#: paused streams wake in buckets this wide: one loop timer per bucket rather than one per pause
+#: (asyncio's timer heap compares handles in Python: a third of a resumed step's cost at 1,000
+#: streams); a stream wakes at most this much after its pause ends
+WAKE_TICK = 0.0005
 
 
 def _bind(host: str, port: int, backlog: int) -> socket.socket:
@@ -118,6 +123,27 @@ class AsyncHTTPServer:
         self._outbox: collections.deque[tuple[Any, tuple[Any, ...]]] = collections.deque()
         self._outbox_armed = False
         self._slow_paths: set[str] = set()
+        self._wakeups: dict[int, list[Any]] = {}  # bucket -> paused exchanges to resume then
+
+    def wake_later(self, exchange: Any, seconds: float) -> None:
+        """Resume a paused exchange after `seconds` (loop thread); `exchange.timer` names its
+        bucket until then, and a cancelled one (`timer = None`) is skipped when the bucket fires."""
+        if seconds <= 0:
+            exchange.timer = 0
+            self.loop.call_soon(self._wake, 0, [exchange])
+            return
+        slot = math.ceil((self.loop.time() + seconds) / WAKE_TICK)
+        bucket = self._wakeups.get(slot)
+        if bucket is None:
+            bucket = self._wakeups[slot] = []
+            self.loop.call_at(slot * WAKE_TICK, self._wake, slot, None)
+        bucket.append(exchange)
+        exchange.timer = slot
+
+    def _wake(self, slot: int, exchanges: list[Any] | None) -> None:
+        for exchange in exchanges if exchanges is not None else self._wakeups.pop(slot, ()):
+            if exchange.timer == slot:
+                exchange.proto.resume_exchange(exchange)
 
     def run_inline(self, exchange: Any, environ: dict[str, Any]) -> None:
         """Serve one request on the loop thread (the route promised it never blocks)."""
@@ -125,9 +151,10 @@ class AsyncHTTPServer:
         exchange.run_inline(environ)
         took = time.perf_counter() - started
         if took > self.slow_inline:
-            self._slow(environ, took)
+            self.slow(environ, took)
 
-    def _slow(self, environ: dict[str, Any], took: float) -> None:
+    def slow(self, environ: dict[str, Any], took: float) -> None:
+        """Log (once per path) a request that held the loop for `took` seconds."""
         path = environ.get("PATH_INFO") or "/"
         if path not in self._slow_paths and len(self._slow_paths) < 100:
             self._slow_paths.add(path)
@@ -146,6 +173,16 @@ class AsyncHTTPServer:
             except RuntimeError:  # the loop is closed: the server stopped
                 return False
         return not self.loop.is_closed()
+
+    def _drain_outbox(self) -> None:
+        """After the loop's last pass: a stream a worker paused just then was never given a
+        timer, so close its body here (its finally blocks free what it holds); the rest
+        (writes to closed connections) is moot."""
+        outbox = self._outbox
+        while outbox:
+            fn, args = outbox.popleft()
+            if getattr(fn, "__func__", None) is HTTPProtocol.pause_exchange:
+                args[0].abandon()
 
     def _run_outbox(self) -> None:
         self._outbox_armed = False
@@ -215,12 +252,23 @@ class AsyncHTTPServer:
             self.loop.create_task(self._connect(conn, peer))
 
     async def _connect(self, conn: socket.socket, peer: Any) -> None:
+        made: list[HTTPProtocol] = []
+
+        def protocol() -> HTTPProtocol:
+            made.append(HTTPProtocol(self, peer))
+            return made[0]
+
         try:
-            await self.loop.connect_accepted_socket(lambda: HTTPProtocol(self, peer), conn)  # type: ignore[type-var]
+            await self.loop.connect_accepted_socket(protocol, conn)  # type: ignore[type-var]
         except OSError:
             conn.close()
-        finally:
-            self._starting -= 1
+            if not made or made[0].transport is None:
+                self._starting -= 1  # else connection_made moved it from starting to connections
+
+    def connection_made(self, proto: HTTPProtocol) -> None:
+        """A connection counts as starting until here, then as open: never as both (the cap)."""
+        self._starting -= 1
+        self.connections.add(proto)
 
     def _shed(self) -> None:
         """Out of descriptors: answer one waiting client 503 through the reserve fd, then stop
@@ -251,8 +299,7 @@ class AsyncHTTPServer:
         for proto in protos:  # paused streams: nobody will resume them, so close their bodies now
             active = proto.active
             if active is not None and active.timer is not None:
-                active.timer.cancel()
-                active.timer = None
+                active.timer = None  # its bucket skips it
                 active.abandon()
             held, proto.held = proto.held, None
             if held is not None:
@@ -291,6 +338,7 @@ class AsyncHTTPServer:
         self.closing = True
         self.socket.close()
         self.pool.shutdown(self.join_timeout)
+        self._drain_outbox()
         if self._closer is None and not self.loop.is_running():
             self.loop.close()
         if self._reserve_fd is not None:

@@ -14,6 +14,7 @@ from mocktools.wsgi_environ import build_environ
 
 class _Sink:
     close_requested = False
+    held = False
 
     def __init__(self) -> None:
         self.data = b""
@@ -37,6 +38,7 @@ def _environ(method: str = "GET", body: bytes = b"", content_type: str | None = 
 def _wire(app: Any, method: str = "GET") -> list[bytes]:
     sink = _Sink()
     run_request(app, _environ(method), sink, close=False, http10=False)
+    assert sink.data.startswith(b"HTTP/1.1 200 OK\r\n"), sink.data
     return [line for line in sink.data.split(b"\r\n") if not line.startswith(b"Date: ")]
 
 
