@@ -16,6 +16,8 @@
   mesh.scale(+1) -> new instance visible to discovery.
 - resilience: breaker decision time, state change -> listener, force-open over HTTP -> next call
   short-circuited, and /deep throughput with a breaker on every edge and chaos active.
+- hop CPU: a leaf's inbound request through its WSGI app and one outbound call, CPU of one thread
+  in process (time.thread_time).
 - tracing: the per-hop tracing work in process (extract + child contexts + inject + 2 spans
   recorded), against the seed's 5 ms budget.
 Client and mesh share the machine's 2 cores. Prints numbers; asserts nothing.
@@ -165,6 +167,41 @@ def bench_throughput(mesh: MockServiceMesh, clients: int, seconds: float, client
         mesh.spans.clear()
 
 
+def bench_hop_cpu(mesh: MockServiceMesh, n: int = 3000) -> None:
+    """CPU per hop in process, one thread (time.thread_time): a leaf's inbound request through its
+    WSGI app (no engine, no socket), and one outbound call as the calling thread pays it (the
+    callee serves it on its own threads over a real socket)."""
+    from werkzeug.test import EnvironBuilder
+
+    from mocktools.mesh.spec import CallSpec
+
+    db, leaf = mesh.instances["db"][0], mesh.instances["leaf-0"][0]
+    ctx = child_context(None)
+    headers = {**inject(ctx), "X-Mesh-Hops": "3", "X-Mesh-Caller": "leaf-0", "User-Agent": "bench"}
+    environs = [EnvironBuilder(path="/query", headers=list(headers.items())).get_environ() for _ in range(n)]
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        return lambda data: None
+
+    t0 = time.thread_time()
+    for environ in environs:
+        body = db.wsgi_app(environ, start_response)
+        for _ in body:
+            pass
+        getattr(body, "close", lambda: None)()
+    inbound = (time.thread_time() - t0) / n
+    call = CallSpec("db", "/query")
+    for _ in range(200):
+        leaf.call(call, ctx, 3)
+    t0 = time.thread_time()
+    for _ in range(n):
+        leaf.call(call, ctx, 3)
+    outbound = (time.thread_time() - t0) / n
+    print(f"CPU per hop in process: inbound leaf through its WSGI app {inbound * 1e6:.1f} us; outbound call, "
+          f"the caller's thread (HopClient, syscalls included) {outbound * 1e6:.1f} us")
+    mesh.spans.clear()
+
+
 def bench_discovery(mesh: MockServiceMesh, rounds: int = 50) -> None:
     lat = []
     for i in range(rounds):
@@ -275,15 +312,19 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--client", choices=["wrk", "threads"], default="wrk" if shutil.which("wrk") else "threads",
                         help="load from wrk in another process (default when installed) or from threads in this one")
-    parser.add_argument("--only", choices=["throughput"], help="run only the throughput section")
+    parser.add_argument("--only", choices=["throughput", "hop"], help="run only that section")
     args = parser.parse_args()
-    if args.only == "throughput":
+    if args.only:
         with MockServiceMesh(layered_spec(args.services)) as mesh:
-            bench_throughput(mesh, args.clients, args.seconds, args.client)
+            if args.only == "hop":
+                bench_hop_cpu(mesh)
+            else:
+                bench_throughput(mesh, args.clients, args.seconds, args.client)
         return
     bench_tracing()
     bench_start(args.services)
     with MockServiceMesh(layered_spec(args.services)) as mesh:
+        bench_hop_cpu(mesh)
         bench_throughput(mesh, args.clients, args.seconds, args.client)
         bench_discovery(mesh)
     bench_resilience(args.services, args.clients, args.seconds)

@@ -61,11 +61,12 @@ class BadResponse(HopError):
 class _Reply:
     """httptools callbacks for one response."""
 
-    __slots__ = ("body", "done", "head_done", "framed", "encoding", "head_size", "keep", "parser")
+    __slots__ = ("body", "done", "head_done", "framed", "encoding", "head_size", "keep", "parser", "status")
 
     def __init__(self) -> None:
         self.body: list[bytes] = []
         self.done = self.head_done = self.framed = self.keep = False
+        self.status = 0
         self.parser: Any = None
         self.encoding = b""
         self.head_size = 0
@@ -83,11 +84,17 @@ class _Reply:
     def on_headers_complete(self) -> None:
         self.head_done = True  # llhttp answers keep-alive only until the message completes
         self.keep = self.parser.should_keep_alive() and not self.parser.should_upgrade()
+        self.status = self.parser.get_status_code()
 
     def on_body(self, data: bytes) -> None:
         self.body.append(data)
 
     def on_message_complete(self) -> None:
+        if 100 <= self.status < 200 and self.status != 101:  # informational: the answer follows
+            self.body.clear()
+            self.head_done = self.framed = False
+            self.encoding = b""
+            return
         self.done = True
 
 
@@ -117,8 +124,9 @@ class _Conn:
 class HopClient:
     """Idle keep-alive connections per (host, port), shared by the instance's threads."""
 
-    def __init__(self, maxsize: int = 16) -> None:
+    def __init__(self, maxsize: int = 16, max_targets: int = 256) -> None:
         self.maxsize = maxsize
+        self.max_targets = max_targets  # as urllib3's num_pools: instances come and go (new ports)
         self._idle: dict[tuple[str, int], list[_Conn]] = {}
         self._targets: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -173,11 +181,24 @@ class HopClient:
     def _give(self, key: tuple[str, int], conn: _Conn) -> None:
         stack = self._idle.get(key)
         if stack is None:
-            stack = self._idle.setdefault(key, [])
+            stack = self._new_target(key)
         if len(stack) >= self.maxsize:
             _close(conn.sock)
         else:
             stack.append(conn)
+
+    def _new_target(self, key: tuple[str, int]) -> list[_Conn]:
+        """A stack for a target not seen (or evicted) before; past `max_targets` the oldest
+        target's idle connections are closed, so stopped instances' ports do not pile up."""
+        with self._lock:
+            stale: list[_Conn] = []
+            while len(self._idle) >= self.max_targets:
+                oldest = next(iter(self._idle))
+                stale.extend(self._idle.pop(oldest))
+            stack = self._idle.setdefault(key, [])
+        for conn in stale:
+            _close(conn.sock)
+        return stack
 
     def _connect(self, host: str, port: int, timeout: float) -> _Conn:
         try:
@@ -242,7 +263,7 @@ class HopClient:
         if reply.encoding and reply.encoding != b"identity":
             body = _decode(body, reply.encoding)
         keep = reply.done and reply.keep and not trailing
-        return parser.get_status_code(), body, keep
+        return reply.status, body, keep
 
 
 def _decode(body: bytes, encoding: bytes) -> bytes:

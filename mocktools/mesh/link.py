@@ -33,6 +33,10 @@ class MeshLink:
         return self._mesh.host
 
     @property
+    def engine(self) -> str | None:
+        return self._mesh.engine
+
+    @property
     def clock(self) -> Clock:
         return self._mesh.clock
 

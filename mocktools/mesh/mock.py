@@ -20,6 +20,7 @@ import requests
 
 from ..clock import Clock, Duration, to_seconds
 from ..errors import MockStartError
+from ..http_engines import resolve_engine
 from ..http_mock import HTTPMockServer
 from ..routing import Router
 from ..visual.routes import register_mesh_visual_routes
@@ -63,11 +64,15 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
                  clock: Clock | None = None, seed: int | None = None,
                  journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
                  max_body_bytes: int | None = None, otlp_endpoint: str | None = None,
-                 span_limits: dict[str, int] | None = None) -> None:
+                 span_limits: dict[str, int] | None = None, engine: str | None = None) -> None:
         self.spec = _as_spec(spec)
         self._original = self.spec.to_dict()  # what reset() returns the topology to
+        #: the HTTP engine of the registry API and of every instance (None: $MOCKTOOLS_HTTP_ENGINE or
+        #: the default; see http_engines): hops that call out each take a loop -> worker -> loop
+        #: hand-off on the asyncio engine, a thread per connection on "werkzeug" (bench/README.md)
+        self.engine = resolve_engine(engine) if engine is not None else None  # checked now, if named
         super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
-                         verbose=verbose, max_body_bytes=max_body_bytes)
+                         verbose=verbose, max_body_bytes=max_body_bytes, engine=self.engine)
         self.hop_limit = hop_limit or self.spec.hop_limit
         self.propagation = tuple(propagation)
         self.accept_b3, self.accept_jaeger = accept_b3, accept_jaeger

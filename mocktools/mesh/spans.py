@@ -150,7 +150,9 @@ class SpanStore:
 
     def __init__(self, max_traces: int = DEFAULT_MAX_TRACES, max_context_events: int = 10_000, *,
                  max_spans: int = DEFAULT_MAX_SPANS, max_spans_per_trace: int = DEFAULT_MAX_SPANS_PER_TRACE) -> None:
-        self._cond = threading.Condition(threading.RLock())
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._waiters = 0  # threads parked in wait_for_spans/wait_complete (add notifies only then)
         self._traces: OrderedDict[str, list[MeshSpan]] = OrderedDict()
         self._max = max(1, max_traces)
         self.max_spans = max(1, max_spans)
@@ -176,7 +178,7 @@ class SpanStore:
         return bool(self._listeners)
 
     def add(self, span: MeshSpan) -> None:
-        with self._cond:
+        with self._lock:  # the condition's own lock; every hop records two spans, so no wrapper
             self.total_spans += 1
             key = (span.kind, span.status)
             self._totals[key] = self._totals.get(key, 0) + 1
@@ -192,9 +194,11 @@ class SpanStore:
                 _, old = self._traces.popitem(last=False)
                 self._stored -= len(old)
                 self.evicted_spans += len(old)
-            self._cond.notify_all()
-        for listener in list(self._listeners):
-            listener(span)
+            if self._waiters:
+                self._cond.notify_all()
+        if self._listeners:
+            for listener in list(self._listeners):
+                listener(span)
 
     def add_context_event(self, event: ContextEvent) -> None:
         with self._cond:
@@ -260,7 +264,11 @@ class SpanStore:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"trace {trace_id}: {len(spans)} of {count} spans after {timeout}s")
-                self._cond.wait(left)
+                self._waiters += 1
+                try:
+                    self._cond.wait(left)
+                finally:
+                    self._waiters -= 1
 
     def tree(self, trace_id: str) -> list[TraceNode]:
         """Root nodes (spans whose parent is not in the store), children ordered by start time."""
@@ -296,7 +304,11 @@ class SpanStore:
                 if (report.complete and report.span_count >= min_spans) or left <= 0 \
                         or self._interrupts != generation:  # stopped: the last report, as on timeout
                     return report
-                self._cond.wait(left)
+                self._waiters += 1
+                try:
+                    self._cond.wait(left)
+                finally:
+                    self._waiters -= 1
 
     def describe(self) -> dict[str, Any]:
         with self._cond:

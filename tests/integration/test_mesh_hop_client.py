@@ -155,12 +155,13 @@ def test_a_connection_the_peer_closed_while_idle_is_dropped_not_reused(raw_serve
     assert client.connections_made == 2 and len(served) == 2
 
 
-def test_connection_close_chunked_gzip_and_read_until_close_bodies(raw_server):
+def test_connection_close_chunked_gzip_informational_and_read_until_close_bodies(raw_server):
     body = gzip.compress(b'{"rows": 1}')
     answers = iter([
         b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx",
         b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(body) + body,
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 4\r\n\r\nlate",
         b"HTTP/1.0 200 OK\r\n\r\nuntil the end",
     ])
 
@@ -177,6 +178,7 @@ def test_connection_close_chunked_gzip_and_read_until_close_bodies(raw_server):
     assert client.idle_count("127.0.0.1", port) == 0  # Connection: close is honoured
     assert client.get("127.0.0.1", port, "/", {}, 5.0) == (201, b"abcde")
     assert client.get("127.0.0.1", port, "/", {}, 5.0) == (200, b'{"rows": 1}')
+    assert client.get("127.0.0.1", port, "/", {}, 5.0) == (202, b"late")  # a 1xx is skipped, as http.client does
     assert client.get("127.0.0.1", port, "/", {}, 5.0) == (200, b"until the end")
     assert client.connections_made == 2  # chunked and gzip answers kept the second connection
 
@@ -223,3 +225,16 @@ def test_an_idle_connection_counts_as_open_only_while_nothing_is_readable():
         assert hop_client._still_open(a)
         b.close()  # the peer went away
         assert not hop_client._still_open(a)
+
+
+def test_idle_connections_are_kept_for_a_bounded_number_of_targets(raw_server):
+    def serve(conn: socket.socket) -> None:
+        while _read_request(conn):
+            conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+    ports = [raw_server(serve) for _ in range(3)]
+    client = HopClient(max_targets=2)
+    for port in ports:
+        assert client.get("127.0.0.1", port, "/", {}, 5.0) == (204, b"")
+    assert [client.idle_count("127.0.0.1", p) for p in ports] == [0, 1, 1]  # the oldest was closed
+    assert client.get("127.0.0.1", ports[0], "/", {}, 5.0) == (204, b"") and client.connections_made == 4

@@ -32,5 +32,6 @@ def test_the_environment_variable_freezes_when_a_mock_listens(monkeypatch: pytes
 
 
 def test_freeze_startup_objects_returns_the_frozen_count() -> None:
-    frozen = gc_tuning.freeze_startup_objects()  # (other threads may freeze-count a few more right after)
-    assert 0 < frozen <= gc.get_freeze_count()
+    frozen = gc_tuning.freeze_startup_objects()
+    # frozen objects whose last reference goes are still freed (and leave the count), so compare loosely
+    assert frozen > 0 and gc.get_freeze_count() > 0
