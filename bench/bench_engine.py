@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.bench_engine cpu [--app bare|ofd-post|ofd-health] [--profile 20]
     .venv/bin/python -m bench.bench_engine resume [--steps 200000]    # µs per Pause(inline=True) step
     .venv/bin/python -m bench.bench_engine wrk [--seconds 3] [--baseline /path/to/checkout] [--app ofd-post]
+    .venv/bin/python -m bench.bench_engine sse [--streams 1000]       # paced bare app beside the SSE peer
 
 `cpu` feeds one connection's protocol (a fake transport, no syscalls) keep-alive requests for a
 bare WSGI app answering a few bytes, inline: parsing, environ, dispatch, response head, write
@@ -12,7 +13,9 @@ transport): the cost of one timer-resumed step. `wrk` serves the bare app in a s
 (inline, and on the worker pool) beside a plain asyncio + httptools server answering the same
 bytes (the floor any engine on this loop can reach), or with `--app ofd-*` the OFD mock with its
 inline routes and with nothing inline; each line has the server process's CPU per request
-(from /proc: robust when other processes load the machine). Prints numbers; asserts nothing.
+(from /proc: robust when other processes load the machine). `sse` streams the SSE peer's
+events from a bare WSGI app that yields `Pause(inline=True)` to absolute deadlines (itl 20 ms,
+50 tokens), through `bench.sse_fleet`'s client, beside that peer. Prints numbers; asserts nothing.
 """
 from __future__ import annotations
 
@@ -189,6 +192,52 @@ class FloorProtocol(asyncio.Protocol):
         self.transport.write(self.response)
 
 
+_EVENT = ('data: {"id":"cmpl-0123456789abcdef","object":"text_completion","created":1700000000,'
+          '"model":"mock-llm","choices":[{"index":0,"text":" token","logprobs":null,'
+          '"finish_reason":null,"stop_reason":null}]}\n\n').encode()
+
+
+def paced_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[Any]:
+    """The SSE peer's events from a WSGI body: `Pause(inline=True)` to absolute deadlines."""
+    from mocktools.http_connection import Pause
+
+    environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "text/event-stream; charset=utf-8")])
+    deadline = time.monotonic()
+    for _ in range(51):
+        yield _EVENT
+        deadline += 0.02
+        yield Pause(max(0.0, deadline - time.monotonic()), inline=True)
+    yield b"data: [DONE]\n\n"
+
+
+def sse(streams: int) -> None:
+    """1,000 paced streams through the engine with a bare app, beside the plain asyncio peer."""
+    from bench.bench_fleet import raise_fd_limit, start_server, stop_server
+    from bench.bench_serving import free_port
+    from bench.sse_fleet import report, run_fleet
+
+    raise_fd_limit()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "serve", "paced", str(port)], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": ROOT})
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "READY":
+        raise RuntimeError("the paced server did not start")
+    try:
+        result = run_fleet(port, proc.pid, streams, 50)
+    finally:
+        proc.communicate(timeout=30)
+    report("bare WSGI app on the asyncio engine, Pause(inline=True)", *result, streams, 0.02)
+    peer, peer_port = start_server("peer", "asyncio", itl=0.02, tokens=50)
+    try:
+        result = run_fleet(peer_port, peer.pid, streams, 50)
+    finally:
+        stop_server(peer)
+    report("plain asyncio SSE server (prebuilt events, loop timers)", *result, streams, 0.02)
+
+
 def serve(kind: str, port: int) -> None:
     if kind == "floor":
         loop = asyncio.new_event_loop()
@@ -211,8 +260,12 @@ def serve(kind: str, port: int) -> None:
         return
     from mocktools.aio_server import AsyncHTTPServer
 
-    inline = (lambda environ: True) if kind == "inline" else None
-    http = AsyncHTTPServer("127.0.0.1", port, bare_app, inline=inline)
+    if kind == "paced":
+        from bench.bench_fleet import raise_fd_limit
+
+        raise_fd_limit()
+    inline = (lambda environ: True) if kind in ("inline", "paced") else None
+    http = AsyncHTTPServer("127.0.0.1", port, paced_app if kind == "paced" else bare_app, inline=inline)
     import threading
 
     thread = threading.Thread(target=http.serve_until_stopped, daemon=True)
@@ -270,7 +323,7 @@ def wrk_all(seconds: float, kinds: list[str], baseline: str | None = None, app: 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["cpu", "resume", "wrk", "serve"])
+    parser.add_argument("mode", choices=["cpu", "resume", "wrk", "sse", "serve"])
     parser.add_argument("args", nargs="*")
     parser.add_argument("--requests", type=int, default=50000)
     parser.add_argument("--steps", type=int, default=200000)
@@ -285,6 +338,8 @@ def main(argv: list[str] | None = None) -> None:
         cpu(opts.requests, opts.app, opts.profile)
     elif opts.mode == "resume":
         resume(opts.steps, opts.streams)
+    elif opts.mode == "sse":
+        sse(opts.streams)
     elif opts.mode == "wrk":
         wrk_all(opts.seconds, opts.kinds, opts.baseline, opts.app)
     else:

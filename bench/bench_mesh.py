@@ -139,7 +139,8 @@ def bench_throughput(mesh: MockServiceMesh, clients: int, seconds: float, client
                ("gateway /deep", mesh.url_of("gateway") + "/deep", 5),
                ("gateway /checkout", mesh.url_of("gateway") + "/checkout", 30)]
     where = ("wrk in another process" if client == "wrk" else "requests.Session threads in this process")
-    print(f"throughput: {clients} keep-alive clients ({where}), {seconds:g} s per target; "
+    print(f"throughput: {clients} keep-alive clients ({where}), {seconds:g} s per target, instance threads on "
+          f"{'CPU ' + str(mesh.cpu) if mesh.cpu is not None else 'any CPU'}; "
           f"'service requests' = server spans recorded in the window")
     for label, url, hops in targets:
         load(url, clients, min(0.5, seconds))  # warm the connection pools
@@ -313,9 +314,12 @@ def main() -> None:
     parser.add_argument("--client", choices=["wrk", "threads"], default="wrk" if shutil.which("wrk") else "threads",
                         help="load from wrk in another process (default when installed) or from threads in this one")
     parser.add_argument("--only", choices=["throughput", "hop"], help="run only that section")
+    parser.add_argument("--cpu", default=None,
+                        help="MockServiceMesh(cpu_affinity=): 'auto' or a CPU number keeps the instances' threads on it")
     args = parser.parse_args()
+    cpu = None if args.cpu is None else (args.cpu if args.cpu == "auto" else int(args.cpu))
     if args.only:
-        with MockServiceMesh(layered_spec(args.services)) as mesh:
+        with MockServiceMesh(layered_spec(args.services), cpu_affinity=cpu) as mesh:
             if args.only == "hop":
                 bench_hop_cpu(mesh)
             else:
@@ -323,7 +327,7 @@ def main() -> None:
         return
     bench_tracing()
     bench_start(args.services)
-    with MockServiceMesh(layered_spec(args.services)) as mesh:
+    with MockServiceMesh(layered_spec(args.services), cpu_affinity=cpu) as mesh:
         bench_hop_cpu(mesh)
         bench_throughput(mesh, args.clients, args.seconds, args.client)
         bench_discovery(mesh)

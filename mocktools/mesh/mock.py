@@ -24,6 +24,7 @@ from ..http_engines import resolve_engine
 from ..http_mock import HTTPMockServer
 from ..routing import Router
 from ..visual.routes import register_mesh_visual_routes
+from .affinity import resolve_cpu, start_here, start_pinned
 from .chaos import ChaosController
 from .controls import mesh_controls
 from .discovery import PASSING, STATUSES, ServiceEntry, ServiceRegistry
@@ -64,13 +65,15 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
                  clock: Clock | None = None, seed: int | None = None,
                  journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
                  max_body_bytes: int | None = None, otlp_endpoint: str | None = None,
-                 span_limits: dict[str, int] | None = None, engine: str | None = None) -> None:
+                 span_limits: dict[str, int] | None = None, engine: str | None = None,
+                 cpu_affinity: int | str | None = None) -> None:
         self.spec = _as_spec(spec)
         self._original = self.spec.to_dict()  # what reset() returns the topology to
         #: the HTTP engine of the registry API and of every instance (None: $MOCKTOOLS_HTTP_ENGINE or
         #: the default; see http_engines): hops that call out each take a loop -> worker -> loop
         #: hand-off on the asyncio engine, a thread per connection on "werkzeug" (bench/README.md)
         self.engine = resolve_engine(engine) if engine is not None else None  # checked now, if named
+        self.cpu = resolve_cpu(cpu_affinity)  # the CPU the instances' threads stay on (affinity.py)
         super().__init__(host, port, clock=clock, seed=seed, journal_limit=journal_limit, admin_token=admin_token,
                          verbose=verbose, max_body_bytes=max_body_bytes, engine=self.engine)
         self.hop_limit = hop_limit or self.spec.hop_limit
@@ -136,7 +139,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         if not instances:
             return
         with ThreadPoolExecutor(min(32, len(instances))) as pool:
-            futures = [pool.submit(i.start) for i in instances]
+            futures = [pool.submit(start_here, self.cpu, i) for i in instances]  # pool threads: throwaway
             errors = [f.exception() for f in futures if f.exception() is not None]
         if errors:
             for i in instances:
@@ -296,7 +299,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         inst = self.instance(instance_id)
         with self._topology:
             if not inst.running and self.running:
-                inst.start()
+                start_pinned(self.cpu, inst)
             self._register(inst)
         return inst
 
