@@ -27,14 +27,17 @@ def register_agentic_routes(mock: MockVLLMServer, router: Router) -> None:
         ids = responses_api.item_ids(job.outputs[0])
         store = mock.responses_store and body.get("store", True) is not False
         if not job.stream:
-            eng.simulate(job)
-            out = job.outputs[0]
-            items = responses_api.output_items(out, ids, plan.include_reasoning, plan.tools.parallel)
-            status = "incomplete" if out.finish_reason == "length" else "completed"
-            resp = responses_api.response_object(job, body, plan, status, items, responses_api.usage_object(job))
-            if store:
-                eng.responses.put(resp, replay)
-            return resp
+            def render() -> dict[str, Any]:
+                out = job.outputs[0]
+                items = responses_api.output_items(out, ids, plan.include_reasoning, plan.tools.parallel)
+                status = "incomplete" if out.finish_reason == "length" else "completed"
+                return responses_api.response_object(job, body, plan, status, items,
+                                                     responses_api.usage_object(job))
+
+            def stored_after(resp: Any) -> None:
+                if store:
+                    eng.responses.put(resp, replay)
+            return eng.answer(job, request.environ, render, stored_after)
 
         def events() -> Iterator[tuple[int, dict[str, Any]]]:
             for step, event in stream_events(job, body, plan, ids):
@@ -67,8 +70,7 @@ def register_agentic_routes(mock: MockVLLMServer, router: Router) -> None:
         job, plan = anthropic_api.prepare(eng, body)
         request.environ["mocktools.meta"] = job.meta
         if not job.stream:
-            eng.simulate(job)
-            return anthropic_api.message_object(job, plan)
+            return eng.answer(job, request.environ, lambda: anthropic_api.message_object(job, plan))
         chunks = anthropic_api.stream_events(job, plan)
         return sse_response(request, lambda alive, truncate: eng.stream(job, alive, chunks=chunks,
                                                                         codec=AnthropicCodec(), truncate=truncate))

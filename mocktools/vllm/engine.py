@@ -162,10 +162,13 @@ class Engine(StreamingMixin):
 
     def never_waits(self) -> bool:
         """Whether a generation request arriving now provably blocks no thread (so an engine may run
-        it on its event loop): no simulated time on a clock that really sleeps, no reply function
+        it on its event loop): no simulated time on a clock of the user's (a real clock pauses on a
+        pausable connection, the only kind an event loop serves: AsyncHTTPServer.inline is the
+        only caller of this probe; a FakeClock never really sleeps), no reply function
         (user code), no stall fault, and an idle scheduler (admission cannot wait)."""
-        if (self.ttft > 0 or self.itl > 0) and not isinstance(self.clock, FakeClock):
-            return False
+        if (self.ttft > 0 or self.itl > 0) and not isinstance(self.clock, FakeClock) \
+                and not (isinstance(self.clock, SystemClock) and self.pause_streams is not False):
+            return False  # (on a real clock the waits are pauses: see answer() and stream())
         if self.script.calls_user_code() or self._faults and any(f.kind == "stall" for f in list(self._faults)):
             return False
         return self.scheduler.idle()
@@ -329,6 +332,10 @@ class Engine(StreamingMixin):
     def run(self, job: Job) -> dict[str, Any]:
         """Answer a non-streaming request after the simulated generation time."""
         self.simulate(job)
+        return self.render(job)
+
+    def render(self, job: Job) -> dict[str, Any]:
+        """The non-streaming chat or completion body of a job."""
         tok = self.tokenizer
         if job.kind == "chat":
             return chat_render.chat_completion(job.rid, job.created, job.model, job.outputs, job.prompt_tokens,

@@ -9,7 +9,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..clock import FakeClock, SystemClock
-from ..http_connection import Pause, can_pause
+from ..errors import ApiError
+from ..http_connection import ConnectionAborted, Pause, can_pause, connection_of
+from ..routing import json_dumps
 from .scheduler import SchedulerStopped
 from .stream_codec import OpenAICodec
 
@@ -41,6 +43,92 @@ class StreamingMixin:
     _take_fault: Callable[[], StreamFault | None]
     _admit: Callable[..., Any]
     _finish: Callable[..., None]
+    simulate: Callable[..., None]
+
+    def answer(self, job: Job, environ: dict[str, Any], render: Callable[[], Any],
+               done: Callable[[Any], None] | None = None) -> Any:
+        """A non-streaming answer: ``render()`` after the simulated generation time (``done(result)``
+        runs once that time is over).
+
+        Where the connection is pausable (the asyncio engine) and time is real, the wait holds no
+        thread: the body yields ``Pause(…, inline=True)`` to the absolute deadlines (admission +
+        ttft + k·itl), in slices checking stop and the client, then the JSON with its length.
+        Elsewhere (FakeClock, werkzeug) it blocks in ``simulate`` as before."""
+        conn = connection_of(environ)
+        alive = conn.alive if conn is not None else None
+        if not ((self.ttft > 0 or self.itl > 0) and self.pause_streams is not False and can_pause(alive)
+                and isinstance(self.clock, SystemClock)):
+            self.simulate(job)
+            result = render()
+            if done is not None:
+                done(result)
+            return result
+        if job.deferred is not None:
+            raise job.deferred
+        try:
+            ticket, arrival = self._admit(job)
+        except SchedulerStopped:
+            raise ApiError(503, "The server is shutting down.", type="ServiceUnavailableError") from None
+        admitted = self.clock.monotonic()
+        try:
+            result = render()
+            payload = json_dumps(result).encode()
+        except BaseException:
+            self._finish(job, ticket, arrival, admitted, None, [], "abort")
+            raise
+        from werkzeug.wrappers import Response
+        body = self._paced_body(job, ticket, arrival, admitted, alive, payload, lambda: done and done(result))
+        # direct_passthrough: the body goes to the server as is; its length is known, so the
+        # driver buffers it and sends head and JSON together once the pauses are over
+        return Response(body, status=200, headers={"Content-Length": str(len(payload))},
+                        mimetype="application/json", direct_passthrough=True)
+
+    def _paced_body(self, job: Job, ticket: Any, arrival: float, admitted: float,
+                    alive: Callable[[], bool] | None, payload: bytes,
+                    done: Callable[[], Any]) -> collections.abc.Generator[Any, None, None]:
+        """simulate()'s waits as pauses; the same metrics, the slot released in finally."""
+        first: float | None = None
+        itls: list[float] = []
+        finished = False
+        monotonic = self.clock.monotonic
+        try:
+            steps = max((len(o.token_ids) for o in job.outputs), default=0)
+            deadline = admitted + self.ttft
+            stopped = yield from self._pause_until(deadline, alive)
+            first = last = monotonic()
+            if self.itl <= 0:  # no inter-token wait: every gap is zero (unless stopping)
+                itls = [] if self.stop_event.is_set() else [0.0] * max(0, steps - 1)
+            elif not stopped:
+                for _ in range(steps - 1):
+                    deadline += self.itl
+                    if (yield from self._pause_until(deadline, alive)):
+                        break
+                    now = monotonic()
+                    itls.append(now - last)
+                    last = now
+            finished = True
+            self._finish(job, ticket, arrival, admitted, first, itls, None)
+        finally:
+            if not finished:  # the client went away, or the server closed the body
+                self._finish(job, ticket, arrival, admitted, first, itls, "abort")
+        done()
+        yield payload
+
+    def _pause_until(self, deadline: float,
+                     alive: Callable[[], bool] | None) -> collections.abc.Generator[Any, None, bool]:
+        """Pause up to ``deadline``; returns whether the server is stopping, raises
+        ConnectionAborted once the client has hung up (so its slot is freed soon)."""
+        monotonic, stopping = self.clock.monotonic, self.stop_event.is_set
+        now = monotonic()
+        while deadline > now:
+            # the next step only computes (no wait): the engine may resume it on its loop
+            yield Pause(min(deadline - now, POLL_SECONDS), inline=True)
+            if stopping():
+                return True
+            now = monotonic()
+            if deadline > now and alive is not None and not alive():
+                raise ConnectionAborted("client gone")
+        return stopping()
 
     def stream(self, job: Job, client_alive: Callable[[], bool] | None = None, *,
                chunks: Iterable[tuple[int, dict[str, Any]]] | None = None, codec: Any = None,

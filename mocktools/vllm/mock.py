@@ -221,7 +221,8 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         job = self.engine.prepare(kind, body, request.environ.get("HTTP_X_REQUEST_ID") or None)
         request.environ["mocktools.meta"] = job.meta
         if not job.stream:
-            return self.engine.run(job)  # a plain dict: the router answers it without a werkzeug Response
+            # a plain dict (the router answers it without a werkzeug Response), or a paced body
+            return self.engine.answer(job, request.environ, lambda: self.engine.render(job))
         return sse_response(request, lambda alive, truncate: self.engine.stream(job, alive, truncate=truncate))
 
     def create_embeddings(self, request: Request) -> Any:

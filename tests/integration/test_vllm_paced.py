@@ -115,3 +115,65 @@ def test_a_paused_stream_frees_its_slot_when_the_client_goes_or_the_mock_stops(
         held.close()
     finally:
         mock.stop()
+
+
+# -- non-streaming paced answers: pauses before a buffered body, no sleeping thread ------------------
+def _answers(mock: MockVLLMServer) -> tuple[dict, dict]:
+    client = openai.OpenAI(base_url=mock.url + "/v1", api_key="x", max_retries=0)
+    chat = client.chat.completions.create(model="mock-llm", messages=[{"role": "user", "content": "hi"}],
+                                          extra_headers={"X-Request-Id": "same"})
+    resp = client.responses.create(model="mock-llm", input="hi", store=False)
+    # (a response's and its items' ids are random: compare what it says)
+    return chat.model_dump(exclude={"created"}), {"text": resp.output_text, "status": resp.status,
+                                                  "usage": resp.usage.model_dump() if resp.usage else None}
+
+
+@pytest.mark.parametrize("engine", ["asyncio", "werkzeug"])
+def test_a_paced_non_stream_answer_equals_the_unpaced_one(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENGINE_ENV, engine)
+    with MockVLLMServer(seed=3) as mock:
+        mock.set_reply(" ".join(WORDS))
+        unpaced = _answers(mock)
+        mock.set_timing(ttft=0.005, itl=0.002)
+        paced = _answers(mock)
+        metrics = mock.metrics_text()
+    assert paced == unpaced
+    assert paced[0]["choices"][0]["message"]["content"] == " ".join(WORDS)
+    assert 'vllm:request_success_total{engine="0",finished_reason="stop",model_name="mock-llm"} 4.0' in metrics
+    assert 'vllm:num_requests_running{engine="0",model_name="mock-llm"} 0.0' in metrics
+
+
+def test_thirty_paced_non_stream_answers_hold_no_thread_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENGINE_ENV, "asyncio")
+    before = threading.active_count()
+    peak = [0]
+    requests = 30
+    with MockVLLMServer(ttft=0.01, itl=0.01) as mock:
+        mock.set_reply(" ".join(WORDS))  # 16 tokens: ~0.16 s per answer, all of it waiting
+        body = json.dumps({"model": "mock-llm", "prompt": "hi", "max_tokens": 32}).encode()
+
+        async def fleet() -> list[bytes]:
+            async def watch() -> None:
+                while True:
+                    peak[0] = max(peak[0], threading.active_count())
+                    await asyncio.sleep(0.005)
+            watcher = asyncio.ensure_future(watch())
+            try:
+                return await asyncio.gather(*(_stream(mock.port, body) for _ in range(requests)))
+            finally:
+                watcher.cancel()
+
+        answers = asyncio.run(fleet())
+        metrics = mock.metrics_text()
+    # answers that slept would each hold a worker thread while they wait (30 of them)
+    assert peak[0] - before < requests // 2
+    for raw in answers:
+        head, _, payload = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and b"Content-Length: %d" % len(payload) in head
+        assert json.loads(payload)["choices"][0]["text"] == " ".join(WORDS)
+    assert f'vllm:request_success_total{{engine="0",finished_reason="stop",model_name="mock-llm"}} {requests}.0' \
+        in metrics
+    assert f'vllm:time_to_first_token_seconds_count{{engine="0",model_name="mock-llm"}} {requests}.0' in metrics
+    assert f'vllm:inter_token_latency_seconds_count{{engine="0",model_name="mock-llm"}} {requests * 16}.0' \
+        in metrics
+    assert 'vllm:num_requests_running{engine="0",model_name="mock-llm"} 0.0' in metrics  # slots released

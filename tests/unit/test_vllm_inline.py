@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mocktools.clock import FakeClock
-from mocktools.http_connection import Pause
+from mocktools.http_connection import ConnectionAborted, Pause
 from mocktools.vllm.engine import Engine
 from mocktools.vllm.mock import MockVLLMServer
 from mocktools.vllm.protocol import ModelConfig
@@ -41,23 +41,41 @@ def test_computing_routes_always_run_inline() -> None:
                          ("/metrics", "GET"), ("/v1/models", "GET"), ("/tokenize", "POST"),
                          ("/detokenize", "POST"), ("/v1/embeddings", "POST"), ("/v1/messages/count_tokens", "POST")]:
         assert _inline(mock, path, method), path
-    assert not any(_inline(mock, path, method) for path, method in GENERATION)
+    assert all(_inline(mock, path, method) for path, method in GENERATION)  # paced: they pause, not sleep
     assert not _inline(mock, "/v1/responses/resp_1", "GET")  # a rule with a converter: never probed inline
     assert not _inline(mock, "/_mock/reset")
 
 
-def test_generation_runs_inline_only_without_simulated_time_on_a_real_clock() -> None:
+class _UsersClock:
+    """A clock of the user's (neither the real clock nor FakeClock): its sleep may really block."""
+
+    def time(self) -> float:
+        return 0.0
+
+    def monotonic(self) -> float:
+        return 0.0
+
+    def sleep(self, seconds: float) -> None:
+        raise AssertionError("not called by the probe")
+
+
+def test_generation_with_simulated_time_runs_inline_only_on_a_real_or_fake_clock() -> None:
     mock = MockVLLMServer()
     assert all(_inline(mock, path, method) for path, method in GENERATION)
-    mock.set_timing(ttft=0.2)
+    # a real clock: streams and non-stream answers wait as `Pause` timers (no thread sleeps)
+    mock.set_timing(ttft=0.2, itl=0.02)
+    assert all(_inline(mock, path, method) for path, method in GENERATION)
+    mock.engine.pause_streams = False  # forced to sleep on a thread (benchmarks compare): a worker
     assert not any(_inline(mock, path, method) for path, method in GENERATION)
-    mock.set_timing(ttft=0, itl=0.02)
-    assert not _inline(mock, "/v1/chat/completions")
-    mock.set_timing(itl=0)
-    assert _inline(mock, "/v1/chat/completions")
+    mock.engine.pause_streams = None
     # on a FakeClock the waits end at once: nothing blocks
     fake = MockVLLMServer(ttft=5, itl=1, clock=FakeClock())
     assert _inline(fake, "/v1/chat/completions")
+    # a clock of the user's may really sleep in its waits
+    users = MockVLLMServer(ttft=0.2, clock=_UsersClock())
+    assert not _inline(users, "/v1/chat/completions")
+    users.set_timing(ttft=0, itl=0)
+    assert _inline(users, "/v1/chat/completions")
 
 
 def test_a_long_or_chunked_body_sends_generation_to_a_worker() -> None:
@@ -242,3 +260,43 @@ def test_a_stream_on_an_event_loop_never_sleeps_on_a_clock_of_the_users() -> Non
     items = asyncio.run(on_loop())
     assert [round(i.seconds, 3) for i in items if isinstance(i, Pause)] == [0.01, 0.01]
     assert items[-1] == b"data: [DONE]\n\n"
+
+
+class _Conn:
+    """A pausable connection handle (as the asyncio engine's) whose client may hang up."""
+
+    def __init__(self) -> None:
+        self.gone = False
+
+        def alive() -> bool:
+            return not self.gone
+        alive.pausable = True  # type: ignore[attr-defined]
+        self.alive = alive
+
+
+def _paced_answer(engine: Engine, conn: _Conn) -> Any:
+    job = engine.prepare("completion", {"model": "m", "prompt": "hi", "max_tokens": 4})
+    return engine.answer(job, {"mocktools.connection": conn}, lambda: engine.render(job)).response
+
+
+def test_a_paced_answer_frees_its_slot_when_the_client_goes_and_answers_when_stopping() -> None:
+    engine = Engine(ModelConfig(["m"], "m"), ttft=30, itl=1)  # a real clock: the waits are pauses
+    conn = _Conn()
+    body = _paced_answer(engine, conn)
+    assert engine.scheduler.counts() == (1, 0)
+    pause = next(body)
+    assert isinstance(pause, Pause) and pause.inline and 0 < pause.seconds <= 0.5  # in slices
+    conn.gone = True
+    with pytest.raises(ConnectionAborted):
+        next(body)
+    assert engine.scheduler.counts() == (0, 0) and engine.in_flight == 0
+    assert engine.metrics.snapshot()["vllm:request_success_total[abort]"] == 1
+    # stopping: the answer comes at once (as the blocking wait ends), counted as finished
+    body = _paced_answer(engine, _Conn())
+    assert isinstance(next(body), Pause)
+    engine.stop_event.set()
+    payload = next(body)
+    assert json.loads(payload)["object"] == "text_completion"
+    assert engine.scheduler.counts() == (0, 0)
+    assert engine.metrics.snapshot()["vllm:request_success_total[length]"] == 1
+    body.close()
