@@ -31,30 +31,35 @@ async def _stream(port: int, body: bytes) -> bytes:
     return data
 
 
+def _fleet_with_peak_threads(port: int, body: bytes, count: int) -> tuple[list[bytes], int]:
+    """`count` concurrent requests; their answers and the most threads alive meanwhile."""
+    peak = [0]
+
+    async def fleet() -> list[bytes]:
+        async def watch() -> None:
+            while True:
+                peak[0] = max(peak[0], threading.active_count())
+                await asyncio.sleep(0.005)
+        watcher = asyncio.ensure_future(watch())
+        try:
+            return await asyncio.gather(*(_stream(port, body) for _ in range(count)))
+        finally:
+            watcher.cancel()
+
+    return asyncio.run(fleet()), peak[0]
+
+
 def test_fifty_paced_streams_hold_no_thread_each_and_deliver_every_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENGINE_ENV, "asyncio")
     before = threading.active_count()
-    peak = [0]
     streams = 50
     with MockVLLMServer(ttft=0.01, itl=0.01) as mock:
         mock.set_reply(" ".join(WORDS))  # 16 tokens: ~0.16 s per stream, all of it waiting
         body = json.dumps({"model": "mock-llm", "prompt": "hi", "stream": True, "max_tokens": 32}).encode()
-
-        async def fleet() -> list[bytes]:
-            async def watch() -> None:
-                while True:
-                    peak[0] = max(peak[0], threading.active_count())
-                    await asyncio.sleep(0.005)
-            watcher = asyncio.ensure_future(watch())
-            try:
-                return await asyncio.gather(*(_stream(mock.port, body) for _ in range(streams)))
-            finally:
-                watcher.cancel()
-
-        answers = asyncio.run(fleet())
+        answers, peak = _fleet_with_peak_threads(mock.port, body, streams)
         metrics = mock.metrics_text()
     # sleeping streams would each hold a worker thread for their whole life (50 of them)
-    assert peak[0] - before < streams // 2
+    assert peak - before < streams // 2
     for raw in answers:
         assert raw.startswith(b"HTTP/1.1 200") and raw.endswith(b"0\r\n\r\n")
         events = EVENT.findall(raw)
@@ -146,27 +151,14 @@ def test_a_paced_non_stream_answer_equals_the_unpaced_one(engine: str, monkeypat
 def test_thirty_paced_non_stream_answers_hold_no_thread_each(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENGINE_ENV, "asyncio")
     before = threading.active_count()
-    peak = [0]
     requests = 30
     with MockVLLMServer(ttft=0.01, itl=0.01) as mock:
         mock.set_reply(" ".join(WORDS))  # 16 tokens: ~0.16 s per answer, all of it waiting
         body = json.dumps({"model": "mock-llm", "prompt": "hi", "max_tokens": 32}).encode()
-
-        async def fleet() -> list[bytes]:
-            async def watch() -> None:
-                while True:
-                    peak[0] = max(peak[0], threading.active_count())
-                    await asyncio.sleep(0.005)
-            watcher = asyncio.ensure_future(watch())
-            try:
-                return await asyncio.gather(*(_stream(mock.port, body) for _ in range(requests)))
-            finally:
-                watcher.cancel()
-
-        answers = asyncio.run(fleet())
+        answers, peak = _fleet_with_peak_threads(mock.port, body, requests)
         metrics = mock.metrics_text()
     # answers that slept would each hold a worker thread while they wait (30 of them)
-    assert peak[0] - before < requests // 2
+    assert peak - before < requests // 2
     for raw in answers:
         head, _, payload = raw.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200") and b"Content-Length: %d" % len(payload) in head
