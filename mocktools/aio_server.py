@@ -124,6 +124,10 @@ class AsyncHTTPServer:
         self._outbox_armed = False
         self._slow_paths: set[str] = set()
         self._wakeups: dict[int, list[Any]] = {}  # bucket -> paused exchanges to resume then
+        # armed here, in the starting thread, so the serving thread goes straight to its first
+        # poll: an epoll_ctl there drops the GIL, and getting it back costs stop()/start() a slice
+        self._resume_accepting()
+        self.loop.call_later(self._sweep_interval(), self._sweep)
 
     def wake_later(self, exchange: Any, seconds: float) -> None:
         """Resume a paused exchange after `seconds` (loop thread); `exchange.timer` names its
@@ -200,8 +204,6 @@ class AsyncHTTPServer:
         loop = self.loop
         try:
             if not self.closing:
-                self._resume_accepting()
-                loop.call_later(self._sweep_interval(), self._sweep)
                 loop.run_forever()
         finally:
             self._pause_accepting()
@@ -310,10 +312,12 @@ class AsyncHTTPServer:
         for proto in protos:
             if proto.transport is not None:
                 proto.transport.abort()
-        for task in asyncio.all_tasks(loop):
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
             task.cancel()
-        loop.call_soon(loop.stop)
-        loop.run_forever()
+        if protos or tasks:  # one more pass runs their close callbacks; with neither there is none to run
+            loop.call_soon(loop.stop)
+            loop.run_forever()
         self.connections.clear()
 
     def _hand_off_closing(self, protos: list[HTTPProtocol]) -> None:
