@@ -282,11 +282,11 @@ class Generator:
             # the common case: the turn ends at its first EOS or at max_tokens (the loop below, in list ops)
             end = head.index(EOS_ID)
             if end < max_tokens:
-                texts = [push(tid) for tid in head[:end]]
+                texts = dec.push_all(head[:end])
                 texts.append(dec.flush())
                 return self._output(req, head[:end + 1], texts, "stop", None)
             ids = head[:max(0, max_tokens)]
-            texts = [push(tid) for tid in ids]
+            texts = dec.push_all(ids)
             if texts:
                 texts[-1] += dec.flush()
             return self._output(req, ids, texts, "length", None)
