@@ -202,12 +202,20 @@ class Generator:
     def _word_stream(self, rng: random.Random, first: bool) -> Iterator[int]:
         """Endless pseudo-sentences of vocabulary words (one token per word or punctuation)."""
         # the same draws as choosing a word and encoding its spelling, with the ids looked up once
+        # rng.choice(forms) spelled out (the same getrandbits draws, without its two Python calls)
         tok = self.tokenizer
-        forms, choice, random_ = tok.word_forms, rng.choice, rng.random
+        forms, getrandbits, random_ = tok.word_forms, rng.getrandbits, rng.random
+        size = len(forms)
+        if not size:
+            raise IndexError("Cannot choose from an empty sequence")
+        bits = size.bit_length()
         full_stop, comma = BYTE_OFFSET + ord("."), BYTE_OFFSET + ord(",")
         sentence_start = True
         while True:
-            plain, spaced, cap, spaced_cap = choice(forms)
+            r = getrandbits(bits)
+            while r >= size:
+                r = getrandbits(bits)
+            plain, spaced, cap, spaced_cap = forms[r]
             if first:
                 yield cap if sentence_start else plain
             else:
@@ -224,7 +232,17 @@ class Generator:
         """The natural default answer: 8..40 tokens of pseudo-text, a full stop, then EOS."""
         rng = _rng("text", *self._sampling_key(req))
         target = rng.randint(8, 40)
-        return list(itertools.islice(self._word_stream(rng, True), target)) + self.tokenizer.encode(".") + [EOS_ID]
+        ids = list(itertools.islice(self._word_stream(rng, True), target))
+        ids += self._end_ids()
+        return ids
+
+    def _end_ids(self) -> list[int]:
+        """``encode(".") + [EOS_ID]``, computed once per tokenizer."""
+        tok = self.tokenizer
+        cached = self.__dict__.get("_end")
+        if cached is None or cached[0] is not tok:
+            cached = self._end = (tok, tok.encode(".") + [EOS_ID])
+        return cached[1]
 
     def default_text(self, req: GenerationRequest) -> str:
         """The default answer as text (without EOS)."""
@@ -232,7 +250,7 @@ class Generator:
 
     def generate_ids(self, req: GenerationRequest, head: list[int]) -> ChoiceOutput:
         """The token loop over ``head`` (the turn's tokens, EOS appended here) then pseudo-text."""
-        return self._decode_loop(req, itertools.chain(head + [EOS_ID], self._tail(req)))
+        return self._decode_loop(req, head + [EOS_ID])
 
     def rng(self, purpose: str, req: GenerationRequest) -> random.Random:
         """A generator-seeded RNG for one purpose (tool choice, arguments, JSON) of one request."""
@@ -247,18 +265,32 @@ class Generator:
             head = self.tokenizer.encode(reply) + [EOS_ID]
         else:
             head = self.default_token_ids(req)
-        return self._decode_loop(req, itertools.chain(head, self._tail(req)))
+        return self._decode_loop(req, head)
 
     def _tail(self, req: GenerationRequest) -> Iterator[int]:
         """What the model writes past its turn (only reached with ``ignore_eos`` or no EOS): the
         RNG is seeded on first use, since most replies end at EOS."""
         yield from self._word_stream(_rng("tail", *self._sampling_key(req)), False)
 
-    def _decode_loop(self, req: GenerationRequest, candidate: Iterable[int]) -> ChoiceOutput:
+    def _decode_loop(self, req: GenerationRequest, head: list[int]) -> ChoiceOutput:
+        """The token loop over ``head`` then the pseudo-text tail."""
         p = req.params
         dec = self.tokenizer.incremental_decoder()
         push = dec.push
         max_tokens, ignore_eos, stops, stop_ids = p.max_tokens, p.ignore_eos, p.stop, p.stop_token_ids
+        if not (stops or stop_ids or ignore_eos) and EOS_ID in head:
+            # the common case: the turn ends at its first EOS or at max_tokens (the loop below, in list ops)
+            end = head.index(EOS_ID)
+            if end < max_tokens:
+                texts = dec.push_all(head[:end])
+                texts.append(dec.flush())
+                return self._output(req, head[:end + 1], texts, "stop", None)
+            ids = head[:max(0, max_tokens)]
+            texts = dec.push_all(ids)
+            if texts:
+                texts[-1] += dec.flush()
+            return self._output(req, ids, texts, "length", None)
+        candidate = itertools.chain(head, self._tail(req))
         out_ids: list[int] = []
         pieces: list[str] = []
         text = ""
@@ -287,8 +319,12 @@ class Generator:
             pieces.append(piece)
         if finish == "length" and pieces:
             pieces[-1] += dec.flush()
-        logprobs = self._logprobs(req, out_ids) if p.logprobs is not None else None
-        return ChoiceOutput(out_ids, pieces, finish, stop_reason, logprobs)
+        return self._output(req, out_ids, pieces, finish, stop_reason)
+
+    def _output(self, req: GenerationRequest, ids: list[int], pieces: list[str], finish: str,
+                stop_reason: str | int | None) -> ChoiceOutput:
+        logprobs = self._logprobs(req, ids) if req.params.logprobs is not None else None
+        return ChoiceOutput(ids, pieces, finish, stop_reason, logprobs)
 
     def _logprobs(self, req: GenerationRequest, ids: list[int]) -> list[TokenLogprob]:
         rng = _rng("logprobs", *self._sampling_key(req))

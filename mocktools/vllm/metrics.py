@@ -94,6 +94,12 @@ class _Histogram:
 
     def observe_all(self, values: Sequence[float]) -> None:
         """`observe` each value, in order (one call per request's inter-token latencies)."""
+        if not values:
+            return
+        if values[0] == 0.0 and values.count(0.0) == len(values):  # unpaced: every gap is zero
+            self.counts[bisect.bisect_left(self.buckets, 0.0)] += len(values)
+            self.n += len(values)
+            return
         buckets, counts, where, total = self.buckets, self.counts, bisect.bisect_left, self.total
         for v in values:
             counts[where(buckets, v)] += 1
@@ -134,6 +140,14 @@ _HISTOGRAMS = (
 )
 
 
+#: the histograms observing one value per request, in Metrics.observe's order
+_PER_REQUEST = ("vllm:time_to_first_token_seconds", "vllm:e2e_request_latency_seconds",
+                "vllm:request_queue_time_seconds", "vllm:request_inference_time_seconds",
+                "vllm:request_prefill_time_seconds", "vllm:request_decode_time_seconds",
+                "vllm:request_prompt_tokens", "vllm:request_generation_tokens",
+                "vllm:request_max_num_generation_tokens", "vllm:request_params_max_tokens", "vllm:request_params_n")
+
+
 class Metrics:
     """Thread-safe vLLM metric state for one served model on engine "0"."""
 
@@ -152,6 +166,7 @@ class Metrics:
             self.counters: dict[str, float] = {k: 0.0 for k, (t, _) in _HELP.items() if t == "counter"}
             self.success: dict[str, int] = {r: 0 for r in FINISHED_REASONS}
             self.histograms = {name: _Histogram(kinds[kind]) for name, _, kind in _HISTOGRAMS}
+            self._per_request = [self.histograms[name] for name in _PER_REQUEST]
             self.http: dict[tuple[str, str, str], int] = {}
 
     def observe_http(self, handler: str, method: str, status: int) -> None:
@@ -168,21 +183,18 @@ class Metrics:
             reason = s.finished_reason if s.finished_reason in self.success else "error"
             self.success[reason] += 1
             h = self.histograms
-            h["vllm:time_to_first_token_seconds"].observe(s.ttft)
             h["vllm:inter_token_latency_seconds"].observe_all(s.itls)
             if s.generation_tokens > 1:
                 h["vllm:request_time_per_output_token_seconds"].observe(
                     (s.e2e - s.queue_time - s.ttft) / (s.generation_tokens - 1))
-            h["vllm:e2e_request_latency_seconds"].observe(s.e2e)
-            h["vllm:request_queue_time_seconds"].observe(s.queue_time)
-            h["vllm:request_inference_time_seconds"].observe(s.prefill_time + s.decode_time)
-            h["vllm:request_prefill_time_seconds"].observe(s.prefill_time)
-            h["vllm:request_decode_time_seconds"].observe(s.decode_time)
-            h["vllm:request_prompt_tokens"].observe(s.prompt_tokens)
-            h["vllm:request_generation_tokens"].observe(s.generation_tokens)
-            h["vllm:request_max_num_generation_tokens"].observe(s.max_tokens)
-            h["vllm:request_params_max_tokens"].observe(s.max_tokens)
-            h["vllm:request_params_n"].observe(s.n)
+            # one value per histogram, in one loop (a method call each cost a sixth of the request)
+            where = bisect.bisect_left
+            for hist, v in zip(self._per_request, (
+                    s.ttft, s.e2e, s.queue_time, s.prefill_time + s.decode_time, s.prefill_time, s.decode_time,
+                    s.prompt_tokens, s.generation_tokens, s.max_tokens, s.max_tokens, s.n)):
+                hist.counts[where(hist.buckets, v)] += 1
+                hist.total += v
+                hist.n += 1
 
     def add_preemption(self) -> None:
         with self._lock:

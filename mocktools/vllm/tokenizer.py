@@ -182,6 +182,16 @@ class IncrementalDecoder:
         self._held = bool(self._dec.getstate()[0])
         return out
 
+    def push_all(self, token_ids: Iterable[int]) -> list[str]:
+        """``[push(t) for t in token_ids]`` with the common case (a word or ASCII byte) looked up here."""
+        plain, push = self._plain, self.push
+        size = len(plain)
+        out = []
+        for tid in token_ids:
+            text = plain[tid] if not self._held and BYTE_OFFSET <= tid < size else None
+            out.append(text if text is not None else push(tid))
+        return out
+
     def flush(self) -> str:
         return self._dec.decode(b"", final=True)
 
