@@ -23,7 +23,7 @@ from typing import Any
 
 from .aio_protocol import HTTPProtocol
 from .errors import MockStartError
-from .http_framing import DEFAULT_LIMITS, ServerLimits, error_bytes, shed_one_client
+from .http_framing import DEFAULT_LIMITS, ServerLimits, refuse_socket, shed_one_client
 from .worker_pool import WorkerPool
 
 _OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
@@ -51,17 +51,6 @@ def _bind(host: str, port: int, backlog: int) -> socket.socket:
         reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
         raise MockStartError(f"{host}:{port} {reason}", host=host, port=port) from exc
     return sock
-
-
-def refuse_socket(conn: socket.socket, message: str) -> None:
-    """Answer a connection the server will not serve with a 503 and close it (never blocks)."""
-    try:
-        conn.setblocking(False)
-        conn.send(error_bytes(503, message, "service_unavailable", extra_headers=[("Retry-After", "1")]))
-    except OSError:
-        pass
-    finally:
-        conn.close()
 
 
 def _close_loop_and_sockets(loop: asyncio.AbstractEventLoop, protos: list[HTTPProtocol]) -> None:

@@ -350,6 +350,17 @@ class ChunkedReader:
 
 
 
+def refuse_socket(conn: socket.socket, message: str) -> None:
+    """Answer a connection the server will not serve with a 503 and close it (never blocks)."""
+    try:
+        conn.setblocking(False)
+        conn.send(error_bytes(503, message, "service_unavailable", extra_headers=[("Retry-After", "1")]))
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
 def shed_one_client(listener: socket.socket, reserve_fd: int | None,
                     refuse: Callable[[socket.socket, str], None]) -> int | None:
     """Out of descriptors: free the reserve fd, accept one waiting client and answer it 503 through it,
@@ -368,7 +379,7 @@ def shed_one_client(listener: socket.socket, reserve_fd: int | None,
     except OSError:
         return None
 
-__all__ = ["shed_one_client", 
+__all__ = ["refuse_socket", "shed_one_client", 
     "DEFAULT_LIMITS",
     "HOP_HEADERS",
     "ChunkedReader",

@@ -27,6 +27,7 @@ from .errors import MockStartError
 from .http_connection import ConnectionAborted, abort_connection
 from .http_framing import (
     DEFAULT_LIMITS,
+    refuse_socket,
     shed_one_client,
     ChunkedReader,
     FramingError,
@@ -317,7 +318,7 @@ class MockWSGIServer(ThreadedWSGIServer):
         raise OSError(errno.EMFILE, "out of file descriptors")
 
     def _shed_one(self) -> None:
-        self._reserve_fd = shed_one_client(self.socket, self._reserve_fd, _refuse_quickly)
+        self._reserve_fd = shed_one_client(self.socket, self._reserve_fd, refuse_socket)
         select.select([self._wake_r], [], [], 0.05)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -326,7 +327,7 @@ class MockWSGIServer(ThreadedWSGIServer):
         with self._conn_lock:
             full = len(self._connections) >= self.limits.max_connections
         if full:
-            _refuse_quickly(request, f"the mock holds its limit of {self.limits.max_connections} connections")
+            refuse_socket(request, f"the mock holds its limit of {self.limits.max_connections} connections")
             return
         thread = threading.Thread(target=self.process_request_thread, args=(request, client_address),
                                   daemon=True)
@@ -394,15 +395,6 @@ class MockWSGIServer(ThreadedWSGIServer):
             self._reserve_fd = None
 
 
-def _refuse_quickly(conn: socket.socket, message: str) -> None:
-    """Answer a connection the server will not serve with a 503 and close it (never blocks)."""
-    try:
-        conn.setblocking(False)
-        conn.send(error_bytes(503, message, "service_unavailable", extra_headers=[("Retry-After", "1")]))
-    except OSError:
-        pass
-    finally:
-        conn.close()
 
 
 __all__ = ["ConnectionAborted", "KeepAliveRequestHandler", "MockWSGIServer", "abort_connection"]
