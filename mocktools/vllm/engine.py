@@ -46,8 +46,6 @@ def random_uuid() -> str:
     return f"{_ids.getrandbits(64):016x}"
 
 
-
-
 @dataclass
 class StreamFault:
     """A mid-stream fault: ``kind`` after ``after_chunks`` data events, for ``count`` streams (None: all)."""
@@ -343,18 +341,23 @@ class Engine(StreamingMixin):
         return responses.text_completion(job.rid, job.created, job.model, job.outputs, job.prompt_tokens, tok,
                                          job.echo_texts, self.fingerprint)
 
-    def simulate(self, job: Job) -> None:
-        """Admission, the simulated generation time and metrics of a non-streaming request.
-
-        The slot is released whatever happens while it is held (issue 17: a failed wait leaked it).
-        """
+    def _admit_answer(self, job: Job) -> tuple[Any, float, float]:
+        """Admit a non-streaming request: its deferred error, or 503 once the engine stops;
+        returns the scheduler ticket, the arrival time and the admission time."""
         if job.deferred is not None:
             raise job.deferred
         try:
             ticket, arrival = self._admit(job)
         except SchedulerStopped:
             raise ApiError(503, "The server is shutting down.", type="ServiceUnavailableError") from None
-        admitted = self.clock.monotonic()
+        return ticket, arrival, self.clock.monotonic()
+
+    def simulate(self, job: Job) -> None:
+        """Admission, the simulated generation time and metrics of a non-streaming request.
+
+        The slot is released whatever happens while it is held (issue 17: a failed wait leaked it).
+        """
+        ticket, arrival, admitted = self._admit_answer(job)
         first: float | None = None
         itls: list[float] = []
         reason: str | None = "abort"

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..clock import FakeClock, SystemClock
-from ..errors import ApiError
 from ..http_connection import ConnectionAborted, Pause, can_pause, connection_of
 from ..routing import json_dumps
 from .scheduler import SchedulerStopped
@@ -42,6 +41,7 @@ class StreamingMixin:
     _wait: Callable[[float], bool]
     _take_fault: Callable[[], StreamFault | None]
     _admit: Callable[..., Any]
+    _admit_answer: Callable[[Job], tuple[Any, float, float]]
     _finish: Callable[..., None]
     simulate: Callable[..., None]
 
@@ -63,13 +63,7 @@ class StreamingMixin:
             if done is not None:
                 done(result)
             return result
-        if job.deferred is not None:
-            raise job.deferred
-        try:
-            ticket, arrival = self._admit(job)
-        except SchedulerStopped:
-            raise ApiError(503, "The server is shutting down.", type="ServiceUnavailableError") from None
-        admitted = self.clock.monotonic()
+        ticket, arrival, admitted = self._admit_answer(job)
         try:
             result = render()
             payload = json_dumps(result).encode()
