@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .wsgi_driver import HOLD, RequestRun
+from .wsgi_driver import HOLD, SUSPEND, RequestRun
 
 if TYPE_CHECKING:
     from .aio_protocol import HTTPProtocol
@@ -130,7 +130,7 @@ class Exchange:
     reader `held`s the stream until the transport drains)."""
 
     __slots__ = ("aborted", "abort_requested", "body", "chunked", "close", "complete", "final", "headers",
-                 "method", "on_loop", "out", "out_size", "proto", "runner", "target", "timer", "version")
+                 "method", "on_loop", "out", "out_size", "proto", "runner", "suspended", "target", "timer", "version")
 
     def __init__(self, proto: HTTPProtocol, method: str, target: str, version: tuple[int, int],
                  headers: list[tuple[str, str]], body: Body | None, chunked: bool) -> None:
@@ -146,6 +146,7 @@ class Exchange:
         self.complete = body is None
         self.runner: RequestRun | None = None
         self.timer: int | None = None  # a paused stream's wake-up bucket (AsyncHTTPServer.wake_later)
+        self.suspended: Any = None  # the Suspend an inline body waits on (HTTPProtocol.suspend_exchange)
 
     # the handle the app sees
     def abort(self, kind: str) -> None:
@@ -159,6 +160,11 @@ class Exchange:
 
     def close_after_response(self) -> None:
         self.close = True
+
+    @property
+    def suspendable(self) -> bool:
+        """Only a step on the loop thread may yield `Suspend` (it is resumed there)."""
+        return self.on_loop
 
     @property
     def alive(self) -> _AliveProbe:
@@ -239,6 +245,8 @@ class Exchange:
             proto.complete(self, runner.close or self.close)
         elif pause == HOLD:
             proto.hold(self)
+        elif pause == SUSPEND:
+            proto.suspend_exchange(self, runner.suspended)
         else:
             proto.pause_exchange(self, pause)
 

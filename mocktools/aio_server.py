@@ -292,6 +292,8 @@ class AsyncHTTPServer:
             if active is not None and active.timer is not None:
                 active.timer = None  # its bucket skips it
                 active.abandon()
+            if active is not None and active.suspended is not None:
+                proto.drop_suspended(active)
             held, proto.held = proto.held, None
             if held is not None:
                 held.abandon()

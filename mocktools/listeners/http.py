@@ -20,7 +20,7 @@ from werkzeug.wrappers import Request, Response
 from .. import gc_tuning, log
 from ..errors import WireError
 from ..faults import FaultDecision
-from ..http_connection import ConnectionAborted, abort_connection, close_after_response
+from ..http_connection import ConnectionAborted, Deferred, Suspend, abort_connection, close_after_response
 from ..http_engines import make_http_server
 from ..routing import JSONAnswer, LazyRequest
 from .base import Listener, serve_in_thread
@@ -160,32 +160,92 @@ class HTTPListener(Listener):
             close_after_response(environ)
             response = site.error_response(
                 413, f"request body exceeds the limit of {site.max_body_bytes} bytes", type="payload_too_large")
+        if type(response) is Deferred:
+            return self._answer_later(response, request, environ, start_response, path, body, started, fault)
         self._record(environ, path, body, response.status_code, started, fault)
         return response(environ, start_response)
 
     def dispatch(self, request: Request, environ: dict[str, Any]) -> Response | JSONAnswer:
-        """Route through the site; translate what its handlers raise (the only place that does)."""
+        """Route through the site; translate what its handlers raise (the only place that does).
+        A handler on the loop may return a `Deferred` (http_connection): `serve` answers it later."""
         site = self.site
         assert site is not None
         try:
             response = site._dispatch(request, environ)
         except ConnectionAborted:  # dropped on purpose (a stub, or a handler seeing stop()), already journaled
             raise
-        except WireError as exc:
+        except Exception as exc:  # noqa: BLE001 - translated (a bug in the mock: a 500 kept for check())
+            return self._translate(exc, request)
+        return self._guarded(response)
+
+    def _guarded(self, response: Any) -> Any:
+        if isinstance(response, Response) and response.is_streamed:
+            response.response = self._guard_stream(response.response)  # type: ignore[arg-type]
+        return response
+
+    def _translate(self, exc: Exception, request: Request) -> Response:
+        """What a handler raised, as the mock's error answer."""
+        site = self.site
+        assert site is not None
+        if isinstance(exc, WireError):
             return site.error_response(exc.wire_status, exc.message, type=exc.type, headers=exc.headers, **exc.extra)
-        except HTTPException as exc:
+        if isinstance(exc, HTTPException):
             headers = dict(exc.get_headers())
             headers.pop("Content-Type", None)
             code = exc.code or 500
             return site.error_response(code, f"{exc.description} ({request.method} {request.path})",
                                        type=status_type(code), headers=headers)
-        except Exception as exc:  # noqa: BLE001 - a bug in the mock itself: answer 500, keep it for check()
-            site.record_error(exc)
-            return site.error_response(500, f"mock handler raised {type(exc).__name__}: {exc}",
-                                       type="mock_internal_error")
-        if response.is_streamed and isinstance(response, Response):
-            response.response = self._guard_stream(response.response)  # type: ignore[arg-type]
-        return response
+        site.record_error(exc)
+        return site.error_response(500, f"mock handler raised {type(exc).__name__}: {exc}", type="mock_internal_error")
+
+    def _settled(self, deferred: Deferred, request: Request) -> Response | JSONAnswer:
+        """A settled Deferred's answer, translated as `dispatch` translates (a drop re-raised)."""
+        error = deferred.error
+        if error is None:
+            return self._guarded(deferred.value)  # type: ignore[no-any-return]
+        if isinstance(error, ConnectionAborted) or not isinstance(error, Exception):
+            raise error  # dropped on purpose, already journaled
+        return self._translate(error, request)
+
+    def _answer_later(self, deferred: Deferred, request: Request, environ: dict[str, Any],
+                      start_response: Callable[..., Any], path: str, body: bytes, started: float,
+                      fault: str | None) -> Iterator[Any]:
+        """The body of a deferred answer: suspended (on the loop) until it is settled, then
+        journaled and answered as `serve` does. Closed while suspended: the server stops (the
+        work is cancelled, the request journaled as dropped) or the client went away (the work
+        goes on and is journaled with its status when it is answered, as on a worker)."""
+        if not deferred.done:
+            suspend = Suspend()
+            deferred.then(suspend.resume)
+            try:
+                yield suspend
+            except GeneratorExit:
+                self._gone(deferred, request, environ, path, body, started, fault)
+                raise
+        response = self._settled(deferred, request)
+        self._record(environ, path, body, response.status_code, started, fault)
+        app_iter = response(environ, start_response)
+        try:
+            yield from app_iter
+        finally:
+            close = getattr(app_iter, "close", None)
+            if close is not None:
+                close()
+
+    def _gone(self, deferred: Deferred, request: Request, environ: dict[str, Any], path: str, body: bytes,
+              started: float, fault: str | None) -> None:
+        if self.mock.stopping.is_set():
+            deferred.cancel()
+            self._record(environ, path, body, None, started, "stopped")
+            return
+
+        def journal() -> None:
+            try:
+                status = self._settled(deferred, request).status_code
+            except BaseException:  # noqa: BLE001 - dropped on purpose: already journaled
+                return
+            self._record(environ, path, body, status, started, fault)
+        deferred.then(journal)
 
     def drop(self, environ: dict[str, Any], fault: str, kind: str = "close") -> NoReturn:
         """Journal this request as answered by a dropped connection, then drop it: for a handler
