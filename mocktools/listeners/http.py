@@ -97,6 +97,8 @@ class HTTPListener(Listener):
         self.app: WSGIApp = app if app is not None else self.serve
         self._server: Any = None
         self._thread: Any = None
+        #: deferred answers whose client went away, still being worked on (loop thread; see _gone)
+        self._orphans: dict[int, Callable[[], None]] = {}
 
     def bind_and_serve(self) -> int:
         server = make_http_server(self.host, self.requested_port, self.app, verbose=self.mock.verbose,
@@ -116,6 +118,9 @@ class HTTPListener(Listener):
             thread.join()
         server.close_connections()
         server.server_close()
+        orphans, self._orphans = self._orphans, {}
+        for journal_stopped in orphans.values():  # deferred answers whose client had gone: cut by the stop
+            journal_stopped()
 
     def inline_ok(self, environ: dict[str, Any]) -> bool:
         """Whether the engine may run this request on its loop thread: the site's route is marked
@@ -240,11 +245,14 @@ class HTTPListener(Listener):
             return
 
         def journal() -> None:
+            orphans.pop(id(deferred), None)
             try:
                 status = self._settled(deferred, request).status_code
             except BaseException:  # noqa: BLE001 - dropped on purpose: already journaled
                 return
             self._record(environ, path, body, status, started, fault)
+        orphans = self._orphans  # journaled as stopped if the server stops first (shutdown)
+        orphans[id(deferred)] = lambda: self._record(environ, path, body, None, started, "stopped")
         deferred.then(journal)
 
     def drop(self, environ: dict[str, Any], fault: str, kind: str = "close") -> NoReturn:

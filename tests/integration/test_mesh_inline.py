@@ -3,12 +3,15 @@ hop of the instance's own catch-all unless something in it may block (a stub, a 
 a chaos hang or latency drawn for it); one that calls out then waits on the loop, not a thread."""
 
 import threading
+import time
 
+import pytest
 import requests
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from mocktools.mesh import MockServiceMesh
+from tests.conftest import open_fds
 
 SPEC = {"services": {
     "front": {"endpoints": {"/": {"calls": ["leaf:/"]}, "/still": {},
@@ -76,3 +79,47 @@ def test_hops_that_call_out_start_no_thread_on_the_asyncio_engine():
         started = {t.name for t in threading.enumerate()} - before
         assert not [n for n in started if "worker" in n or "mesh-call" in n]
         m.wait_for_trace(body["trace_id"], [("front", "/fan"), ("leaf", "/"), ("leaf", "/slow"), ("leaf", "/")])
+
+
+def _until(predicate, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+@pytest.mark.parametrize("stopping", ["mesh", "instance"])
+def test_stop_while_hops_wait_on_the_loop_drops_them_and_leaks_nothing(stopping):
+    spec = {"services": {"front": {"endpoints": {"/": {"calls": [{"service": "back", "timeout_ms": 20000}]}}},
+                         "back": {"endpoints": {"/": {"latency_ms": 20000}}}}}
+    threads, fds = threading.active_count(), open_fds()
+    m = MockServiceMesh(spec, engine="asyncio").start()
+    try:
+        front, back = m.instances["front"][0], m.instances["back"][0]
+        out: dict = {}
+        t = threading.Thread(target=lambda: out.setdefault("r", _get_or_error(front.url + "/")))
+        t.start()
+        assert _until(lambda: front.describe_state()["inflight"] == 1 and back.describe_state()["inflight"] == 1)
+        if stopping == "instance":
+            front.stop()  # its hop waits for back: dropped, back's hop goes on (until the mesh stops)
+        else:
+            m.stop()
+        t.join(10)
+        assert isinstance(out["r"], requests.ConnectionError)  # no made-up aggregate: the connection dropped
+        (entry,) = front.journal.calls()
+        assert entry.status is None and entry.fault == "stopped"
+        assert not [s for s in m.spans.spans() if s.service == "front" and s.kind == "server"]
+    finally:
+        m.stop()
+    (entry,) = back.journal.calls()
+    assert entry.status is None and entry.fault == "stopped"
+    assert threading.active_count() <= threads and open_fds() <= fds
+
+
+def _get_or_error(url: str):
+    try:
+        return requests.get(url, timeout=10)
+    except requests.ConnectionError as exc:
+        return exc
