@@ -71,9 +71,10 @@ class Deferred:
     """A handler's answer that is known only later (it waits for calls of its own on the loop).
 
     A route that runs inline may return one when `can_suspend(environ)`: the listener then
-    suspends the request until `resolve(response)` or `fail(exc)` is called on the loop thread,
-    journals and answers it exactly as a response returned at once (a failure is translated as a
-    raising handler's: a `WireError` to its shape, anything else to a 500 kept for `check()`).
+    suspends the request until `resolve(answer)` (anything a handler may return) or `fail(exc)`
+    is called on the loop thread, then journals and answers it exactly as a response returned at
+    once (a failure is translated as a raising handler's: a `WireError` to its shape, anything
+    else to a 500 kept for `check()`).
     `cancel()` tells the owner nobody takes the answer any more (the server stops): it should
     end its work without answering."""
 

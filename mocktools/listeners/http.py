@@ -22,7 +22,7 @@ from ..errors import WireError
 from ..faults import FaultDecision
 from ..http_connection import ConnectionAborted, Deferred, Suspend, abort_connection, close_after_response
 from ..http_engines import make_http_server
-from ..routing import JSONAnswer, LazyRequest
+from ..routing import JSONAnswer, LazyRequest, answer
 from .base import Listener, serve_in_thread
 
 if TYPE_CHECKING:
@@ -207,7 +207,8 @@ class HTTPListener(Listener):
         """A settled Deferred's answer, translated as `dispatch` translates (a drop re-raised)."""
         error = deferred.error
         if error is None:
-            return self._guarded(deferred.value)  # type: ignore[no-any-return]
+            value = deferred.value  # anything a handler may return
+            return self._guarded(value if isinstance(value, (Response, JSONAnswer)) else answer(value))  # type: ignore[no-any-return]
         if isinstance(error, ConnectionAborted) or not isinstance(error, Exception):
             raise error  # dropped on purpose, already journaled
         return self._translate(error, request)
