@@ -57,9 +57,9 @@ class ServiceInstance(HTTPMockServer):
 
     def serves_inline(self, environ: dict[str, Any]) -> bool:
         """A hop may run on the engine's loop thread when nothing in it must block: no stub or
-        user route, the instance's own catch-all, no span subscriber (its code may block), and
-        no server chaos that holds it (a hang or latency drawn here, for this request, sends it
-        to a worker; `handle` applies the same draw). Its calls then go out as non-blocking
+        user route, the instance's own catch-all, no span or breaker subscriber (its code may
+        block), and no server chaos that holds it (a hang or latency drawn here, for this
+        request, sends it to a worker; `handle` applies the same draw). Its calls then go out as non-blocking
         connections, its endpoint latency, edge latency and chaos timeouts are loop timers."""
         path = self._own_path(environ)
         if path is None:

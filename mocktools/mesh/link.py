@@ -56,10 +56,11 @@ class MeshLink:
 
     def loop_verdict(self, service: str, instance_id: str) -> tuple[bool, Any]:
         """Whether a hop of this instance may run on its loop now, and the server chaos drawn for
-        it (drawn here once, applied by the hop; `DECIDE`: not drawn): not while a span
-        subscriber runs (it may block) or the mesh stops, nor when the draw holds the hop."""
+        it (drawn here once, applied by the hop; `DECIDE`: not drawn): not while a span or
+        breaker subscriber runs (its code may block) or the mesh stops, nor when the draw holds
+        the hop."""
         mesh = self._mesh
-        if mesh.spans.has_listeners or mesh.stopping.is_set():
+        if mesh.spans.has_listeners or mesh.breakers.has_listeners or mesh.stopping.is_set():
             return False, DECIDE
         chaos = mesh.chaos
         fault = chaos.server_fault(service, instance_id) if chaos.active else None

@@ -50,6 +50,9 @@ def test_hops_that_cannot_block_are_inline():
         unsubscribe = m.spans.subscribe(lambda span: None)
         assert not leaf.serves_inline(_env("/"))  # a subscriber's code may block
         unsubscribe()
+        unsubscribe = m.breakers.add_listener(lambda event: None)
+        assert not leaf.serves_inline(_env("/"))  # nor a breaker listener's
+        unsubscribe()
         leaf.expect_request("/").respond_with_json({"stubbed": True})
         assert not leaf.serves_inline(_env("/"))  # a stub may wait
 
