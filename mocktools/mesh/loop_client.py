@@ -2,7 +2,9 @@
 
 The same exchange as `HopClient` (hop_client.py), never blocking: idle keep-alive connections
 per target (a LIFO stack, up to `maxsize` kept), the request written in one write, the answer
-parsed with httptools as it arrives, and a loop timer for the call's timeout. A result comes
+parsed with httptools as it arrives, and the call's timeout kept by one loop timer per client
+(armed for the earliest deadline of the calls in flight: no timer made and cancelled per call).
+A result comes
 back through a callback (loop thread): `(status, body)` or the `HopError` the blocking client
 would have raised — the same kinds, so a call fails with the same status and error either way.
 Every socket it opened is closed by `close()` once the loop is done (the instance stopped).
@@ -37,6 +39,32 @@ class LoopClient:
         self.maxsize, self.max_targets = blocking.maxsize, blocking.max_targets
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._sockets: set[socket.socket] = set()  # every socket still open, closed by close()
+        self._deadlines: dict[_Connection, float] = {}  # calls in flight -> when they time out
+        self._timer: Any = None
+        self._timer_at = 0.0
+
+    # the timeouts of the calls in flight: one timer, for the earliest deadline
+    def watch(self, conn: _Connection, timeout: float) -> None:
+        deadline = self.loop.time() + max(timeout, 0.001)
+        self._deadlines[conn] = deadline
+        if self._timer is None or deadline < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer, self._timer_at = self.loop.call_at(deadline, self._expire), deadline
+
+    def unwatch(self, conn: _Connection) -> None:
+        self._deadlines.pop(conn, None)  # the timer stays: it re-arms for what is left when it fires
+
+    def _expire(self) -> None:
+        self._timer = None
+        now = self.loop.time()
+        late = [conn for conn, deadline in self._deadlines.items() if deadline <= now]
+        for conn in late:
+            del self._deadlines[conn]
+            conn.timed_out()
+        if self._deadlines and self._timer is None:  # (a call made by a timed-out flow armed it)
+            at = min(self._deadlines.values())
+            self._timer, self._timer_at = self.loop.call_at(at, self._expire), at
 
     def idle_count(self, host: str, port: int) -> int:
         return len(self._idle.get((host, port), ()))
@@ -156,8 +184,7 @@ def _address(host: str, port: int) -> tuple[int, tuple[Any, ...]]:
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; at most one request on it at a time."""
 
-    __slots__ = ("client", "done", "key", "lost", "parser", "reply", "size", "sock", "timer", "trailing",
-                 "transport")
+    __slots__ = ("client", "done", "key", "lost", "parser", "reply", "size", "sock", "trailing", "transport")
 
     def __init__(self, client: LoopClient, key: tuple[str, int], sock: socket.socket) -> None:
         self.client, self.key, self.sock = client, key, sock
@@ -165,7 +192,6 @@ class _Connection(asyncio.Protocol):
         self.done: Done | None = None
         self.reply: _Reply | None = None
         self.parser: Any = None
-        self.timer: Any = None
         self.size = 0
         self.lost = self.trailing = False
 
@@ -173,7 +199,7 @@ class _Connection(asyncio.Protocol):
         reply = self.reply = _Reply()
         self.parser = reply.parser = httptools.HttpResponseParser(reply)
         self.done, self.size, self.trailing = done, 0, False
-        self.timer = self.client.loop.call_later(max(timeout, 0.001), self._timed_out)
+        self.client.watch(self, timeout)
         self.transport.write(request)
 
     # asyncio.Protocol
@@ -224,7 +250,7 @@ class _Connection(asyncio.Protocol):
     def _answered(self, keep: bool) -> None:
         reply, done = self.reply, self.done
         self.reply, self.done = None, None
-        self.timer.cancel()
+        self.client.unwatch(self)
         assert reply is not None and done is not None
         body = b"".join(reply.body)
         result: Any
@@ -241,20 +267,18 @@ class _Connection(asyncio.Protocol):
 
     def _fail(self, error: HopError) -> None:
         done, self.done, self.reply = self.done, None, None
-        if self.timer is not None:
-            self.timer.cancel()
+        self.client.unwatch(self)
         self.close()
         if done is not None:
             done(error)
 
-    def _timed_out(self) -> None:
+    def timed_out(self) -> None:
         self._fail(HopTimeout("read timed out"))
 
     def cancel(self) -> None:
         """Nobody wants the answer any more: the connection cannot be reused."""
         self.done = self.reply = None
-        if self.timer is not None:
-            self.timer.cancel()
+        self.client.unwatch(self)
         self.close()
 
     def close(self) -> None:
