@@ -18,6 +18,7 @@ import requests
 
 from mocktools.mesh import MockServiceMesh, hop_client
 from mocktools.mesh.hop_client import ConnectFailed, ConnectionBroken, HopTimeout, USER_AGENT
+from mocktools.mesh.hop_flow import Fetch
 from mocktools.mesh.propagation import parse_traceparent
 from tests.integration.mesh_paths import HOP_PATHS, BlockingClient, LoopClientThread, mesh_on
 
@@ -262,3 +263,41 @@ def test_idle_connections_are_kept_for_a_bounded_number_of_targets(raw_server, m
         assert client.get("127.0.0.1", port, "/", {}, 5.0) == (204, b"")
     assert [client.idle_count("127.0.0.1", p) for p in ports] == [0, 1, 1]  # the oldest was closed
     assert client.get("127.0.0.1", ports[0], "/", {}, 5.0) == (204, b"") and client.connections_made == 4
+
+
+def test_calls_in_flight_on_a_loop_each_time_out_at_their_own_deadline(raw_server):
+    """The LoopClient keeps one timer for all its calls in flight (the earliest deadline)."""
+    release = threading.Event()
+
+    def silent(conn: socket.socket) -> None:
+        _read_request(conn)
+        release.wait(5)
+
+    def answer(conn: socket.socket) -> None:
+        while _read_request(conn):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    slow_a, slow_b, fast = raw_server(silent), raw_server(silent), raw_server(answer)
+    client = LoopClientThread()
+    order: list[tuple[str, object]] = []
+    finished = threading.Event()
+
+    def start() -> None:
+        for name, port, timeout in (("late", slow_a, 0.2), ("early", slow_b, 0.05), ("ok", fast, 5.0)):
+            def done(got: object, name: str = name) -> None:
+                order.append((name, got if isinstance(got, tuple) else type(got).__name__))
+                if len(order) == 3:
+                    finished.set()
+            client.client.fetch(hop_client_fetch("127.0.0.1", port, timeout), done)
+    try:
+        client.loop.call_soon_threadsafe(start)
+        assert finished.wait(5)
+    finally:
+        release.set()
+        client.close()
+    assert ("ok", (200, b"ok")) in order
+    assert [entry for entry in order if entry[0] != "ok"] == [("early", "HopTimeout"), ("late", "HopTimeout")]
+
+
+def hop_client_fetch(host: str, port: int, timeout: float) -> Fetch:
+    return Fetch(host, port, "/", {}, timeout)
