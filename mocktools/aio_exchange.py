@@ -127,7 +127,8 @@ class Exchange:
     Each step of its app runs either on a worker (`on_loop` false: writes go through the loop's
     outbox, a slow reader blocks the worker) or on the loop thread itself (an inline route, or a
     stream resumed after `Pause(inline=True)`: writes go straight to the transport and a slow
-    reader `held`s the stream until the transport drains)."""
+    reader `held`s the stream until the transport drains). Only a step on the loop may yield
+    `Suspend` (`suspendable`): the exchange is parked until its owner resumes it."""
 
     __slots__ = ("aborted", "abort_requested", "body", "chunked", "close", "complete", "final", "headers",
                  "method", "on_loop", "out", "out_size", "proto", "runner", "suspended", "target", "timer", "version")
