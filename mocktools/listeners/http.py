@@ -93,6 +93,8 @@ class HTTPListener(Listener):
                  app: WSGIApp | None = None, site: HTTPMockServer | None = None, engine: str | None = None) -> None:
         super().__init__(mock, port=port, host=host, role=role)
         self.engine = engine  # None: $MOCKTOOLS_HTTP_ENGINE or the default (http_engines)
+        #: a running asyncio loop (another thread's) to serve on beside other servers (make_http_server)
+        self.shared_loop: Any = None
         self.site = site
         self.app: WSGIApp = app if app is not None else self.serve
         self._server: Any = None
@@ -102,7 +104,8 @@ class HTTPListener(Listener):
 
     def bind_and_serve(self) -> int:
         server = make_http_server(self.host, self.requested_port, self.app, verbose=self.mock.verbose,
-                                  engine=self.engine, inline=self.inline_ok if self.site is not None else None)
+                                  engine=self.engine, inline=self.inline_ok if self.site is not None else None,
+                                  loop=self.shared_loop)
         self._thread = serve_in_thread(server.serve_until_stopped, f"mocktools-{self.mock.name}:{server.port}")
         self._server = server
         gc_tuning.freeze_if_asked()  # only with $MOCKTOOLS_GC_FREEZE: process-wide, so opt-in

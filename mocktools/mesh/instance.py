@@ -123,8 +123,12 @@ class ServiceInstance(HTTPMockServer):
                 self._idle.wait(left)
         return True
 
+    def _open(self) -> int:
+        self.http_listener.shared_loop = self.link.shared_loop  # the mesh's one loop thread, if any
+        return super()._open()
+
     def _close(self) -> None:
-        super()._close()  # the loop is done: nothing uses the loop's connections any more
+        super()._close()  # the server is closed: nothing uses the loop's connections any more
         runner, self._loop_runner = self._loop_runner, None
         if runner is not None:
             runner.close()

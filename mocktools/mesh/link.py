@@ -38,6 +38,11 @@ class MeshLink:
         return self._mesh.engine
 
     @property
+    def shared_loop(self) -> Any:
+        """The running loop every instance serves on (asyncio engine), else None."""
+        return self._mesh.instance_loop.loop
+
+    @property
     def clock(self) -> Clock:
         return self._mesh.clock
 

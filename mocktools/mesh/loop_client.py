@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,8 @@ class LoopClient:
         self.maxsize, self.max_targets = blocking.maxsize, blocking.max_targets
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._sockets: set[socket.socket] = set()  # every socket still open, closed by close()
+        self._conns: set[_Connection] = set()  # every connection made and not yet lost
+        self._openings: set[_Opening] = set()
         self._deadlines: dict[_Connection, float] = {}  # calls in flight -> when they time out
         self._timer: Any = None
         self._timer_at = 0.0
@@ -99,7 +102,25 @@ class LoopClient:
             stack.remove(conn)
 
     def close(self) -> None:
-        """Close every socket this client opened (the loop no longer runs: no transport will)."""
+        """Close every connection this client opened: on its loop while that still runs (a loop
+        shared with other servers), else its sockets directly (no transport will run again)."""
+        loop = self.loop
+        if loop.is_running():
+            if asyncio._get_running_loop() is loop:
+                self._abort_all()
+                return
+            done = threading.Event()
+
+            def run() -> None:
+                self._abort_all()
+                loop.call_soon(done.set)  # after the aborted transports' connection_lost
+            try:
+                loop.call_soon_threadsafe(run)
+            except RuntimeError:  # closed meanwhile
+                pass
+            else:
+                done.wait(5)
+                return
         self._idle.clear()
         sockets, self._sockets = self._sockets, set()
         for sock in sockets:
@@ -107,6 +128,13 @@ class LoopClient:
                 sock.close()
             except OSError:
                 pass
+
+    def _abort_all(self) -> None:
+        self._idle.clear()
+        for opening in list(self._openings):
+            opening.cancel()
+        for conn in list(self._conns):
+            conn.cancel()
 
 
 class _Opening:
@@ -121,6 +149,7 @@ class _Opening:
         loop = client.loop
         self.timer = loop.call_later(max(timeout, 0.001), self._timed_out)
         self.task = loop.create_task(self._open())
+        client._openings.add(self)
 
     async def _open(self) -> None:
         client, (host, port) = self.client, self.key
@@ -136,6 +165,7 @@ class _Opening:
         except OSError as exc:
             self._failed(ConnectFailed(f"cannot connect to {host}:{port}: {exc}"))
             return
+        client._openings.discard(self)
         self.timer.cancel()
         done, self.done = self.done, None
         if done is None:  # cancelled or timed out meanwhile
@@ -157,6 +187,7 @@ class _Opening:
         self._failed(HopTimeout(f"connect to {host}:{port} timed out"))
 
     def _drop_socket(self) -> None:
+        self.client._openings.discard(self)
         sock, self.sock = self.sock, None
         if sock is not None:
             self.client._sockets.discard(sock)
@@ -205,6 +236,7 @@ class _Connection(asyncio.Protocol):
     # asyncio.Protocol
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+        self.client._conns.add(self)
 
     def data_received(self, data: bytes) -> None:
         reply = self.reply
@@ -233,6 +265,7 @@ class _Connection(asyncio.Protocol):
         self.lost = True
         self.client.forget(self)
         self.client._sockets.discard(self.sock)
+        self.client._conns.discard(self)
         self._ended(f"{type(exc).__name__}: {exc}" if exc is not None
                     else "the connection closed before the response was complete")
 

@@ -25,6 +25,7 @@ from ..http_mock import HTTPMockServer
 from ..routing import Router
 from ..visual.routes import register_mesh_visual_routes
 from .affinity import resolve_cpu, start_here, start_pinned
+from .shared_loop import SharedLoop
 from .chaos import ChaosController
 from .controls import mesh_controls
 from .discovery import PASSING, STATUSES, ServiceEntry, ServiceRegistry
@@ -92,6 +93,8 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         self.instances: dict[str, list[ServiceInstance]] = {n: [] for n in self.spec.services}
         self._workers = workers
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="mesh-call")
+        #: the one loop thread of every instance on the asyncio engine (shared_loop.py)
+        self.instance_loop = SharedLoop("mesh-instances")
         self._ids = itertools.count()
         self._topology = threading.RLock()
         self._session = requests.Session()
@@ -113,6 +116,8 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
             if getattr(self.executor, "_shutdown", False):
                 self.executor = ThreadPoolExecutor(self._workers, thread_name_prefix="mesh-call")
             try:
+                if resolve_engine(self.engine) == "asyncio":
+                    start_pinned(self.cpu, self.instance_loop)  # its thread keeps the CPU, if one is set
                 todo = [(n, self._new_instance(n)) for n, s in self.spec.services.items() for _ in range(s.instances)]
                 self._start_all([inst for _, inst in todo])
                 for name, inst in todo:
@@ -120,6 +125,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
                     self._register(inst)
             except BaseException:
                 self._stop_instances()
+                self.instance_loop.stop()
                 super()._close()
                 raise
         return port
@@ -129,6 +135,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
             self.registry.close()  # wake blocking queries first, or joining their threads would hang
             self.chaos.release_hangs()
             self._stop_instances()
+            self.instance_loop.stop()
             self.executor.shutdown(wait=False, cancel_futures=True)
             super()._close()
 

@@ -30,6 +30,8 @@ def test_instance_threads_stay_on_the_cpu_and_the_callers_do_not(engine):
         inst = m.instances["back"][0]
         m.restart_instance(inst.instance_id)
         serving = [i.http_listener._thread for g in m.instances.values() for i in g]
+        if engine == "asyncio":  # every instance's loop runs on the mesh's one loop thread
+            serving.append(m.instance_loop._thread)
         fan_out = list(m.executor._threads)
         assert serving and fan_out
         assert all(os.sched_getaffinity(t.native_id) == {cpu} for t in serving + fan_out)

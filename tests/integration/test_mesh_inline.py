@@ -81,6 +81,7 @@ def test_hops_that_call_out_start_no_thread_on_the_asyncio_engine():
                     {"leaf": True}
         started = {t.name for t in threading.enumerate()} - before
         assert not [n for n in started if "worker" in n or "mesh-call" in n]
+        assert "mesh-instances" in before  # every instance's loop: one thread of the mesh
         m.wait_for_trace(body["trace_id"], [("front", "/fan"), ("leaf", "/"), ("leaf", "/slow"), ("leaf", "/")])
 
 
