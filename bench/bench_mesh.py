@@ -1,6 +1,7 @@
 """MockServiceMesh numbers: start/stop time, requests/s across the mesh, discovery latency, tracing cost.
 
-    .venv/bin/python -m bench.bench_mesh [--services 50] [--seconds 3] [--clients 4]
+    .venv/bin/python -m bench.bench_mesh [--services 50] [--seconds 3] [--clients 4] [--only throughput|hop]
+        [--cpu auto|N] [--loop-per-instance]
 
 - start/stop: a generated layered mesh of --services services (2 instances each, ~2x ports).
 - throughput: --clients keep-alive clients for --seconds against (a) one leaf instance (1 hop),
@@ -140,8 +141,9 @@ def bench_throughput(mesh: MockServiceMesh, clients: int, seconds: float, client
                ("gateway /deep", mesh.url_of("gateway") + "/deep", 5),
                ("gateway /checkout", mesh.url_of("gateway") + "/checkout", 30)]
     where = ("wrk in another process" if client == "wrk" else "requests.Session threads in this process")
-    print(f"throughput: {clients} keep-alive clients ({where}), {seconds:g} s per target, instance threads on "
-          f"{'CPU ' + str(mesh.cpu) if mesh.cpu is not None else 'any CPU'}; "
+    loops = "one loop thread for all instances" if mesh.instance_loop.loop is not None else "a thread per instance"
+    print(f"throughput: {clients} keep-alive clients ({where}), {seconds:g} s per target, {loops}, instance threads "
+          f"on {'CPU ' + str(mesh.cpu) if mesh.cpu is not None else 'any CPU'}; "
           f"'service requests' = server spans recorded in the window")
     for label, url, hops in targets:
         load(url, clients, min(0.5, seconds))  # warm the connection pools
@@ -355,10 +357,13 @@ def main() -> None:
     parser.add_argument("--only", choices=["throughput", "hop"], help="run only that section")
     parser.add_argument("--cpu", default=None,
                         help="MockServiceMesh(cpu_affinity=): 'auto' or a CPU number keeps the instances' threads on it")
+    parser.add_argument("--loop-per-instance", action="store_true",
+                        help="MockServiceMesh(shared_loop=False): a loop thread per instance (asyncio engine)")
     args = parser.parse_args()
     cpu = None if args.cpu is None else (args.cpu if args.cpu == "auto" else int(args.cpu))
+    shared = not args.loop_per_instance
     if args.only:
-        with MockServiceMesh(layered_spec(args.services), cpu_affinity=cpu) as mesh:
+        with MockServiceMesh(layered_spec(args.services), cpu_affinity=cpu, shared_loop=shared) as mesh:
             if args.only == "hop":
                 bench_hop_cpu(mesh)
             else:
@@ -366,7 +371,7 @@ def main() -> None:
         return
     bench_tracing()
     bench_start(args.services)
-    with MockServiceMesh(layered_spec(args.services), cpu_affinity=cpu) as mesh:
+    with MockServiceMesh(layered_spec(args.services), cpu_affinity=cpu, shared_loop=shared) as mesh:
         bench_hop_cpu(mesh)
         bench_throughput(mesh, args.clients, args.seconds, args.client)
         bench_discovery(mesh)

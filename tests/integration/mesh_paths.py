@@ -1,6 +1,7 @@
-"""The two ways a mesh hop runs (hop_runners.py), for tests that must give the same results on both:
-"loop" (the asyncio engine's default: on the instance's loop, non-blocking calls) and "thread"
-(the blocking executor on a worker: forced here by a span subscriber, whose code may block)."""
+"""The ways a mesh hop runs (hop_runners.py), for tests that must give the same results on each:
+"loop" (the asyncio engine's default: on the instance's loop, the mesh's one loop thread,
+non-blocking calls), "own-loop" (the same on a loop thread per instance, `shared_loop=False`) and
+"thread" (the blocking executor on a worker: forced here by a span subscriber, whose code may block)."""
 from __future__ import annotations
 
 import asyncio
@@ -17,12 +18,12 @@ from mocktools.mesh.hop_client import HopClient
 from mocktools.mesh.hop_flow import Fetch
 from mocktools.mesh.loop_client import LoopClient
 
-HOP_PATHS = ["loop", "thread"]
+HOP_PATHS = ["loop", "own-loop", "thread"]
 
 
 @contextmanager
 def mesh_on(path: str, spec: Any, **kwargs: Any) -> Iterator[MockServiceMesh]:
-    with MockServiceMesh(spec, engine="asyncio", **kwargs) as mesh:
+    with MockServiceMesh(spec, engine="asyncio", shared_loop=path != "own-loop", **kwargs) as mesh:
         unsubscribe = mesh.spans.subscribe(lambda span: None) if path == "thread" else None
         try:
             yield mesh

@@ -70,8 +70,9 @@ def test_the_chaos_drawn_for_the_decision_is_the_one_applied():
         assert span.attributes["chaos"] == "latency"
 
 
-def test_hops_that_call_out_start_no_thread_on_the_asyncio_engine():
-    with MockServiceMesh(SPEC, engine="asyncio") as m:
+@pytest.mark.parametrize("shared_loop", [True, False])
+def test_hops_that_call_out_start_no_thread_on_the_asyncio_engine(shared_loop):
+    with MockServiceMesh(SPEC, engine="asyncio", shared_loop=shared_loop) as m:
         before = {t.name for t in threading.enumerate()}
         with requests.Session() as s:
             for _ in range(5):
@@ -81,7 +82,9 @@ def test_hops_that_call_out_start_no_thread_on_the_asyncio_engine():
                     {"leaf": True}
         started = {t.name for t in threading.enumerate()} - before
         assert not [n for n in started if "worker" in n or "mesh-call" in n]
-        assert "mesh-instances" in before  # every instance's loop: one thread of the mesh
+        assert ("mesh-instances" in before) == shared_loop  # every instance's loop: one thread of the mesh
+        front = m.instances["front"][0]
+        assert (front.http_listener._server.loop is m.instance_loop.loop) == shared_loop
         m.wait_for_trace(body["trace_id"], [("front", "/fan"), ("leaf", "/"), ("leaf", "/slow"), ("leaf", "/")])
 
 

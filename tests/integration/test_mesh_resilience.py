@@ -190,7 +190,8 @@ def _call_results(path, scenario):
 ], ids=["refuse-all", "refuse-one", "503-one", "edge-429", "edge-latency", "partition", "partition-timeout",
          "reset", "timeout"])
 def test_both_hop_paths_give_the_same_results(scenario):
-    assert _call_results("loop", scenario) == _call_results("thread", scenario)
+    expected = _call_results("thread", scenario)
+    assert _call_results("loop", scenario) == expected and _call_results("own-loop", scenario) == expected
 
 
 def test_outage_modes_and_stacking():
