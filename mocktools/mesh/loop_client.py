@@ -163,8 +163,12 @@ class _Opening:
             await loop.sock_connect(sock, address[1])
             _, conn = await loop.create_connection(lambda: _Connection(client, self.key, sock), sock=sock)
         except OSError as exc:
+            self._drop_socket()
             self._failed(ConnectFailed(f"cannot connect to {host}:{port}: {exc}"))
             return
+        except asyncio.CancelledError:  # timed out or cancelled: asyncio closed the transport it made
+            self._drop_socket()  # (closed here, on the loop, never under a transport being set up)
+            raise
         client._openings.discard(self)
         self.timer.cancel()
         done, self.done = self.done, None
@@ -176,14 +180,14 @@ class _Opening:
 
     def _failed(self, error: HopError) -> None:
         self.timer.cancel()
-        self._drop_socket()
+        self.client._openings.discard(self)
         done, self.done = self.done, None
         if done is not None:
             done(error)
 
     def _timed_out(self) -> None:
         host, port = self.key
-        self.task.cancel()
+        self.task.cancel()  # its CancelledError closes the socket
         self._failed(HopTimeout(f"connect to {host}:{port} timed out"))
 
     def _drop_socket(self) -> None:
@@ -194,10 +198,12 @@ class _Opening:
             sock.close()
 
     def cancel(self) -> None:
+        """Nobody wants the answer: the task ends (and closes its socket) on the loop's next pass;
+        a loop that no longer runs leaves the socket to `LoopClient.close`."""
         self.done = None
         self.timer.cancel()
+        self.client._openings.discard(self)
         self.task.cancel()
-        self._drop_socket()
 
 
 def _address(host: str, port: int) -> tuple[int, tuple[Any, ...]]:

@@ -82,7 +82,7 @@ def test_hops_that_call_out_start_no_thread_on_the_asyncio_engine(shared_loop):
                     {"leaf": True}
         started = {t.name for t in threading.enumerate()} - before
         assert not [n for n in started if "worker" in n or "mesh-call" in n]
-        assert ("mesh-instances" in before) == shared_loop  # every instance's loop: one thread of the mesh
+        assert (m.instance_loop.loop is not None) == shared_loop  # every instance's loop: one thread of the mesh
         front = m.instances["front"][0]
         assert (front.http_listener._server.loop is m.instance_loop.loop) == shared_loop
         m.wait_for_trace(body["trace_id"], [("front", "/fan"), ("leaf", "/"), ("leaf", "/slow"), ("leaf", "/")])
