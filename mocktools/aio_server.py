@@ -135,10 +135,13 @@ class AsyncHTTPServer:
             fn()
             return
         done = threading.Event()
+        failed: list[BaseException] = []
 
         def run() -> None:
             try:
                 fn()
+            except BaseException as exc:  # noqa: BLE001 - raised again in the calling thread
+                failed.append(exc)
             finally:
                 self.loop.call_soon(done.set)  # after the callbacks fn scheduled (connection_lost)
         try:
@@ -146,6 +149,8 @@ class AsyncHTTPServer:
         except RuntimeError:  # the shared loop is closed: nothing left to do there
             return
         done.wait(self.join_timeout)
+        if failed:
+            raise failed[0]
 
     def wake_later(self, exchange: Any, seconds: float) -> None:
         """Resume a paused exchange after `seconds` (loop thread); `exchange.timer` names its
