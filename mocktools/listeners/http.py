@@ -4,7 +4,9 @@ request is journaled, meets the fault plan, and has its handler's errors transla
 Order per request: `/_mock/` goes to the control API untouched; otherwise read the body
 (bounded), decide faults (latency, a dropped connection, an injected status), route through
 `site._dispatch`, turn a `WireError` into the mock's error shape, any other exception into a
-500 kept for `check()`, and journal what was answered.
+500 kept for `check()`, and journal what was answered. A handler on the asyncio engine's loop
+may answer with a `Deferred` (http_connection): the request is then suspended on the loop and
+translated and journaled the same way once the deferred is settled.
 """
 from __future__ import annotations
 
