@@ -122,6 +122,10 @@ class LoopClient:
                 done.wait(5)
                 return
         self._idle.clear()
+        for conn in self._conns:  # as the engine's own closing does: the transport is done with it
+            if conn.transport is not None:
+                conn.transport._sock = None
+        self._conns.clear()
         sockets, self._sockets = self._sockets, set()
         for sock in sockets:
             try:
