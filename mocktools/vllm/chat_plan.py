@@ -15,7 +15,7 @@ import jsonschema
 from ..errors import ApiError
 from . import channels, json_schema_gen, structured, tools
 from .generation import ChoiceOutput, GenerationRequest, Generator
-from .tokenizer import WORDS
+from .tokenizer import EOS_ID, WORDS
 from .turns import ToolCall, Turn
 
 #: vLLM's --reasoning-parser names (vllm/reasoning/); all emulated as <think>…</think> models.
@@ -111,7 +111,13 @@ def _default_turn(plan: ChatPlan, req: GenerationRequest, gen: Generator) -> tup
         if plan.constraint is not None:
             content = structured.generate(plan.constraint, gen.rng("structured", req))
         if content is None:
-            content_ids = gen.default_token_ids(req)[:-1]
+            params = req.params
+            if params.ignore_eos:  # the tail after EOS follows the whole reply
+                content_ids = gen.default_token_ids(req)[:-1]
+            else:  # the token loop ends by max_tokens: the rest of the reply is never seen
+                content_ids = gen.default_token_ids(req, params.max_tokens + 1)
+                if content_ids and content_ids[-1] == EOS_ID:
+                    content_ids.pop()
             content = gen.tokenizer.decode(content_ids)
     reasoning = None
     if plan.reasoning and plan.thinking:

@@ -228,13 +228,17 @@ class Generator:
             elif roll < 0.14:
                 yield comma
 
-    def default_token_ids(self, req: GenerationRequest) -> list[int]:
-        """The natural default answer: 8..40 tokens of pseudo-text, a full stop, then EOS."""
+    def default_token_ids(self, req: GenerationRequest, limit: int | None = None) -> list[int]:
+        """The natural default answer: 8..40 tokens of pseudo-text, a full stop, then EOS; with
+        `limit`, only its first `limit` tokens (the same ones: a reply cut at ``max_tokens``
+        need not be written further)."""
         rng = _rng("text", *self._sampling_key(req))
         target = rng.randint(8, 40)
+        if limit is not None and limit <= target:
+            return list(itertools.islice(self._word_stream(rng, True), max(0, limit)))
         ids = list(itertools.islice(self._word_stream(rng, True), target))
         ids += self._end_ids()
-        return ids
+        return ids if limit is None else ids[:limit]
 
     def _end_ids(self) -> list[int]:
         """``encode(".") + [EOS_ID]``, computed once per tokenizer."""
