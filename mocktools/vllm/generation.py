@@ -7,6 +7,7 @@ stop strings, stop token ids and EOS, so ``usage`` always matches the tokenizer.
 """
 from __future__ import annotations
 
+import _random
 import hashlib
 import itertools
 import random
@@ -180,9 +181,17 @@ def _raw_prompt(req: GenerationRequest) -> str | None:
     return raw if isinstance(raw, str) else None
 
 
+_new_random, _seed_random = random.Random.__new__, _random.Random.seed
+
+
 def _rng(*parts: object) -> random.Random:
     digest = hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8", "surrogatepass")).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
+    # random.Random(n) without its two Python layers (the same state: Random.__init__ seeds an
+    # int through the C seed and clears gauss_next)
+    rng = _new_random(random.Random)
+    _seed_random(rng, int.from_bytes(digest[:8], "big"))
+    rng.gauss_next = None
+    return rng
 
 
 class Generator:
@@ -235,10 +244,43 @@ class Generator:
         rng = _rng("text", *self._sampling_key(req))
         target = rng.randint(8, 40)
         if limit is not None and limit <= target:
-            return list(itertools.islice(self._word_stream(rng, True), max(0, limit)))
-        ids = list(itertools.islice(self._word_stream(rng, True), target))
+            return self._words(rng, max(0, limit))
+        ids = self._words(rng, target)
         ids += self._end_ids()
         return ids if limit is None else ids[:limit]
+
+    def _words(self, rng: random.Random, count: int) -> list[int]:
+        """The first `count` tokens of ``_word_stream(rng, True)`` (the same draws), as a list."""
+        tok = self.tokenizer
+        forms, getrandbits, random_ = tok.word_forms, rng.getrandbits, rng.random
+        size = len(forms)
+        if not size:
+            raise IndexError("Cannot choose from an empty sequence")
+        bits = size.bit_length()
+        full_stop, comma = BYTE_OFFSET + ord("."), BYTE_OFFSET + ord(",")
+        out: list[int] = []
+        append = out.append
+        sentence_start, first = True, True
+        while len(out) < count:
+            r = getrandbits(bits)
+            while r >= size:
+                r = getrandbits(bits)
+            _, spaced, cap, spaced_cap = forms[r]
+            if first:
+                append(cap)
+                first = False
+            else:
+                append(spaced_cap if sentence_start else spaced)
+            sentence_start = False
+            if len(out) >= count:
+                break
+            roll = random_()
+            if roll < 0.08:
+                append(full_stop)
+                sentence_start = True
+            elif roll < 0.14:
+                append(comma)
+        return out
 
     def _end_ids(self) -> list[int]:
         """``encode(".") + [EOS_ID]``, computed once per tokenizer."""
