@@ -190,7 +190,7 @@ def _rng(*parts: object) -> random.Random:
     # int through the C seed and clears gauss_next)
     rng = _new_random(random.Random)
     _seed_random(rng, int.from_bytes(digest[:8], "big"))
-    rng.gauss_next = None
+    rng.gauss_next = None  # type: ignore[attr-defined]
     return rng
 
 
