@@ -115,6 +115,9 @@ class AsyncHTTPServer:
         self._accepting = False
         self._closed = False
         self._closer: threading.Thread | None = None
+        #: connections still being set up (what stop cancels: asyncio.all_tasks walks every task
+        #: of the process, 10,000 of them after a burst of connections)
+        self._connecting: set[asyncio.Task[None]] = set()
         self._outbox: collections.deque[tuple[Any, tuple[Any, ...]]] = collections.deque()
         self._outbox_armed = False
         self._slow_paths: set[str] = set()
@@ -252,7 +255,9 @@ class AsyncHTTPServer:
             except OSError:
                 pass
             self._starting += 1
-            self.loop.create_task(self._connect(conn, peer))
+            task = self.loop.create_task(self._connect(conn, peer))
+            self._connecting.add(task)
+            task.add_done_callback(self._connecting.discard)
 
     async def _connect(self, conn: socket.socket, peer: Any) -> None:
         made: list[HTTPProtocol] = []
@@ -302,7 +307,7 @@ class AsyncHTTPServer:
     def _close_all(self) -> None:
         """Abort every connection and let the loop run their close callbacks (loop thread)."""
         loop = self.loop
-        tasks = asyncio.all_tasks(loop)  # connections still being set up
+        tasks = {task for task in self._connecting if not task.done()}
         for task in tasks:
             task.cancel()
         if tasks and len(self.connections) > self.sync_close_limit:
@@ -334,11 +339,11 @@ class AsyncHTTPServer:
         """Thousands of connections: the kernel needs ~40 us to close each (and the epoll set
         ~3 us to drop each), so closing 10,000 would hold stop() for half a second. The (finished)
         loop and its connections go to a short-lived thread that closes them and ends by itself;
-        the listening port is already free, and nothing is served any more."""
+        the listening port is already free, and nothing is served any more. It starts as
+        `server_close` ends: running earlier it would hold the GIL the rest of stop() needs."""
         self.connections.clear()
         self._closer = threading.Thread(target=_close_loop_and_sockets, args=(self.loop, protos),
                                         name=f"mocktools-http-closer:{self.port}", daemon=True)
-        self._closer.start()
 
     def close_connections(self) -> None:
         """Connections are closed by the loop thread as `serve_until_stopped` returns."""
@@ -358,6 +363,9 @@ class AsyncHTTPServer:
         if self._reserve_fd is not None:
             os.close(self._reserve_fd)
             self._reserve_fd = None
+        closer = self._closer
+        if closer is not None and closer.ident is None:
+            closer.start()
 
 
 __all__ = ["AsyncHTTPServer", "refuse_socket"]
