@@ -73,7 +73,9 @@ def large_result(mock: MockE6DataServer, rows: int, batch: int) -> tuple[float, 
 
 
 def encode_only(mock: MockE6DataServer, rows: int, batch: int) -> float:
-    result = mock.engine.catalog.table("bench", "big").result
+    table = mock.engine.catalog.table("bench", "big")
+    assert table is not None, "the bench table is created by the set-up"
+    result = table.result
     started = time.perf_counter()
     for start in range(0, rows, batch):
         encode_chunk(result.columns, result.rows(start, start + batch))

@@ -87,8 +87,8 @@ def serve(target: str, port: int) -> None:
     if target.startswith("mocktools") or target == "baseline":
         from mocktools.ofd.mock import MockOFDServer
 
-        engine = {} if target == "baseline" else {"engine": target.split("-", 1)[1]}
-        mock = MockOFDServer(port=port, **engine).start()
+        engine = None if target == "baseline" else target.split("-", 1)[1]
+        mock = MockOFDServer(port=port, engine=engine).start() if engine else MockOFDServer(port=port).start()
         count, stop = (lambda: mock.get_call_count(None)), mock.stop
     elif target == "pytest-httpserver":
         import logging
