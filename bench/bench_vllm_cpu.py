@@ -4,7 +4,8 @@
 
 Lines: a non-streaming chat completion through the mock's WSGI app (the listener, journal,
 faults and routing included; no socket: the engine's `RequestRun` with a buffer as the client),
-the same for `GET /version` (the framework's floor), the chat completion through the asyncio
+the same with a prompt never sent before each time (what the mock remembers of a repeated
+prompt, its default reply, does not help there), the same for `GET /version` (the framework's floor), the chat completion through the asyncio
 engine's connection code (parse, environ, inline run, write; no socket) and through the vLLM
 handler alone (the layers: engine - WSGI app = the engine's own share), and one streamed token of a completion
 and of a chat stream (the stream generator alone): unpaced (itl 0), and paced (a tiny itl: a
@@ -125,7 +126,13 @@ def measure() -> dict[str, float]:
     request("POST", "/v1/chat/completions", CHAT)
     if not sink.last.startswith(b"HTTP/1.1 200"):
         raise SystemExit(f"the chat completion failed: {sink.last[:300]!r}")
+    fresh = iter(range(10**9))  # a prompt never sent before: nothing the mock remembers helps
+
+    def distinct() -> None:
+        request("POST", "/v1/chat/completions", CHAT.replace(b"hello there", b"hello %d" % next(fresh)))
+
     out = {"chat completion (WSGI app)": _best(lambda: request("POST", "/v1/chat/completions", CHAT), 1000),
+           "chat, a new prompt each (WSGI app)": _best(distinct, 1000),
            "GET /version (WSGI app)": _best(lambda: request("GET", "/version", b""), 2000)}
     out.update(_layers(mock))
     engine = mock.engine

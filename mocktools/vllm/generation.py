@@ -184,8 +184,12 @@ def _raw_prompt(req: GenerationRequest) -> str | None:
 _new_random, _seed_random = random.Random.__new__, _random.Random.seed
 
 
-def _rng(*parts: object) -> random.Random:
-    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8", "surrogatepass")).digest()
+def _digest(*parts: object) -> bytes:
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8", "surrogatepass")).digest()
+
+
+def _rng(*parts: object, digest: bytes | None = None) -> random.Random:
+    digest = digest or _digest(*parts)
     # random.Random(n) without its two Python layers (the same state: Random.__init__ seeds an
     # int through the C seed and clears gauss_next)
     rng = _new_random(random.Random)
@@ -197,9 +201,15 @@ def _rng(*parts: object) -> random.Random:
 class Generator:
     """Produces choices for a request. ``seed`` is the server seed used when the request has none."""
 
+    #: default replies remembered (by their RNG seed's digest and length): a pure function of the
+    #: prompt, seed and choice, so a repeated request (what a load test sends) skips the seeding
+    #: and drawing; bounded, so distinct prompts cost one dict entry each up to this many
+    MEMO_SIZE = 512
+
     def __init__(self, tokenizer: Tokenizer, seed: int | None = 0) -> None:
         self.tokenizer = tokenizer
         self.seed = 0 if seed is None else seed
+        self._memo: dict[tuple[bytes, int | None], list[int]] = {}
 
     def _sampling_key(self, req: GenerationRequest) -> tuple[object, ...]:
         p = req.params
@@ -241,7 +251,17 @@ class Generator:
         """The natural default answer: 8..40 tokens of pseudo-text, a full stop, then EOS; with
         `limit`, only its first `limit` tokens (the same ones: a reply cut at ``max_tokens``
         need not be written further)."""
-        rng = _rng("text", *self._sampling_key(req))
+        digest = _digest("text", *self._sampling_key(req))
+        memo = self._memo
+        ids = memo.get((digest, limit))
+        if ids is None:
+            ids = self._default_ids(_rng(digest=digest), limit)
+            if len(memo) >= self.MEMO_SIZE:
+                memo.clear()
+            memo[digest, limit] = ids
+        return list(ids)  # (callers may change theirs)
+
+    def _default_ids(self, rng: random.Random, limit: int | None) -> list[int]:
         target = rng.randint(8, 40)
         if limit is not None and limit <= target:
             return self._words(rng, max(0, limit))
