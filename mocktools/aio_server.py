@@ -105,7 +105,7 @@ class AsyncHTTPServer:
         self.connections: set[HTTPProtocol] = set()
         self._starting = 0
         try:
-            self.loop_kind = aio_loop.resolve_loop(loop)  # uvloop unless told otherwise (aio_loop)
+            self.loop_kind = aio_loop.resolve_loop(loop)  # the stdlib's unless told otherwise (aio_loop)
             self.loop = aio_loop.new_event_loop(self.loop_kind)
             self._reserve_fd: int | None = os.open(os.devnull, os.O_RDONLY)
         except BaseException:

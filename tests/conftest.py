@@ -24,11 +24,11 @@ def thread_baseline() -> int:
 pytest_plugins = ["mocktools.visual.pytest_report"]
 
 
-@pytest.fixture(params=[pytest.param(("asyncio", "uvloop"), id="asyncio"),
-                        pytest.param(("asyncio", "asyncio"), id="asyncio-stdlib-loop"),
+@pytest.fixture(params=[pytest.param(("asyncio", "asyncio"), id="asyncio"),
+                        pytest.param(("asyncio", "uvloop"), id="asyncio-uvloop"),
                         pytest.param(("werkzeug", None), id="werkzeug")])
 def each_http_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run the test once per HTTP engine (the asyncio engine on uvloop and on the stdlib's loop):
+    """Run the test once per HTTP engine (the asyncio engine on the stdlib's loop and on uvloop):
     every mock it builds picks the engine and loop from the env vars. Returns the engine name."""
     from mocktools.aio_loop import LOOP_ENV
     from mocktools.http_engines import ENGINE_ENV

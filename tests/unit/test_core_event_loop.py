@@ -1,4 +1,4 @@
-"""The asyncio engine's event loop: uvloop by default, the stdlib's loop on request."""
+"""The asyncio engine's event loop: the stdlib's by default, uvloop on request."""
 from __future__ import annotations
 
 import asyncio
@@ -17,17 +17,17 @@ def _app(environ: dict, start_response: object) -> list[bytes]:
     return [b"ok"]
 
 
-def test_resolve_loop_defaults_to_uvloop_and_reads_the_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resolve_loop_defaults_to_the_stdlib_loop_and_reads_the_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(aio_loop.LOOP_ENV, raising=False)
-    assert aio_loop.resolve_loop() == "uvloop"
-    monkeypatch.setenv(aio_loop.LOOP_ENV, " Asyncio ")
     assert aio_loop.resolve_loop() == "asyncio"
-    assert aio_loop.resolve_loop("uvloop") == "uvloop"  # a name given wins over the env var
+    monkeypatch.setenv(aio_loop.LOOP_ENV, " UVloop ")
+    assert aio_loop.resolve_loop() == "uvloop"
+    assert aio_loop.resolve_loop("asyncio") == "asyncio"  # a name given wins over the env var
 
 
 def test_an_unknown_loop_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(aio_loop.LOOP_ENV, "trio")
-    with pytest.raises(ValueError, match="unknown event loop 'trio'; known: uvloop, asyncio"):
+    with pytest.raises(ValueError, match="unknown event loop 'trio'; known: asyncio, uvloop"):
         aio_loop.resolve_loop()
 
 
