@@ -210,6 +210,7 @@ class Generator:
         self.tokenizer = tokenizer
         self.seed = 0 if seed is None else seed
         self._memo: dict[tuple[bytes, int | None], list[int]] = {}
+        self._memo_of = tokenizer
 
     def _sampling_key(self, req: GenerationRequest) -> tuple[object, ...]:
         p = req.params
@@ -253,6 +254,9 @@ class Generator:
         need not be written further)."""
         digest = _digest("text", *self._sampling_key(req))
         memo = self._memo
+        if self._memo_of is not self.tokenizer:  # (the words are the tokenizer's)
+            memo.clear()
+            self._memo_of = self.tokenizer
         ids = memo.get((digest, limit))
         if ids is None:
             ids = self._default_ids(_rng(digest=digest), limit)
