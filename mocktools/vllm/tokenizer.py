@@ -72,6 +72,9 @@ class Tokenizer:
             self._vocab.setdefault(self._id_to_str[i], i)
         # one lookup per piece: the special markers first (a word never looks like one), then words
         self._pieces: dict[str, int] = {**self._vocab, **{s: i for i, s in enumerate(SPECIAL_TOKENS)}}
+        # and an ASCII character that is no word: its byte token (what the byte fallback gives it)
+        for b in range(128):
+            self._pieces.setdefault(chr(b), BYTE_OFFSET + b)
         #: per word (aligned with ``words``): the ids of ``word``, `` word``, ``Word``, `` Word``
         self.word_forms: list[tuple[int, int, int, int]] = [
             (self._vocab[w], self._vocab[" " + w], self._vocab[w.capitalize()], self._vocab[" " + w.capitalize()])
