@@ -5,7 +5,8 @@ and nowhere else. A server returned here binds and listens in its constructor an
 `port`, `serve_until_stopped()`, `wake()`, `close_connections()` and `server_close()`.
 
 Engines: `asyncio` (the default: one event loop thread parsing with httptools, the app on an
-elastic worker pool, so idle connections cost no thread) and `werkzeug` (a thread per
+elastic worker pool, so idle connections cost no thread; on the stdlib's loop, or on uvloop
+with `MOCKTOOLS_EVENT_LOOP=uvloop`, see aio_loop) and `werkzeug` (a thread per
 connection). `MOCKTOOLS_HTTP_ENGINE` picks the default for mocks that name none.
 """
 from __future__ import annotations
