@@ -4,7 +4,10 @@
 
 Lines: a non-streaming chat completion through the mock's WSGI app (the listener, journal,
 faults and routing included; no socket: the engine's `RequestRun` with a buffer as the client),
-the same for `GET /version` (the framework's floor), and one streamed token of a completion
+the same with a prompt never sent before each time (what the mock remembers of a repeated
+prompt, its default reply, does not help there), the same for `GET /version` (the framework's floor), the chat completion through the asyncio
+engine's connection code (parse, environ, inline run, write; no socket) and through the vLLM
+handler alone (the layers: engine - WSGI app = the engine's own share), and one streamed token of a completion
 and of a chat stream (the stream generator alone): unpaced (itl 0), and paced (a tiny itl: a
 `Pause` returned at once where the stream pauses, a real timed wait where it sleeps). Each tree named by `--compare` is measured the same way in its own process, rounds
 interleaved; best of each. Prints numbers; asserts nothing.
@@ -31,6 +34,62 @@ def _best(fn: Any, n: int, reps: int = 5) -> float:
             fn()
         best = min(best, (time.process_time() - started) / n)
     return best * 1e6
+
+
+def _layers(mock: Any) -> dict[str, float]:
+    """The same chat completion through the asyncio engine's connection code on its loop thread
+    (httptools parse, environ, inline run, response write to a transport that keeps the bytes: no
+    socket, no event-loop wake-ups), and the vLLM handler alone with its JSON (no listener,
+    journal or engine).
+    NaN for a tree without them."""
+    import asyncio
+    import io
+    import threading
+
+    out = {"chat completion (engine, no socket)": float("nan"), "chat completion (vLLM handler alone)": float("nan")}
+    raw = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+           b"Content-Length: %d\r\n\r\n%s" % (len(CHAT), CHAT))
+    try:
+        from mocktools.aio_protocol import HTTPProtocol
+        from mocktools.routing import LazyRequest, answer
+        from mocktools.wsgi_environ import build_environ
+    except ImportError:
+        return out
+    server = getattr(mock.listeners[0], "_server", None)
+    if hasattr(mock, "_generate"):
+        def handler() -> None:
+            environ = build_environ("POST", "/v1/chat/completions", (1, 1), [("Content-Type", "application/json")],
+                                    server=("127.0.0.1", 1), remote=("127.0.0.1", 2), body=io.BytesIO(CHAT),
+                                    chunked=False, connection=None)
+            environ["mocktools.body"] = CHAT
+            answer(mock._generate(LazyRequest(environ), "chat"))  # (as the router sends it: JSON)
+        out["chat completion (vLLM handler alone)"] = _best(handler, 1000)
+    if server is None or not hasattr(server, "inline"):
+        return out
+
+    class Transport:  # what the protocol writes to: the bytes are kept, nothing is sent
+        last = b""
+
+        def write(self, data: bytes) -> None:
+            self.last = data
+
+    def on_loop() -> None:
+        async def main() -> None:
+            proto = HTTPProtocol(server, ("127.0.0.1", 5))
+            proto.transport = transport = Transport()
+            proto.data_received(raw)
+            if transport.last.startswith(b"HTTP/1.1 200"):
+                out["chat completion (engine, no socket)"] = _best(lambda: proto.data_received(raw), 1000)
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(main())
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=on_loop)
+    thread.start()
+    thread.join()
+    return out
 
 
 def measure() -> dict[str, float]:
@@ -67,8 +126,15 @@ def measure() -> dict[str, float]:
     request("POST", "/v1/chat/completions", CHAT)
     if not sink.last.startswith(b"HTTP/1.1 200"):
         raise SystemExit(f"the chat completion failed: {sink.last[:300]!r}")
+    fresh = iter(range(10**9))  # a prompt never sent before: nothing the mock remembers helps
+
+    def distinct() -> None:
+        request("POST", "/v1/chat/completions", CHAT.replace(b"hello there", b"hello %d" % next(fresh)))
+
     out = {"chat completion (WSGI app)": _best(lambda: request("POST", "/v1/chat/completions", CHAT), 1000),
+           "chat, a new prompt each (WSGI app)": _best(distinct, 1000),
            "GET /version (WSGI app)": _best(lambda: request("GET", "/version", b""), 2000)}
+    out.update(_layers(mock))
     engine = mock.engine
     mock.set_reply(" ".join(["token"] * 50))
     for itl, mode in ((0.0, "unpaced"), (1e-9, "paced")):  # paced: a pause (here) or a sleep (before)

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import aio_loop
 from .aio_protocol import HTTPProtocol
 from .errors import MockStartError
 from .http_framing import DEFAULT_LIMITS, ServerLimits, refuse_socket, shed_one_client
@@ -53,24 +54,27 @@ def _bind(host: str, port: int, backlog: int) -> socket.socket:
     return sock
 
 
+def _release(proto: HTTPProtocol) -> None:
+    """A connection of a finished loop: nothing may write to it or wait on it any more."""
+    proto.lost = True
+    held, proto.held = proto.held, None
+    if held is not None:
+        held.abandon()
+    if proto.active is not None:
+        proto.writable.set()
+        if proto.active.body is not None:
+            proto.active.body.fail(ConnectionResetError("server stopped"))
+
+
 def _close_loop_and_sockets(loop: asyncio.AbstractEventLoop, protos: list[HTTPProtocol]) -> None:
+    """On the closer thread: abort each connection of the finished loop, give the loop one pass
+    here to close them (transport.abort() closes in a callback, on either loop), then close it."""
     for proto in protos:
-        proto.lost = True
-        held, proto.held = proto.held, None
-        if held is not None:
-            held.abandon()
-        if proto.active is not None:
-            proto.writable.set()
-            if proto.active.body is not None:
-                proto.active.body.fail(ConnectionResetError("server stopped"))
-        transport = proto.transport
-        sock = getattr(transport, "_sock", None)
-        if sock is not None:
-            transport._sock = None  # the loop is done; nothing will use this transport again
-            try:
-                sock.close()
-            except OSError:
-                pass
+        _release(proto)
+        if proto.transport is not None:
+            proto.transport.abort()
+    loop.call_soon(loop.stop)
+    loop.run_forever()
     loop.close()
 
 
@@ -88,7 +92,7 @@ class AsyncHTTPServer:
 
     def __init__(self, host: str, port: int, app: Callable[..., Any], *, verbose: bool = False,
                  limits: ServerLimits | None = None, inline: Callable[[dict[str, Any]], bool] | None = None,
-                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+                 loop: str | None = None, shared_loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.app = app
         self.inline = inline  # may this request run on the loop thread? (see http_engines.make_http_server)
         self.verbose = verbose
@@ -101,11 +105,15 @@ class AsyncHTTPServer:
         self.connections: set[HTTPProtocol] = set()
         self._starting = 0
         #: served on another thread's running loop, beside other servers (see `shared`)
-        self.shared = loop is not None
+        self.shared = shared_loop is not None
         self._stop = threading.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
         try:
-            self.loop = loop if loop is not None else asyncio.new_event_loop()
+            if shared_loop is not None:
+                self.loop_kind = aio_loop.running_loop_kind(shared_loop)
+                self.loop = shared_loop
+            else:
+                self.loop_kind = aio_loop.resolve_loop(loop)  # the stdlib's unless told otherwise (aio_loop)
+                self.loop = aio_loop.new_event_loop(self.loop_kind)
             self._reserve_fd: int | None = os.open(os.devnull, os.O_RDONLY)
         except BaseException:
             self.socket.close()
@@ -114,6 +122,9 @@ class AsyncHTTPServer:
         self._accepting = False
         self._closed = False
         self._closer: threading.Thread | None = None
+        #: connections still being set up (what stop cancels: asyncio.all_tasks walks every task
+        #: of the process, 10,000 of them after a burst of connections)
+        self._connecting: set[asyncio.Task[None]] = set()
         self._outbox: collections.deque[tuple[Any, tuple[Any, ...]]] = collections.deque()
         self._outbox_armed = False
         self._slow_paths: set[str] = set()
@@ -207,7 +218,10 @@ class AsyncHTTPServer:
         (writes to closed connections) is moot."""
         outbox = self._outbox
         while outbox:
-            fn, args = outbox.popleft()
+            try:  # (the closer thread's last loop pass may take from it too)
+                fn, args = outbox.popleft()
+            except IndexError:
+                break
             if getattr(fn, "__func__", None) is HTTPProtocol.pause_exchange:
                 args[0].abandon()
 
@@ -215,7 +229,10 @@ class AsyncHTTPServer:
         self._outbox_armed = False
         outbox = self._outbox
         while outbox:
-            fn, args = outbox.popleft()
+            try:
+                fn, args = outbox.popleft()
+            except IndexError:  # drained meanwhile by server_close (after the loop's last pass)
+                break
             try:
                 fn(*args)
             except (RuntimeError, OSError):  # a transport closed under a late write: nothing to do
@@ -279,9 +296,8 @@ class AsyncHTTPServer:
                 pass
             self._starting += 1
             task = self.loop.create_task(self._connect(conn, peer))
-            if self.shared:  # cancelled at stop (the loop's other tasks are other servers')
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            self._connecting.add(task)
+            task.add_done_callback(self._connecting.discard)
 
     async def _connect(self, conn: socket.socket, peer: Any) -> None:
         made: list[HTTPProtocol] = []
@@ -292,10 +308,14 @@ class AsyncHTTPServer:
 
         try:
             await self.loop.connect_accepted_socket(protocol, conn)  # type: ignore[type-var]
-        except OSError:
-            conn.close()
+        except (OSError, asyncio.CancelledError) as exc:  # (cancelled: the server stopped meanwhile)
             if not made or made[0].transport is None:
+                conn.close()  # no transport owns it yet
                 self._starting -= 1  # else connection_made moved it from starting to connections
+            elif isinstance(exc, OSError):
+                conn.close()
+            if isinstance(exc, asyncio.CancelledError):
+                raise
 
     def connection_made(self, proto: HTTPProtocol) -> None:
         """A connection counts as starting until here, then as open: never as both (the cap)."""
@@ -330,18 +350,23 @@ class AsyncHTTPServer:
     def _close_all(self) -> None:
         """Abort every connection and let the loop run their close callbacks (loop thread)."""
         loop = self.loop
+        tasks = {task for task in self._connecting if not task.done()}
+        for task in tasks:
+            task.cancel()
+        if tasks and len(self.connections) > self.sync_close_limit:
+            # settle them here: the loop must not run on this thread once the closer runs it
+            loop.call_soon(loop.stop)
+            loop.run_forever()
+            tasks = set()
         protos = list(self.connections)
         for proto in protos:  # paused streams: nobody will resume them, so close their bodies now
             self._abandon_parked(proto)
         if len(protos) > self.sync_close_limit:
             self._hand_off_closing(protos)
-            protos = []
+            return
         for proto in protos:
             if proto.transport is not None:
                 proto.transport.abort()
-        tasks = asyncio.all_tasks(loop)
-        for task in tasks:
-            task.cancel()
         if protos or tasks:  # one more pass runs their close callbacks; with neither there is none to run
             loop.call_soon(loop.stop)
             loop.run_forever()
@@ -354,7 +379,7 @@ class AsyncHTTPServer:
             self._abandon_parked(proto)
             if proto.transport is not None:
                 proto.transport.abort()  # connection_lost follows on this pass (see _on_loop)
-        for task in list(self._tasks):
+        for task in list(self._connecting):
             task.cancel()
 
     def _abandon_parked(self, proto: HTTPProtocol) -> None:
@@ -373,11 +398,11 @@ class AsyncHTTPServer:
         """Thousands of connections: the kernel needs ~40 us to close each (and the epoll set
         ~3 us to drop each), so closing 10,000 would hold stop() for half a second. The (finished)
         loop and its connections go to a short-lived thread that closes them and ends by itself;
-        the listening port is already free, and nothing is served any more."""
+        the listening port is already free, and nothing is served any more. It starts as
+        `server_close` ends: running earlier it would hold the GIL the rest of stop() needs."""
         self.connections.clear()
         self._closer = threading.Thread(target=_close_loop_and_sockets, args=(self.loop, protos),
                                         name=f"mocktools-http-closer:{self.port}", daemon=True)
-        self._closer.start()
 
     def close_connections(self) -> None:
         """Connections are closed by the loop thread as `serve_until_stopped` returns."""
@@ -397,6 +422,9 @@ class AsyncHTTPServer:
         if self._reserve_fd is not None:
             os.close(self._reserve_fd)
             self._reserve_fd = None
+        closer = self._closer
+        if closer is not None and closer.ident is None:
+            closer.start()
 
 
 __all__ = ["AsyncHTTPServer", "refuse_socket"]

@@ -5,7 +5,8 @@ and nowhere else. A server returned here binds and listens in its constructor an
 `port`, `serve_until_stopped()`, `wake()`, `close_connections()` and `server_close()`.
 
 Engines: `asyncio` (the default: one event loop thread parsing with httptools, the app on an
-elastic worker pool, so idle connections cost no thread) and `werkzeug` (a thread per
+elastic worker pool, so idle connections cost no thread; on the stdlib's loop, or on uvloop
+with `MOCKTOOLS_EVENT_LOOP=uvloop`, see aio_loop) and `werkzeug` (a thread per
 connection). `MOCKTOOLS_HTTP_ENGINE` picks the default for mocks that name none.
 """
 from __future__ import annotations
@@ -44,11 +45,11 @@ def resolve_engine(engine: str | None = None) -> str:
 
 def make_http_server(host: str, port: int, app: Callable[..., Any], *, verbose: bool = False,
                      engine: str | None = None, limits: ServerLimits | None = None,
-                     inline: Callable[[dict[str, Any]], bool] | None = None, loop: Any = None) -> HTTPServer:
+                     inline: Callable[[dict[str, Any]], bool] | None = None, shared_loop: Any = None) -> HTTPServer:
     """Bind `host:port` (0 picks a free port) and return the server, not yet serving.
 
-    `loop`, when given, is a running asyncio loop of another thread that the asyncio engine
-    serves this server on, beside others (`aio_server.AsyncHTTPServer`); werkzeug ignores it.
+    `shared_loop`, when given, is a running asyncio loop of another thread that the asyncio
+    engine serves this server on, beside others (`aio_server.AsyncHTTPServer`); werkzeug ignores it.
 
     `inline(environ)`, when given, tells an engine with an event loop that this request never
     blocks, so it may run the app on the loop thread instead of handing it to a worker (the
@@ -64,7 +65,7 @@ def make_http_server(host: str, port: int, app: Callable[..., Any], *, verbose: 
         return MockWSGIServer(host, port, app, verbose=verbose, limits=limits)
     from .aio_server import AsyncHTTPServer
 
-    return AsyncHTTPServer(host, port, app, verbose=verbose, limits=limits, inline=inline, loop=loop)
+    return AsyncHTTPServer(host, port, app, verbose=verbose, limits=limits, inline=inline, shared_loop=shared_loop)
 
 
 __all__ = ["DEFAULT_ENGINE", "ENGINES", "ENGINE_ENV", "HTTPServer", "make_http_server", "resolve_engine"]

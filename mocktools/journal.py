@@ -217,6 +217,8 @@ class Journal:
 
     def _trim_locked(self) -> None:
         records = self._records
+        if len(records) <= self.limit and self._bytes <= self.max_bytes:
+            return
         while records and (len(records) > self.limit or (self._bytes > self.max_bytes and len(records) > 1)):
             records.popleft()
             self._bytes -= self._costs.popleft()
@@ -243,10 +245,10 @@ class Journal:
         size = len(body)
         if size > self.max_body_bytes:
             body = bytes(body[: self.max_body_bytes])
-        cost = len(body) + len(path) + len(query) + sum(map(len, headers)) + _RECORD_OVERHEAD
+        cost = len(body) + len(path) + len(query) + len("".join(headers)) + _RECORD_OVERHEAD
         with self._cond:
-            self._total += 1
-            self._records.append((self._total, when or time.time(), method, path, query, headers, body, status,
+            total = self._total = self._total + 1
+            self._records.append((total, when or time.time(), method, path, query, headers, body, status,
                                   duration, fault, meta, size))
             self._costs.append(cost)
             self._bytes += cost
@@ -260,7 +262,8 @@ class Journal:
         else:
             self._overflow += 1
         self._by_status[status] += 1
-        self._cond.notify_all()
+        if self._waiting:  # (counted under this lock by wait_for; nobody waiting: nothing to wake)
+            self._cond.notify_all()
 
     def add(self, **fields: Any) -> CallRecord:
         """Record a call from keyword fields (see CallRecord)."""

@@ -24,10 +24,19 @@ def thread_baseline() -> int:
 pytest_plugins = ["mocktools.visual.pytest_report"]
 
 
-@pytest.fixture(params=["asyncio", "werkzeug"])
+@pytest.fixture(params=[pytest.param(("asyncio", "asyncio"), id="asyncio"),
+                        pytest.param(("asyncio", "uvloop"), id="asyncio-uvloop"),
+                        pytest.param(("werkzeug", None), id="werkzeug")])
 def each_http_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run the test once per HTTP engine: every mock it builds picks the engine from the env var."""
+    """Run the test once per HTTP engine (the asyncio engine on the stdlib's loop and on uvloop):
+    every mock it builds picks the engine and loop from the env vars. Returns the engine name."""
+    from mocktools.aio_loop import LOOP_ENV
     from mocktools.http_engines import ENGINE_ENV
 
-    monkeypatch.setenv(ENGINE_ENV, request.param)
-    return str(request.param)
+    engine, loop = request.param
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    monkeypatch.setenv(ENGINE_ENV, engine)
+    if loop is not None:
+        monkeypatch.setenv(LOOP_ENV, loop)
+    return str(engine)

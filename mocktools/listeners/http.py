@@ -107,7 +107,7 @@ class HTTPListener(Listener):
     def bind_and_serve(self) -> int:
         server = make_http_server(self.host, self.requested_port, self.app, verbose=self.mock.verbose,
                                   engine=self.engine, inline=self.inline_ok if self.site is not None else None,
-                                  loop=self.shared_loop)
+                                  shared_loop=self.shared_loop)
         self._thread = serve_in_thread(server.serve_until_stopped, f"mocktools-{self.mock.name}:{server.port}")
         self._server = server
         gc_tuning.freeze_if_asked()  # only with $MOCKTOOLS_GC_FREEZE: process-wide, so opt-in

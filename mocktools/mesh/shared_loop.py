@@ -6,7 +6,7 @@ a machine with several cores the GIL then moves between cores at each wake-up, a
 hop's CPU (bench/README.md). On one loop, a hop is two sockets' events on the same thread: no
 thread wakes, no GIL changes hands. Each instance is still its own server on its own port (its
 own listening socket, connections, journal, faults, worker pool for what may block); only the
-thread that runs their event loops is shared (`make_http_server(loop=...)`).
+thread that runs their event loops is shared (`make_http_server(shared_loop=...)`).
 """
 from __future__ import annotations
 

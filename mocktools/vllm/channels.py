@@ -43,7 +43,8 @@ def build(turn: Turn, tok: Tokenizer, *, extract_tools: bool, reasoning_parser: 
           content_ids: list[int] | None = None) -> tuple[list[int], list[Any], list[tuple[str, str]]]:
     """(token ids, labels, (id, name) per call) for one turn; ``arguments`` holds each call's JSON.
 
-    ``content_ids``: the content's ids when already known (``tok.encode(turn.content)``)."""
+    ``content_ids``: the content's ids when already known (``tok.encode(turn.content)``; then
+    ``turn.content`` is not read)."""
     ids: list[int] = []
     labels: list[Any] = []
 
@@ -59,16 +60,15 @@ def build(turn: Turn, tok: Tokenizer, *, extract_tools: bool, reasoning_parser: 
             add(THINK_END, "m")
         else:
             add(f"<think>{turn.reasoning}</think>\n\n", "c")
-    if turn.content:
-        if content_ids is not None:
-            ids.extend(content_ids)
-            labels.extend(["c"] * len(content_ids))
-        else:
-            add(turn.content, "c")
+    if content_ids is not None:  # (the content's own ids: the turn's text need not be there)
+        ids.extend(content_ids)
+        labels.extend(["c"] * len(content_ids))
+    elif turn.content:
+        add(turn.content, "c")
     calls = []
     for k, call in enumerate(turn.tool_calls):
         head, args, tail = call_markup(call.name, arguments[k])
-        sep = "\n" if (k or turn.content) else ""
+        sep = "\n" if (k or turn.content or content_ids) else ""
         if extract_tools:
             add(sep + head, ("h", k))
             add(args, ("a", k))

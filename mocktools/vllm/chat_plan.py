@@ -15,7 +15,7 @@ import jsonschema
 from ..errors import ApiError
 from . import channels, json_schema_gen, structured, tools
 from .generation import ChoiceOutput, GenerationRequest, Generator
-from .tokenizer import WORDS
+from .tokenizer import EOS_ID, WORDS
 from .turns import ToolCall, Turn
 
 #: vLLM's --reasoning-parser names (vllm/reasoning/); all emulated as <think>…</think> models.
@@ -95,12 +95,15 @@ def plan_chat(body: dict, messages: list[dict], agent: AgentConfig) -> ChatPlan:
 def default_turn(plan: ChatPlan, req: GenerationRequest, gen: Generator) -> Turn:
     """What the mock model says unprompted: calls chosen by tools.choose_calls, else constrained or
     generated text; reasoning first when the server has a reasoning parser."""
-    return _default_turn(plan, req, gen)[0]
+    return _default_turn(plan, req, gen, whole=True)[0]
 
 
-def _default_turn(plan: ChatPlan, req: GenerationRequest, gen: Generator) -> tuple[Turn, list[int] | None]:
+def _default_turn(plan: ChatPlan, req: GenerationRequest, gen: Generator,
+                  whole: bool = False) -> tuple[Turn, list[int] | None]:
     """The default turn, and its content's token ids when they are the generator's own (the text
-    re-encodes to exactly these, so the token loop need not encode it again)."""
+    re-encodes to exactly these, so the token loop need not encode it again). Unless `whole`,
+    such a content is given as its ids alone (the turn's `content` None), only as far as the
+    token loop can read them (`max_tokens`)."""
     cfg = plan.tools
     # the tools RNG only matters when a call may be chosen (seeding one costs as much as a token loop)
     names = tools.choose_calls(cfg, plan.messages, gen.rng("tools", req)) if cfg.extract and cfg.tools \
@@ -111,8 +114,14 @@ def _default_turn(plan: ChatPlan, req: GenerationRequest, gen: Generator) -> tup
         if plan.constraint is not None:
             content = structured.generate(plan.constraint, gen.rng("structured", req))
         if content is None:
-            content_ids = gen.default_token_ids(req)[:-1]
-            content = gen.tokenizer.decode(content_ids)
+            params = req.params
+            if whole or params.ignore_eos:  # the tail after EOS follows the whole reply
+                content_ids = gen.default_token_ids(req)[:-1]
+            else:  # the token loop ends by max_tokens: the rest of the reply is never seen
+                content_ids = gen.default_token_ids(req, params.max_tokens + 1)
+                if content_ids and content_ids[-1] == EOS_ID:
+                    content_ids.pop()
+            content = gen.tokenizer.decode(content_ids) if whole else None
     reasoning = None
     if plan.reasoning and plan.thinking:
         rng = gen.rng("reasoning", req)

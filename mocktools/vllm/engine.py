@@ -15,6 +15,7 @@ from typing import Any
 
 from ..clock import Clock, FakeClock, SystemClock
 from ..errors import ApiError
+from ..routing import JSONAnswer
 from . import chat_plan, chat_render, protocol, responses, structured
 from .chat_render import ChatStyle
 from .engine_stream import TRUNCATE, StreamingMixin, on_event_loop  # noqa: F401  (TRUNCATE: re-exported)
@@ -340,6 +341,14 @@ class Engine(StreamingMixin):
                                                tok, job.style)
         return responses.text_completion(job.rid, job.created, job.model, job.outputs, job.prompt_tokens, tok,
                                          job.echo_texts, self.fingerprint)
+
+    def render_answer(self, job: Job) -> dict[str, Any] | JSONAnswer:
+        """`render` as the router sends it: a chat completion written as JSON at once (the same
+        bytes as encoding `render`'s dict), a completion as its dict."""
+        if job.kind == "chat":
+            return JSONAnswer(chat_render.chat_completion_json(job.rid, job.created, job.model, job.outputs,
+                                                               job.prompt_tokens, self.tokenizer, job.style).encode())
+        return self.render(job)
 
     def _admit_answer(self, job: Job) -> tuple[Any, float, float]:
         """Admit a non-streaming request: its deferred error, or 503 once the engine stops;

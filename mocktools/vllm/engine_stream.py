@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import FakeClock, SystemClock
 from ..http_connection import ConnectionAborted, Pause, can_pause, connection_of
-from ..routing import json_dumps
+from ..routing import JSONAnswer, json_dumps
 from .scheduler import SchedulerStopped
 from .stream_codec import OpenAICodec
 
@@ -66,7 +66,7 @@ class StreamingMixin:
         ticket, arrival, admitted = self._admit_answer(job)
         try:
             result = render()
-            payload = json_dumps(result).encode()
+            payload = result.body if type(result) is JSONAnswer else json_dumps(result).encode()
         except BaseException:
             self._finish(job, ticket, arrival, admitted, None, [], "abort")
             raise

@@ -7,12 +7,11 @@ stop strings, stop token ids and EOS, so ``usage`` always matches the tokenizer.
 """
 from __future__ import annotations
 
+import _random
 import hashlib
 import itertools
 import random
-import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,108 +88,38 @@ class ChoiceOutput:
         return "".join(self.pieces)
 
 
-Reply = Callable[[GenerationRequest], Any]
+from .reply_script import Reply, ReplyScript  # noqa: E402, F401  (re-exported: they were defined here)
+
+_new_random, _seed_random = random.Random.__new__, _random.Random.seed
 
 
-class ReplyScript:
-    """Scripted replies, checked in this order: queue, table, function, fixed reply.
-
-    Anything that yields ``None`` falls through to the next source and finally to the
-    deterministic generator. Thread-safe.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._queue: deque[Any] = deque()
-        self._table: dict[str, str] = {}
-        self._function: Reply | None = None
-        self._fixed: str | None = None
-
-    def set_reply(self, text: str | None) -> None:
-        with self._lock:
-            self._fixed = text
-
-    def enqueue_replies(self, texts: Sequence[Any]) -> None:
-        """Queue replies, one per request: strings, Turns, ToolCalls, lists of ToolCalls or functions."""
-        from .turns import UnservableReply, to_turn
-        if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
-            raise UnservableReply(f"replies must be a list (one item per request), got {type(texts).__name__}")
-        items = list(texts)
-        for t in items:
-            if not callable(t):
-                to_turn(t, "queued reply")  # refuse what cannot be served now, not at request time
-        with self._lock:
-            self._queue.extend(items)
-
-    def set_reply_table(self, table: Mapping[str, str] | None) -> None:
-        with self._lock:
-            self._table = dict(table or {})
-
-    def set_reply_function(self, fn: Reply | None) -> None:
-        with self._lock:
-            self._function = fn
-
-    def clear(self) -> None:
-        with self._lock:
-            self._queue.clear()
-            self._table.clear()
-            self._function = None
-            self._fixed = None
-
-    def calls_user_code(self) -> bool:
-        """Whether the next reply may come from a function (which may block)."""
-        with self._lock:
-            return self._function is not None or any(callable(item) for item in self._queue)
-
-    def describe(self) -> dict[str, Any]:
-        with self._lock:
-            return {"queued": len(self._queue), "table_keys": sorted(self._table),
-                    "function": self._function is not None, "fixed": self._fixed}
-
-    def next_reply(self, req: GenerationRequest) -> Any:
-        """The scripted reply for one request (shared by all its choices): a string, a Turn, or None.
-
-        A reply function's result must be servable (see turns.to_turn): anything else raises
-        UnservableReply instead of being sent as its repr.
-        """
-        from .turns import to_turn
-        with self._lock:
-            item: Any = self._queue.popleft() if self._queue else None
-            if item is None and self._table:
-                for key in (req.prompt, req.last_user_message, _raw_prompt(req)):
-                    if key is not None and key in self._table:
-                        item = self._table[key]
-                        break
-            fn, fixed = self._function, self._fixed
-        if item is not None:
-            if callable(item):
-                item = item(req)
-                to_turn(item, "queued reply function")
-            return item
-        if fn is not None:
-            out = fn(req)
-            to_turn(out, "reply function")
-            if out is not None:
-                return out
-        return fixed
+def _digest(*parts: object) -> bytes:
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8", "surrogatepass")).digest()
 
 
-def _raw_prompt(req: GenerationRequest) -> str | None:
-    raw = req.body.get("prompt")
-    return raw if isinstance(raw, str) else None
-
-
-def _rng(*parts: object) -> random.Random:
-    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8", "surrogatepass")).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
+def _rng(*parts: object, digest: bytes | None = None) -> random.Random:
+    digest = digest or _digest(*parts)
+    # random.Random(n) without its two Python layers (the same state: Random.__init__ seeds an
+    # int through the C seed and clears gauss_next)
+    rng = _new_random(random.Random)
+    _seed_random(rng, int.from_bytes(digest[:8], "big"))
+    rng.gauss_next = None  # type: ignore[attr-defined]
+    return rng
 
 
 class Generator:
     """Produces choices for a request. ``seed`` is the server seed used when the request has none."""
 
+    #: default replies remembered (by their RNG seed's digest and length): a pure function of the
+    #: prompt, seed and choice, so a repeated request (what a load test sends) skips the seeding
+    #: and drawing; bounded, so distinct prompts cost one dict entry each up to this many
+    MEMO_SIZE = 512
+
     def __init__(self, tokenizer: Tokenizer, seed: int | None = 0) -> None:
         self.tokenizer = tokenizer
         self.seed = 0 if seed is None else seed
+        self._memo: dict[tuple[bytes, int | None], list[int]] = {}
+        self._memo_of = tokenizer
 
     def _sampling_key(self, req: GenerationRequest) -> tuple[object, ...]:
         p = req.params
@@ -228,13 +157,63 @@ class Generator:
             elif roll < 0.14:
                 yield comma
 
-    def default_token_ids(self, req: GenerationRequest) -> list[int]:
-        """The natural default answer: 8..40 tokens of pseudo-text, a full stop, then EOS."""
-        rng = _rng("text", *self._sampling_key(req))
+    def default_token_ids(self, req: GenerationRequest, limit: int | None = None) -> list[int]:
+        """The natural default answer: 8..40 tokens of pseudo-text, a full stop, then EOS; with
+        `limit`, only its first `limit` tokens (the same ones: a reply cut at ``max_tokens``
+        need not be written further)."""
+        digest = _digest("text", *self._sampling_key(req))
+        memo = self._memo
+        if self._memo_of is not self.tokenizer:  # (the words are the tokenizer's)
+            memo.clear()
+            self._memo_of = self.tokenizer
+        ids = memo.get((digest, limit))
+        if ids is None:
+            ids = self._default_ids(_rng(digest=digest), limit)
+            if len(memo) >= self.MEMO_SIZE:
+                memo.clear()
+            memo[digest, limit] = ids
+        return list(ids)  # (callers may change theirs)
+
+    def _default_ids(self, rng: random.Random, limit: int | None) -> list[int]:
         target = rng.randint(8, 40)
-        ids = list(itertools.islice(self._word_stream(rng, True), target))
+        if limit is not None and limit <= target:
+            return self._words(rng, max(0, limit))
+        ids = self._words(rng, target)
         ids += self._end_ids()
-        return ids
+        return ids if limit is None else ids[:limit]
+
+    def _words(self, rng: random.Random, count: int) -> list[int]:
+        """The first `count` tokens of ``_word_stream(rng, True)`` (the same draws), as a list."""
+        tok = self.tokenizer
+        forms, getrandbits, random_ = tok.word_forms, rng.getrandbits, rng.random
+        size = len(forms)
+        if not size:
+            raise IndexError("Cannot choose from an empty sequence")
+        bits = size.bit_length()
+        full_stop, comma = BYTE_OFFSET + ord("."), BYTE_OFFSET + ord(",")
+        out: list[int] = []
+        append = out.append
+        sentence_start, first = True, True
+        while len(out) < count:
+            r = getrandbits(bits)
+            while r >= size:
+                r = getrandbits(bits)
+            _, spaced, cap, spaced_cap = forms[r]
+            if first:
+                append(cap)
+                first = False
+            else:
+                append(spaced_cap if sentence_start else spaced)
+            sentence_start = False
+            if len(out) >= count:
+                break
+            roll = random_()
+            if roll < 0.08:
+                append(full_stop)
+                sentence_start = True
+            elif roll < 0.14:
+                append(comma)
+        return out
 
     def _end_ids(self) -> list[int]:
         """``encode(".") + [EOS_ID]``, computed once per tokenizer."""

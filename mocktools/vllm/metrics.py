@@ -82,15 +82,18 @@ class _Histogram:
     buckets: tuple[float, ...]
     counts: list[int] = field(default_factory=list)
     total: float = 0.0
-    n: int = 0
 
     def __post_init__(self) -> None:
         self.counts = [0] * (len(self.buckets) + 1)
 
+    @property
+    def n(self) -> int:
+        """How many values were observed (the buckets' counts, summed)."""
+        return sum(self.counts)
+
     def observe(self, v: float) -> None:
         self.counts[bisect.bisect_left(self.buckets, v)] += 1
         self.total += v
-        self.n += 1
 
     def observe_all(self, values: Sequence[float]) -> None:
         """`observe` each value, in order (one call per request's inter-token latencies)."""
@@ -98,14 +101,12 @@ class _Histogram:
             return
         if values[0] == 0.0 and values.count(0.0) == len(values):  # unpaced: every gap is zero
             self.counts[bisect.bisect_left(self.buckets, 0.0)] += len(values)
-            self.n += len(values)
             return
         buckets, counts, where, total = self.buckets, self.counts, bisect.bisect_left, self.total
         for v in values:
             counts[where(buckets, v)] += 1
             total += v
         self.total = total
-        self.n += len(values)
 
 
 _HELP = {
@@ -194,7 +195,6 @@ class Metrics:
                     s.prompt_tokens, s.generation_tokens, s.max_tokens, s.max_tokens, s.n)):
                 hist.counts[where(hist.buckets, v)] += 1
                 hist.total += v
-                hist.n += 1
 
     def add_preemption(self) -> None:
         with self._lock:

@@ -222,7 +222,7 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
         request.environ["mocktools.meta"] = job.meta
         if not job.stream:
             # a plain dict (the router answers it without a werkzeug Response), or a paced body
-            return self.engine.answer(job, request.environ, lambda: self.engine.render(job))
+            return self.engine.answer(job, request.environ, lambda: self.engine.render_answer(job))
         return sse_response(request, lambda alive, truncate: self.engine.stream(job, alive, truncate=truncate))
 
     def create_embeddings(self, request: Request) -> Any:

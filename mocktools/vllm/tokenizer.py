@@ -72,6 +72,9 @@ class Tokenizer:
             self._vocab.setdefault(self._id_to_str[i], i)
         # one lookup per piece: the special markers first (a word never looks like one), then words
         self._pieces: dict[str, int] = {**self._vocab, **{s: i for i, s in enumerate(SPECIAL_TOKENS)}}
+        # and an ASCII character that is no word: its byte token (what the byte fallback gives it)
+        for b in range(128):
+            self._pieces.setdefault(chr(b), BYTE_OFFSET + b)
         #: per word (aligned with ``words``): the ids of ``word``, `` word``, ``Word``, `` Word``
         self.word_forms: list[tuple[int, int, int, int]] = [
             (self._vocab[w], self._vocab[" " + w], self._vocab[w.capitalize()], self._vocab[" " + w.capitalize()])
@@ -161,14 +164,21 @@ def message_text(content: object) -> str:
     return str(content)
 
 
+_UTF8_DECODER = codecs.getincrementaldecoder("utf-8")
+
+
 class IncrementalDecoder:
     """Turns token ids into text pieces one at a time, holding back incomplete UTF-8 sequences
     (what vLLM's incremental detokenizer does for streaming)."""
 
+    __slots__ = ("_dec", "_held", "_plain", "_tok")
+
     def __init__(self, tokenizer: Tokenizer) -> None:
         self._tok = tokenizer
         self._plain = tokenizer._plain
-        self._dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        #: the UTF-8 decoder, made on the first token that is not whole on its own (most replies
+        #: are words and ASCII only, and never need one)
+        self._dec: codecs.IncrementalDecoder | None = None
         self._held = False  # the decoder holds the start of a multi-byte character
 
     def push(self, token_id: int) -> str:
@@ -178,8 +188,11 @@ class IncrementalDecoder:
             text = self._plain[token_id]
             if text is not None:  # a word or ASCII byte after a complete character: itself
                 return text
-        out = self._dec.decode(self._tok.token_bytes(token_id))
-        self._held = bool(self._dec.getstate()[0])
+        dec = self._dec
+        if dec is None:
+            dec = self._dec = _UTF8_DECODER(errors="replace")
+        out = dec.decode(self._tok.token_bytes(token_id))
+        self._held = bool(dec.getstate()[0])
         return out
 
     def push_all(self, token_ids: Iterable[int]) -> list[str]:
@@ -193,7 +206,8 @@ class IncrementalDecoder:
         return out
 
     def flush(self) -> str:
-        return self._dec.decode(b"", final=True)
+        dec = self._dec
+        return "" if dec is None else dec.decode(b"", final=True)
 
 
 DEFAULT_TOKENIZER = Tokenizer()

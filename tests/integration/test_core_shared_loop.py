@@ -1,4 +1,4 @@
-"""Several asyncio-engine servers on one loop thread (`make_http_server(loop=...)`, used by the mesh):
+"""Several asyncio-engine servers on one loop thread (`make_http_server(shared_loop=...)`, used by the mesh):
 each keeps its own port, connections, workers and stop; stopping one leaves the others serving
 and leaks nothing; a request suspended on a stopped server is ended as on a loop of its own."""
 from __future__ import annotations
@@ -44,8 +44,8 @@ def test_servers_share_one_loop_thread_and_stop_one_at_a_time():
     shared = SharedLoop("test-shared-loop")
     loop = shared.start()
     inline = lambda environ: True  # noqa: E731 - every request on the loop thread
-    a = make_http_server("127.0.0.1", 0, _app("a"), engine="asyncio", inline=inline, loop=loop)
-    b = make_http_server("127.0.0.1", 0, _app("b"), engine="asyncio", inline=inline, loop=loop)
+    a = make_http_server("127.0.0.1", 0, _app("a"), engine="asyncio", inline=inline, shared_loop=loop)
+    b = make_http_server("127.0.0.1", 0, _app("b"), engine="asyncio", inline=inline, shared_loop=loop)
     ta, tb = _serve(a), _serve(b)
     try:
         with requests.Session() as s:

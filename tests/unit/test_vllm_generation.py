@@ -112,3 +112,19 @@ def test_default_text_re_encodes_to_the_generated_ids():
         assert T.encode(T.decode(ids)) == ids
         tail = G.generate(req(f"p{seed}", seed=seed, ignore_eos=True, max_tokens=120)).token_ids
         assert T.encode(T.decode(tail)) == tail
+
+
+def test_default_replies_are_remembered_boundedly_and_handed_out_as_copies() -> None:
+    """A repeated prompt's default reply comes from the memo: the same ids, a fresh list each time,
+    and the memo never grows past its bound."""
+    gen = Generator(T, seed=3)
+    req = GenerationRequest("chat", "m", "a prompt", [1, 2], SamplingParams(max_tokens=16))
+    first = gen.default_token_ids(req, 17)
+    first.append(-1)  # a caller changing its copy
+    again = gen.default_token_ids(req, 17)
+    assert again == first[:-1] and gen.default_token_ids(req)[:17] == again
+    fresh = Generator(T, seed=3)  # nothing remembered: the same draws
+    assert fresh.default_token_ids(req, 17) == again and fresh.default_token_ids(req) == gen.default_token_ids(req)
+    for i in range(Generator.MEMO_SIZE * 2 + 5):
+        gen.default_token_ids(GenerationRequest("chat", "m", f"prompt {i}", [1], SamplingParams(max_tokens=4)), 5)
+    assert len(gen._memo) <= Generator.MEMO_SIZE
