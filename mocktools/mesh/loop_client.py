@@ -123,8 +123,10 @@ class LoopClient:
                 return
         self._idle.clear()
         for conn in self._conns:  # as the engine's own closing does: the transport is done with it
-            if conn.transport is not None:
+            try:
                 conn.transport._sock = None
+            except AttributeError:  # uvloop's transports keep no Python-level socket
+                pass
         self._conns.clear()
         sockets, self._sockets = self._sockets, set()
         for sock in sockets:

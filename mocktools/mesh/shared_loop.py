@@ -14,6 +14,8 @@ import asyncio
 import threading
 from typing import Any
 
+from .. import aio_loop
+
 __all__ = ["SharedLoop"]
 
 
@@ -29,7 +31,7 @@ class SharedLoop:
         """The running loop (started from this thread: its thread inherits this one's affinity)."""
         if self.loop is not None:
             return self.loop
-        loop = asyncio.new_event_loop()
+        loop = aio_loop.new_event_loop(aio_loop.resolve_loop())  # the engine's kind ($MOCKTOOLS_EVENT_LOOP)
         ready = threading.Event()
         loop.call_soon(ready.set)
         self._thread = threading.Thread(target=self._run, args=(loop,), name=self.name, daemon=True)
