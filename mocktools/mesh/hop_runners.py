@@ -37,27 +37,22 @@ def run_blocking(inst: ServiceInstance, flow: Flow) -> Any:
             effect = send(value)
         except StopIteration as stop:
             return stop.value
-        kind = type(effect)
-        if kind is Fetch:
+        value = None
+        if isinstance(effect, Fetch):
             try:
-                value = inst.http.get(effect.host, effect.port, effect.path, effect.headers,  # type: ignore[union-attr]
-                                      effect.timeout)  # type: ignore[union-attr]
+                value = inst.http.get(effect.host, effect.port, effect.path, effect.headers, effect.timeout)
             except HopError as exc:
                 value = exc
-        elif kind is Wait:
-            inst.stopping.wait(effect.seconds)  # type: ignore[union-attr]
-            value = None
-        elif kind is Together:
-            flows: list[Flow] = effect.flows  # type: ignore[union-attr]
-            futures = [inst.link.submit(run_blocking, inst, f) for f in flows[1:]]
-            first = run_blocking(inst, flows[0])  # this thread takes one branch itself
+        elif isinstance(effect, Wait):
+            inst.stopping.wait(effect.seconds)
+        elif isinstance(effect, Together):
+            futures = [inst.link.submit(run_blocking, inst, f) for f in effect.flows[1:]]
+            first = run_blocking(inst, effect.flows[0])  # this thread takes one branch itself
             value = [first, *(f.result() for f in futures)]
-        elif kind is Detach:
-            inst.link.submit(_fire_and_forget, inst, effect.flow)  # type: ignore[union-attr]
-            value = None
-        elif kind is Hang:
-            _wait_any(effect.released, inst.stopping, effect.seconds)  # type: ignore[union-attr]
-            value = None
+        elif isinstance(effect, Detach):
+            inst.link.submit(_fire_and_forget, inst, effect.flow)
+        elif isinstance(effect, Hang):
+            _wait_any(effect.released, inst.stopping, effect.seconds)
         else:
             raise TypeError(f"a hop flow yielded {effect!r}")
 
@@ -143,22 +138,21 @@ class _LoopFlow:
                 self._finish(None, exc)
                 return
             value, error = None, None
-            kind = type(effect)
-            if kind is Fetch:
+            if isinstance(effect, Fetch):
                 try:
-                    self.pending = self.runner.client.fetch(effect, self.fetched)  # type: ignore[arg-type]
+                    self.pending = self.runner.client.fetch(effect, self.fetched)
                     return
                 except Exception as exc:  # noqa: BLE001 - sent back, as the blocking client raises it
                     value = exc
-            elif kind is Wait:
-                self.pending = self.runner.loop.call_later(max(0.0, effect.seconds), self.woken)  # type: ignore[union-attr]
+            elif isinstance(effect, Wait):
+                self.pending = self.runner.loop.call_later(max(0.0, effect.seconds), self.woken)
                 return
-            elif kind is Together:
-                if self._fan_out(effect.flows):  # type: ignore[union-attr]
+            elif isinstance(effect, Together):
+                if self._fan_out(effect.flows):
                     return
                 value, error = self._gathered()
-            elif kind is Detach:
-                self.runner.detach(effect.flow)  # type: ignore[union-attr]
+            elif isinstance(effect, Detach):
+                self.runner.detach(effect.flow)
             else:  # a chaos hang never runs on the loop (instance.serves_inline keeps it on a worker)
                 error = RuntimeError(f"a hop flow on the loop yielded {effect!r}")
 
