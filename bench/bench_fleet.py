@@ -150,47 +150,69 @@ def _read_response(sock: socket.socket) -> None:
 
 # -- chat completions at c=16 ---------------------------------------------------------------------
 CHAT_LUA = r"""
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"model": "mock-llm", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 16}'
+"""
+#: `--distinct`: every request a prompt never sent before (per wrk thread and per run), so nothing
+#: the mock remembers from an earlier prompt helps (the vLLM mock keeps its last 512 default replies)
+DISTINCT_LUA = r"""
+local counter = 0  -- thread_no: a global each thread gets from setup()
+local threads = {}
+setup = function(thread)
+  table.insert(threads, thread)
+  thread:set("thread_no", #threads)
+end
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, '{"model": "mock-llm", "messages": [{"role": "user", "content": ' ..
+    '"hello there RUN-' .. (thread_no or 0) .. '-' .. counter .. '"}], "max_tokens": 16}')
+end
 """
 
 
-def bench_chat(seconds: int, baseline: str | None, before: str | None = None, rounds: int = 1) -> None:
-    """wrk c=16 on each engine of this tree, a baseline checkout and a `before` checkout (its own
-    default engine), `rounds` interleaved rounds."""
+def _chat_script(distinct: bool, run: int) -> str:
+    """The wrk script of one run: one prompt for all, or (`distinct`) a new prompt per request."""
     import tempfile
 
     from bench.bench_serving import DONE_LUA
 
+    body = DISTINCT_LUA.replace("RUN", f"{os.getpid()}-{run}") if distinct else CHAT_LUA
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n" + body
+                + DONE_LUA)
+    return f.name
+
+
+def bench_chat(seconds: int, baseline: str | None, before: str | None = None, rounds: int = 1,
+               distinct: bool = False) -> None:
+    """wrk c=16 on each engine of this tree, a baseline checkout and a `before` checkout (its own
+    default engine), `rounds` interleaved rounds; `distinct`: a new prompt every request."""
     targets = [("asyncio", "asyncio", ROOT), ("werkzeug", "werkzeug", ROOT)]
     targets += [("baseline", "baseline", baseline)] if baseline else []
     targets += [("before", "baseline", before)] if before else []  # "baseline": the tree's default engine
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(CHAT_LUA + DONE_LUA)
-    try:
-        for _, (label, engine, path) in ((r, t) for r in range(rounds) for t in targets):
-            proc, port = start_server("vllm", engine, path)
-            try:
-                subprocess.run(check=False, args=["wrk", "-t2", "-c16", "-d1s", "-s", f.name, f"http://127.0.0.1:{port}/v1/chat/completions"],
-                               capture_output=True, timeout=60)
-                from bench.sse_fleet import proc_cpu
+    from bench.sse_fleet import proc_cpu
 
-                cpu = proc_cpu(proc.pid)
-                out = subprocess.run(check=False, args=["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", f.name,
-                                      f"http://127.0.0.1:{port}/v1/chat/completions"],
-                                     capture_output=True, text=True, timeout=seconds + 60).stdout
-                cpu = proc_cpu(proc.pid) - cpu
-            finally:
-                stop_server(proc)
-            res = json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULT "))[7:])
-            rps = res["requests"] / (res["duration_us"] / 1e6)
-            errors = sum(res[k] for k in ("connect", "read", "write", "status", "timeout"))
-            print(f"chat c=16 {label:9}: {rps:7.0f} req/s, p50 {res['p50_us'] / 1000:.2f} ms, "
-                  f"p99 {res['p99_us'] / 1000:.2f} ms, errors {errors}; server CPU "
-                  f"{cpu / max(1, res['requests']) * 1e6:.0f} us per request")
-    finally:
-        os.unlink(f.name)
+    runs = ((r, t) for r in range(rounds) for t in targets)
+    for run, (_, (label, engine, path)) in enumerate(runs):
+        warm, measured = _chat_script(distinct, 2 * run), _chat_script(distinct, 2 * run + 1)
+        proc, port = start_server("vllm", engine, path)
+        try:
+            url = f"http://127.0.0.1:{port}/v1/chat/completions"
+            subprocess.run(check=False, args=["wrk", "-t2", "-c16", "-d1s", "-s", warm, url],
+                           capture_output=True, timeout=60)
+            cpu = proc_cpu(proc.pid)
+            out = subprocess.run(check=False, args=["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", measured, url],
+                                 capture_output=True, text=True, timeout=seconds + 60).stdout
+            cpu = proc_cpu(proc.pid) - cpu
+        finally:
+            stop_server(proc)
+            os.unlink(warm)
+            os.unlink(measured)
+        res = json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULT "))[7:])
+        rps = res["requests"] / (res["duration_us"] / 1e6)
+        errors = sum(res[k] for k in ("connect", "read", "write", "status", "timeout"))
+        print(f"chat c=16 {label:9}: {rps:7.0f} req/s, p50 {res['p50_us'] / 1000:.2f} ms, "
+              f"p99 {res['p99_us'] / 1000:.2f} ms, errors {errors}; server CPU "
+              f"{cpu / max(1, res['requests']) * 1e6:.0f} us per request")
 
 
 def main() -> None:
@@ -209,6 +231,7 @@ def main() -> None:
     parser.add_argument("--baseline")
     parser.add_argument("--before", help="chat, sse: also the mock of this checkout (e.g. before this work)")
     parser.add_argument("--rounds", type=int, default=1, help="chat: interleaved rounds")
+    parser.add_argument("--distinct", action="store_true", help="chat: a prompt never sent before, every request")
     parser.add_argument("--sleep", action="store_true", help="sse: streams sleep on threads instead of pausing")
     parser.add_argument("--peer", action="store_true", help="sse: also a plain asyncio SSE server, same pacing")
     parser.add_argument("--client", choices=["epoll", "asyncio"], default="epoll", help="sse: the fleet's client")
@@ -222,7 +245,7 @@ def main() -> None:
         bench_sse(args.streams, args.itl, args.tokens, args.engine, sleep=args.sleep, peer=args.peer,
                   client=args.client, before=args.before, ramp=args.ramp)
     else:
-        bench_chat(args.seconds, args.baseline, args.before, args.rounds)
+        bench_chat(args.seconds, args.baseline, args.before, args.rounds, args.distinct)
 
 
 if __name__ == "__main__":

@@ -133,6 +133,8 @@ def _default_turn(plan: ChatPlan, req: GenerationRequest, gen: Generator,
 def make_output(plan: ChatPlan, req: GenerationRequest, turn: Turn, gen: Generator,
                 content_ids: list[int] | None = None) -> ChoiceOutput:
     """Run one turn through the token loop, labelling each token (see channels.py)."""
+    if content_ids is not None and not turn.tool_calls and turn.reasoning is None:
+        return gen.generate_ids(req, content_ids)  # text alone: no labels needed (channels None: all text)
     arguments, ids = [], []
     for k, call in enumerate(turn.tool_calls):
         text = call.arguments_json()

@@ -64,7 +64,7 @@ class ReplyScript:
     def calls_user_code(self) -> bool:
         """Whether the next reply may come from a function (which may block)."""
         with self._lock:
-            return self._function is not None or any(callable(item) for item in self._queue)
+            return self._function is not None or bool(self._queue) and any(callable(item) for item in self._queue)
 
     def describe(self) -> dict[str, Any]:
         with self._lock:
