@@ -1,6 +1,7 @@
 """MockServiceMesh numbers: start/stop time, requests/s across the mesh, discovery latency, tracing cost.
 
-    .venv/bin/python -m bench.bench_mesh [--services 50] [--seconds 3] [--clients 4]
+    .venv/bin/python -m bench.bench_mesh [--services 50] [--seconds 3] [--clients 4] [--only throughput|hop]
+        [--cpu auto|N] [--loop-per-instance]
 
 - start/stop: a generated layered mesh of --services services (2 instances each, ~2x ports).
 - throughput: --clients keep-alive clients for --seconds against (a) one leaf instance (1 hop),
@@ -16,8 +17,9 @@
   mesh.scale(+1) -> new instance visible to discovery.
 - resilience: breaker decision time, state change -> listener, force-open over HTTP -> next call
   short-circuited, and /deep throughput with a breaker on every edge and chaos active.
-- hop CPU: a leaf's inbound request through its WSGI app and one outbound call, CPU of one thread
-  in process (time.thread_time).
+- hop CPU: a leaf's inbound request through its WSGI app and one outbound call (blocking, and on
+  an event loop as a hop on the asyncio engine makes it), CPU of one thread in process
+  (time.thread_time).
 - tracing: the per-hop tracing work in process (extract + child contexts + inject + 2 spans
   recorded), against the seed's 5 ms budget.
 Client and mesh share the machine's 2 cores. Prints numbers; asserts nothing.
@@ -139,8 +141,9 @@ def bench_throughput(mesh: MockServiceMesh, clients: int, seconds: float, client
                ("gateway /deep", mesh.url_of("gateway") + "/deep", 5),
                ("gateway /checkout", mesh.url_of("gateway") + "/checkout", 30)]
     where = ("wrk in another process" if client == "wrk" else "requests.Session threads in this process")
-    print(f"throughput: {clients} keep-alive clients ({where}), {seconds:g} s per target, instance threads on "
-          f"{'CPU ' + str(mesh.cpu) if mesh.cpu is not None else 'any CPU'}; "
+    loops = "one loop thread for all instances" if mesh.instance_loop.loop is not None else "a thread per instance"
+    print(f"throughput: {clients} keep-alive clients ({where}), {seconds:g} s per target, {loops}, instance threads "
+          f"on {'CPU ' + str(mesh.cpu) if mesh.cpu is not None else 'any CPU'}; "
           f"'service requests' = server spans recorded in the window")
     for label, url, hops in targets:
         load(url, clients, min(0.5, seconds))  # warm the connection pools
@@ -198,9 +201,47 @@ def bench_hop_cpu(mesh: MockServiceMesh, n: int = 3000) -> None:
     for _ in range(n):
         leaf.call(call, ctx, 3)
     outbound = (time.thread_time() - t0) / n
+    on_loop = _loop_call_cpu(leaf, call, ctx, n)
     print(f"CPU per hop in process: inbound leaf through its WSGI app {inbound * 1e6:.1f} us; outbound call, "
-          f"the caller's thread (HopClient, syscalls included) {outbound * 1e6:.1f} us")
+          f"the caller's thread (HopClient, syscalls included) {outbound * 1e6:.1f} us; the same call made on "
+          f"an event loop (LoopClient, the loop's own overhead included) {on_loop * 1e6:.1f} us")
     mesh.spans.clear()
+
+
+def _loop_call_cpu(inst: Any, call: Any, ctx: TraceContext, n: int) -> float:
+    """CPU of the loop thread per call when `n` calls run one after another on a loop of its own
+    (as a hop on its instance's loop makes them: hop_runners.LoopRunner), after 200 to warm up."""
+    import asyncio
+
+    from mocktools.mesh.hop_flow import call as call_flow
+    from mocktools.mesh.hop_runners import LoopRunner
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    runner = LoopRunner(inst, loop)
+    done, took = threading.Event(), [0.0]
+
+    def run(left: int, t0: float | None = None) -> None:
+        t0 = time.thread_time() if t0 is None else t0
+        while left:
+            left -= 1
+            answer = runner.start(call_flow(inst, call, ctx, 3))
+            if hasattr(answer, "then"):  # a Deferred: go on once it is settled
+                answer.then(functools.partial(run, left, t0))
+                return
+        took[0] = time.thread_time() - t0
+        done.set()
+
+    for count in (200, n):
+        done.clear()
+        loop.call_soon_threadsafe(run, count)
+        done.wait(60)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+    runner.close()
+    loop.close()
+    return took[0] / n
 
 
 def bench_discovery(mesh: MockServiceMesh, rounds: int = 50) -> None:
@@ -316,10 +357,13 @@ def main() -> None:
     parser.add_argument("--only", choices=["throughput", "hop"], help="run only that section")
     parser.add_argument("--cpu", default=None,
                         help="MockServiceMesh(cpu_affinity=): 'auto' or a CPU number keeps the instances' threads on it")
+    parser.add_argument("--loop-per-instance", action="store_true",
+                        help="MockServiceMesh(shared_loop=False): a loop thread per instance (asyncio engine)")
     args = parser.parse_args()
     cpu = None if args.cpu is None else (args.cpu if args.cpu == "auto" else int(args.cpu))
+    shared = not args.loop_per_instance
     if args.only:
-        with MockServiceMesh(layered_spec(args.services), cpu_affinity=cpu) as mesh:
+        with MockServiceMesh(layered_spec(args.services), cpu_affinity=cpu, shared_loop=shared) as mesh:
             if args.only == "hop":
                 bench_hop_cpu(mesh)
             else:
@@ -327,7 +371,7 @@ def main() -> None:
         return
     bench_tracing()
     bench_start(args.services)
-    with MockServiceMesh(layered_spec(args.services), cpu_affinity=cpu) as mesh:
+    with MockServiceMesh(layered_spec(args.services), cpu_affinity=cpu, shared_loop=shared) as mesh:
         bench_hop_cpu(mesh)
         bench_throughput(mesh, args.clients, args.seconds, args.client)
         bench_discovery(mesh)

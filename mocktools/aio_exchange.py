@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .wsgi_driver import HOLD, RequestRun
+from .wsgi_driver import HOLD, SUSPEND, RequestRun
 
 if TYPE_CHECKING:
     from .aio_protocol import HTTPProtocol
@@ -127,10 +127,11 @@ class Exchange:
     Each step of its app runs either on a worker (`on_loop` false: writes go through the loop's
     outbox, a slow reader blocks the worker) or on the loop thread itself (an inline route, or a
     stream resumed after `Pause(inline=True)`: writes go straight to the transport and a slow
-    reader `held`s the stream until the transport drains)."""
+    reader `held`s the stream until the transport drains). Only a step on the loop may yield
+    `Suspend` (`suspendable`): the exchange is parked until its owner resumes it."""
 
     __slots__ = ("aborted", "abort_requested", "body", "chunked", "close", "complete", "final", "headers",
-                 "method", "on_loop", "out", "out_size", "proto", "runner", "target", "timer", "version")
+                 "method", "on_loop", "out", "out_size", "proto", "runner", "suspended", "target", "timer", "version")
 
     def __init__(self, proto: HTTPProtocol, method: str, target: str, version: tuple[int, int],
                  headers: list[tuple[str, str]], body: Body | None, chunked: bool) -> None:
@@ -146,6 +147,7 @@ class Exchange:
         self.complete = body is None
         self.runner: RequestRun | None = None
         self.timer: int | None = None  # a paused stream's wake-up bucket (AsyncHTTPServer.wake_later)
+        self.suspended: Any = None  # the Suspend an inline body waits on (HTTPProtocol.suspend_exchange)
 
     # the handle the app sees
     def abort(self, kind: str) -> None:
@@ -159,6 +161,11 @@ class Exchange:
 
     def close_after_response(self) -> None:
         self.close = True
+
+    @property
+    def suspendable(self) -> bool:
+        """Only a step on the loop thread may yield `Suspend` (it is resumed there)."""
+        return self.on_loop
 
     @property
     def alive(self) -> _AliveProbe:
@@ -239,6 +246,8 @@ class Exchange:
             proto.complete(self, runner.close or self.close)
         elif pause == HOLD:
             proto.hold(self)
+        elif pause == SUSPEND:
+            proto.suspend_exchange(self, runner.suspended)
         else:
             proto.pause_exchange(self, pause)
 

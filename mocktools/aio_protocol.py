@@ -75,6 +75,8 @@ class HTTPProtocol(RequestParsing):
         if active is not None and active.timer is not None:  # paused: nobody will resume it
             active.timer = None  # (its wake-up bucket skips it)
             self.server.abandon(active)
+        if active is not None and active.suspended is not None:
+            self.drop_suspended(active)
         held, self.held = self.held, None
         if held is not None:
             held.abandon()  # an inline stream: closing it never blocks
@@ -258,6 +260,34 @@ class HTTPProtocol(RequestParsing):
         try:
             self.server.pool.submit(exchange.resume)
         except RuntimeError:
+            exchange.abandon()
+
+    def suspend_exchange(self, exchange: Exchange, suspend: Any) -> None:
+        """An inline body yielded `Suspend`: step it on, on the loop, once its owner resumes it."""
+        if self.lost or exchange.aborted or self.server.closing:
+            exchange.abandon()  # an inline body: closing it never blocks
+            return
+        exchange.suspended = suspend
+        suspend.bind(lambda: self.resume_suspended(exchange), self.loop.call_soon)
+
+    def resume_suspended(self, exchange: Exchange) -> None:
+        if exchange.suspended is None:  # given up on meanwhile
+            return
+        exchange.suspended = None
+        if self.lost or exchange.aborted or self.server.closing:
+            exchange.abandon()
+            return
+        runner, started = exchange.runner, time.perf_counter()
+        exchange.step_inline()
+        took = time.perf_counter() - started
+        if took > self.server.slow_inline and runner is not None:  # a body that broke its promise
+            self.server.slow(runner.environ, took)
+
+    def drop_suspended(self, exchange: Exchange) -> None:
+        """The client went away or the server stops: close the suspended body (on the loop)."""
+        suspend, exchange.suspended = exchange.suspended, None
+        if suspend is not None:
+            suspend.unbind()
             exchange.abandon()
 
     def send_continue(self) -> None:

@@ -92,7 +92,7 @@ class AsyncHTTPServer:
 
     def __init__(self, host: str, port: int, app: Callable[..., Any], *, verbose: bool = False,
                  limits: ServerLimits | None = None, inline: Callable[[dict[str, Any]], bool] | None = None,
-                 loop: str | None = None) -> None:
+                 loop: str | None = None, shared_loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.app = app
         self.inline = inline  # may this request run on the loop thread? (see http_engines.make_http_server)
         self.verbose = verbose
@@ -104,9 +104,16 @@ class AsyncHTTPServer:
         self.closing = False
         self.connections: set[HTTPProtocol] = set()
         self._starting = 0
+        #: served on another thread's running loop, beside other servers (see `shared`)
+        self.shared = shared_loop is not None
+        self._stop = threading.Event()
         try:
-            self.loop_kind = aio_loop.resolve_loop(loop)  # the stdlib's unless told otherwise (aio_loop)
-            self.loop = aio_loop.new_event_loop(self.loop_kind)
+            if shared_loop is not None:
+                self.loop_kind = aio_loop.running_loop_kind(shared_loop)
+                self.loop = shared_loop
+            else:
+                self.loop_kind = aio_loop.resolve_loop(loop)  # the stdlib's unless told otherwise (aio_loop)
+                self.loop = aio_loop.new_event_loop(self.loop_kind)
             self._reserve_fd: int | None = os.open(os.devnull, os.O_RDONLY)
         except BaseException:
             self.socket.close()
@@ -122,10 +129,39 @@ class AsyncHTTPServer:
         self._outbox_armed = False
         self._slow_paths: set[str] = set()
         self._wakeups: dict[int, list[Any]] = {}  # bucket -> paused exchanges to resume then
+        if self.shared:  # the loop runs in its own thread: arm it there
+            self._on_loop(self._arm)
+            return
         # armed here, in the starting thread, so the serving thread goes straight to its first
         # poll: an epoll_ctl there drops the GIL, and getting it back costs stop()/start() a slice
+        self._arm()
+
+    def _arm(self) -> None:
         self._resume_accepting()
         self.loop.call_later(self._sweep_interval(), self._sweep)
+
+    def _on_loop(self, fn: Callable[[], Any]) -> None:
+        """Run `fn` on the shared loop's thread and wait until it and what it scheduled ran."""
+        if asyncio._get_running_loop() is self.loop:  # already there
+            fn()
+            return
+        done = threading.Event()
+        failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # noqa: BLE001 - raised again in the calling thread
+                failed.append(exc)
+            finally:
+                self.loop.call_soon(done.set)  # after the callbacks fn scheduled (connection_lost)
+        try:
+            self.loop.call_soon_threadsafe(run)
+        except RuntimeError:  # the shared loop is closed: nothing left to do there
+            return
+        done.wait(self.join_timeout)
+        if failed:
+            raise failed[0]
 
     def wake_later(self, exchange: Any, seconds: float) -> None:
         """Resume a paused exchange after `seconds` (loop thread); `exchange.timer` names its
@@ -206,6 +242,10 @@ class AsyncHTTPServer:
     def serve_until_stopped(self) -> None:
         """Run the loop until `wake()`; then close every connection before returning."""
         loop = self.loop
+        if self.shared:  # the loop is another thread's: wait for wake(), then close there
+            self._stop.wait()
+            self._on_loop(self._close_shared)
+            return
         try:
             if not self.closing:
                 loop.run_forever()
@@ -292,6 +332,9 @@ class AsyncHTTPServer:
     # -- stopping --------------------------------------------------------------------------
     def wake(self) -> None:
         self.closing = True
+        if self.shared:
+            self._stop.set()
+            return
         try:
             self.loop.call_soon_threadsafe(self.loop.stop)
         except RuntimeError:
@@ -317,13 +360,7 @@ class AsyncHTTPServer:
             tasks = set()
         protos = list(self.connections)
         for proto in protos:  # paused streams: nobody will resume them, so close their bodies now
-            active = proto.active
-            if active is not None and active.timer is not None:
-                active.timer = None  # its bucket skips it
-                active.abandon()
-            held, proto.held = proto.held, None
-            if held is not None:
-                held.abandon()
+            self._abandon_parked(proto)
         if len(protos) > self.sync_close_limit:
             self._hand_off_closing(protos)
             return
@@ -334,6 +371,28 @@ class AsyncHTTPServer:
             loop.call_soon(loop.stop)
             loop.run_forever()
         self.connections.clear()
+
+    def _close_shared(self) -> None:
+        """`_close_all` for a server on a shared loop (its thread): the loop goes on serving others."""
+        self._pause_accepting()
+        for proto in list(self.connections):
+            self._abandon_parked(proto)
+            if proto.transport is not None:
+                proto.transport.abort()  # connection_lost follows on this pass (see _on_loop)
+        for task in list(self._connecting):
+            task.cancel()
+
+    def _abandon_parked(self, proto: HTTPProtocol) -> None:
+        """Close the body of a paused, suspended or held stream of `proto` (nobody resumes it now)."""
+        active = proto.active
+        if active is not None and active.timer is not None:
+            active.timer = None  # its bucket skips it
+            active.abandon()
+        if active is not None and active.suspended is not None:
+            proto.drop_suspended(active)
+        held, proto.held = proto.held, None
+        if held is not None:
+            held.abandon()
 
     def _hand_off_closing(self, protos: list[HTTPProtocol]) -> None:
         """Thousands of connections: the kernel needs ~40 us to close each (and the epoll set
@@ -347,7 +406,7 @@ class AsyncHTTPServer:
 
     def close_connections(self) -> None:
         """Connections are closed by the loop thread as `serve_until_stopped` returns."""
-        if not self.loop.is_running() and not self.loop.is_closed() and self.connections:
+        if not self.shared and not self.loop.is_running() and not self.loop.is_closed() and self.connections:
             self._close_all()
 
     def server_close(self) -> None:
@@ -358,7 +417,7 @@ class AsyncHTTPServer:
         self.socket.close()
         self.pool.shutdown(self.join_timeout)
         self._drain_outbox()
-        if self._closer is None and not self.loop.is_running():
+        if self._closer is None and not self.shared and not self.loop.is_running():
             self.loop.close()
         if self._reserve_fd is not None:
             os.close(self._reserve_fd)

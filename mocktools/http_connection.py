@@ -5,6 +5,7 @@ handle, so it works the same on every HTTP engine.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 CONNECTION_KEY = "mocktools.connection"
@@ -28,6 +29,96 @@ class Pause:
     def __init__(self, seconds: float, *, inline: bool = False) -> None:
         self.seconds = seconds
         self.inline = inline
+
+
+class Suspend:
+    """Yielded by a body running on the engine's loop thread (an inline route) instead of a
+    `Pause`: send nothing until the suspend's owner calls `resume()`, then go on, on the loop.
+
+    Yield it only where `can_suspend(environ)` says so (the asyncio engine, in a step on its
+    loop; the werkzeug engine and a worker step cannot, and answer a body that does 500). The
+    owner calls `resume()` from the loop thread, once; a resume that comes before the engine
+    took the suspend is kept, so the body goes on at once. If the client goes away or the server
+    stops meanwhile, the engine closes the body instead (its `finally` runs on the loop, so it
+    must not block either). Like a Pause it may come before `start_response`."""
+
+    __slots__ = ("_waker", "resumed")
+
+    def __init__(self) -> None:
+        self._waker: Callable[[], Any] | None = None
+        self.resumed = False
+
+    def resume(self) -> None:
+        """The awaited event happened (loop thread): the engine steps the body on."""
+        self.resumed = True
+        waker, self._waker = self._waker, None
+        if waker is not None:
+            waker()
+
+    def bind(self, waker: Callable[[], Any], call_soon: Callable[[Callable[[], Any]], Any]) -> None:
+        """The engine's side: call `waker` on `resume()` (through `call_soon` if that came first)."""
+        if self.resumed:
+            call_soon(waker)
+        else:
+            self._waker = waker
+
+    def unbind(self) -> None:
+        """The engine gave up on the body (client gone, server stopping): a late resume is a no-op."""
+        self._waker = None
+
+
+class Deferred:
+    """A handler's answer that is known only later (it waits for calls of its own on the loop).
+
+    A route that runs inline may return one when `can_suspend(environ)`: the listener then
+    suspends the request until `resolve(answer)` (anything a handler may return) or `fail(exc)`
+    is called on the loop thread, then journals and answers it exactly as a response returned at
+    once (a failure is translated as a raising handler's: a `WireError` to its shape, anything
+    else to a 500 kept for `check()`).
+    `cancel()` tells the owner nobody takes the answer any more (the server stops): it should
+    end its work without answering."""
+
+    __slots__ = ("_callbacks", "_on_cancel", "done", "error", "value")
+
+    def __init__(self, on_cancel: Callable[[], Any] | None = None) -> None:
+        self.done = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self._callbacks: list[Callable[[], Any]] = []
+        self._on_cancel = on_cancel
+
+    def resolve(self, value: Any) -> None:
+        self._settle(value, None)
+
+    def fail(self, error: BaseException) -> None:
+        self._settle(None, error)
+
+    def _settle(self, value: Any, error: BaseException | None) -> None:
+        if self.done:
+            return
+        self.done, self.value, self.error = True, value, error
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def then(self, callback: Callable[[], Any]) -> None:
+        """Call `callback()` once settled (now, if it already is)."""
+        if self.done:
+            callback()
+        else:
+            self._callbacks.append(callback)
+
+    def cancel(self) -> None:
+        on_cancel, self._on_cancel = self._on_cancel, None
+        self._callbacks.clear()
+        if on_cancel is not None and not self.done:
+            on_cancel()
+
+
+def can_suspend(environ: dict[str, Any]) -> bool:
+    """Whether the body of this request, running now, may yield `Suspend` (or its handler return
+    a `Deferred`): only a step on the asyncio engine's loop thread."""
+    return bool(getattr(environ.get(CONNECTION_KEY), "suspendable", False))
 
 
 def can_pause(client_alive: object) -> bool:
@@ -74,9 +165,12 @@ __all__ = [
     "CONNECTION_KEY",
     "ClientConnection",
     "ConnectionAborted",
+    "Deferred",
     "Pause",
+    "Suspend",
     "abort_connection",
     "can_pause",
+    "can_suspend",
     "client_alive",
     "close_after_response",
     "connection_of",

@@ -45,8 +45,11 @@ def resolve_engine(engine: str | None = None) -> str:
 
 def make_http_server(host: str, port: int, app: Callable[..., Any], *, verbose: bool = False,
                      engine: str | None = None, limits: ServerLimits | None = None,
-                     inline: Callable[[dict[str, Any]], bool] | None = None) -> HTTPServer:
+                     inline: Callable[[dict[str, Any]], bool] | None = None, shared_loop: Any = None) -> HTTPServer:
     """Bind `host:port` (0 picks a free port) and return the server, not yet serving.
+
+    `shared_loop`, when given, is a running asyncio loop of another thread that the asyncio
+    engine serves this server on, beside others (`aio_server.AsyncHTTPServer`); werkzeug ignores it.
 
     `inline(environ)`, when given, tells an engine with an event loop that this request never
     blocks, so it may run the app on the loop thread instead of handing it to a worker (the
@@ -62,7 +65,7 @@ def make_http_server(host: str, port: int, app: Callable[..., Any], *, verbose: 
         return MockWSGIServer(host, port, app, verbose=verbose, limits=limits)
     from .aio_server import AsyncHTTPServer
 
-    return AsyncHTTPServer(host, port, app, verbose=verbose, limits=limits, inline=inline)
+    return AsyncHTTPServer(host, port, app, verbose=verbose, limits=limits, inline=inline, shared_loop=shared_loop)
 
 
 __all__ = ["DEFAULT_ENGINE", "ENGINES", "ENGINE_ENV", "HTTPServer", "make_http_server", "resolve_engine"]

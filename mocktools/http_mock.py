@@ -15,6 +15,7 @@ from .clock import Clock
 from .control_api import AdminAPI, install_root_page
 from .doubles.mixin import TestDoubles
 from .faults import FaultDecision
+from .http_connection import Deferred
 from .lifecycle import MockServerBase
 from .listeners.http import HTTPListener, status_type
 from .routing import JSONAnswer, Router, answer, json_response
@@ -82,7 +83,10 @@ class HTTPMockServer(TestDoubles, MockServerBase):
         if answered is not None:
             return answered
         handler, args = self.router.match(environ)
-        return answer(handler(request, **args))  # plain JSON skips werkzeug's Response
+        result = handler(request, **args)
+        if type(result) is Deferred:  # answered later, on the loop (listener.serve)
+            return result  # type: ignore[return-value]
+        return answer(result)  # plain JSON skips werkzeug's Response
 
 
 def _format_retry_after(seconds: float) -> str:

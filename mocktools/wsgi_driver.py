@@ -5,6 +5,9 @@ body together: one syscall, one packet); a streamed response is sent chunk by ch
 yields it, so SSE tokens leave when they are made. A streamed body may yield `Pause(seconds)`
 (see http_connection): the blocking driver sleeps, while `RequestRun` returns the pause to its
 engine, which resumes the body later (the asyncio engine: a loop timer, so no thread sleeps).
+A body stepped on the asyncio engine's loop may yield `Suspend` instead: `step` returns `SUSPEND`
+and the engine steps on when the suspend is resumed; a sink that cannot (`suspendable` false:
+the werkzeug engine, a worker) answers it 500, as a body that broke the contract.
 """
 from __future__ import annotations
 
@@ -13,13 +16,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
-from .http_connection import ConnectionAborted, Pause
+from .http_connection import ConnectionAborted, Pause, Suspend
 from .http_framing import FramingError, ResponseHead, error_bytes, response_head
 
 _MAX_BUFFER = 1 << 20
 #: `RequestRun.step` returns this when the sink is `held` (its client reads slowly): step again
 #: once the sink can take more (the asyncio engine's loop side, which must not wait for it)
 HOLD = -1.0
+#: `RequestRun.step` returns this when the body yielded a `Suspend` (kept in `suspended`)
+SUSPEND = -2.0
 
 
 class Sink(Protocol):
@@ -41,7 +46,8 @@ class RequestRun:
     """One request through `app`, resumable at each `Pause` its body yields."""
 
     __slots__ = ("app", "app_iter", "buffered", "close", "close_in", "done", "environ", "head", "head_request",
-                 "http10", "iterator", "pause_inline", "pending", "sent", "sink", "started", "state", "verbose")
+                 "http10", "iterator", "pause_inline", "pending", "sent", "sink", "started", "state", "suspended",
+                 "verbose")
 
     def __init__(self, app: Callable[..., Iterable[bytes]], environ: dict[str, Any], sink: Sink, *,
                  close: bool, http10: bool, verbose: bool = False) -> None:
@@ -58,6 +64,7 @@ class RequestRun:
         self.done = False
         self.close = True  # whether the connection must close afterwards (valid once done)
         self.pause_inline = False  # the last Pause yielded promised a non-blocking next step
+        self.suspended: Suspend | None = None  # the Suspend the body waits on (step returned SUSPEND)
 
     # -- WSGI callables ----------------------------------------------------------------------
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
@@ -110,6 +117,13 @@ class RequestRun:
                         self._flush(False)
                     self.pause_inline = chunk.inline
                     return float(chunk.seconds)
+                if type(chunk) is Suspend:
+                    if not getattr(sink, "suspendable", False):
+                        raise RuntimeError("the body yielded Suspend where the engine cannot resume it")
+                    if self.pending and self.head is not None and self.head.length is None:
+                        self._flush(False)
+                    self.suspended = chunk
+                    return SUSPEND
                 self.write(chunk)
                 if sink.held:
                     return HOLD
@@ -168,10 +182,10 @@ def run_request(app: Callable[..., Iterable[bytes]], environ: dict[str, Any], si
     run = RequestRun(app, environ, sink, close=close, http10=http10, verbose=verbose)
     pause = run.step()
     while pause is not None:
-        if pause > 0:  # (HOLD is negative: this sink blocks in send instead, so it never holds)
+        if pause > 0:  # (HOLD, SUSPEND are negative: this sink blocks in send and never suspends)
             sleep(pause)
         pause = run.step()
     return run.close
 
 
-__all__ = ["HOLD", "RequestRun", "Sink", "run_request"]
+__all__ = ["HOLD", "SUSPEND", "RequestRun", "Sink", "run_request"]

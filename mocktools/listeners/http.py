@@ -4,7 +4,9 @@ request is journaled, meets the fault plan, and has its handler's errors transla
 Order per request: `/_mock/` goes to the control API untouched; otherwise read the body
 (bounded), decide faults (latency, a dropped connection, an injected status), route through
 `site._dispatch`, turn a `WireError` into the mock's error shape, any other exception into a
-500 kept for `check()`, and journal what was answered.
+500 kept for `check()`, and journal what was answered. A handler on the asyncio engine's loop
+may answer with a `Deferred` (http_connection): the request is then suspended on the loop and
+translated and journaled the same way once the deferred is settled.
 """
 from __future__ import annotations
 
@@ -20,9 +22,9 @@ from werkzeug.wrappers import Request, Response
 from .. import gc_tuning, log
 from ..errors import WireError
 from ..faults import FaultDecision
-from ..http_connection import ConnectionAborted, abort_connection, close_after_response
+from ..http_connection import ConnectionAborted, Deferred, Suspend, abort_connection, close_after_response
 from ..http_engines import make_http_server
-from ..routing import JSONAnswer, LazyRequest
+from ..routing import JSONAnswer, LazyRequest, answer
 from .base import Listener, serve_in_thread
 
 if TYPE_CHECKING:
@@ -93,14 +95,19 @@ class HTTPListener(Listener):
                  app: WSGIApp | None = None, site: HTTPMockServer | None = None, engine: str | None = None) -> None:
         super().__init__(mock, port=port, host=host, role=role)
         self.engine = engine  # None: $MOCKTOOLS_HTTP_ENGINE or the default (http_engines)
+        #: a running asyncio loop (another thread's) to serve on beside other servers (make_http_server)
+        self.shared_loop: Any = None
         self.site = site
         self.app: WSGIApp = app if app is not None else self.serve
         self._server: Any = None
         self._thread: Any = None
+        #: deferred answers whose client went away, still being worked on (loop thread; see _gone)
+        self._orphans: dict[int, Callable[[], None]] = {}
 
     def bind_and_serve(self) -> int:
         server = make_http_server(self.host, self.requested_port, self.app, verbose=self.mock.verbose,
-                                  engine=self.engine, inline=self.inline_ok if self.site is not None else None)
+                                  engine=self.engine, inline=self.inline_ok if self.site is not None else None,
+                                  shared_loop=self.shared_loop)
         self._thread = serve_in_thread(server.serve_until_stopped, f"mocktools-{self.mock.name}:{server.port}")
         self._server = server
         gc_tuning.freeze_if_asked()  # only with $MOCKTOOLS_GC_FREEZE: process-wide, so opt-in
@@ -116,6 +123,9 @@ class HTTPListener(Listener):
             thread.join()
         server.close_connections()
         server.server_close()
+        orphans, self._orphans = self._orphans, {}
+        for journal_stopped in orphans.values():  # deferred answers whose client had gone: cut by the stop
+            journal_stopped()
 
     def inline_ok(self, environ: dict[str, Any]) -> bool:
         """Whether the engine may run this request on its loop thread: the site's route is marked
@@ -160,32 +170,96 @@ class HTTPListener(Listener):
             close_after_response(environ)
             response = site.error_response(
                 413, f"request body exceeds the limit of {site.max_body_bytes} bytes", type="payload_too_large")
+        if type(response) is Deferred:
+            return self._answer_later(response, request, environ, start_response, path, body, started, fault)
         self._record(environ, path, body, response.status_code, started, fault)
         return response(environ, start_response)
 
     def dispatch(self, request: Request, environ: dict[str, Any]) -> Response | JSONAnswer:
-        """Route through the site; translate what its handlers raise (the only place that does)."""
+        """Route through the site; translate what its handlers raise (the only place that does).
+        A handler on the loop may return a `Deferred` (http_connection): `serve` answers it later."""
         site = self.site
         assert site is not None
         try:
             response = site._dispatch(request, environ)
         except ConnectionAborted:  # dropped on purpose (a stub, or a handler seeing stop()), already journaled
             raise
-        except WireError as exc:
+        except Exception as exc:  # noqa: BLE001 - translated (a bug in the mock: a 500 kept for check())
+            return self._translate(exc, request)
+        return self._guarded(response)
+
+    def _guarded(self, response: Any) -> Any:
+        if isinstance(response, Response) and response.is_streamed:
+            response.response = self._guard_stream(response.response)  # type: ignore[arg-type]
+        return response
+
+    def _translate(self, exc: Exception, request: Request) -> Response:
+        """What a handler raised, as the mock's error answer."""
+        site = self.site
+        assert site is not None
+        if isinstance(exc, WireError):
             return site.error_response(exc.wire_status, exc.message, type=exc.type, headers=exc.headers, **exc.extra)
-        except HTTPException as exc:
+        if isinstance(exc, HTTPException):
             headers = dict(exc.get_headers())
             headers.pop("Content-Type", None)
             code = exc.code or 500
             return site.error_response(code, f"{exc.description} ({request.method} {request.path})",
                                        type=status_type(code), headers=headers)
-        except Exception as exc:  # noqa: BLE001 - a bug in the mock itself: answer 500, keep it for check()
-            site.record_error(exc)
-            return site.error_response(500, f"mock handler raised {type(exc).__name__}: {exc}",
-                                       type="mock_internal_error")
-        if response.is_streamed and isinstance(response, Response):
-            response.response = self._guard_stream(response.response)  # type: ignore[arg-type]
-        return response
+        site.record_error(exc)
+        return site.error_response(500, f"mock handler raised {type(exc).__name__}: {exc}", type="mock_internal_error")
+
+    def _settled(self, deferred: Deferred, request: Request) -> Response | JSONAnswer:
+        """A settled Deferred's answer, translated as `dispatch` translates (a drop re-raised)."""
+        error = deferred.error
+        if error is None:
+            value = deferred.value  # anything a handler may return
+            return self._guarded(value if isinstance(value, (Response, JSONAnswer)) else answer(value))  # type: ignore[no-any-return]
+        if isinstance(error, ConnectionAborted) or not isinstance(error, Exception):
+            raise error  # dropped on purpose, already journaled
+        return self._translate(error, request)
+
+    def _answer_later(self, deferred: Deferred, request: Request, environ: dict[str, Any],
+                      start_response: Callable[..., Any], path: str, body: bytes, started: float,
+                      fault: str | None) -> Iterator[Any]:
+        """The body of a deferred answer: suspended (on the loop) until it is settled, then
+        journaled and answered as `serve` does. Closed while suspended: the server stops (the
+        work is cancelled, the request journaled as dropped) or the client went away (the work
+        goes on and is journaled with its status when it is answered, as on a worker)."""
+        if not deferred.done:
+            suspend = Suspend()
+            deferred.then(suspend.resume)
+            try:
+                yield suspend
+            except GeneratorExit:
+                self._gone(deferred, request, environ, path, body, started, fault)
+                raise
+        response = self._settled(deferred, request)
+        self._record(environ, path, body, response.status_code, started, fault)
+        app_iter = response(environ, start_response)
+        try:
+            yield from app_iter
+        finally:
+            close = getattr(app_iter, "close", None)
+            if close is not None:
+                close()
+
+    def _gone(self, deferred: Deferred, request: Request, environ: dict[str, Any], path: str, body: bytes,
+              started: float, fault: str | None) -> None:
+        if self.mock.stopping.is_set():
+            deferred.cancel()
+            self._record(environ, path, body, None, started, "stopped")
+            return
+
+        def journal() -> None:
+            orphans.pop(id(deferred), None)
+            try:
+                status = self._settled(deferred, request).status_code
+            except BaseException:  # noqa: BLE001 - dropped on purpose: already journaled
+                return
+            self._record(environ, path, body, status, started, fault)
+        orphans = self._orphans  # journaled as stopped if the server stops first (shutdown)
+        orphans[id(deferred)] = lambda: self._record(environ, path, body, None, started, "stopped")
+        deferred.then(journal)
 
     def drop(self, environ: dict[str, Any], fault: str, kind: str = "close") -> NoReturn:
         """Journal this request as answered by a dropped connection, then drop it: for a handler

@@ -104,6 +104,11 @@ class BreakerRegistry:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
+    @property
+    def has_listeners(self) -> bool:
+        """Whether a transition runs subscribers' code (which may block)."""
+        return bool(self._listeners)
+
     def breakers(self) -> dict[str, CircuitBreaker]:
         with self._lock:
             return dict(self._breakers)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..clock import Clock
 from .circuit_breaker import CircuitBreaker
 from .discovery import ServiceEntry
+from .hop_flow import DECIDE
 from .propagation import Extracted, TraceContext, extract, extract_environ, inject
 from .spans import ContextEvent, MeshSpan
 from .spec import EndpointSpec
@@ -37,6 +38,11 @@ class MeshLink:
         return self._mesh.engine
 
     @property
+    def shared_loop(self) -> Any:
+        """The running loop every instance serves on (asyncio engine), else None."""
+        return self._mesh.instance_loop.loop
+
+    @property
     def clock(self) -> Clock:
         return self._mesh.clock
 
@@ -53,14 +59,17 @@ class MeshLink:
         svc = self._mesh.spec.services.get(service)
         return svc.endpoints.get(path) if svc is not None else None
 
-    def answers_at_once(self, service: str, path: str) -> bool:
-        """Whether a request to this endpoint cannot wait now: it calls nothing, has no latency,
-        no chaos scenario is active and no span subscriber runs (a subscriber may block)."""
+    def loop_verdict(self, service: str, instance_id: str) -> tuple[bool, Any]:
+        """Whether a hop of this instance may run on its loop now, and the server chaos drawn for
+        it (drawn here once, applied by the hop; `DECIDE`: not drawn): not while a span or
+        breaker subscriber runs (its code may block) or the mesh stops, nor when the draw holds
+        the hop."""
         mesh = self._mesh
-        if mesh.chaos.active or mesh.spans.has_listeners or mesh.stopping.is_set():
-            return False
-        ep = self.endpoint(service, path)
-        return ep is None or (not ep.calls and ep.latency <= 0)
+        if mesh.spans.has_listeners or mesh.breakers.has_listeners or mesh.stopping.is_set():
+            return False, DECIDE
+        chaos = mesh.chaos
+        fault = chaos.server_fault(service, instance_id) if chaos.active else None
+        return (fault is None or fault[0] == "status"), fault
 
     def extract(self, headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> Extracted:
         return extract(headers, b3=self._mesh.accept_b3, jaeger=self._mesh.accept_jaeger)

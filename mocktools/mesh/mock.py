@@ -25,6 +25,7 @@ from ..http_mock import HTTPMockServer
 from ..routing import Router
 from ..visual.routes import register_mesh_visual_routes
 from .affinity import resolve_cpu, start_here, start_pinned
+from .shared_loop import SharedLoop
 from .chaos import ChaosController
 from .controls import mesh_controls
 from .discovery import PASSING, STATUSES, ServiceEntry, ServiceRegistry
@@ -66,7 +67,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
                  journal_limit: int = 10_000, admin_token: str | None = None, verbose: bool = False,
                  max_body_bytes: int | None = None, otlp_endpoint: str | None = None,
                  span_limits: dict[str, int] | None = None, engine: str | None = None,
-                 cpu_affinity: int | str | None = None) -> None:
+                 cpu_affinity: int | str | None = None, shared_loop: bool = True) -> None:
         self.spec = _as_spec(spec)
         self._original = self.spec.to_dict()  # what reset() returns the topology to
         #: the HTTP engine of the registry API and of every instance (None: $MOCKTOOLS_HTTP_ENGINE or
@@ -92,6 +93,10 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
         self.instances: dict[str, list[ServiceInstance]] = {n: [] for n in self.spec.services}
         self._workers = workers
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="mesh-call")
+        #: the one loop thread of every instance on the asyncio engine (shared_loop.py); with
+        #: shared_loop=False each instance runs a loop thread of its own
+        self.instance_loop = SharedLoop("mesh-instances")
+        self.shared_loop = shared_loop
         self._ids = itertools.count()
         self._topology = threading.RLock()
         self._session = requests.Session()
@@ -113,6 +118,8 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
             if getattr(self.executor, "_shutdown", False):
                 self.executor = ThreadPoolExecutor(self._workers, thread_name_prefix="mesh-call")
             try:
+                if self.shared_loop and resolve_engine(self.engine) == "asyncio":
+                    start_pinned(self.cpu, self.instance_loop)  # its thread keeps the CPU, if one is set
                 todo = [(n, self._new_instance(n)) for n, s in self.spec.services.items() for _ in range(s.instances)]
                 self._start_all([inst for _, inst in todo])
                 for name, inst in todo:
@@ -120,6 +127,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
                     self._register(inst)
             except BaseException:
                 self._stop_instances()
+                self.instance_loop.stop()
                 super()._close()
                 raise
         return port
@@ -129,6 +137,7 @@ class MockServiceMesh(ConsulAPI, HTTPMockServer):
             self.registry.close()  # wake blocking queries first, or joining their threads would hang
             self.chaos.release_hangs()
             self._stop_instances()
+            self.instance_loop.stop()
             self.executor.shutdown(wait=False, cancel_futures=True)
             super()._close()
 

@@ -23,9 +23,15 @@ def test_instance_threads_stay_on_the_cpu_and_the_callers_do_not(engine):
     with MockServiceMesh(SPEC, engine=engine, cpu_affinity=cpu) as m:
         for _ in range(3):
             assert requests.get(m.url_of("front") + "/", timeout=10).json()["calls"][0]["ok"]
+        unsubscribe = m.spans.subscribe(lambda span: None)  # hops then run on threads on every engine
+        for _ in range(3):
+            assert requests.get(m.url_of("front") + "/", timeout=10).json()["calls"][0]["ok"]
+        unsubscribe()
         inst = m.instances["back"][0]
         m.restart_instance(inst.instance_id)
         serving = [i.http_listener._thread for g in m.instances.values() for i in g]
+        if engine == "asyncio":  # every instance's loop runs on the mesh's one loop thread
+            serving.append(m.instance_loop._thread)
         fan_out = list(m.executor._threads)
         assert serving and fan_out
         assert all(os.sched_getaffinity(t.native_id) == {cpu} for t in serving + fan_out)

@@ -11,6 +11,7 @@ import requests
 from mocktools.clock import FakeClock
 from mocktools.mesh import MockServiceMesh
 from mocktools.mesh.circuit_breaker import CLOSED, HALF_OPEN, OPEN
+from tests.integration.mesh_paths import mesh_on
 
 FAST = {"window_size": 4, "minimum_calls": 4, "failure_rate_threshold": 50, "wait_duration": 30,
         "half_open_calls": 1}
@@ -145,8 +146,8 @@ def test_cascade_contained_by_breaker_or_not(with_breaker):
         m.chaos.clear()
 
 
-def _statuses(seed, n=24):
-    with MockServiceMesh(chain(), seed=seed) as m:
+def _statuses(seed, n=24, path="loop"):
+    with mesh_on(path, chain(), seed=seed) as m:
         m.chaos.error_rate(service="db", rate=0.5)
         m.chaos.latency(edge="api->db", distribution="uniform", low=0, high=0.002)
         out = [get(m, "api").status_code for _ in range(n)]
@@ -159,6 +160,38 @@ def test_same_seed_same_failures():
     assert a == b and 200 in a[0] and 502 in a[0]
     assert a[0] != c[0]
     assert a[1][1] == 24  # every call over the edge got its (seeded) latency
+    assert _statuses(42, path="thread") == a  # the blocking executor draws and fails the same
+
+
+def _call_results(path, scenario):
+    """Every kind of client chaos and failure over both hop paths: the results, minus trace ids."""
+    spec = {"services": {"api": {"calls": [{"service": "db", "endpoint": "/q", "timeout_ms": 30}]},
+                         "db": {"instances": 2, "endpoints": {"/q": {}}}}}
+    with mesh_on(path, spec, seed=5) as m:
+        scenario(m)
+        out = []
+        for _ in range(4):
+            r = get(m, "api")
+            calls = [{k: v for k, v in c.items() if k != "body"} for c in r.json()["calls"]]
+            out.append((r.status_code, calls))
+        return out
+
+
+@pytest.mark.parametrize("scenario", [
+    lambda m: m.chaos.outage("db", mode="refuse"),
+    lambda m: m.chaos.outage("db", instances=1, mode="refuse"),
+    lambda m: m.chaos.outage("db", instances=1, mode="503"),
+    lambda m: m.chaos.error_rate(edge="api->db", rate=1.0, status=429),
+    lambda m: m.chaos.latency(edge="api->db", distribution="fixed", seconds=0.001),
+    lambda m: m.chaos.partition(["api"], ["db"]),
+    lambda m: m.chaos.partition(["api"], ["db"], mode="timeout", discovery=False),
+    lambda m: m.instances["db"][0].set_connection_fault("reset"),
+    lambda m: m.instances["db"][1].set_latency(1.0),  # past the call's 30 ms: a 504
+], ids=["refuse-all", "refuse-one", "503-one", "edge-429", "edge-latency", "partition", "partition-timeout",
+         "reset", "timeout"])
+def test_both_hop_paths_give_the_same_results(scenario):
+    expected = _call_results("thread", scenario)
+    assert _call_results("loop", scenario) == expected and _call_results("own-loop", scenario) == expected
 
 
 def test_outage_modes_and_stacking():
