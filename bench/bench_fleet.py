@@ -51,7 +51,7 @@ def serve(kind: str, port: int, engine: str, extra: str) -> None:
         try:
             from mocktools.vllm.mock import MockVLLMServer
         except ImportError:  # a baseline checkout from before the module renames
-            from mocktools.vllm.server import MockVLLMServer  # type: ignore[no-redef]
+            from mocktools.vllm.server import MockVLLMServer  # type: ignore[no-redef,import-not-found]
 
         mock: Any = MockVLLMServer(port=port, max_num_seqs=options.get("seqs", 256), itl=options.get("itl", 0.0),
                                    max_model_len=8192, **kwargs)
