@@ -164,13 +164,14 @@ class Engine(StreamingMixin):
         it on its event loop): no simulated time on a clock of the user's (a real clock pauses on a
         pausable connection, the only kind an event loop serves: AsyncHTTPServer.inline is the
         only caller of this probe; a FakeClock never really sleeps), no reply function
-        (user code), no stall fault, and an idle scheduler (admission cannot wait)."""
+        (user code), no stall fault, and a scheduler that admits a request now (nobody waiting, a
+        free sequence: admission cannot wait)."""
         if (self.ttft > 0 or self.itl > 0) and not isinstance(self.clock, FakeClock) \
                 and not (isinstance(self.clock, SystemClock) and self.pause_streams is not False):
             return False  # (on a real clock the waits are pauses: see answer() and stream())
         if self.script.calls_user_code() or self._faults and any(f.kind == "stall" for f in list(self._faults)):
             return False
-        return self.scheduler.idle()
+        return self.scheduler.admits_at_once()
 
     def describe(self) -> dict[str, Any]:
         running, waiting = self.scheduler.counts()

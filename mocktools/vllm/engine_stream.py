@@ -25,6 +25,12 @@ def on_event_loop() -> bool:
     return asyncio._get_running_loop() is not None
 
 POLL_SECONDS = 0.5  # a paced stream's longest single pause (it checks the client between them)
+#: a paced token sent later than this fraction of its gap re-anchors the stream's schedule: the
+#: tokens after it are due one gap apart from it (a server that far behind decodes later, it does
+#: not send a backlog at once, which a client sees as 0 ms gaps); smaller lateness is made up by
+#: the next deadline. 1.0: exactly when the next token would already be due (0.5 was tried: the
+#: 1,000-stream fleet's median gap +13-20 % against +7-12 %, more stretched streams)
+LATE_FRACTION = 1.0
 
 
 class StreamingMixin:
@@ -137,8 +143,10 @@ class StreamingMixin:
 
         Where the connection is pausable (the asyncio engine) and time is real, the stream holds
         no thread while it waits: it yields ``Pause(…, inline=True)`` up to each token's absolute
-        deadline (admission + ttft + k·itl), so a token resumed late is followed by one sent
-        sooner rather than every later token drifting. ``pause`` forces the choice (tests).
+        deadline (admission + ttft + k·itl), so a token resumed a little late is followed by one
+        sent sooner rather than every later token drifting; one later than `LATE_FRACTION` of
+        its gap moves the deadlines after it (no backlog sent at once, which a client would see
+        as zero gaps). ``pause`` forces the choice (tests).
         """
         codec = codec or OpenAICodec()
         yield b""  # the wire layer sends status and headers at once, as uvicorn does
@@ -198,6 +206,8 @@ class StreamingMixin:
                             now = monotonic()
                             if deadline > now and client_alive is not None and not client_alive():
                                 stopped = True
+                        if now - deadline > gap * LATE_FRACTION:
+                            deadline = now  # far behind: the next token is due a gap from this one
                     else:
                         if gap > 0 and pausable and on_event_loop() and not isinstance(self.clock, FakeClock):
                             # started inline at zero timing, then given a wait on a clock of the

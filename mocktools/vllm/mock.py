@@ -171,8 +171,8 @@ class MockVLLMServer(ScriptControls, HTTPMockServer):
     def serves_inline(self, environ: dict[str, Any]) -> bool:
         """The routes marked inline, and the generation routes (chat, completions, SageMaker's
         invocations, Responses and Messages creation) while the engine says a request arriving now
-        cannot wait (Engine.never_waits: no simulated time, no reply function, no stall fault, an
-        idle scheduler); either only with a body of at most INLINE_BODY_LIMIT bytes (tokenizing a
+        cannot wait (Engine.never_waits: no simulated time, no reply function, no stall fault, a
+        scheduler that admits it now); either only with a body of at most INLINE_BODY_LIMIT bytes (tokenizing a
         long prompt is CPU the loop should not spend)."""
         if self._doubles_active:
             return False

@@ -34,6 +34,7 @@ class Scheduler:
         self.max_num_seqs = max_num_seqs
         self.kv_capacity_tokens = max(1, kv_capacity_tokens)
         self._running: dict[int, Ticket] = {}
+        self._seqs = 0  # the running tickets' sequences, kept as they come and go (probed per request)
         self._waiting: deque[int] = deque()
         self._ids = itertools.count(1)
         self.num_preemptions = 0
@@ -47,7 +48,7 @@ class Scheduler:
 
     @property
     def running_seqs(self) -> int:
-        return sum(t.seqs for t in self._running.values())
+        return self._seqs
 
     def counts(self) -> tuple[int, int]:
         """(running requests, waiting requests)."""
@@ -65,20 +66,28 @@ class Scheduler:
         return self.running_seqs + seqs <= self.max_num_seqs or not self._running
 
     def idle(self) -> bool:
-        """Nothing running and nothing waiting: the next request is admitted without waiting."""
+        """Nothing running and nothing waiting."""
         return not self._running and not self._waiting
+
+    def admits_at_once(self) -> bool:
+        """Nobody waiting and room for one more sequence: a request of one choice arriving now
+        is admitted without waiting (one of ``n`` > 1 choices may then run over the bound by
+        the choices that do not fit, until it ends; see `acquire(wait=False)`)."""
+        return not self._waiting and (self._seqs < self.max_num_seqs or not self._running)
 
     def acquire(self, seqs: int = 1, tokens: int = 0, stop: threading.Event | None = None,
                 poll: float = 0.05, *, wait: bool = True) -> Ticket:
         """Block until the request is admitted; raise SchedulerStopped if ``stop`` gets set.
 
         ``wait=False`` admits at once (for a request running on an event loop, which must not
-        block): it was sent there because the scheduler was idle, so it only exceeds the bound
-        when another request raced it in, and then by that one request, briefly."""
+        block): it was sent there because `admits_at_once` said so, so it only exceeds the bound
+        when another request raced it in or it asks for more sequences than were free, and then
+        only while it runs."""
         with self._cond:
             tid = next(self._ids)
             if not wait or (not self._waiting and self._fits(seqs)):  # admitted now: nobody to wake
                 ticket = self._running[tid] = Ticket(tid, seqs, tokens)
+                self._seqs += seqs
                 return ticket
             self._waiting.append(tid)
             try:
@@ -91,11 +100,13 @@ class Scheduler:
                 self._cond.notify_all()
             ticket = Ticket(tid, seqs, tokens)
             self._running[tid] = ticket
+            self._seqs += seqs
             return ticket
 
     def release(self, ticket: Ticket) -> None:
         with self._cond:
-            self._running.pop(ticket.id, None)
+            if self._running.pop(ticket.id, None) is not None:
+                self._seqs -= ticket.seqs
             if self._waiting:
                 self._cond.notify_all()
 
@@ -107,4 +118,5 @@ class Scheduler:
         with self._cond:
             self.num_preemptions = 0
             self._running.clear()
+            self._seqs = 0
             self._cond.notify_all()

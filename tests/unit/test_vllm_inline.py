@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -113,11 +114,27 @@ def test_a_stall_fault_sends_generation_to_a_worker() -> None:
     assert _inline(mock, "/v1/chat/completions")
 
 
-def test_a_busy_scheduler_sends_generation_to_a_worker() -> None:
-    mock = MockVLLMServer(max_num_seqs=4)
-    ticket = mock.engine.scheduler.acquire(1)  # a request running: the next one might have to wait
+def test_a_full_or_queueing_scheduler_sends_generation_to_a_worker() -> None:
+    mock = MockVLLMServer(max_num_seqs=2)
+    scheduler = mock.engine.scheduler
+    first = scheduler.acquire(1)  # a request running, one sequence still free: admitted at once
+    assert _inline(mock, "/v1/chat/completions")
+    second = scheduler.acquire(1)  # the batch is full: the next one would have to wait
+    assert scheduler.running_seqs == 2 and not _inline(mock, "/v1/chat/completions")
+    scheduler.release(first)
+    assert scheduler.running_seqs == 1 and _inline(mock, "/v1/chat/completions")
+    scheduler.release(first)  # a second release of the same ticket frees nothing more
+    assert scheduler.running_seqs == 1
+    scheduler.release(second)
+    big = scheduler.acquire(2)
+    waiter = threading.Thread(target=lambda: scheduler.release(scheduler.acquire(1)), daemon=True)
+    waiter.start()  # one request waits for a slot: nobody may jump the queue
+    while scheduler.counts()[1] == 0:
+        waiter.join(0.001)
     assert not _inline(mock, "/v1/chat/completions")
-    mock.engine.scheduler.release(ticket)
+    scheduler.release(big)
+    waiter.join(5)
+    assert not waiter.is_alive() and scheduler.counts() == (0, 0) and scheduler.running_seqs == 0
     assert _inline(mock, "/v1/chat/completions")
 
 
@@ -160,21 +177,22 @@ def _pauses_and_events(engine: Engine, clock: FakeClock, late: list[float]) -> t
     return pauses, events
 
 
-def test_paced_stream_pauses_to_absolute_deadlines_and_late_tokens_catch_up() -> None:
+def test_paced_stream_pauses_to_absolute_deadlines_and_a_token_far_behind_moves_the_rest() -> None:
     clock = FakeClock()
     engine = Engine(ModelConfig(["m"], "m"), clock=clock, ttft=0.5, itl=0.1)
     engine.script.set_reply("red green blue river mountain sky cloud rain")
-    # token 1 is due at +0.5, then one every 0.1 s (0.6 … 1.0); the 2nd pause ends 0.25 s late (0.85),
-    # so tokens 3 and 4 (due 0.7, 0.8) go out at once and token 5 waits only until 0.9
-    pauses, events = _pauses_and_events(engine, clock, [0.0, 0.25, 0.0, 0.0])
-    assert pauses == [0.5, 0.1, 0.05, 0.1]
+    # token 1 is due at +0.5, then one every 0.1 s; the 2nd pause ends 0.25 s late (0.85: more than
+    # a gap behind), so the tokens after it are due from there (0.95, 1.05, ...) instead of
+    # going out at once; the 3rd ends 0.03 s late (0.98), which the next deadline makes up (1.05)
+    pauses, events = _pauses_and_events(engine, clock, [0.0, 0.25, 0.03, 0.0, 0.0])
+    assert pauses == [0.5, 0.1, 0.1, 0.07, 0.1, 0.1]
     assert [e["choices"][0]["text"] for e in events[:-1]] == ["red", " green", " blue", " river", " mountain", " sky"]
     assert events[-1] == "[DONE]"
     # the timing the client saw is what the metrics record
     itl = engine.metrics.histograms["vllm:inter_token_latency_seconds"]
     ttft = engine.metrics.histograms["vllm:time_to_first_token_seconds"]
     assert ttft.n == 1 and ttft.total == pytest.approx(0.5)
-    assert itl.n == 5 and itl.total == pytest.approx(0.35 + 0 + 0 + 0.05 + 0.1)
+    assert itl.n == 5 and itl.total == pytest.approx(0.35 + 0.13 + 0.07 + 0.1 + 0.1)
     assert engine.scheduler.counts() == (0, 0)
 
 
