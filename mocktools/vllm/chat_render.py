@@ -42,15 +42,21 @@ def chat_usage(prompt_tokens: int, outputs: list[ChoiceOutput], style: ChatStyle
     return body
 
 
+def _message_parts(out: ChoiceOutput, style: ChatStyle) -> tuple[Any, list[Any], str | None]:
+    """A choice's parsed channels, the tool calls it sends and its message content."""
+    parsed = channels.parse(out)
+    calls = parsed.calls[:1] if not style.parallel else parsed.calls
+    content: str | None = parsed.content
+    if calls:
+        content = (content or "") if style.forced_tool else (content or None)
+    return parsed, calls, content
+
+
 def chat_completion(rid: str, created: int, model: str, outputs: list[ChoiceOutput], prompt_tokens: int,
                     tok: Tokenizer, style: ChatStyle) -> dict[str, Any]:
     choices = []
     for i, out in enumerate(outputs):
-        parsed = channels.parse(out)
-        calls = parsed.calls[:1] if not style.parallel else parsed.calls
-        content: str | None = parsed.content
-        if calls:
-            content = (content or "") if style.forced_tool else (content or None)
+        parsed, calls, content = _message_parts(out, style)
         message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None, "annotations": None,
                                    "audio": None, "function_call": None}
         if calls:
@@ -78,11 +84,7 @@ def chat_completion_json(rid: str, created: int, model: str, outputs: list[Choic
     parts = ['{"id":', _value(rid), ',"object":"chat.completion","created":', _value(created), ',"model":',
              _value(model), ',"choices":[']
     for i, out in enumerate(outputs):
-        parsed = channels.parse(out)
-        calls = parsed.calls[:1] if not style.parallel else parsed.calls
-        content: str | None = parsed.content
-        if calls:
-            content = (content or "") if style.forced_tool else (content or None)
+        parsed, calls, content = _message_parts(out, style)
         parts += (',{"index":' if i else '{"index":', _value(i), ',"message":{"role":"assistant","content":',
                   _value(content), ',"refusal":null,"annotations":null,"audio":null,"function_call":null')
         if calls:

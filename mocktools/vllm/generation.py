@@ -17,6 +17,8 @@ from typing import Any
 
 from .tokenizer import BYTE_OFFSET, EOS_ID, WORD_OFFSET, Tokenizer
 
+_FULL_STOP, _COMMA = BYTE_OFFSET + ord("."), BYTE_OFFSET + ord(",")  # the two punctuation tokens
+
 
 @dataclass
 class SamplingParams:
@@ -128,17 +130,21 @@ class Generator:
         seed = p.seed if p.seed is not None else self.seed
         return (req.prompt, seed, req.index)
 
+    def _draws(self, rng: random.Random) -> tuple[Any, Any, Any, int, int]:
+        """What a word draw needs: the word forms, the RNG's two draws, the vocabulary size and its
+        bit length (``rng.choice`` spelled out: the same getrandbits draws)."""
+        forms = self.tokenizer.word_forms
+        size = len(forms)
+        if not size:
+            raise IndexError("Cannot choose from an empty sequence")
+        return forms, rng.getrandbits, rng.random, size, size.bit_length()
+
     def _word_stream(self, rng: random.Random, first: bool) -> Iterator[int]:
         """Endless pseudo-sentences of vocabulary words (one token per word or punctuation)."""
         # the same draws as choosing a word and encoding its spelling, with the ids looked up once
         # rng.choice(forms) spelled out (the same getrandbits draws, without its two Python calls)
-        tok = self.tokenizer
-        forms, getrandbits, random_ = tok.word_forms, rng.getrandbits, rng.random
-        size = len(forms)
-        if not size:
-            raise IndexError("Cannot choose from an empty sequence")
-        bits = size.bit_length()
-        full_stop, comma = BYTE_OFFSET + ord("."), BYTE_OFFSET + ord(",")
+        forms, getrandbits, random_, size, bits = self._draws(rng)
+        full_stop, comma = _FULL_STOP, _COMMA  # (locals: read once per token)
         sentence_start = True
         while True:
             r = getrandbits(bits)
@@ -184,13 +190,8 @@ class Generator:
 
     def _words(self, rng: random.Random, count: int) -> list[int]:
         """The first `count` tokens of ``_word_stream(rng, True)`` (the same draws), as a list."""
-        tok = self.tokenizer
-        forms, getrandbits, random_ = tok.word_forms, rng.getrandbits, rng.random
-        size = len(forms)
-        if not size:
-            raise IndexError("Cannot choose from an empty sequence")
-        bits = size.bit_length()
-        full_stop, comma = BYTE_OFFSET + ord("."), BYTE_OFFSET + ord(",")
+        forms, getrandbits, random_, size, bits = self._draws(rng)
+        full_stop, comma = _FULL_STOP, _COMMA  # (locals: read once per token)
         out: list[int] = []
         append = out.append
         sentence_start, first = True, True
