@@ -201,11 +201,14 @@ class Exchange:
         if not proto.call(proto.write, self, data):
             raise ConnectionResetError("server stopped")
 
+    def _start(self, environ: dict[str, Any]) -> None:
+        server = self.proto.server
+        self.runner = RequestRun(server.app, environ, self, close=self.close, http10=self.version < (1, 1),
+                                 verbose=server.verbose)
+
     def run(self, environ: dict[str, Any]) -> None:
         """On a worker: serve the request (until its body pauses), then hand back to the loop."""
-        proto = self.proto
-        self.runner = RequestRun(proto.server.app, environ, self, close=self.close,
-                                 http10=self.version < (1, 1), verbose=proto.server.verbose)
+        self._start(environ)
         self.resume()
 
     def resume(self) -> None:
@@ -222,9 +225,7 @@ class Exchange:
 
     def run_inline(self, environ: dict[str, Any]) -> None:
         """On the loop thread: serve a request whose route promised never to block."""
-        proto = self.proto
-        self.runner = RequestRun(proto.server.app, environ, self, close=self.close,
-                                 http10=self.version < (1, 1), verbose=proto.server.verbose)
+        self._start(environ)
         self.step_inline()
 
     def step_inline(self) -> None:
