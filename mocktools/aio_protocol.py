@@ -251,11 +251,7 @@ class HTTPProtocol(RequestParsing):
             return
         runner = exchange.runner
         if runner is not None and runner.pause_inline:
-            started = time.perf_counter()
-            exchange.step_inline()
-            took = time.perf_counter() - started
-            if took > self.server.slow_inline:  # a body that broke its Pause(inline=True) promise
-                self.server.slow(runner.environ, took)
+            self._step_timed(exchange, runner)
             return
         try:
             self.server.pool.submit(exchange.resume)
@@ -277,10 +273,16 @@ class HTTPProtocol(RequestParsing):
         if self.lost or exchange.aborted or self.server.closing:
             exchange.abandon()
             return
-        runner, started = exchange.runner, time.perf_counter()
+        runner = exchange.runner
+        if runner is not None:
+            self._step_timed(exchange, runner)
+
+    def _step_timed(self, exchange: Exchange, runner: Any) -> None:
+        """Step a resumed body on the loop; one that held it too long broke its promise (logged)."""
+        started = time.perf_counter()
         exchange.step_inline()
         took = time.perf_counter() - started
-        if took > self.server.slow_inline and runner is not None:  # a body that broke its promise
+        if took > self.server.slow_inline:
             self.server.slow(runner.environ, took)
 
     def drop_suspended(self, exchange: Exchange) -> None:

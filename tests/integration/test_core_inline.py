@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from mocktools.http_connection import Pause, abort_connection, can_pause, connection_of
 from mocktools.http_mock import HTTPMockServer
 from mocktools.routing import Router
+from tests.integration.test_core_framing import raw, read_all  # one raw-socket client for the engine suites
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("each_http_engine")]
 
@@ -135,26 +136,6 @@ def site() -> Iterator[Site]:
 
 def loop_thread_name(mock: HTTPMockServer) -> str:
     return f"mocktools-{mock.name}:{mock.port}"  # the listener's serving thread (see listeners/http.py)
-
-
-def read_all(sock: socket.socket) -> bytes:
-    out = bytearray()
-    while True:
-        try:
-            data = sock.recv(65536)
-        except TimeoutError:
-            pytest.fail(f"server neither answered nor closed; got {bytes(out[-300:])!r}")
-        except ConnectionResetError:
-            return bytes(out)
-        if not data:
-            return bytes(out)
-        out += data
-
-
-def raw(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(data)
-        return read_all(sock)
 
 
 def bodies(data: bytes) -> list[dict[str, Any]]:
