@@ -12,6 +12,7 @@ from ..routing import json_dumps
 from . import channels
 from .generation import ChoiceOutput
 from .responses import chat_logprobs, usage
+from .stream_codec import EventTemplates
 from .tokenizer import Tokenizer
 
 
@@ -134,13 +135,15 @@ def _delta(out: ChoiceOutput, step: int, piece: str, ends: dict[int, int], style
 
 
 def chat_stream_chunks(rid: str, created: int, model: str, outputs: list[ChoiceOutput], prompt_tokens: int,
-                       tok: Tokenizer, style: ChatStyle, *, include_usage: bool,
-                       continuous_usage: bool) -> Iterator[tuple[int, dict[str, Any]]]:
+                       tok: Tokenizer, style: ChatStyle, *, include_usage: bool, continuous_usage: bool,
+                       framed: bool = True) -> Iterator[tuple[int, dict[str, Any] | bytes]]:
     """Yield (step, chunk) as chat_completion_stream_generator does: step 0 is the role chunk,
-    step k the k-th token, -1 the usage chunk. The terminal chunk carries system_fingerprint."""
+    step k the k-th token, -1 the usage chunk. The terminal chunk carries system_fingerprint.
+    ``framed``: a content or reasoning delta that is not a choice's last comes as its SSE event
+    already (stream_codec.EventTemplates, the same bytes; False: every chunk a dict)."""
     base = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model}
     produced = [0] * len(outputs)
-    pending: list[tuple[int, dict[str, Any]]] = []
+    pending: list[tuple[int, dict[str, Any] | bytes]] = []
 
     def chunk_of(choices: list[dict[str, Any]], later: bool = True) -> dict[str, Any]:
         # keys in the response model's order (see _ORDER) as they are added; only the terminal
@@ -152,7 +155,13 @@ def chat_stream_chunks(rid: str, created: int, model: str, outputs: list[ChoiceO
             chunk["kv_transfer_params"] = None
         return chunk
 
-    def emit(step: int, chunk: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+    def delta_events(key: str) -> EventTemplates:
+        return EventTemplates(lambda i, piece: chunk_of([{"index": i, "delta": {key: piece}, "logprobs": None,
+                                                          "finish_reason": None, "token_ids": None}]))
+    templates = {key: delta_events(key) for key in ("content", "reasoning")} \
+        if framed and not continuous_usage else None
+
+    def emit(step: int, chunk: dict[str, Any] | bytes) -> Iterator[tuple[int, dict[str, Any] | bytes]]:
         yield from pending
         pending[:] = [(step, chunk)]
 
@@ -170,6 +179,13 @@ def chat_stream_chunks(rid: str, created: int, model: str, outputs: list[ChoiceO
             last = step == len(out.token_ids) - 1
             piece = out.pieces[step] if step < len(out.pieces) else ""
             delta = _delta(out, step, piece, ends[i], style)
+            if templates is not None and not last and out.logprobs is None and delta is not None and len(delta) == 1:
+                key = "content" if "content" in delta else "reasoning" if "reasoning" in delta else None
+                if key is not None:  # (emit inlined: the one chunk held back goes, this one is held)
+                    if pending:
+                        yield pending.pop()
+                    pending.append((step + 1, templates[key].event(i, piece)))
+                    continue
             lp = chat_logprobs(tok, [out.logprobs[step]]) if out.logprobs is not None else None
             if delta is None:
                 if not last and lp is None:
@@ -187,6 +203,8 @@ def chat_stream_chunks(rid: str, created: int, model: str, outputs: list[ChoiceO
                              "kv_transfer_params": None})
     for step, chunk in pending:
         if style.fingerprint is not None:
+            # the terminal chunk is a choice's last or the usage chunk: never framed
+            assert type(chunk) is dict
             chunk["system_fingerprint"] = style.fingerprint
             chunk = _ordered(chunk)
         yield step, chunk

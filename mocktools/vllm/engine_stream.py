@@ -131,14 +131,14 @@ class StreamingMixin:
         return stopping()
 
     def stream(self, job: Job, client_alive: Callable[[], bool] | None = None, *,
-               chunks: Iterable[tuple[int, dict[str, Any]]] | None = None, codec: Any = None,
+               chunks: Iterable[tuple[int, dict[str, Any] | bytes]] | None = None, codec: Any = None,
                pause: bool | None = None,
                truncate: Callable[[], None] | None = None) -> collections.abc.Generator[Any, None, None]:
         """SSE bytes for a streaming request; may yield `Pause`, and TRUNCATE (drop the connection
         now) unless ``truncate`` is given to do that.
 
         ``chunks`` are (step, payload) pairs (step k: after the k-th token; see chat_render) and
-        ``codec`` frames them (stream_codec); both default to chat/completions. ``client_alive``
+        ``codec`` frames them (stream_codec; a payload of bytes is an event framed already); both default to chat/completions. ``client_alive``
         lets a stall end (as an abort) once the client has hung up.
 
         Where the connection is pausable (the asyncio engine) and time is real, the stream holds
@@ -228,7 +228,7 @@ class StreamingMixin:
                     if no_done:
                         continue
                     finish(None)
-                yield encode(chunk)
+                yield chunk if type(chunk) is bytes else encode(chunk)
                 sent += 1
             if fault is not None and fault.kind in ("error", "truncate", "stall"):
                 if fault.kind == "error":
@@ -245,14 +245,14 @@ class StreamingMixin:
         finally:
             finish(reason)
 
-    def _chunks(self, job: Job) -> Iterator[tuple[int, dict[str, Any]]]:
+    def _chunks(self, job: Job) -> Iterator[tuple[int, dict[str, Any] | bytes]]:
         from . import chat_render, responses
         if job.kind == "chat":
             return chat_render.chat_stream_chunks(
                 job.rid, job.created, job.model, job.outputs, job.prompt_tokens, self.tokenizer, job.style,
                 include_usage=job.include_usage, continuous_usage=job.continuous_usage)
         return responses.stream_chunks(
-            job.kind, job.rid, job.created, job.model, job.outputs, job.prompt_tokens, self.tokenizer,
+            job.rid, job.created, job.model, job.outputs, job.prompt_tokens, self.tokenizer,
             include_usage=job.include_usage, continuous_usage=job.continuous_usage, echo_texts=job.echo_texts)
 
     def _apply_fault(self, fault: StreamFault, client_alive: Callable[[], bool] | None, codec: Any,

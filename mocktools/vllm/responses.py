@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .generation import ChoiceOutput, TokenLogprob
+from .stream_codec import EventTemplates
 from .tokenizer import Tokenizer
 
 
@@ -50,28 +51,24 @@ def text_completion(rid: str, created: int, model: str, outputs: list[ChoiceOutp
             "usage": usage(prompt_tokens, sum(len(o.token_ids) for o in outputs))}
 
 
-def stream_chunks(kind: str, rid: str, created: int, model: str, outputs: list[ChoiceOutput],
-                  prompt_tokens: int, tok: Tokenizer, *, include_usage: bool, continuous_usage: bool,
-                  echo_texts: list[str] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (step, chunk): step 0 before any token, step k when the k-th token is out, -1 after.
+def stream_chunks(rid: str, created: int, model: str, outputs: list[ChoiceOutput], prompt_tokens: int,
+                  tok: Tokenizer, *, include_usage: bool, continuous_usage: bool, echo_texts: list[str] | None = None,
+                  framed: bool = True) -> Iterator[tuple[int, dict[str, Any] | bytes]]:
+    """A completion stream's (step, chunk): step k when the k-th token is out, -1 after (chat
+    streams: chat_render.chat_stream_chunks).
 
     Choices advance together, one token per step, as vLLM's engine emits them. Empty non-final
-    pieces (bytes held back for UTF-8) produce no chunk, as in vLLM.
+    pieces (bytes held back for UTF-8) produce no chunk, as in vLLM. ``framed``: the common
+    chunk (text only, not a choice's last) comes as its SSE event already (`EventTemplates`,
+    the same bytes; False gives every chunk as a dict, which tests compare with).
     """
-    obj = "chat.completion.chunk" if kind == "chat" else "text_completion"
-    base = {"id": rid, "object": obj, "created": created, "model": model}
+    base = {"id": rid, "object": "text_completion", "created": created, "model": model}
     produced = [0] * len(outputs)
 
-    def running_usage() -> dict[str, Any]:
-        return usage(prompt_tokens, sum(produced))
-
-    if kind == "chat":
-        for i in range(len(outputs)):
-            chunk = {**base, "choices": [{"index": i, "delta": {"role": "assistant", "content": ""},
-                                          "logprobs": None, "finish_reason": None}]}
-            if continuous_usage:
-                chunk["usage"] = running_usage()
-            yield 0, chunk
+    def text_chunk(index: int, piece: str) -> dict[str, Any]:
+        return {**base, "choices": [{"index": index, "text": piece, "logprobs": None, "finish_reason": None,
+                                     "stop_reason": None}]}
+    templates = EventTemplates(text_chunk) if framed and not continuous_usage else None
     steps = max((len(o.token_ids) for o in outputs), default=0)
     for step in range(steps):
         for i, out in enumerate(outputs):
@@ -80,26 +77,23 @@ def stream_chunks(kind: str, rid: str, created: int, model: str, outputs: list[C
             produced[i] += 1
             last = step == len(out.token_ids) - 1
             piece = out.pieces[step] if step < len(out.pieces) else ""
-            if kind != "chat" and step == 0 and echo_texts:
+            if step == 0 and echo_texts:
                 piece = echo_texts[i] + piece
             if not piece and not last:
                 continue
+            if templates is not None and not last and out.logprobs is None:
+                yield step + 1, templates.event(i, piece)
+                continue
             lp = None
             if out.logprobs is not None:
-                items = [out.logprobs[step]]
-                lp = chat_logprobs(tok, items) if kind == "chat" else completion_logprobs(
-                    tok, items, [piece], sum(len(p) for p in out.pieces[:step]))
-            if kind == "chat":
-                choice: dict[str, Any] = {"index": i, "delta": {"content": piece}, "logprobs": lp,
-                                          "finish_reason": None}
-            else:
-                choice = {"index": i, "text": piece, "logprobs": lp, "finish_reason": None, "stop_reason": None}
+                lp = completion_logprobs(tok, [out.logprobs[step]], [piece], sum(len(p) for p in out.pieces[:step]))
+            choice = {"index": i, "text": piece, "logprobs": lp, "finish_reason": None, "stop_reason": None}
             if last:
                 choice["finish_reason"] = out.finish_reason
                 choice["stop_reason"] = out.stop_reason
             chunk = {**base, "choices": [choice]}
             if continuous_usage:
-                chunk["usage"] = running_usage()
+                chunk["usage"] = usage(prompt_tokens, sum(produced))
             yield step + 1, chunk
     if include_usage:
-        yield -1, {**base, "choices": [], "usage": running_usage()}
+        yield -1, {**base, "choices": [], "usage": usage(prompt_tokens, sum(produced))}

@@ -40,6 +40,53 @@ def compact_encoder(*, ensure_ascii: bool, default: Callable[[Any], Any] | None 
 
 #: one encoder for every event
 _dumps = compact_encoder(ensure_ascii=False)
+#: the quote `_dumps` applies to a str (ensure_ascii=False)
+_quote: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+class EventTemplate:
+    """``OpenAICodec().encode(make(piece))`` for any str ``piece``, from two byte strings made once:
+    the event of ``make(SENTINEL)`` split around the sentinel's JSON string. A paced stream's
+    common chunk (one choice's text, no logprobs, not its last) then costs a quote and two joins
+    instead of a dict built and walked by the encoder (1,000 streams at 50 tokens/s each are
+    50,000 events a second on one loop thread; profiled: 8 of a token's 36 µs went to the dict
+    and its encoding). Byte-identical by construction: the rest of the event is the encoder's
+    own text, and the piece goes through the quote function the encoder uses."""
+
+    __slots__ = ("head", "tail")
+    #: stands for the piece; never in a request's text (a NUL-framed name), and checked: an event
+    #: that contains it anywhere else gets no template
+    SENTINEL = "\x00mocktools-piece\x00"
+
+    def __init__(self, head: bytes, tail: bytes) -> None:
+        self.head, self.tail = head, tail
+
+    @classmethod
+    def of(cls, chunk: dict[str, Any]) -> EventTemplate | None:
+        """The template of ``chunk`` (whose piece is `SENTINEL`), or None if it cannot be split."""
+        parts = OpenAICodec().encode(chunk).split(_QUOTED_SENTINEL)
+        return cls(parts[0], parts[1]) if len(parts) == 2 else None
+
+    def __call__(self, piece: str) -> bytes:
+        return self.head + _quote(piece).encode() + self.tail
+
+
+class EventTemplates:
+    """`EventTemplate`s of one stream's text chunks, one per choice index, made when first used:
+    ``event(i, piece)`` is ``OpenAICodec().encode(make(i, piece))``, as bytes (or the chunk
+    itself where no template could be made)."""
+
+    __slots__ = ("make", "made")
+
+    def __init__(self, make: Callable[[int, str], dict[str, Any]]) -> None:
+        self.make = make
+        self.made: dict[int, EventTemplate | None] = {}
+
+    def event(self, index: int, piece: str) -> dict[str, Any] | bytes:
+        made = self.made
+        template = made[index] if index in made else made.setdefault(
+            index, EventTemplate.of(self.make(index, EventTemplate.SENTINEL)))
+        return template(piece) if template is not None else self.make(index, piece)
 
 
 def sse(obj: Any) -> bytes:
@@ -116,3 +163,6 @@ class AnthropicCodec(OpenAICodec):
             out.append(self.encode({"type": "content_block_stop", "index": self.open_block}))
         out.append(self.encode({"type": "error", "error": {"type": error_type(status), "message": message}}))
         return out
+
+
+_QUOTED_SENTINEL = _quote(EventTemplate.SENTINEL).encode()
