@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
-from .http_connection import ConnectionAborted, Pause, Suspend
+from .http_connection import ConnectionAborted, PacedChunks, Pause, Suspend
 from .http_framing import FramingError, ResponseHead, error_bytes, response_head
 
 _MAX_BUFFER = 1 << 20
@@ -47,7 +47,7 @@ class RequestRun:
 
     __slots__ = ("app", "app_iter", "buffered", "close", "close_in", "done", "environ", "head", "head_request",
                  "http10", "iterator", "pause_inline", "pending", "sent", "sink", "started", "state", "suspended",
-                 "verbose")
+                 "train", "verbose")
 
     def __init__(self, app: Callable[..., Iterable[bytes]], environ: dict[str, Any], sink: Sink, *,
                  close: bool, http10: bool, verbose: bool = False) -> None:
@@ -65,6 +65,7 @@ class RequestRun:
         self.close = True  # whether the connection must close afterwards (valid once done)
         self.pause_inline = False  # the last Pause yielded promised a non-blocking next step
         self.suspended: Suspend | None = None  # the Suspend the body waits on (step returned SUSPEND)
+        self.train: PacedChunks | None = None  # the paced chunks being sent (the body waits for them)
 
     # -- WSGI callables ----------------------------------------------------------------------
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
@@ -86,6 +87,11 @@ class RequestRun:
         h = self.head or self._begin()
         if not data or self.head_request or h.length == 0:
             return
+        if h.chunked and not self.pending:  # a streamed chunk with nothing before it: framed and sent at once
+            self.sent += len(data)
+            self.started = True
+            self.sink.send(b"%x\r\n%s\r\n" % (len(data), data), False)
+            return
         if h.chunked:
             self.pending.extend((b"%x\r\n" % len(data), data, b"\r\n"))
         else:
@@ -102,6 +108,11 @@ class RequestRun:
         self.pending.clear()
         self.sink.send(data, final)
 
+    def _flush_streamed(self) -> None:
+        """Before a wait: what a streamed response has so far (its head) leaves now."""
+        if self.pending and self.head is not None and self.head.length is None:
+            self._flush(False)
+
     # -- driving -----------------------------------------------------------------------------
     def step(self) -> float | None:
         """Serve until the body pauses (returns the pause in seconds, or `HOLD`) or the request is
@@ -111,17 +122,25 @@ class RequestRun:
                 self.app_iter = self.app(self.environ, self.start_response)
                 self.iterator = iter(self.app_iter)
             sink = self.sink
+            if self.train is not None:
+                wait = self._ride(self.train)
+                if wait is not None:
+                    return wait
             for chunk in self.iterator:
                 if type(chunk) is Pause:
-                    if self.pending and self.head is not None and self.head.length is None:
-                        self._flush(False)
+                    self._flush_streamed()
                     self.pause_inline = chunk.inline
                     return float(chunk.seconds)
+                if type(chunk) is PacedChunks:
+                    self.train = chunk
+                    wait = self._ride(chunk)
+                    if wait is not None:
+                        return wait
+                    continue
                 if type(chunk) is Suspend:
                     if not getattr(sink, "suspendable", False):
                         raise RuntimeError("the body yielded Suspend where the engine cannot resume it")
-                    if self.pending and self.head is not None and self.head.length is None:
-                        self._flush(False)
+                    self._flush_streamed()
                     self.suspended = chunk
                     return SUSPEND
                 self.write(chunk)
@@ -145,6 +164,51 @@ class RequestRun:
             # answer is to drop the connection (the mock layer already turned handler errors into 500s).
             self._answer_error(500, f"the WSGI app raised {type(exc).__name__}")
         return None
+
+    def _ride(self, train: PacedChunks) -> float | None:
+        """Send the train's chunks that are due; the wait until the next one (or `HOLD`), or
+        None once the train is over (sent, or stopped) and the body goes on."""
+        if train.stop is not None and train.stop():
+            self._stop(train)
+            return None
+        chunks, gaps, sink = train.chunks, train.gaps, self.sink
+        i, count, now = train.index, len(chunks), train.clock()
+        while i < count:
+            due = train.due
+            if due is not None:  # a chunk of a new step: at its time
+                if due > now:
+                    if train.cut and train.gone is not None and train.gone():
+                        self._stop(train)
+                        return None
+                    train.index = i
+                    self._flush_streamed()
+                    self.pause_inline = train.inline
+                    wait = due - now
+                    train.cut = wait > train.poll
+                    return wait if not train.cut else train.poll
+                train.cut = False
+                gap = gaps[i]
+                if gap is not None and now - due > gap * train.late:
+                    due = now  # far behind: the chunks after it are due from now
+                train.deadline = due
+                train.sent.append(now)
+            self.write(chunks[i])
+            i += 1
+            if i < count:
+                gap = gaps[i]
+                train.due = None if gap is None else train.deadline + gap
+                if gap is not None:
+                    now = train.clock()
+            if sink.held:
+                train.index = i
+                return HOLD
+        train.index = i
+        self.train = None
+        return None
+
+    def _stop(self, train: PacedChunks) -> None:
+        train.stopped = True
+        self.train = None
 
     def _answer_error(self, status: int, message: str, type: str | None = None) -> None:
         if not self.started:

@@ -14,6 +14,7 @@ from mocktools.http_connection import ConnectionAborted, Pause
 from mocktools.vllm.engine import Engine
 from mocktools.vllm.mock import MockVLLMServer
 from mocktools.vllm.protocol import ModelConfig
+from mocktools.wsgi_driver import RequestRun
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -161,33 +162,73 @@ def test_admission_on_an_event_loop_never_waits() -> None:
 
 
 # -- paced streams: absolute deadlines ------------------------------------------------------------
+class _Sink:
+    """What the driver sends, as one byte string (the driver's sink for a stream on a fake clock)."""
+
+    close_requested = held = False
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def send(self, data: bytes, final: bool) -> None:
+        self.data += data
+
+    def events(self) -> list[Any]:
+        """The SSE events of the chunked body (JSON decoded; [DONE] as is)."""
+        body, events = self.data.partition(b"\r\n\r\n")[2], []
+        while body:
+            size, _, body = body.partition(b"\r\n")
+            payload, body = body[:int(size, 16)], body[int(size, 16) + 2:]
+            for event in payload.decode().split("\n\n"):
+                if event.startswith("data: "):
+                    data = event[6:]
+                    events.append(data if data == "[DONE]" else json.loads(data))
+        return events
+
+
+def _drive(engine: Engine, job: Any, clock: FakeClock, late: list[float] | None = None,
+           alive: Any = None, after_wait: Any = None) -> tuple[list[float], list[Any]]:
+    """Serve a paced stream through the engines' driver on the fake clock: each wait it returns
+    is slept (plus the lateness given); (the waits, the events the client got)."""
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        return engine.stream(job, alive, pause=True)
+    sink, late = _Sink(), list(late or [])
+    run = RequestRun(app, {"REQUEST_METHOD": "GET"}, sink, close=False, http10=False)
+    waits: list[float] = []
+    wait = run.step()
+    while wait is not None:
+        assert run.pause_inline  # the next step only sends or builds bytes: it may run on the loop
+        waits.append(round(wait, 6))
+        clock.advance(wait + (late.pop(0) if late else 0.0))
+        if after_wait is not None:
+            after_wait(waits)
+        wait = run.step()
+    return waits, sink.events()
+
+
 def _pauses_and_events(engine: Engine, clock: FakeClock, late: list[float]) -> tuple[list[float], list[Any]]:
-    """Drive a paced stream by hand: each Pause is slept (plus the lateness given) on the clock."""
     job = engine.prepare("completion", {"model": "m", "prompt": "hi", "stream": True, "max_tokens": 6})
-    pauses: list[float] = []
-    events: list[Any] = []
-    for item in engine.stream(job, pause=True):
-        if isinstance(item, Pause):
-            assert item.inline  # the next step only builds bytes: it may run on the loop
-            pauses.append(round(item.seconds, 6))
-            clock.advance(item.seconds + (late.pop(0) if late else 0.0))
-        elif item:
-            data = item.decode()[6:-2]
-            events.append(data if data == "[DONE]" else json.loads(data))
-    return pauses, events
+    return _drive(engine, job, clock, late)
 
 
-def test_paced_stream_pauses_to_absolute_deadlines_and_a_token_far_behind_moves_the_rest() -> None:
+@pytest.mark.parametrize("fault", [None, "no_done"], ids=["in-trains", "per-token"])
+def test_paced_stream_pauses_to_absolute_deadlines_and_a_token_far_behind_moves_the_rest(fault: str | None) -> None:
+    """The same schedule whether the driver paces the chunks (PacedChunks) or the stream yields
+    a Pause before each (a stream with a fault to apply)."""
     clock = FakeClock()
     engine = Engine(ModelConfig(["m"], "m"), clock=clock, ttft=0.5, itl=0.1)
     engine.script.set_reply("red green blue river mountain sky cloud rain")
+    if fault is not None:
+        engine.set_stream_fault(fault)
     # token 1 is due at +0.5, then one every 0.1 s; the 2nd pause ends 0.25 s late (0.85: more than
     # a gap behind), so the tokens after it are due from there (0.95, 1.05, ...) instead of
     # going out at once; the 3rd ends 0.03 s late (0.98), which the next deadline makes up (1.05)
     pauses, events = _pauses_and_events(engine, clock, [0.0, 0.25, 0.03, 0.0, 0.0])
     assert pauses == [0.5, 0.1, 0.1, 0.07, 0.1, 0.1]
-    assert [e["choices"][0]["text"] for e in events[:-1]] == ["red", " green", " blue", " river", " mountain", " sky"]
-    assert events[-1] == "[DONE]"
+    texts = [e["choices"][0]["text"] for e in events if e != "[DONE]"]
+    assert texts == ["red", " green", " blue", " river", " mountain", " sky"]
+    assert (events[-1] == "[DONE]") is (fault is None)
     # the timing the client saw is what the metrics record
     itl = engine.metrics.histograms["vllm:inter_token_latency_seconds"]
     ttft = engine.metrics.histograms["vllm:time_to_first_token_seconds"]
@@ -237,15 +278,12 @@ def test_a_long_wait_is_paused_in_slices_and_ends_when_the_client_goes() -> None
     engine = Engine(ModelConfig(["m"], "m"), clock=clock, ttft=1.2, itl=0.1)
     job = engine.prepare("completion", {"model": "m", "prompt": "hi", "stream": True, "max_tokens": 4})
     alive = [True]
-    pauses = []
-    for item in engine.stream(job, lambda: alive[0], pause=True):
-        if isinstance(item, Pause):
-            pauses.append(round(item.seconds, 6))
-            clock.advance(item.seconds)
-            alive[0] = len(pauses) < 2  # the client hangs up during the second slice
-        else:
-            assert b'"text"' not in item  # no token went out
-    assert pauses == [0.5, 0.5]
+
+    def hang_up(waits: list[float]) -> None:
+        alive[0] = len(waits) < 2  # the client hangs up during the second slice
+    waits, events = _drive(engine, job, clock, alive=lambda: alive[0], after_wait=hang_up)
+    assert waits == [0.5, 0.5]
+    assert events == []  # no token went out
     assert engine.scheduler.counts() == (0, 0)
     assert 'finished_reason="abort",model_name="m"} 1.0' in engine.metrics_text()
 
