@@ -187,9 +187,8 @@ class StreamingMixin:
         deadline (admission + ttft + k·itl), so a token resumed a little late is followed by one
         sent sooner rather than every later token drifting; one later than `LATE_FRACTION` of
         its gap moves the deadlines after it (no backlog sent at once, which a client would see
-        as zero gaps). A chat/completions stream with no fault to apply hands its chunks to the
-        engine in trains on that same schedule instead (`_trains`). ``pause`` forces the choice
-        (tests).
+        as zero gaps). A stream with no fault to apply hands its chunks to the engine in trains
+        on that same schedule instead (`_trains`). ``pause`` forces the choice (tests).
         """
         codec = codec or _OPENAI
         yield b""  # the wire layer sends status and headers at once, as uvicorn does
@@ -214,8 +213,8 @@ class StreamingMixin:
         terminal = codec.is_terminal if type(codec).is_terminal is not OpenAICodec.is_terminal else None
         source = iter(chunks if chunks is not None else self._chunks(job))
         try:
-            if paced and fault is None and terminal is None:  # the common paced stream
-                if (yield from self._trains(source, timing, encode, client_alive)):
+            if paced and fault is None:  # the common paced stream
+                if (yield from self._trains(source, timing, encode, terminal, client_alive)):
                     return  # stopped, or the client went away
             for step, chunk in source:
                 if fault is not None and sent == fault.after_chunks and not no_done:
@@ -278,10 +277,13 @@ class StreamingMixin:
             timing.finish(reason)
 
     def _trains(self, source: Iterator[tuple[int, dict[str, Any] | bytes]], timing: _Timing,
-                encode: Callable[[Any], bytes], client_alive: Callable[[], bool] | None) -> collections.abc.Generator[Any, None, bool]:
+                encode: Callable[[Any], bytes], terminal: Callable[[Any], bool] | None,
+                client_alive: Callable[[], bool] | None) -> collections.abc.Generator[Any, None, bool]:
         """The paced stream's chunks in trains the engine paces (`PacedChunks`, `TRAIN_CHUNKS`
         encoded at a time: no step of the stream per token), on the schedule of `stream`'s own
-        loop; returns whether it stopped early (the server stops, or the client went away)."""
+        loop; returns whether it stopped early (the server stops, or the client went away).
+        A terminal event (Responses, Anthropic) ends its train: the train waits out its time
+        (an empty chunk), the metrics are settled, then the event goes, as in `stream`."""
         gone = None if client_alive is None else (lambda: not client_alive())
         clock, stop = self.clock.monotonic, self.stop_event.is_set  # (bound once: every train shares them)
         deadline, last_step, timed, train = timing.admitted, 0, False, None
@@ -289,12 +291,17 @@ class StreamingMixin:
             while True:
                 events: list[bytes] = []
                 gaps: list[float | None] = []
+                ending: bytes | None = None
                 for step, chunk in source:
                     if step > last_step:
                         gaps.append(self.itl * (step - last_step) if timed else self.ttft)
                         timed, last_step = True, step
                     else:
                         gaps.append(None)
+                    if terminal is not None and terminal(chunk):
+                        ending = encode(chunk)
+                        events.append(b"")  # (its wait, if it has one; the event goes after finish)
+                        break
                     events.append(chunk if type(chunk) is bytes else encode(chunk))
                     if len(events) >= TRAIN_CHUNKS:
                         break
@@ -306,6 +313,9 @@ class StreamingMixin:
                 deadline, stopped, train = train.deadline, timing.sent(train), None
                 if stopped:
                     return True
+                if ending is not None:
+                    timing.finish(None)
+                    yield ending
         finally:
             if train is not None:  # closed while a train ran: what it sent still counts
                 timing.sent(train)
