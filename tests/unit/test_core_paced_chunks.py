@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mocktools.clock import FakeClock
-from mocktools.http_connection import PacedChunks
+from mocktools.http_connection import PacedChunks, Pause
 from mocktools.wsgi_driver import HOLD, RequestRun
 
 pytestmark = pytest.mark.timeout(10)
@@ -62,7 +62,7 @@ class Body:
     """A plain WSGI app: `b""`, then the trains it was given (bytes between them), then `b"after"`;
     what the body saw of each train once it stepped on, and whether its finally ran."""
 
-    def __init__(self, *trains: PacedChunks | bytes, first: bytes | None = b"") -> None:
+    def __init__(self, *trains: PacedChunks | Pause | bytes, first: bytes | None = b"") -> None:
         self.items = trains
         self.first = first
         self.seen: list[tuple[int, bool, list[float]]] = []  # (index, stopped, sent) per train
@@ -90,7 +90,7 @@ class Body:
             self.closed = True
 
 
-def make_run(app: Body, sink: Sink) -> RequestRun:
+def make_run(app: Callable[..., Any], sink: Sink) -> RequestRun:
     return RequestRun(app, {"REQUEST_METHOD": "GET"}, sink, close=False, http10=False)
 
 
@@ -374,3 +374,25 @@ def test_a_client_gone_at_a_send_mid_train_ends_the_run_and_closes_the_body() ->
     assert drive(run, clock) == [0.25, 0.25]
     assert run.done and run.close and app.closed and not app.finished
     assert len(sink.sends) == 2 and paced.sent[0] == 0.25
+
+
+def test_a_pause_after_a_train_is_returned_as_the_next_wait() -> None:
+    clock = FakeClock()
+    paced = train(clock, [b"a"], [0.25])
+    app, sink = Body(paced, Pause(0.5), b"later"), Sink(clock)
+    assert drive(make_run(app, sink), clock) == [0.25, 0.5]
+    assert sink.times_of(b"later") == 0.75 and sink.body_chunks() == [b"a", b"later", b"after"]
+
+
+def test_a_known_length_response_keeps_the_schedule_and_sends_its_body_as_one() -> None:
+    clock = FakeClock()
+    paced = train(clock, [b"ab", b"cd"], [0.25, 0.25])
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[Any]:
+        start_response("200 OK", [("Content-Length", "4")])
+        yield paced
+    sink = Sink(clock)
+    assert drive(make_run(app, sink), clock) == [0.25, 0.25]
+    ((at, data, final),) = sink.sends  # buffered: head and body in one write, at the end
+    assert at == 0.5 and final and data.endswith(b"\r\n\r\nabcd")
+    assert paced.sent == [0.25, 0.5]
