@@ -228,3 +228,27 @@ def test_stop_mid_train_without_poll_returns_with_the_body_closed(
     finally:
         sock.close()
         trains.stop()
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_pipelined_requests_behind_a_train_are_answered_in_order(trains: Trains, path: str) -> None:
+    requests_ = "".join(f"GET {path}?n={n} HTTP/1.1\r\nHost: x\r\n\r\n" for n in (4, 2))
+    got = raw(trains.port, (requests_ + "GET /train?n=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").encode())
+    first, second, third = got.split(b"HTTP/1.1 200 OK\r\n")[1:]
+    assert chunks_of(first) == [chunk(i) for i in range(4)] + [b"end\n"]
+    assert chunks_of(second) == [chunk(0), chunk(1), b"end\n"]
+    assert chunks_of(third) == [chunk(0), b"end\n"]
+
+
+def test_many_trains_at_once_all_finish(trains: Trains) -> None:
+    socks = [socket.create_connection(("127.0.0.1", trains.port), timeout=10) for _ in range(30)]
+    try:
+        for i, sock in enumerate(socks):  # on the loop and on workers, several sharing wake-ups
+            path = PATHS[i % 2]
+            sock.sendall(f"GET {path}?n=10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        for sock in socks:
+            assert chunks_of(read_all(sock)) == [chunk(i) for i in range(10)] + [b"end\n"]
+    finally:
+        for sock in socks:
+            sock.close()
+    assert trains.closed == 30 and [t.index for t in trains.trains] == [10] * 30
