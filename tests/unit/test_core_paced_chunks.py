@@ -51,7 +51,7 @@ class Sink:
             assert body[size:size + 2] == b"\r\n"
             body = body[size + 2:]
 
-    def times_of(self, chunk: bytes) -> float:
+    def time_of(self, chunk: bytes) -> float:
         """When the send holding this chunk's framing went out."""
         framed = b"%x\r\n%s\r\n" % (len(chunk), chunk)
         (at,) = [at for at, data, _ in self.sends if framed in data]
@@ -126,7 +126,7 @@ def test_chunks_go_out_at_their_times_and_a_none_gap_goes_with_the_chunk_before(
         clock.advance(wait)
         wait = run.step()
     assert waits == [0.5, 0.25, 0.125]  # no wait before c: it rides with b
-    assert [sink.times_of(c) for c in (b"a", b"b", b"c", b"d")] == [0.5, 0.75, 0.75, 0.875]
+    assert [sink.time_of(c) for c in (b"a", b"b", b"c", b"d")] == [0.5, 0.75, 0.75, 0.875]
     assert sink.body_chunks() == [b"a", b"b", b"c", b"d", b"after"]  # each chunk framed on its own
     assert paced.sent == [0.5, 0.75, 0.875] and paced.index == 4 and not paced.stopped
     assert app.seen == [(4, False, [0.5, 0.75, 0.875])] and app.finished and app.closed
@@ -140,7 +140,7 @@ def test_a_first_gap_of_none_sends_the_first_chunk_at_once_and_the_next_counts_f
     sink = Sink(clock)
     waits = drive(make_run(Body(paced), sink), clock)
     assert waits == [0.25]
-    assert sink.times_of(b"a") == 2.0 and sink.times_of(b"b") == 2.25
+    assert sink.time_of(b"a") == 2.0 and sink.time_of(b"b") == 2.25
     assert paced.sent == [2.25] and paced.index == 2  # only timed chunks have a send time
 
 
@@ -184,7 +184,7 @@ def test_two_trains_in_a_row_with_bytes_between_them() -> None:
     waits = drive(make_run(app, sink), clock)
     assert waits == [0.5, 0.25, 0.25, 0.25]
     assert sink.body_chunks() == [b"a", b"b", b"between", b"c", b"d", b"after"]
-    assert sink.times_of(b"between") == 0.75  # the body stepped on as soon as the first train ended
+    assert sink.time_of(b"between") == 0.75  # the body stepped on as soon as the first train ended
     assert first.sent == [0.5, 0.75] and second.sent == [1.0, 1.25]
     assert app.seen == [(2, False, [0.5, 0.75]), (2, False, [1.0, 1.25])]
 
@@ -381,7 +381,7 @@ def test_a_pause_after_a_train_is_returned_as_the_next_wait() -> None:
     paced = train(clock, [b"a"], [0.25])
     app, sink = Body(paced, Pause(0.5), b"later"), Sink(clock)
     assert drive(make_run(app, sink), clock) == [0.25, 0.5]
-    assert sink.times_of(b"later") == 0.75 and sink.body_chunks() == [b"a", b"later", b"after"]
+    assert sink.time_of(b"later") == 0.75 and sink.body_chunks() == [b"a", b"later", b"after"]
 
 
 def test_a_known_length_response_keeps_the_schedule_and_sends_its_body_as_one() -> None:
