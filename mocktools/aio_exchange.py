@@ -195,7 +195,9 @@ class Exchange:
             if self.out_size >= _OUT_LIMIT:
                 self.flush_out()
             return
-        while not proto.writable.wait(1.0):
+        writable = proto.writable
+        assert writable is not None  # (made before the work went to this worker)
+        while not writable.wait(1.0):
             if proto.lost or proto.server.closing:
                 raise ConnectionResetError("client connection closed")
         if not proto.call(proto.write, self, data):

@@ -60,7 +60,7 @@ def _release(proto: HTTPProtocol) -> None:
     held, proto.held = proto.held, None
     if held is not None:
         held.abandon()
-    if proto.active is not None:
+    if proto.active is not None and proto.writable is not None:
         proto.writable.set()
         if proto.active.body is not None:
             proto.active.body.fail(ConnectionResetError("server stopped"))

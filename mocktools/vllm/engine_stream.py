@@ -35,6 +35,44 @@ LATE_FRACTION = 1.0
 TRAIN_CHUNKS = 16
 
 
+class _Timing:
+    """One stream's first-token time and gaps, and its one `finish` (an object, not closures: a
+    stream lives for seconds, and each closed-over variable is an object the collector walks)."""
+
+    __slots__ = ("admitted", "arrival", "engine", "finished", "first", "itls", "job", "last", "ticket")
+
+    def __init__(self, engine: Any, job: Job, ticket: Any, arrival: float, admitted: float) -> None:
+        self.engine, self.job, self.ticket, self.arrival, self.admitted = engine, job, ticket, arrival, admitted
+        self.first: float | None = None
+        self.itls: list[float] = []
+        self.last = admitted
+        self.finished = False
+
+    def token(self, now: float) -> None:
+        """A token went out at `now`."""
+        if self.first is None:
+            self.first = now
+        else:
+            self.itls.append(now - self.last)
+        self.last = now
+
+    def sent(self, train: PacedChunks) -> bool:
+        """Count what a train sent; returns whether it stopped early."""
+        for at in train.sent:
+            self.token(at)
+        return train.stopped
+
+    def finish(self, why: str | None) -> None:
+        # Metrics are settled before the last bytes go out, so a client that has just seen the
+        # end of the stream (or an error event) reads metrics that already count it.
+        if not self.finished:
+            self.finished = True
+            self.engine._finish(self.job, self.ticket, self.arrival, self.admitted, self.first, self.itls, why)
+
+
+_OPENAI = OpenAICodec()  # (stateless: one serves every chat/completions stream)
+
+
 class StreamingMixin:
     """Mixed into Engine; uses its clock, wait, admission, faults and metrics."""
 
@@ -140,17 +178,20 @@ class StreamingMixin:
         now) unless ``truncate`` is given to do that.
 
         ``chunks`` are (step, payload) pairs (step k: after the k-th token; see chat_render) and
-        ``codec`` frames them (stream_codec; a payload of bytes is an event framed already); both default to chat/completions. ``client_alive``
-        lets a stall end (as an abort) once the client has hung up.
+        ``codec`` frames them (stream_codec; a payload of bytes is an event framed already); both
+        default to chat/completions. ``client_alive`` lets a stall end (as an abort) once the
+        client has hung up.
 
         Where the connection is pausable (the asyncio engine) and time is real, the stream holds
         no thread while it waits: it yields ``Pause(…, inline=True)`` up to each token's absolute
         deadline (admission + ttft + k·itl), so a token resumed a little late is followed by one
         sent sooner rather than every later token drifting; one later than `LATE_FRACTION` of
         its gap moves the deadlines after it (no backlog sent at once, which a client would see
-        as zero gaps). ``pause`` forces the choice (tests).
+        as zero gaps). A chat/completions stream with no fault to apply hands its chunks to the
+        engine in trains on that same schedule instead (`_trains`). ``pause`` forces the choice
+        (tests).
         """
-        codec = codec or OpenAICodec()
+        codec = codec or _OPENAI
         yield b""  # the wire layer sends status and headers at once, as uvicorn does
         if job.deferred is not None:  # vLLM: HTTP 200, then the engine's error as an event
             yield from codec.deferred(job.deferred)
@@ -164,69 +205,22 @@ class StreamingMixin:
         except SchedulerStopped:
             return
         admitted = self.clock.monotonic()
+        timing = _Timing(self, job, ticket, arrival, admitted)
         deadline = admitted
-        first: float | None = None
-        itls: list[float] = []
         reason: str | None = "abort"
-        sent = 0
-        last_step, last_time = 0, admitted
-        finished = False
+        sent = last_step = 0
         no_done = fault is not None and fault.kind == "no_done"
-
-        def finish(why: str | None) -> None:
-            # Metrics are settled before the last bytes go out, so a client that has just seen
-            # the end of the stream (or an error event) reads metrics that already count it.
-            nonlocal finished
-            if not finished:
-                finished = True
-                self._finish(job, ticket, arrival, admitted, first, itls, why)
-
         encode, monotonic, stopping = codec.encode, self.clock.monotonic, self.stop_event.is_set
         terminal = codec.is_terminal if type(codec).is_terminal is not OpenAICodec.is_terminal else None
         source = iter(chunks if chunks is not None else self._chunks(job))
-        train: PacedChunks | None = None
-
-        def account(train: PacedChunks) -> None:  # the metrics of what a train sent
-            nonlocal first, last_time, sent
-            for at in train.sent:
-                if first is None:
-                    first = at
-                else:
-                    itls.append(at - last_time)
-                last_time = at
-            sent += train.index
         try:
-            if paced and fault is None and terminal is None:
-                # the common paced stream: its chunks go in trains the engine paces (no step of
-                # this generator per token); the same schedule as the loop below
-                gone = None if client_alive is None else (lambda: not client_alive())
-                timed = False
-                while True:
-                    events: list[bytes] = []
-                    gaps: list[float | None] = []
-                    for step, chunk in source:
-                        if step > last_step:
-                            gaps.append(self.itl * (step - last_step) if timed else self.ttft)
-                            timed, last_step = True, step
-                        else:
-                            gaps.append(None)
-                        events.append(chunk if type(chunk) is bytes else encode(chunk))
-                        if len(events) >= TRAIN_CHUNKS:
-                            break
-                    if not events:
-                        break
-                    train = PacedChunks(events, gaps, deadline, clock=monotonic, late=LATE_FRACTION,
-                                        poll=POLL_SECONDS, stop=stopping, gone=gone, inline=True)
-                    yield train
-                    done_train, train = train, None
-                    account(done_train)
-                    deadline = done_train.deadline
-                    if done_train.stopped:
-                        return
+            if paced and fault is None and terminal is None:  # the common paced stream
+                if (yield from self._trains(source, timing, encode, client_alive)):
+                    return  # stopped, or the client went away
             for step, chunk in source:
                 if fault is not None and sent == fault.after_chunks and not no_done:
                     if fault.kind == "error":
-                        finish("error")
+                        timing.finish("error")
                     outcome = yield from self._apply_fault(fault, client_alive, codec, pausable, truncate)
                     if outcome == "stop":
                         reason = "error" if fault.kind == "error" else "abort"
@@ -234,7 +228,7 @@ class StreamingMixin:
                     fault = None
                     deadline = max(deadline, self.clock.monotonic())  # after a stall: on from now
                 if step > last_step:
-                    gap = self.ttft if first is None else self.itl * (step - last_step)
+                    gap = self.ttft if timing.first is None else self.itl * (step - last_step)
                     if paced:
                         deadline += gap
                         now = monotonic()
@@ -258,35 +252,63 @@ class StreamingMixin:
                         else:
                             stopped = self._wait(gap)
                         now = monotonic()
-                    if first is None:
-                        first = now
-                    else:
-                        itls.append(now - last_time)
-                    last_step, last_time = step, now
+                    timing.token(now)
+                    last_step = step
                     if stopped:
                         return
                 if terminal is not None and terminal(chunk):  # (chat/completions have no terminal event)
                     if no_done:
                         continue
-                    finish(None)
+                    timing.finish(None)
                 yield chunk if type(chunk) is bytes else encode(chunk)
                 sent += 1
             if fault is not None and fault.kind in ("error", "truncate", "stall"):
                 if fault.kind == "error":
-                    finish("error")
+                    timing.finish("error")
                 outcome = yield from self._apply_fault(fault, client_alive, codec, pausable, truncate)
                 if outcome == "stop":
                     reason = "error" if fault.kind == "error" else "abort"
                     return
             reason = None
-            finish(None)
+            timing.finish(None)
             done = codec.done()
             if done is not None and not no_done:
                 yield done
         finally:
+            timing.finish(reason)
+
+    def _trains(self, source: Iterator[tuple[int, dict[str, Any] | bytes]], timing: _Timing,
+                encode: Callable[[Any], bytes], client_alive: Callable[[], bool] | None) -> collections.abc.Generator[Any, None, bool]:
+        """The paced stream's chunks in trains the engine paces (`PacedChunks`, `TRAIN_CHUNKS`
+        encoded at a time: no step of the stream per token), on the schedule of `stream`'s own
+        loop; returns whether it stopped early (the server stops, or the client went away)."""
+        gone = None if client_alive is None else (lambda: not client_alive())
+        clock, stop = self.clock.monotonic, self.stop_event.is_set  # (bound once: every train shares them)
+        deadline, last_step, timed, train = timing.admitted, 0, False, None
+        try:
+            while True:
+                events: list[bytes] = []
+                gaps: list[float | None] = []
+                for step, chunk in source:
+                    if step > last_step:
+                        gaps.append(self.itl * (step - last_step) if timed else self.ttft)
+                        timed, last_step = True, step
+                    else:
+                        gaps.append(None)
+                    events.append(chunk if type(chunk) is bytes else encode(chunk))
+                    if len(events) >= TRAIN_CHUNKS:
+                        break
+                if not events:
+                    return False
+                train = PacedChunks(events, gaps, deadline, clock=clock, late=LATE_FRACTION, poll=POLL_SECONDS,
+                                    stop=stop, gone=gone, inline=True)
+                yield train
+                deadline, stopped, train = train.deadline, timing.sent(train), None
+                if stopped:
+                    return True
+        finally:
             if train is not None:  # closed while a train ran: what it sent still counts
-                account(train)
-            finish(reason)
+                timing.sent(train)
 
     def _chunks(self, job: Job) -> Iterator[tuple[int, dict[str, Any] | bytes]]:
         from . import chat_render, responses

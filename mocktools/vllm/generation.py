@@ -11,7 +11,7 @@ import _random
 import hashlib
 import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,19 +109,37 @@ def _rng(*parts: object, digest: bytes | None = None) -> random.Random:
     return rng
 
 
+MEMO_TEXT = 4096  # longer scripted replies are tokenized each time (a memo entry stays small)
+
+
 class Generator:
     """Produces choices for a request. ``seed`` is the server seed used when the request has none."""
 
-    #: default replies remembered (by their RNG seed's digest and length): a pure function of the
-    #: prompt, seed and choice, so a repeated request (what a load test sends) skips the seeding
-    #: and drawing; bounded, so distinct prompts cost one dict entry each up to this many
+    #: token ids remembered: default replies (by their RNG seed's digest and length, a pure
+    #: function of the prompt, seed and choice) and scripted reply texts, so a repeated request
+    #: (what a load test sends, or a test that scripts one reply) skips the drawing or the
+    #: tokenizing; bounded, so distinct ones cost one dict entry each up to this many
     MEMO_SIZE = 512
 
     def __init__(self, tokenizer: Tokenizer, seed: int | None = 0) -> None:
         self.tokenizer = tokenizer
         self.seed = 0 if seed is None else seed
-        self._memo: dict[tuple[bytes, int | None], list[int]] = {}
+        self._memo: dict[tuple[object, ...], list[int]] = {}
         self._memo_of = tokenizer
+
+    def _remembered(self, key: tuple[object, ...], make: Callable[[], list[int]]) -> list[int]:
+        """``make()``'s ids, made once per key (the memo is dropped when the tokenizer changes)."""
+        memo = self._memo
+        if self._memo_of is not self.tokenizer:  # (the words are the tokenizer's)
+            memo.clear()
+            self._memo_of = self.tokenizer
+        ids = memo.get(key)
+        if ids is None:
+            ids = make()
+            if len(memo) >= self.MEMO_SIZE:
+                memo.clear()
+            memo[key] = ids
+        return list(ids)  # (callers may change theirs)
 
     def _sampling_key(self, req: GenerationRequest) -> tuple[object, ...]:
         p = req.params
@@ -168,17 +186,7 @@ class Generator:
         `limit`, only its first `limit` tokens (the same ones: a reply cut at ``max_tokens``
         need not be written further)."""
         digest = _digest("text", *self._sampling_key(req))
-        memo = self._memo
-        if self._memo_of is not self.tokenizer:  # (the words are the tokenizer's)
-            memo.clear()
-            self._memo_of = self.tokenizer
-        ids = memo.get((digest, limit))
-        if ids is None:
-            ids = self._default_ids(_rng(digest=digest), limit)
-            if len(memo) >= self.MEMO_SIZE:
-                memo.clear()
-            memo[digest, limit] = ids
-        return list(ids)  # (callers may change theirs)
+        return self._remembered((digest, limit), lambda: self._default_ids(_rng(digest=digest), limit))
 
     def _default_ids(self, rng: random.Random, limit: int | None) -> list[int]:
         target = rng.randint(8, 40)
@@ -242,7 +250,9 @@ class Generator:
         After EOS (reached only with ``ignore_eos``) generation continues with pseudo-text.
         """
         if reply is not None:
-            head = self.tokenizer.encode(reply) + [EOS_ID]
+            ids = self._remembered(("reply", reply), lambda: self.tokenizer.encode(reply)) \
+                if len(reply) <= MEMO_TEXT else self.tokenizer.encode(reply)
+            head = ids + [EOS_ID]
         else:
             head = self.default_token_ids(req)
         return self._decode_loop(req, head)

@@ -128,3 +128,24 @@ def test_default_replies_are_remembered_boundedly_and_handed_out_as_copies() -> 
     for i in range(Generator.MEMO_SIZE * 2 + 5):
         gen.default_token_ids(GenerationRequest("chat", "m", f"prompt {i}", [1], SamplingParams(max_tokens=4)), 5)
     assert len(gen._memo) <= Generator.MEMO_SIZE
+
+
+def test_scripted_reply_ids_are_remembered_and_long_ones_tokenized_each_time(monkeypatch) -> None:
+    """A scripted reply is tokenized once (a test that scripts one reply sends it many times);
+    a reply past MEMO_TEXT characters is tokenized each time, so a memo entry stays small."""
+    from mocktools.vllm.generation import MEMO_TEXT
+    from mocktools.vllm.tokenizer import Tokenizer
+
+    gen = Generator(Tokenizer(), seed=0)
+    calls = []
+    real = gen.tokenizer.encode
+    monkeypatch.setattr(gen.tokenizer, "encode", lambda text, **kw: calls.append(len(text)) or real(text, **kw))
+    first = gen.generate(req(max_tokens=50), "the same scripted reply")
+    first.token_ids.append(-1)  # a caller changing its output
+    again = gen.generate(req(max_tokens=50), "the same scripted reply")
+    assert again.token_ids == first.token_ids[:-1] and again.text == "the same scripted reply"
+    assert calls == [len("the same scripted reply")]
+    long_reply = "word " * (MEMO_TEXT // 5 + 1)
+    for _ in range(2):
+        assert gen.generate(req(max_tokens=5), long_reply).token_ids == real(long_reply)[:5]
+    assert calls[1:] == [len(long_reply)] * 2
