@@ -109,7 +109,10 @@ class RequestRun:
         self.sink.send(data, final)
 
     def _flush_streamed(self) -> None:
-        """Before a wait: what a streamed response has so far (its head) leaves now."""
+        """Before a wait: what a streamed response has so far leaves now, its head at least (once
+        the app has called start_response: a Pause or Suspend may come before it)."""
+        if self.head is None and self.state[0] is not None:
+            self._begin()
         if self.pending and self.head is not None and self.head.length is None:
             self._flush(False)
 
@@ -191,8 +194,10 @@ class RequestRun:
                 if gap is not None and now - due > gap * train.late:
                     due = now  # far behind: the chunks after it are due from now
                 train.deadline = due
-                train.sent.append(now)
-            self.write(chunks[i])
+                self.write(chunks[i])
+                train.sent.append(now)  # (after the write: a send that failed is not a chunk sent)
+            else:
+                self.write(chunks[i])
             i += 1
             if i < count:
                 gap = gaps[i]
@@ -242,12 +247,15 @@ class RequestRun:
 def run_request(app: Callable[..., Iterable[bytes]], environ: dict[str, Any], sink: Sink, *,
                 close: bool, http10: bool, verbose: bool = False,
                 sleep: Callable[[float], Any] = time.sleep) -> bool:
-    """Serve one request, blocking through pauses; returns whether the connection must close."""
+    """Serve one request, blocking through pauses; returns whether the connection must close.
+    A ``sleep`` that returns true (the server's stop event's ``wait``) ends the request there:
+    its body is closed, as the asyncio engine closes a paused body when it stops."""
     run = RequestRun(app, environ, sink, close=close, http10=http10, verbose=verbose)
     pause = run.step()
     while pause is not None:
-        if pause > 0:  # (HOLD, SUSPEND are negative: this sink blocks in send and never suspends)
-            sleep(pause)
+        if pause > 0 and sleep(pause):  # (HOLD, SUSPEND are negative: this sink blocks in send, never suspends)
+            run.abandon()
+            return True
         pause = run.step()
     return run.close
 

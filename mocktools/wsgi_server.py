@@ -179,7 +179,7 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
                                 body=stream, chunked=head.chunked, connection=self.handle_conn)
         environ["werkzeug.socket"] = sock
         close = run_request(self.server.app, environ, self.handle_conn, close=self.close_connection,
-                            http10=head.version < (1, 1), verbose=self.server.verbose)
+                            http10=head.version < (1, 1), verbose=self.server.verbose, sleep=self.server.stopped.wait)
         if close:
             self.close_connection = True
         self._drain(stream)  # even before a close: unread input would turn the close into an RST
@@ -269,6 +269,7 @@ class MockWSGIServer(ThreadedWSGIServer):
         self.verbose = verbose
         self.limits = limits or DEFAULT_LIMITS
         self.closing = False
+        self.stopped = threading.Event()  # set with `closing`: a paced body's wait ends at once
         self._connections: set[socket.socket] = set()
         self._reset: set[socket.socket] = set()
         self._threads_started: list[threading.Thread] = []
@@ -370,6 +371,7 @@ class MockWSGIServer(ThreadedWSGIServer):
 
     def wake(self) -> None:
         self.closing = True
+        self.stopped.set()
         try:
             self._wake_w.send(b"x")
         except OSError:

@@ -210,13 +210,9 @@ def test_stop_mid_train_returns_with_the_body_closed(path: str) -> None:
 
 
 def test_stop_mid_train_without_poll_returns_with_the_body_closed(
-        each_http_engine: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+        each_http_engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from mocktools.wsgi_server import MockWSGIServer
 
-    if each_http_engine == "werkzeug":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "wsgi_driver.run_request sleeps a train's wait with time.sleep: a wait with no poll is "
-            "slept whole, so stop() gives up on the handler after join_timeout and the body stays open")))
     monkeypatch.setattr(MockWSGIServer, "join_timeout", 0.5)  # (the werkzeug engine: fail fast)
     trains = Trains().start()
     sock = socket.create_connection(("127.0.0.1", trains.port), timeout=10)

@@ -208,9 +208,6 @@ def test_the_head_goes_out_before_the_first_wait_after_an_empty_first_chunk() ->
     assert at == 0.0 and not final and head.startswith(b"HTTP/1.1 200 OK\r\n") and head.endswith(b"\r\n\r\n")
 
 
-@pytest.mark.xfail(strict=True, reason="RequestRun._flush_streamed flushes only a head already built by "
-                   "write(); a train (or a Pause) yielded before any bytes leaves the head unsent until "
-                   "the first chunk's time")
 def test_the_head_goes_out_before_the_first_wait_of_a_train_yielded_first() -> None:
     clock = FakeClock()
     paced = train(clock, [b"a"], [0.5])
@@ -398,9 +395,6 @@ def test_a_known_length_response_keeps_the_schedule_and_sends_its_body_as_one() 
     assert paced.sent == [0.25, 0.5]
 
 
-@pytest.mark.xfail(strict=True, reason="RequestRun._ride appends the chunk's time to train.sent before "
-                   "write() sends it: a send that fails (client gone) leaves a time for a chunk that never "
-                   "went out, which the vLLM stream's finally counts as a token (TTFT/ITL)")
 def test_a_chunk_whose_send_failed_has_no_send_time() -> None:
     clock = FakeClock()
     paced = train(clock, [b"a", b"b", b"c"], [0.25, 0.25, 0.25])
