@@ -99,6 +99,7 @@ class Engine(StreamingMixin):
         self.scheduler = Scheduler(max_num_seqs, kv_capacity_tokens=max_num_seqs * config.max_model_len)
         self.metrics = Metrics(config.name, config.max_model_len, created=self.clock.time())
         self.ttft, self.itl = ttft, itl
+        self.timing_changes = 0  # counted, so a stream's train already on its way sees a change
         self._initial = (ttft, itl, max_num_seqs)
         self.stop_event = stop or threading.Event()
         self._wait = wait or self._default_wait
@@ -127,6 +128,7 @@ class Engine(StreamingMixin):
                     raise ValueError(f"{name} must be a number of seconds in [0, {MAX_TIMING_SECONDS:g}], "
                                      f"got {value!r}")
                 setattr(self, name, float(value))
+                self.timing_changes += 1
 
     def set_stream_fault(self, kind: str, after_chunks: int = 0, count: int | None = None, *,
                          message: str = "injected mid-stream error", status: int = 500,
@@ -186,6 +188,7 @@ class Engine(StreamingMixin):
     def reset(self) -> None:
         """Back to the constructor's settings: no script, no faults, zero metrics."""
         self.ttft, self.itl, max_num_seqs = self._initial
+        self.timing_changes += 1
         self.scheduler.set_max_num_seqs(max_num_seqs)
         self.script.clear()
         self.clear_stream_faults()

@@ -83,6 +83,7 @@ class StreamingMixin:
     ttft: float
     itl: float
     clock: Any
+    timing_changes: int
     tokenizer: Any
     _wait: Callable[[float], bool]
     _take_fault: Callable[[], StreamFault | None]
@@ -282,40 +283,63 @@ class StreamingMixin:
         """The paced stream's chunks in trains the engine paces (`PacedChunks`, `TRAIN_CHUNKS`
         encoded at a time: no step of the stream per token), on the schedule of `stream`'s own
         loop; returns whether it stopped early (the server stops, or the client went away).
+
         A terminal event (Responses, Anthropic) ends its train: the train waits out its time
-        (an empty chunk), the metrics are settled, then the event goes, as in `stream`."""
+        (an empty chunk), the metrics are settled, then the event goes, as in `stream`. A
+        `set_timing` while a train is on its way ends that train when it next wakes; the chunks
+        it had not sent go on in a new train on the new timing."""
         gone = None if client_alive is None else (lambda: not client_alive())
-        clock, stop = self.clock.monotonic, self.stop_event.is_set  # (bound once: every train shares them)
-        deadline, last_step, timed, train = timing.admitted, 0, False, None
+        clock, stopping = self.clock.monotonic, self.stop_event.is_set
+        version = self.timing_changes
+
+        def stop() -> bool:  # (one for every train: the server stops, or the timing changed)
+            return stopping() or self.timing_changes != version
+        deadline, built_step, sent_step, train = timing.admitted, 0, 0, None
+        carry: list[tuple[int | None, bytes]] = []  # (a timed chunk's step, or None; its event) not sent yet
+        kept: float | None = None  # the gap being waited when the timing changed (it stays: the change
+        ending: bytes | None = None  # applies from the next gap on); the terminal event, sent after its train
         try:
             while True:
-                events: list[bytes] = []
-                gaps: list[float | None] = []
-                ending: bytes | None = None
-                for step, chunk in source:
-                    if step > last_step:
-                        gaps.append(self.itl * (step - last_step) if timed else self.ttft)
-                        timed, last_step = True, step
-                    else:
-                        gaps.append(None)
+                items, carry = carry, []
+                while ending is None and len(items) < TRAIN_CHUNKS:
+                    pulled = next(source, None)
+                    if pulled is None:
+                        break
+                    step, chunk = pulled
+                    timed = step if step > built_step else None
+                    built_step = max(built_step, step)
                     if terminal is not None and terminal(chunk):
                         ending = encode(chunk)
-                        events.append(b"")  # (its wait, if it has one; the event goes after finish)
+                        items.append((timed, b""))  # (its wait, if it has one: the event goes after finish)
                         break
-                    events.append(chunk if type(chunk) is bytes else encode(chunk))
-                    if len(events) >= TRAIN_CHUNKS:
-                        break
-                if not events:
+                    items.append((timed, chunk if type(chunk) is bytes else encode(chunk)))
+                if not items:
                     return False
-                train = PacedChunks(events, gaps, deadline, clock=clock, late=LATE_FRACTION, poll=POLL_SECONDS,
-                                    stop=stop, gone=gone, inline=True)
+                gaps: list[float | None] = []
+                first, previous = timing.first is None, sent_step
+                for timed, _ in items:
+                    if timed is None:
+                        gaps.append(None)
+                    else:
+                        gaps.append(kept if kept is not None else self.ttft if first else self.itl * (timed - previous))
+                        first, previous, kept = False, timed, None
+                train = PacedChunks([event for _, event in items], gaps, deadline, clock=clock, late=LATE_FRACTION,
+                                    poll=POLL_SECONDS, stop=stop, gone=gone, inline=True)
                 yield train
-                deadline, stopped, train = train.deadline, timing.sent(train), None
-                if stopped:
-                    return True
+                done, train = train, None
+                deadline, went = done.deadline, len(done.sent)
+                if went:
+                    sent_step = [timed for timed, _ in items if timed is not None][went - 1]
+                if timing.sent(done):  # stopped early
+                    if stopping() or self.timing_changes == version:
+                        return True
+                    version, carry = self.timing_changes, items[done.index:]  # new timing: the rest goes on
+                    kept = next((gap for gap in done.gaps[done.index:] if gap is not None), None)
+                    continue
                 if ending is not None:
                     timing.finish(None)
                     yield ending
+                    ending = None
         finally:
             if train is not None:  # closed while a train ran: what it sent still counts
                 timing.sent(train)

@@ -237,6 +237,28 @@ def test_paced_stream_pauses_to_absolute_deadlines_and_a_token_far_behind_moves_
     assert engine.scheduler.counts() == (0, 0)
 
 
+@pytest.mark.parametrize("fault", [None, "no_done"], ids=["in-trains", "per-token"])
+def test_set_timing_mid_stream_applies_from_the_next_gap_on(fault: str | None) -> None:
+    """A train on its way sees the change when it next wakes: the gap being waited stays, the
+    ones after it take the new itl (the same waits as a stream pausing before each token)."""
+    clock = FakeClock()
+    engine = Engine(ModelConfig(["m"], "m"), clock=clock, ttft=0.5, itl=0.1)
+    engine.script.set_reply("red green blue river mountain sky cloud rain")
+    if fault is not None:
+        engine.set_stream_fault(fault)
+    job = engine.prepare("completion", {"model": "m", "prompt": "hi", "stream": True, "max_tokens": 5})
+
+    def slow_down(waits: list[float]) -> None:
+        if len(waits) == 2:  # at the end of the wait for token 2 (before it is sent)
+            engine.set_timing(itl=0.25)
+    waits, events = _drive(engine, job, clock, after_wait=slow_down)
+    assert waits == [0.5, 0.1, 0.25, 0.25, 0.25]  # token 2 keeps its time, the gaps after it are new
+    assert [e["choices"][0]["text"] for e in events if e != "[DONE]"] == ["red", " green", " blue", " river",
+                                                                             " mountain"]
+    itl = engine.metrics.histograms["vllm:inter_token_latency_seconds"]
+    assert itl.n == 4 and itl.total == pytest.approx(0.1 + 3 * 0.25)
+
+
 def test_unpaced_stream_on_a_fake_clock_waits_as_before() -> None:
     clock = FakeClock()
     engine = Engine(ModelConfig(["m"], "m"), clock=clock, ttft=0.5, itl=0.1)
