@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..clock import FakeClock, SystemClock
-from ..http_connection import ConnectionAborted, PacedChunks, Pause, can_pause, connection_of
+from ..http_connection import ConnectionAborted, Pause, can_pause, connection_of
 from ..routing import JSONAnswer, json_dumps
 from .scheduler import SchedulerStopped
 from .stream_codec import OpenAICodec
+from .stream_trains import LATE_FRACTION, POLL_SECONDS, StreamTiming, paced_trains
 
 if TYPE_CHECKING:
     from .engine import Job, StreamFault
@@ -23,51 +24,6 @@ TRUNCATE = object()  # yielded by a stream: the wire layer must drop the connect
 def on_event_loop() -> bool:
     """Whether this thread is running an asyncio loop (an engine's loop thread: never block it)."""
     return asyncio._get_running_loop() is not None
-
-POLL_SECONDS = 0.5  # a paced stream's longest single pause (it checks the client between them)
-#: a paced token sent later than this fraction of its gap re-anchors the stream's schedule: the
-#: tokens after it are due one gap apart from it (a server that far behind decodes later, it does
-#: not send a backlog at once, which a client sees as 0 ms gaps); smaller lateness is made up by
-#: the next deadline. 1.0: exactly when the next token would already be due (0.5 was tried: the
-#: 1,000-stream fleet's median gap +13-20 % against +7-12 %, more stretched streams)
-LATE_FRACTION = 1.0
-#: chunks a paced stream encodes ahead and hands the engine at once (http_connection.PacedChunks)
-TRAIN_CHUNKS = 16
-
-
-class _Timing:
-    """One stream's first-token time and gaps, and its one `finish` (an object, not closures: a
-    stream lives for seconds, and each closed-over variable is an object the collector walks)."""
-
-    __slots__ = ("admitted", "arrival", "engine", "finished", "first", "itls", "job", "last", "ticket")
-
-    def __init__(self, engine: Any, job: Job, ticket: Any, arrival: float, admitted: float) -> None:
-        self.engine, self.job, self.ticket, self.arrival, self.admitted = engine, job, ticket, arrival, admitted
-        self.first: float | None = None
-        self.itls: list[float] = []
-        self.last = admitted
-        self.finished = False
-
-    def token(self, now: float) -> None:
-        """A token went out at `now`."""
-        if self.first is None:
-            self.first = now
-        else:
-            self.itls.append(now - self.last)
-        self.last = now
-
-    def sent(self, train: PacedChunks) -> bool:
-        """Count what a train sent; returns whether it stopped early."""
-        for at in train.sent:
-            self.token(at)
-        return train.stopped
-
-    def finish(self, why: str | None) -> None:
-        # Metrics are settled before the last bytes go out, so a client that has just seen the
-        # end of the stream (or an error event) reads metrics that already count it.
-        if not self.finished:
-            self.finished = True
-            self.engine._finish(self.job, self.ticket, self.arrival, self.admitted, self.first, self.itls, why)
 
 
 _OPENAI = OpenAICodec()  # (stateless: one serves every chat/completions stream)
@@ -189,7 +145,7 @@ class StreamingMixin:
         sent sooner rather than every later token drifting; one later than `LATE_FRACTION` of
         its gap moves the deadlines after it (no backlog sent at once, which a client would see
         as zero gaps). A stream with no fault to apply hands its chunks to the engine in trains
-        on that same schedule instead (`_trains`). ``pause`` forces the choice (tests).
+        on that same schedule instead (stream_trains). ``pause`` forces the choice (tests).
         """
         codec = codec or _OPENAI
         yield b""  # the wire layer sends status and headers at once, as uvicorn does
@@ -205,7 +161,7 @@ class StreamingMixin:
         except SchedulerStopped:
             return
         admitted = self.clock.monotonic()
-        timing = _Timing(self, job, ticket, arrival, admitted)
+        timing = StreamTiming(self, job, ticket, arrival, admitted)
         deadline = admitted
         reason: str | None = "abort"
         sent = last_step = 0
@@ -215,7 +171,7 @@ class StreamingMixin:
         source = iter(chunks if chunks is not None else self._chunks(job))
         try:
             if paced and fault is None:  # the common paced stream
-                if (yield from self._trains(source, timing, encode, terminal, client_alive)):
+                if (yield from paced_trains(self, source, timing, encode, terminal, client_alive)):
                     return  # stopped, or the client went away
             for step, chunk in source:
                 if fault is not None and sent == fault.after_chunks and not no_done:
@@ -276,73 +232,6 @@ class StreamingMixin:
                 yield done
         finally:
             timing.finish(reason)
-
-    def _trains(self, source: Iterator[tuple[int, dict[str, Any] | bytes]], timing: _Timing,
-                encode: Callable[[Any], bytes], terminal: Callable[[Any], bool] | None,
-                client_alive: Callable[[], bool] | None) -> collections.abc.Generator[Any, None, bool]:
-        """The paced stream's chunks in trains the engine paces (`PacedChunks`, `TRAIN_CHUNKS`
-        encoded at a time: no step of the stream per token), on the schedule of `stream`'s own
-        loop; returns whether it stopped early (the server stops, or the client went away).
-
-        A terminal event (Responses, Anthropic) ends its train: the train waits out its time
-        (an empty chunk), the metrics are settled, then the event goes, as in `stream`. A
-        `set_timing` while a train is on its way ends that train when it next wakes; the chunks
-        it had not sent go on in a new train on the new timing."""
-        gone = None if client_alive is None else (lambda: not client_alive())
-        clock, stopping = self.clock.monotonic, self.stop_event.is_set
-        version = self.timing_changes
-
-        def stop() -> bool:  # (one for every train: the server stops, or the timing changed)
-            return stopping() or self.timing_changes != version
-        deadline, built_step, sent_step, train = timing.admitted, 0, 0, None
-        carry: list[tuple[int | None, bytes]] = []  # (a timed chunk's step, or None; its event) not sent yet
-        kept: float | None = None  # the gap being waited when the timing changed (it stays: the change
-        ending: bytes | None = None  # applies from the next gap on); the terminal event, sent after its train
-        try:
-            while True:
-                items, carry = carry, []
-                while ending is None and len(items) < TRAIN_CHUNKS:
-                    pulled = next(source, None)
-                    if pulled is None:
-                        break
-                    step, chunk = pulled
-                    timed = step if step > built_step else None
-                    built_step = max(built_step, step)
-                    if terminal is not None and terminal(chunk):
-                        ending = encode(chunk)
-                        items.append((timed, b""))  # (its wait, if it has one: the event goes after finish)
-                        break
-                    items.append((timed, chunk if type(chunk) is bytes else encode(chunk)))
-                if not items:
-                    return False
-                gaps: list[float | None] = []
-                first, previous = timing.first is None, sent_step
-                for timed, _ in items:
-                    if timed is None:
-                        gaps.append(None)
-                    else:
-                        gaps.append(kept if kept is not None else self.ttft if first else self.itl * (timed - previous))
-                        first, previous, kept = False, timed, None
-                train = PacedChunks([event for _, event in items], gaps, deadline, clock=clock, late=LATE_FRACTION,
-                                    poll=POLL_SECONDS, stop=stop, gone=gone, inline=True)
-                yield train
-                done, train = train, None
-                deadline, went = done.deadline, len(done.sent)
-                if went:
-                    sent_step = [timed for timed, _ in items if timed is not None][went - 1]
-                if timing.sent(done):  # stopped early
-                    if stopping() or self.timing_changes == version:
-                        return True
-                    version, carry = self.timing_changes, items[done.index:]  # new timing: the rest goes on
-                    kept = next((gap for gap in done.gaps[done.index:] if gap is not None), None)
-                    continue
-                if ending is not None:
-                    timing.finish(None)
-                    yield ending
-                    ending = None
-        finally:
-            if train is not None:  # closed while a train ran: what it sent still counts
-                timing.sent(train)
 
     def _chunks(self, job: Job) -> Iterator[tuple[int, dict[str, Any] | bytes]]:
         from . import chat_render, responses
