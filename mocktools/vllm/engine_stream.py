@@ -171,7 +171,7 @@ class StreamingMixin:
         source = iter(chunks if chunks is not None else self._chunks(job))
         try:
             if paced and fault is None:  # the common paced stream
-                if (yield from paced_trains(self, source, timing, encode, terminal, client_alive)):
+                if (yield from paced_trains(self, source, timing, encode, terminal, client_alive, monotonic, stopping)):
                     return  # stopped, or the client went away
             for step, chunk in source:
                 if fault is not None and sent == fault.after_chunks and not no_done:

@@ -60,17 +60,18 @@ class StreamTiming:
 
 def paced_trains(engine: Any, source: Iterator[tuple[int, dict[str, Any] | bytes]], timing: StreamTiming,
                  encode: Callable[[Any], bytes], terminal: Callable[[Any], bool] | None,
-                 client_alive: Callable[[], bool] | None) -> Generator[Any, None, bool]:
+                 client_alive: Callable[[], bool] | None, clock: Callable[[], float],
+                 stopping: Callable[[], bool]) -> Generator[Any, None, bool]:
     """The paced stream's chunks in trains the engine paces (`PacedChunks`, `TRAIN_CHUNKS`
     encoded at a time: no step of the stream per token), on the schedule of `Engine.stream`'s
     own loop; returns whether it stopped early (the server stops, or the client went away).
+    ``clock`` and ``stopping`` are the stream's (the engine's clock and stop event, bound once).
 
     A terminal event (Responses, Anthropic) ends its train: the train waits out its time
     (an empty chunk), the metrics are settled, then the event goes, as in `Engine.stream`. A
     `set_timing` while a train is on its way ends that train when it next wakes; the chunks
     it had not sent go on in a new train on the new timing."""
     gone = None if client_alive is None else (lambda: not client_alive())
-    clock, stopping = engine.clock.monotonic, engine.stop_event.is_set
     version = engine.timing_changes
 
     def stop() -> bool:  # (one for every train: the server stops, or the timing changed)
