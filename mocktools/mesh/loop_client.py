@@ -297,6 +297,7 @@ class _Connection(asyncio.Protocol):
         self.reply, self.done = None, None
         self.client.unwatch(self)
         assert reply is not None and done is not None
+        reply.release()
         body = b"".join(reply.body)
         result: Any
         try:
@@ -311,6 +312,8 @@ class _Connection(asyncio.Protocol):
         done(result)
 
     def _fail(self, error: HopError) -> None:
+        if self.reply is not None:
+            self.reply.release()
         done, self.done, self.reply = self.done, None, None
         self.client.unwatch(self)
         self.close()
@@ -322,6 +325,8 @@ class _Connection(asyncio.Protocol):
 
     def cancel(self) -> None:
         """Nobody wants the answer any more: the connection cannot be reused."""
+        if self.reply is not None:
+            self.reply.release()
         self.done = self.reply = None
         self.client.unwatch(self)
         self.close()

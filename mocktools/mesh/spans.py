@@ -7,6 +7,7 @@ as a :class:`ContextEvent` so a test can assert on context loss.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import OrderedDict, deque
@@ -69,6 +70,32 @@ class ContextEvent:
     tracestate_error: str | None
     headers: dict[str, str]
     new_trace_id: str
+
+
+#: A stored span: one flat tuple of MeshSpan's fields (events None when there are none), then the
+#: attributes as key, value, key, value... Why: the collector tracks every MeshSpan and its events
+#: list for as long as the store keeps them (up to 200,000 spans), and each full (generation-2)
+#: pass walks them all holding the GIL; a 50-service mesh under /deep load stored ~20,000 such
+#: objects a second and its full passes grew from 47 to 84 ms in 3 s, the most of its p99. A
+#: tuple of strings and numbers only is untracked at its first young pass (one holding a dict or
+#: a nested tuple is not, or later), so stored spans cost full passes nothing (bench/README.md,
+#: the mesh's tail). A query builds new MeshSpan objects from the records.
+_Record = tuple[Any, ...]
+_KIND, _EVENTS = 7, 12  # indexes in a record: MeshSpan.kind; events, after which the attributes follow
+
+
+def _pack(span: MeshSpan) -> _Record:
+    return (span.trace_id, span.span_id, span.parent_span_id, span.name, span.service, span.instance,
+            span.endpoint, span.kind, span.start, span.duration, span.status, span.status_code,
+            span.events or None, *itertools.chain.from_iterable(span.attributes.items()))
+
+
+def _unpack(record: _Record) -> MeshSpan:
+    (trace_id, span_id, parent, name, service, instance, endpoint, kind, start, duration, status,
+     status_code, events) = record[:_EVENTS + 1]
+    return MeshSpan(trace_id, span_id, parent, name, service, instance, endpoint, kind, start, duration, status,
+                    status_code, dict(zip(record[_EVENTS + 1::2], record[_EVENTS + 2::2])),
+                    [] if events is None else events)
 
 
 #: nesting of a rendered trace tree (TraceNode.to_dict)
@@ -153,7 +180,7 @@ class SpanStore:
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._waiters = 0  # threads parked in wait_for_spans/wait_complete (add notifies only then)
-        self._traces: OrderedDict[str, list[MeshSpan]] = OrderedDict()
+        self._traces: OrderedDict[str, list[_Record]] = OrderedDict()  # MeshSpans packed (_pack)
         self._max = max(1, max_traces)
         self.max_spans = max(1, max_spans)
         self.max_spans_per_trace = max(1, max_spans_per_trace)
@@ -188,7 +215,7 @@ class SpanStore:
             if len(spans) >= self.max_spans_per_trace:
                 self.dropped_spans += 1
                 return
-            spans.append(span)
+            spans.append(_pack(span))
             self._stored += 1
             while len(self._traces) > 1 and (len(self._traces) > self._max or self._stored > self.max_spans):
                 _, old = self._traces.popitem(last=False)
@@ -242,8 +269,9 @@ class SpanStore:
             if trace_id is not None:
                 pool = list(self._traces.get(trace_id, ()))
             else:
-                pool = [s for spans in self._traces.values() for s in spans]
-        return [s for s in pool if (service is None or s.service == service) and (kind is None or s.kind == kind)]
+                pool = [r for records in self._traces.values() for r in records]
+        spans = map(_unpack, pool)
+        return [s for s in spans if (service is None or s.service == service) and (kind is None or s.kind == kind)]
 
     def context_events(self) -> list[ContextEvent]:
         with self._cond:
@@ -256,14 +284,14 @@ class SpanStore:
         with self._cond:
             generation = self._interrupts
             while True:
-                spans = [s for s in self._traces.get(trace_id, ()) if kind is None or s.kind == kind]
-                if len(spans) >= count:
-                    return spans
+                records = [r for r in self._traces.get(trace_id, ()) if kind is None or r[_KIND] == kind]
+                if len(records) >= count:
+                    return [_unpack(r) for r in records]
                 if self._interrupts != generation:
-                    raise WaitInterrupted(f"the mesh stopped while trace {trace_id} had {len(spans)} of {count} spans")
+                    raise WaitInterrupted(f"the mesh stopped while trace {trace_id} had {len(records)} of {count} spans")
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(f"trace {trace_id}: {len(spans)} of {count} spans after {timeout}s")
+                    raise TimeoutError(f"trace {trace_id}: {len(records)} of {count} spans after {timeout}s")
                 self._waiters += 1
                 try:
                     self._cond.wait(left)
