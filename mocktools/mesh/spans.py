@@ -72,7 +72,7 @@ class ContextEvent:
     new_trace_id: str
 
 
-#: A stored span: one flat tuple of MeshSpan's fields (events None when there are none), then the
+#: A stored span: one flat tuple of MeshSpan's fields (events a tuple, None when there are none), then the
 #: attributes as key, value, key, value... Why: the collector tracks every MeshSpan and its events
 #: list for as long as the store keeps them (up to 200,000 spans), and each full (generation-2)
 #: pass walks them all holding the GIL; a 50-service mesh under /deep load stored ~20,000 such
@@ -87,7 +87,7 @@ _KIND, _EVENTS = 7, 12  # indexes in a record: MeshSpan.kind; events, after whic
 def _pack(span: MeshSpan) -> _Record:
     return (span.trace_id, span.span_id, span.parent_span_id, span.name, span.service, span.instance,
             span.endpoint, span.kind, span.start, span.duration, span.status, span.status_code,
-            span.events or None, *itertools.chain.from_iterable(span.attributes.items()))
+            tuple(span.events) or None, *itertools.chain.from_iterable(span.attributes.items()))
 
 
 def _unpack(record: _Record) -> MeshSpan:
@@ -95,7 +95,7 @@ def _unpack(record: _Record) -> MeshSpan:
      status_code, events) = record[:_EVENTS + 1]
     return MeshSpan(trace_id, span_id, parent, name, service, instance, endpoint, kind, start, duration, status,
                     status_code, dict(zip(record[_EVENTS + 1::2], record[_EVENTS + 2::2])),
-                    [] if events is None else events)
+                    [] if events is None else list(events))
 
 
 #: nesting of a rendered trace tree (TraceNode.to_dict)

@@ -159,3 +159,25 @@ def test_totals_count_every_span_by_kind_even_when_evicted():
     assert store.totals() == {"server": 6, "server_error": 3, "client": 3, "client_error": 0}
     store.clear()
     assert store.totals() == {"server": 0, "server_error": 0, "client": 0, "client_error": 0}
+
+
+def test_stored_spans_come_back_equal_and_cost_full_collections_nothing():
+    """The store keeps plain tuples (spans.py _pack): a query rebuilds equal MeshSpans, and a stored
+    span whose attributes are plain values is no object the collector walks (CPython untracks it)."""
+    import gc
+    import sys
+
+    store, spans = SpanStore(), chain()
+    spans[1].add_event("retry", 10.2, attempt=1)
+    for s in spans:
+        store.add(s)
+    assert store.spans(T) == spans and store.spans(T) is not store.spans(T)
+    assert store.wait_for_spans(T, 1, kind="client") == [spans[1]]
+    assert store.spans(T)[2].attributes == {"retry": 2, "ratio": 0.5, "ok": False}
+    store.spans(T)[2].attributes["x"] = 1  # a query's span is a copy: the store keeps what was recorded
+    store.spans(T)[1].events.clear()
+    assert "x" not in store.spans(T)[2].attributes and store.spans(T)[1].events == spans[1].events
+    if sys.implementation.name == "cpython":
+        gc.collect()
+        records = store._traces[T]
+        assert [gc.is_tracked(r) for r in records] == [False, True, False]  # events keep their list
