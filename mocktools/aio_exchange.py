@@ -146,7 +146,7 @@ class Exchange:
         self.out_size = 0
         self.complete = body is None
         self.runner: RequestRun | None = None
-        self.timer: int | None = None  # a paused stream's wake-up bucket (AsyncHTTPServer.wake_later)
+        self.timer: int | None = None  # a paused stream's wake-up bucket (aio_wakeups.WakeBuckets)
         self.suspended: Any = None  # the Suspend an inline body waits on (HTTPProtocol.suspend_exchange)
 
     # the handle the app sees

@@ -61,7 +61,7 @@ class HTTPProtocol(RequestParsing):
 
     def call(self, fn: Any, *args: Any) -> bool:
         """Run `fn` on the loop from a worker; False once the loop is gone."""
-        return self.server.post(fn, *args)
+        return self.server.outbox.post(fn, *args)
 
     # -- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: Any) -> None:
@@ -255,7 +255,7 @@ class HTTPProtocol(RequestParsing):
         if self.lost or exchange.aborted or self.server.closing:
             self.server.abandon(exchange)
             return
-        self.server.wake_later(exchange, seconds)
+        self.server.wakeups.later(exchange, seconds)
 
     def resume_exchange(self, exchange: Exchange) -> None:
         exchange.timer = None

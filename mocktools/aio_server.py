@@ -10,10 +10,8 @@ in the constructor, `serve_until_stopped()` in the thread, `wake()`, `close_conn
 from __future__ import annotations
 
 import asyncio
-import collections
 import errno
 import logging
-import math
 import os
 import socket
 import threading
@@ -23,16 +21,13 @@ from typing import Any
 
 from . import aio_loop
 from .aio_protocol import HTTPProtocol
+from .aio_wakeups import Outbox, WakeBuckets
 from .errors import MockStartError
 from .http_framing import DEFAULT_LIMITS, ServerLimits, refuse_socket, shed_one_client
 from .worker_pool import WorkerPool
 
 _OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _log = logging.getLogger("mocktools.engine")
-#: paused streams wake in buckets this wide: one loop timer per bucket rather than one per pause
-#: (asyncio's timer heap compares handles in Python: a third of a resumed step's cost at 1,000
-#: streams); a stream wakes at most this much after its pause ends
-WAKE_TICK = 0.0005
 
 
 def _bind(host: str, port: int, backlog: int) -> socket.socket:
@@ -125,10 +120,9 @@ class AsyncHTTPServer:
         #: connections still being set up (what stop cancels: asyncio.all_tasks walks every task
         #: of the process, 10,000 of them after a burst of connections)
         self._connecting: set[asyncio.Task[None]] = set()
-        self._outbox: collections.deque[tuple[Any, tuple[Any, ...]]] = collections.deque()
-        self._outbox_armed = False
+        self.outbox = Outbox(self.loop)  # calls from workers (HTTPProtocol.call)
+        self.wakeups = WakeBuckets(self.loop)  # paused streams' timers (HTTPProtocol.pause_exchange)
         self._slow_paths: set[str] = set()
-        self._wakeups: dict[int, list[Any]] = {}  # bucket -> paused exchanges to resume then
         if self.shared:  # the loop runs in its own thread: arm it there
             self._on_loop(self._arm)
             return
@@ -163,26 +157,6 @@ class AsyncHTTPServer:
         if failed:
             raise failed[0]
 
-    def wake_later(self, exchange: Any, seconds: float) -> None:
-        """Resume a paused exchange after `seconds` (loop thread); `exchange.timer` names its
-        bucket until then, and a cancelled one (`timer = None`) is skipped when the bucket fires."""
-        if seconds <= 0:
-            exchange.timer = 0
-            self.loop.call_soon(self._wake, 0, [exchange])
-            return
-        slot = math.ceil((self.loop.time() + seconds) / WAKE_TICK)
-        bucket = self._wakeups.get(slot)
-        if bucket is None:
-            bucket = self._wakeups[slot] = []
-            self.loop.call_at(slot * WAKE_TICK, self._wake, slot, None)
-        bucket.append(exchange)
-        exchange.timer = slot
-
-    def _wake(self, slot: int, exchanges: list[Any] | None) -> None:
-        for exchange in exchanges if exchanges is not None else self._wakeups.pop(slot, ()):
-            if exchange.timer == slot:
-                exchange.proto.resume_exchange(exchange)
-
     def run_inline(self, exchange: Any, environ: dict[str, Any]) -> None:
         """Serve one request on the loop thread (the route promised it never blocks)."""
         started = time.perf_counter()
@@ -200,43 +174,13 @@ class AsyncHTTPServer:
                          "inline=True must never block (every connection of the mock waited)",
                          environ.get("REQUEST_METHOD"), path, self.port, took * 1000)
 
-    def post(self, fn: Any, *args: Any) -> bool:
-        """Run `fn(*args)` on the loop, from any thread. Calls posted while the loop has not yet
-        woken share one wake-up (one self-pipe write for a burst of SSE chunks, not one each)."""
-        self._outbox.append((fn, args))
-        if not self._outbox_armed:
-            self._outbox_armed = True
-            try:
-                self.loop.call_soon_threadsafe(self._run_outbox)
-            except RuntimeError:  # the loop is closed: the server stopped
-                return False
-        return not self.loop.is_closed()
-
     def _drain_outbox(self) -> None:
         """After the loop's last pass: a stream a worker paused just then was never given a
         timer, so close its body here (its finally blocks free what it holds); the rest
         (writes to closed connections) is moot."""
-        outbox = self._outbox
-        while outbox:
-            try:  # (the closer thread's last loop pass may take from it too)
-                fn, args = outbox.popleft()
-            except IndexError:
-                break
+        for fn, args in self.outbox.take():
             if getattr(fn, "__func__", None) is HTTPProtocol.pause_exchange:
                 args[0].abandon()
-
-    def _run_outbox(self) -> None:
-        self._outbox_armed = False
-        outbox = self._outbox
-        while outbox:
-            try:
-                fn, args = outbox.popleft()
-            except IndexError:  # drained meanwhile by server_close (after the loop's last pass)
-                break
-            try:
-                fn(*args)
-            except (RuntimeError, OSError):  # a transport closed under a late write: nothing to do
-                pass
 
     # -- serving ---------------------------------------------------------------------------
     def serve_until_stopped(self) -> None:
