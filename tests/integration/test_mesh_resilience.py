@@ -163,9 +163,11 @@ def test_same_seed_same_failures():
     assert _statuses(42, path="thread") == a  # the blocking executor draws and fails the same
 
 
-def _call_results(path, scenario):
-    """Every kind of client chaos and failure over both hop paths: the results, minus trace ids."""
-    spec = {"services": {"api": {"calls": [{"service": "db", "endpoint": "/q", "timeout_ms": 30}]},
+def _call_results(path, scenario, timeout_ms):
+    """Every kind of client chaos and failure over both hop paths: the results, minus trace ids.
+    A call that must succeed gets a generous timeout (a hop on a loaded machine may take tens of
+    ms); the scenarios that time out use 30 ms and make every call time out (deterministic)."""
+    spec = {"services": {"api": {"calls": [{"service": "db", "endpoint": "/q", "timeout_ms": timeout_ms}]},
                          "db": {"instances": 2, "endpoints": {"/q": {}}}}}
     with mesh_on(path, spec, seed=5) as m:
         scenario(m)
@@ -177,21 +179,27 @@ def _call_results(path, scenario):
         return out
 
 
-@pytest.mark.parametrize("scenario", [
-    lambda m: m.chaos.outage("db", mode="refuse"),
-    lambda m: m.chaos.outage("db", instances=1, mode="refuse"),
-    lambda m: m.chaos.outage("db", instances=1, mode="503"),
-    lambda m: m.chaos.error_rate(edge="api->db", rate=1.0, status=429),
-    lambda m: m.chaos.latency(edge="api->db", distribution="fixed", seconds=0.001),
-    lambda m: m.chaos.partition(["api"], ["db"]),
-    lambda m: m.chaos.partition(["api"], ["db"], mode="timeout", discovery=False),
-    lambda m: m.instances["db"][0].set_connection_fault("reset"),
-    lambda m: m.instances["db"][1].set_latency(1.0),  # past the call's 30 ms: a 504
+def _both_slow(m):
+    for instance in m.instances["db"]:
+        instance.set_latency(1.0)  # past the call's 30 ms: a 504
+
+
+@pytest.mark.parametrize("scenario, timeout_ms", [
+    (lambda m: m.chaos.outage("db", mode="refuse"), 5000),
+    (lambda m: m.chaos.outage("db", instances=1, mode="refuse"), 5000),
+    (lambda m: m.chaos.outage("db", instances=1, mode="503"), 5000),
+    (lambda m: m.chaos.error_rate(edge="api->db", rate=1.0, status=429), 5000),
+    (lambda m: m.chaos.latency(edge="api->db", distribution="fixed", seconds=0.001), 5000),
+    (lambda m: m.chaos.partition(["api"], ["db"]), 5000),
+    (lambda m: m.chaos.partition(["api"], ["db"], mode="timeout", discovery=False), 30),
+    (lambda m: m.instances["db"][0].set_connection_fault("reset"), 5000),
+    (_both_slow, 30),
 ], ids=["refuse-all", "refuse-one", "503-one", "edge-429", "edge-latency", "partition", "partition-timeout",
          "reset", "timeout"])
-def test_both_hop_paths_give_the_same_results(scenario):
-    expected = _call_results("thread", scenario)
-    assert _call_results("loop", scenario) == expected and _call_results("own-loop", scenario) == expected
+def test_both_hop_paths_give_the_same_results(scenario, timeout_ms):
+    expected = _call_results("thread", scenario, timeout_ms)
+    assert _call_results("loop", scenario, timeout_ms) == expected
+    assert _call_results("own-loop", scenario, timeout_ms) == expected
 
 
 def test_outage_modes_and_stacking():
